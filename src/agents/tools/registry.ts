@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import type { Tool, ToolContext, ToolOutcome, ToolSpec } from './tool.js';
+
+/**
+ * The tools one agent may call. `invoke` turns every tool problem into a `{ok:false}` outcome so a model can
+ * recover from its own mistakes, but lets aborts through: a cancelled run must end as cancelled, not carry on.
+ */
+export class ToolRegistry {
+  readonly #tools = new Map<string, Tool>();
+  readonly #specs: readonly ToolSpec[];
+
+  constructor(tools: readonly Tool[]) {
+    for (const tool of tools) {
+      if (this.#tools.has(tool.name)) throw new TypeError(`Duplicate tool name: ${tool.name}`);
+      this.#tools.set(tool.name, tool);
+    }
+    // Computed once so a schema zod cannot express fails at startup rather than in the middle of a run.
+    this.#specs = tools.map((tool) => Object.freeze({ name: tool.name, description: tool.description, parameters: jsonSchemaOf(tool) }));
+  }
+
+  /** Tool descriptions for model prompts; a fresh copy each time so callers cannot alter the registry's. */
+  specs(): ToolSpec[] {
+    return this.#specs.map((spec) => ({ ...spec, parameters: structuredClone(spec.parameters) }));
+  }
+
+  has(name: string): boolean {
+    return this.#tools.has(name);
+  }
+
+  get names(): string[] {
+    return [...this.#tools.keys()];
+  }
+
+  async invoke(name: string, rawArgs: unknown, ctx: ToolContext): Promise<ToolOutcome> {
+    ctx.signal.throwIfAborted();
+    const tool = this.#tools.get(name);
+    if (!tool) return failure('unknown_tool', `Unknown tool "${name}". Available tools: ${this.names.join(', ') || 'none'}.`);
+
+    const parsed = tool.parameters.safeParse(rawArgs);
+    if (!parsed.success) return failure('invalid_arguments', `Invalid arguments for ${name}: ${describeIssues(parsed.error.issues)}`);
+
+    try {
+      const result = await untilAborted(tool.execute(parsed.data, ctx), ctx.signal);
+      // A tool that ignored the signal and finished anyway must not let a cancelled run look successful.
+      ctx.signal.throwIfAborted();
+      return { ok: true, result };
+    } catch (err) {
+      ctx.signal.throwIfAborted();
+      return failure('tool_failed', messageOf(err));
+    }
+  }
+}
+
+function jsonSchemaOf(tool: Tool): Record<string, unknown> {
+  // `input` because models write the arguments: fields with defaults are optional to them.
+  return z.toJSONSchema(tool.parameters, { io: 'input' }) as Record<string, unknown>;
+}
+
+function failure(code: 'unknown_tool' | 'invalid_arguments' | 'tool_failed', message: string): ToolOutcome {
+  return { ok: false, error: { code, message } };
+}
+
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.map(String).join('.') : '(arguments)';
+      return `${where}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Only the message: stacks reveal server paths and mean nothing to a model or a user. */
+function messageOf(err: unknown): string {
+  if (err instanceof Error && err.message) return err.message;
+  if (typeof err === 'string' && err) return err;
+  return 'The tool failed without a message.';
+}
+
+/** Settles with `work`, or rejects with the abort reason as soon as `signal` fires even if the tool ignores it. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}

@@ -1,0 +1,35 @@
+import type { z } from 'zod';
+import type { RunContext } from '../context.js';
+
+export interface ToolContext {
+  readonly run: RunContext;
+  /** Aborted on cancel or timeout; long tools must honour it. */
+  readonly signal: AbortSignal;
+}
+
+/** A tool the agent can call. `parameters` validates arguments before `execute` ever sees them. */
+export interface Tool<S extends z.ZodType = z.ZodType> {
+  readonly name: string;
+  readonly description: string;
+  readonly parameters: S;
+  execute(args: z.output<S>, ctx: ToolContext): Promise<unknown>;
+}
+
+/** What a model is told about a tool. */
+export interface ToolSpec {
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema (draft 2020-12) of the arguments. */
+  readonly parameters: Record<string, unknown>;
+}
+
+export type ToolErrorCode = 'unknown_tool' | 'invalid_arguments' | 'tool_failed' | 'aborted';
+
+export type ToolOutcome =
+  | { readonly ok: true; readonly result: unknown }
+  | { readonly ok: false; readonly error: { readonly code: ToolErrorCode; readonly message: string } };
+
+/** Helps tools keep their argument types inferred from the schema. */
+export function defineTool<S extends z.ZodType>(tool: Tool<S>): Tool<S> {
+  return tool;
+}

@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { AppError } from '../errors/index.js';
+import type { SigningKeys } from './signing-keys.js';
+
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
+/** What a verified access token says. The session (sid) is the refresh-token family it was issued under. */
+export interface AccessClaims {
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly tokenId: string;
+  /** Epoch seconds. */
+  readonly expiresAt: number;
+}
+
+export interface AccessTokenOptions {
+  readonly keys: SigningKeys;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly ttlSeconds: number;
+}
+
+/** Signs and verifies access JWTs (RFC 9068 `at+jwt`). The algorithm is pinned to the configured key. */
+export class AccessTokens {
+  constructor(private readonly options: AccessTokenOptions) {}
+
+  async sign(userId: string, sessionId: string, nowSeconds: number): Promise<{ token: string; expiresAt: number }> {
+    const { keys, issuer, audience, ttlSeconds } = this.options;
+    const expiresAt = nowSeconds + ttlSeconds;
+    const token = await new SignJWT({ sid: sessionId })
+      .setProtectedHeader(keys.kid === undefined ? { alg: keys.alg, typ: ACCESS_TOKEN_TYP } : { alg: keys.alg, typ: ACCESS_TOKEN_TYP, kid: keys.kid })
+      .setSubject(userId)
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setIssuedAt(nowSeconds)
+      .setExpirationTime(expiresAt)
+      .setJti(randomUUID())
+      .sign(keys.signingKey);
+    return { token, expiresAt };
+  }
+
+  /**
+   * Verifies signature, algorithm, typ, iss, aud and exp. Keys named in the header (jwk, jku, x5u, kid) are never
+   * used: verification always uses our one configured key. Throws AppError invalid_token or token_expired.
+   */
+  async verify(token: string, nowSeconds?: number): Promise<AccessClaims> {
+    const { keys, issuer, audience } = this.options;
+    try {
+      const { payload } = await jwtVerify(token, keys.verificationKey, {
+        algorithms: [keys.alg],
+        typ: ACCESS_TOKEN_TYP,
+        issuer,
+        audience,
+        requiredClaims: ['sub', 'sid', 'iat', 'exp', 'jti'],
+        ...(nowSeconds === undefined ? {} : { currentDate: new Date(nowSeconds * 1000) }),
+      });
+      if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || typeof payload.jti !== 'string' || typeof payload.exp !== 'number') {
+        throw new AppError('invalid_token', 'The access token is missing required claims.');
+      }
+      return { userId: payload.sub, sessionId: payload.sid, tokenId: payload.jti, expiresAt: payload.exp };
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      if (err instanceof joseErrors.JWTExpired) throw new AppError('token_expired', 'The access token has expired: refresh it.', { cause: err });
+      throw new AppError('invalid_token', 'The access token is not valid.', { cause: err });
+    }
+  }
+}

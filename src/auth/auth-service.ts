@@ -1,0 +1,180 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { AppError } from '../errors/index.js';
+import type { AuthResponse, LoginBody, PublicUser, RegisterBody } from '../protocol/index.js';
+import type { AccessClaims, AccessTokens } from './access-tokens.js';
+import { normalizeEmail } from './emails.js';
+import type { PasswordHasher } from './passwords.js';
+import type { AttemptLimiter, RevocationBus, TokenStore, UserRecord, UserStore } from './ports.js';
+import { hashSecret, newOpaqueSecret } from './secrets.js';
+
+/** An authenticated caller. Identity always comes from here, never from a request body. */
+export type Principal = AccessClaims;
+
+export interface AuthServiceDeps {
+  readonly users: UserStore;
+  readonly tokens: TokenStore;
+  readonly accessTokens: AccessTokens;
+  readonly passwords: PasswordHasher;
+  readonly revocations: RevocationBus;
+  readonly ipLimiter: AttemptLimiter;
+  readonly accountLimiter: AttemptLimiter;
+  readonly refreshTtlSeconds: number;
+  readonly accessTtlSeconds: number;
+  readonly adminEmails: readonly string[];
+  readonly now: () => number;
+}
+
+export class AuthService {
+  readonly counters = { totalValidations: 0, reuseAttemptsBlocked: 0, concurrentUsageDetected: 0, tokensExpiredCleanup: 0 };
+
+  constructor(private readonly deps: AuthServiceDeps) {}
+
+  async register(body: RegisterBody, ip: string): Promise<AuthResponse> {
+    await this.deps.ipLimiter.consume(`register:${ip}`);
+    const user: UserRecord = {
+      id: randomUUID(),
+      email: body.email,
+      passwordHash: await this.deps.passwords.hash(body.password),
+      displayName: body.displayName ?? null,
+      isDemo: false,
+      createdAt: this.isoNow(),
+      disabledAt: null,
+    };
+    await this.deps.users.create(user);
+    return this.startSession(user);
+  }
+
+  async login(body: LoginBody, ip: string): Promise<AuthResponse> {
+    await this.deps.ipLimiter.consume(`login:${ip}`);
+    await this.deps.accountLimiter.consume(`login:${normalizeEmail(body.email)}`);
+    const user = await this.deps.users.findByEmail(body.email);
+    // Unknown email, wrong password and disabled account answer alike, after one argon2 verification each.
+    const ok = await this.deps.passwords.verify(user?.passwordHash, body.password);
+    if (!ok || user === undefined || user.disabledAt !== null) {
+      throw new AppError('invalid_credentials', 'Email or password is incorrect.');
+    }
+    await this.deps.accountLimiter.reset(`login:${normalizeEmail(body.email)}`);
+    return this.startSession(user);
+  }
+
+  async demo(): Promise<AuthResponse> {
+    const id = randomUUID();
+    const user: UserRecord = {
+      id,
+      email: `demo-${id}@demo.agentgate.invalid`,
+      // A random password nobody knows: demo identities can only be used through the tokens issued here.
+      passwordHash: await this.deps.passwords.hash(randomBytes(32).toString('base64url')),
+      displayName: 'Demo user',
+      isDemo: true,
+      createdAt: this.isoNow(),
+      disabledAt: null,
+    };
+    await this.deps.users.create(user);
+    return this.startSession(user);
+  }
+
+  async refresh(refreshToken: string): Promise<AuthResponse> {
+    const next = this.newRefreshToken();
+    const result = await this.deps.tokens.rotate(hashSecret(refreshToken), next.record, this.isoNow());
+    if (result.kind === 'reused') {
+      this.counters.reuseAttemptsBlocked += 1;
+      await this.deps.revocations.publish(result.familyId);
+      throw new AppError('refresh_token_reused', 'This refresh token was already used: every token of this login has been revoked. Log in again.');
+    }
+    const user = result.kind === 'rotated' ? await this.deps.users.findById(result.userId) : undefined;
+    if (result.kind === 'invalid' || user === undefined || user.disabledAt !== null) {
+      throw new AppError('invalid_refresh_token', 'The refresh token is not valid.');
+    }
+    return this.issue(user, result.familyId, next.token);
+  }
+
+  async logout(principal: Principal, refreshToken: string): Promise<void> {
+    const family = await this.deps.tokens.findFamilyByToken(hashSecret(refreshToken));
+    if (family === undefined || family.userId !== principal.userId) {
+      throw new AppError('invalid_refresh_token', 'The refresh token is not valid.');
+    }
+    await this.revokeSession(family.familyId, 'logout');
+  }
+
+  async revokeSession(familyId: string, reason: string): Promise<void> {
+    await this.deps.tokens.revokeFamily(familyId, reason, this.isoNow());
+    await this.deps.revocations.publish(familyId);
+  }
+
+  /** Verifies an access token and that its session and user still exist. Storage failures become 503, not 401. */
+  async authenticate(accessToken: string): Promise<Principal> {
+    this.counters.totalValidations += 1;
+    const claims = await this.deps.accessTokens.verify(accessToken, Math.floor(this.deps.now() / 1000));
+    await this.requireActiveSession(claims.sessionId, claims.userId);
+    return claims;
+  }
+
+  /** Throws invalid_token when the session was revoked or its user is gone or disabled. */
+  async requireActiveSession(sessionId: string, userId: string): Promise<void> {
+    let active: boolean;
+    try {
+      active = await this.deps.tokens.isSessionActive(sessionId, userId);
+    } catch (err) {
+      throw new AppError('service_unavailable', 'Authentication storage is unavailable.', { cause: err });
+    }
+    if (!active) throw new AppError('invalid_token', 'The session of this credential has ended.');
+  }
+
+  async currentUser(principal: Principal): Promise<PublicUser> {
+    const user = await this.deps.users.findById(principal.userId);
+    if (user === undefined) throw new AppError('invalid_token', 'The user of this access token no longer exists.');
+    return this.toPublic(user);
+  }
+
+  async isAdmin(principal: Principal): Promise<boolean> {
+    const user = await this.deps.users.findById(principal.userId);
+    return user !== undefined && this.deps.adminEmails.includes(normalizeEmail(user.email));
+  }
+
+  async stats(): Promise<Record<string, unknown>> {
+    const now = this.deps.now();
+    const sessions = await this.deps.tokens.stats(new Date(now).toISOString());
+    return {
+      ...this.counters,
+      activeTokenSessions: sessions.activeSessions,
+      activeSessionsByUser: sessions.activeSessionsByUser,
+      oldestSessionAgeSeconds: sessions.oldestSessionCreatedAt === null ? 0 : Math.floor((now - Date.parse(sessions.oldestSessionCreatedAt)) / 1000),
+    };
+  }
+
+  private async startSession(user: UserRecord): Promise<AuthResponse> {
+    const familyId = randomUUID();
+    const first = this.newRefreshToken();
+    await this.deps.tokens.createFamily({ id: familyId, userId: user.id, createdAt: this.isoNow() }, { ...first.record, familyId });
+    return this.issue(user, familyId, first.token);
+  }
+
+  private async issue(user: UserRecord, familyId: string, refreshToken: string): Promise<AuthResponse> {
+    const { token } = await this.deps.accessTokens.sign(user.id, familyId, Math.floor(this.deps.now() / 1000));
+    return { user: this.toPublic(user), accessToken: token, refreshToken, tokenType: 'Bearer', expiresIn: this.deps.accessTtlSeconds };
+  }
+
+  private newRefreshToken(): { token: string; record: { tokenHash: string; createdAt: string; expiresAt: string } } {
+    const token = newOpaqueSecret('rt_');
+    const now = this.deps.now();
+    return {
+      token,
+      record: { tokenHash: hashSecret(token), createdAt: new Date(now).toISOString(), expiresAt: new Date(now + this.deps.refreshTtlSeconds * 1000).toISOString() },
+    };
+  }
+
+  private toPublic(user: UserRecord): PublicUser {
+    return {
+      id: user.id,
+      email: user.email,
+      displayName: user.displayName,
+      createdAt: user.createdAt,
+      isAdmin: this.deps.adminEmails.includes(normalizeEmail(user.email)),
+      isDemo: user.isDemo,
+    };
+  }
+
+  private isoNow(): string {
+    return new Date(this.deps.now()).toISOString();
+  }
+}

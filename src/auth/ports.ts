@@ -1,0 +1,87 @@
+/** Durable user records. Emails are compared by their normalized (lower-cased, trimmed) form. */
+export interface UserRecord {
+  readonly id: string;
+  readonly email: string;
+  readonly passwordHash: string;
+  readonly displayName: string | null;
+  readonly isDemo: boolean;
+  readonly createdAt: string;
+  readonly disabledAt: string | null;
+}
+
+export interface UserStore {
+  /** Inserts a user; throws AppError `email_taken` when the normalized email exists (atomic: unique index). */
+  create(user: UserRecord): Promise<void>;
+  findByEmail(email: string): Promise<UserRecord | undefined>;
+  findById(id: string): Promise<UserRecord | undefined>;
+}
+
+/** A refresh token as stored: only its SHA-256 hash, never the token. */
+export interface NewRefreshToken {
+  readonly tokenHash: string;
+  readonly familyId: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+}
+
+export type RotationResult =
+  | { readonly kind: 'rotated'; readonly userId: string; readonly familyId: string }
+  /** The presented token was already spent: the family has been revoked in the same transaction. */
+  | { readonly kind: 'reused'; readonly userId: string; readonly familyId: string }
+  | { readonly kind: 'invalid' };
+
+/**
+ * Refresh-token families (one per login). A family is revoked as a whole by logout or by reuse detection, and an
+ * access token carries its family as `sid`, so revocation also ends its access tokens.
+ */
+export interface TokenStore {
+  /** Creates a family and its first token in one transaction. */
+  createFamily(family: { id: string; userId: string; createdAt: string }, first: NewRefreshToken): Promise<void>;
+  /**
+   * Spends `tokenHash` and stores `next` in its family, atomically: of concurrent calls with one hash exactly one
+   * gets `rotated`. A token that is already spent yields `reused` and revokes its family. Unknown, expired or
+   * revoked tokens yield `invalid`.
+   */
+  rotate(tokenHash: string, next: Omit<NewRefreshToken, 'familyId'>, now: string): Promise<RotationResult>;
+  /** Finds the live family of a token (for logout). */
+  findFamilyByToken(tokenHash: string): Promise<{ familyId: string; userId: string } | undefined>;
+  /** Idempotent; returns true when this call revoked it. */
+  revokeFamily(familyId: string, reason: string, now: string): Promise<boolean>;
+  /** True when the family exists, is not revoked, and its user exists and is not disabled. */
+  isSessionActive(familyId: string, userId: string): Promise<boolean>;
+  /** Figures for GET /auth/stats. */
+  stats(now: string): Promise<{ activeSessions: number; activeSessionsByUser: Record<string, number>; oldestSessionCreatedAt: string | null }>;
+}
+
+export interface TicketRecord {
+  readonly userId: string;
+  /** The session (refresh family) of the access token that asked for the ticket: revoking it voids the ticket. */
+  readonly sessionId: string;
+  /** Epoch seconds at which that access token expires: the socket opened with the ticket lives no longer. */
+  readonly tokenExpiresAt: number;
+  /** Epoch milliseconds. */
+  readonly expiresAt: number;
+}
+
+/** Single-use WebSocket tickets, keyed by the ticket's SHA-256 hash. */
+export interface TicketStore {
+  put(ticketHash: string, record: TicketRecord): Promise<void>;
+  /** Get-and-delete in one atomic step: of concurrent consumers of one hash at most one gets the record. Expired → undefined. */
+  consume(ticketHash: string, nowMs: number): Promise<TicketRecord | undefined>;
+}
+
+/** Announces revoked sessions (families) so every instance closes their open sockets. */
+export interface RevocationBus {
+  publish(familyId: string): Promise<void>;
+  /** Returns an unsubscribe function. */
+  subscribe(listener: (familyId: string) => void): () => void;
+}
+
+/**
+ * Counts attempts per key in a fixed window. `consume` resolves when allowed and throws AppError `rate_limited`
+ * (with retryAfterSeconds) when the key is over its limit.
+ */
+export interface AttemptLimiter {
+  consume(key: string): Promise<void>;
+  reset(key: string): Promise<void>;
+}

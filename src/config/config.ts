@@ -1,0 +1,132 @@
+import { resolve } from 'node:path';
+import type { z } from 'zod';
+import { LEGACY_SECRET_ALIASES, SETTINGS, type SettingName } from './schema.js';
+
+type Raw = { [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
+
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly publicUrl: string | undefined;
+  readonly jwt: {
+    readonly secretKey: string | undefined;
+    readonly issuer: string;
+    readonly audience: string;
+    readonly accessTtlSeconds: number;
+    readonly refreshTtlSeconds: number;
+  };
+  readonly ticketTtlSeconds: number;
+  readonly ticketMaxTtlSeconds: number;
+  readonly demoMode: boolean;
+  /** Empty means "the server's own origin" (development only). */
+  readonly allowedOrigins: readonly string[];
+  readonly adminEmails: readonly string[];
+  readonly logLevel: Raw['LOG_LEVEL'];
+  readonly heartbeatIntervalMs: number;
+  readonly maxMessageBytes: number;
+  readonly httpBodyLimitBytes: number;
+  readonly runs: { readonly maxPerUser: number; readonly maxDurationMs: number; readonly maxToolCalls: number };
+  readonly loginAttemptsPerMinute: number;
+  readonly databaseUrl: string | undefined;
+  readonly redisUrl: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const MIN_SECRET_BYTES = 32;
+
+/** Parses and validates the whole environment at once, reporting every problem together. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const problems: string[] = [];
+  for (const alias of LEGACY_SECRET_ALIASES) {
+    if (env[alias] !== undefined) {
+      problems.push(`${alias} is set: remove it. JWT_SECRET_KEY is the only signing secret, so no two services can disagree.`);
+    }
+  }
+  const raw: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS)) {
+    const given = env[name];
+    const input = given === undefined || (given === '' && setting.default !== undefined) ? setting.default : given;
+    const parsed = setting.schema.safeParse(input);
+    if (parsed.success) raw[name] = parsed.data;
+    else problems.push(`${name}=${JSON.stringify(name === 'JWT_SECRET_KEY' ? '[redacted]' : given)} is invalid: ${parsed.error.issues.map((i) => i.message).join('; ')}. ${setting.doc}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const r = raw as Raw;
+
+  const origins = r.ALLOWED_ORIGINS.map(normalizeOrigin);
+  origins.forEach((o, i) => {
+    if (o === undefined) problems.push(`ALLOWED_ORIGINS entry ${JSON.stringify(r.ALLOWED_ORIGINS[i])} is not an origin: write scheme://host[:port], e.g. https://chat.example.com.`);
+  });
+  if (r.JWT_SECRET_KEY !== undefined && Buffer.byteLength(r.JWT_SECRET_KEY) < MIN_SECRET_BYTES) {
+    problems.push(`JWT_SECRET_KEY is shorter than ${MIN_SECRET_BYTES} bytes: generate one with \`openssl rand -base64 48\`.`);
+  }
+  if (r.NODE_ENV === 'production') {
+    if (r.JWT_SECRET_KEY === undefined) {
+      problems.push('JWT_SECRET_KEY is required in production: generate one with `openssl rand -base64 48` and give the same value to every instance.');
+    } else if (isLowEntropy(r.JWT_SECRET_KEY)) {
+      problems.push('JWT_SECRET_KEY looks weak (too few distinct characters): generate one with `openssl rand -base64 48`.');
+    }
+    if (r.DEMO_MODE) problems.push('DEMO_MODE must be off in production: unset DEMO_MODE (demo identities need no password).');
+    if (origins.length === 0) problems.push('ALLOWED_ORIGINS is required in production: list the browser origins of your chat front end, e.g. ALLOWED_ORIGINS=https://chat.example.com.');
+  }
+  if (r.DATABASE_URL !== undefined) problems.push('DATABASE_URL is set, but PostgreSQL storage is not in this build yet: unset it to use embedded SQLite under DATA_DIR.');
+  if (r.REDIS_URL !== undefined) problems.push('REDIS_URL is set, but Redis is not in this build yet: unset it to keep ephemeral state in memory (single instance).');
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return deepFreeze({
+    env: r.NODE_ENV,
+    host: r.HOST,
+    port: r.PORT,
+    dataDir: resolve(r.DATA_DIR),
+    publicUrl: r.PUBLIC_URL?.replace(/\/+$/, ''),
+    jwt: {
+      secretKey: r.JWT_SECRET_KEY,
+      issuer: r.JWT_ISSUER,
+      audience: r.JWT_AUDIENCE,
+      accessTtlSeconds: r.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: r.REFRESH_TOKEN_TTL_SECONDS,
+    },
+    ticketTtlSeconds: r.TICKET_TTL_SECONDS,
+    ticketMaxTtlSeconds: 3600,
+    demoMode: r.DEMO_MODE,
+    allowedOrigins: origins.filter((o): o is string => o !== undefined),
+    adminEmails: r.ADMIN_EMAILS.map((e) => e.toLowerCase()),
+    logLevel: r.LOG_LEVEL,
+    heartbeatIntervalMs: r.HEARTBEAT_INTERVAL_MS,
+    maxMessageBytes: r.MAX_MESSAGE_BYTES,
+    httpBodyLimitBytes: r.HTTP_BODY_LIMIT_BYTES,
+    runs: { maxPerUser: r.MAX_RUNS_PER_USER, maxDurationMs: r.RUN_MAX_DURATION_MS, maxToolCalls: r.RUN_MAX_TOOL_CALLS },
+    loginAttemptsPerMinute: r.LOGIN_ATTEMPTS_PER_MINUTE,
+    databaseUrl: r.DATABASE_URL,
+    redisUrl: r.REDIS_URL,
+  });
+}
+
+/** `scheme://host[:port]` in the form browsers send it (default ports dropped), or undefined. */
+export function normalizeOrigin(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '') return undefined;
+    return url.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+function isLowEntropy(secret: string): boolean {
+  return new Set(secret).size < 10;
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const v of Object.values(value)) if (v !== null && typeof v === 'object') deepFreeze(v as object);
+  return Object.freeze(value);
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['0', '1', 'true', 'false', 'yes', 'no', ''])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+
+/**
+ * Every setting, by its environment variable name, with its default and what it does.
+ * docs/CONFIG.md is the prose form of this table; test/config.test.ts keeps the two in sync.
+ */
+export const SETTINGS = {
+  NODE_ENV: { schema: z.enum(['development', 'production', 'test']), default: 'development', doc: '`production` turns on the strict start-up validator.' },
+  HOST: { schema: z.string().min(1), default: '127.0.0.1', doc: 'Interface to listen on.' },
+  PORT: { schema: int(0, 65535), default: '8080', doc: 'TCP port for HTTP and WebSocket (0 picks a free port).' },
+  DATA_DIR: { schema: z.string().min(1), default: './data', doc: 'Where the SQLite database and the generated development signing key live.' },
+  PUBLIC_URL: { schema: z.url().optional(), default: undefined, doc: 'The URL clients use to reach this server (behind a proxy). Default: http://HOST:PORT.' },
+  JWT_SECRET_KEY: { schema: z.string().min(1).optional(), default: undefined, doc: 'The one HS256 secret for access tokens (>= 32 bytes). Unset in development: an EdDSA key pair is generated in DATA_DIR.' },
+  JWT_ISSUER: { schema: z.string().min(1), default: 'agentgate', doc: 'The `iss` claim written and required on access tokens.' },
+  JWT_AUDIENCE: { schema: z.string().min(1), default: 'agentgate', doc: 'The `aud` claim written and required on access tokens.' },
+  ACCESS_TOKEN_TTL_SECONDS: { schema: int(30, 86_400), default: '900', doc: 'Access token lifetime.' },
+  REFRESH_TOKEN_TTL_SECONDS: { schema: int(60, 31_536_000), default: '2592000', doc: 'Refresh token lifetime (each rotation starts a new one).' },
+  TICKET_TTL_SECONDS: { schema: int(1, 3600), default: '60', doc: 'Default lifetime of a WebSocket ticket.' },
+  DEMO_MODE: { schema: bool, default: '0', doc: '`1` enables POST /auth/demo (throwaway users). Refused in production.' },
+  ALLOWED_ORIGINS: { schema: list, default: '', doc: 'Comma-separated browser origins allowed to open WebSockets (exact scheme://host:port). Default in development: the server\'s own origin. Required in production.' },
+  ADMIN_EMAILS: { schema: list, default: '', doc: 'Comma-separated emails of admin users (for /auth/stats).' },
+  LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'Log level (JSON logs on stdout).' },
+  HEARTBEAT_INTERVAL_MS: { schema: int(1000, 600_000), default: '30000', doc: 'Server ping interval; a peer that misses two pongs is terminated.' },
+  MAX_MESSAGE_BYTES: { schema: int(256, 16_777_216), default: '65536', doc: 'Largest WebSocket message accepted (reassembled); larger closes 1009.' },
+  HTTP_BODY_LIMIT_BYTES: { schema: int(1024, 16_777_216), default: '65536', doc: 'Largest HTTP body accepted; larger gets 413 payload_too_large.' },
+  MAX_RUNS_PER_USER: { schema: int(1, 1000), default: '5', doc: 'Runs one user may have in progress at once; more get error too_many_runs.' },
+  RUN_MAX_DURATION_MS: { schema: int(1000, 86_400_000), default: '300000', doc: 'A run still going after this ends with agent_error run_timeout.' },
+  RUN_MAX_TOOL_CALLS: { schema: int(1, 1000), default: '25', doc: 'A run asking for more tool calls ends with agent_error tool_limit_exceeded.' },
+  LOGIN_ATTEMPTS_PER_MINUTE: { schema: int(1, 100_000), default: '10', doc: 'Failed-or-not login/register attempts allowed per IP and per account per minute.' },
+  DATABASE_URL: { schema: z.string().optional(), default: undefined, doc: 'PostgreSQL URL for durable data (scale-out; not in this build yet).' },
+  REDIS_URL: { schema: z.string().optional(), default: undefined, doc: 'Redis URL for ephemeral shared state (scale-out; not in this build yet).' },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** Secrets that used to exist under other names. They must never silently disagree with JWT_SECRET_KEY. */
+export const LEGACY_SECRET_ALIASES = ['JWT_SECRET', 'WEBSOCKET_JWT_SECRET', 'AUTH_SERVICE_JWT_SECRET'] as const;

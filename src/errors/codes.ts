@@ -1,0 +1,57 @@
+/**
+ * The one table of stable error codes. Each code has exactly one HTTP status; codes that can end a
+ * WebSocket connection also have a close code. Clients branch on `code`, never on `message`.
+ */
+export const ERROR_CODES = {
+  invalid_request: { http: 400, doc: 'The body, query or parameters failed validation.' },
+  invalid_message: { http: 400, doc: 'A WebSocket message was not valid JSON or not a known message type.' },
+  unauthorized: { http: 401, doc: 'No credential was presented where one is required.' },
+  invalid_token: { http: 401, doc: 'The access token is malformed, forged, revoked, or its user no longer exists.' },
+  token_expired: { http: 401, doc: 'The access token has expired: refresh it.' },
+  invalid_credentials: { http: 401, doc: 'Email or password is wrong (the answer does not say which).' },
+  invalid_refresh_token: { http: 401, doc: 'The refresh token is unknown, expired or revoked.' },
+  refresh_token_reused: { http: 401, doc: 'A spent refresh token was replayed: the whole login (family) is now revoked.' },
+  invalid_ticket: { http: 401, doc: 'The WebSocket ticket is unknown, expired or already spent.' },
+  forbidden: { http: 403, doc: 'Authenticated, but not allowed (for example a non-admin on an admin route).' },
+  origin_not_allowed: { http: 403, doc: 'The WebSocket Origin is not in ALLOWED_ORIGINS.' },
+  not_found: { http: 404, doc: 'No such resource, or it belongs to someone else (the answer is the same).' },
+  email_taken: { http: 409, doc: 'An account with this email (compared case-insensitively) already exists.' },
+  run_finished: { http: 409, doc: 'The run has already ended.' },
+  thread_busy: { http: 409, doc: 'The thread already has a run in progress and onBusy was "reject".' },
+  payload_too_large: { http: 413, doc: 'The HTTP body is larger than the limit.' },
+  unsupported_media_type: { http: 415, doc: 'The body is not application/json.' },
+  rate_limited: { http: 429, doc: 'Too many attempts: wait for Retry-After seconds.' },
+  too_many_runs: { http: 429, doc: 'The user already has the maximum number of runs in progress.' },
+  internal_error: { http: 500, doc: 'An unexpected server error; it was logged.' },
+  service_unavailable: { http: 503, doc: 'A dependency (database, cache) is not answering.' },
+  run_timeout: { http: 500, doc: 'The run exceeded its maximum duration.' },
+  tool_limit_exceeded: { http: 500, doc: 'The run exceeded its maximum number of tool calls.' },
+  agent_failed: { http: 500, doc: 'The agent failed while producing its answer.' },
+  interrupted: { http: 500, doc: 'The server stopped while the run was in progress.' },
+} as const satisfies Record<string, { http: number; doc: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].http;
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/** WebSocket close codes the server uses, with the reasons written on the wire (see docs/PROTOCOL.md). */
+export const CLOSE = {
+  normal: { code: 1000, reason: 'normal' },
+  shuttingDown: { code: 1001, reason: 'server shutting down' },
+  binaryFrame: { code: 1003, reason: 'binary frames are not supported' },
+  rateLimited: { code: 1008, reason: 'rate limit exceeded' },
+  tooManyConnections: { code: 1008, reason: 'too many concurrent connections' },
+  sessionRevoked: { code: 1008, reason: 'session revoked' },
+  slowConsumer: { code: 1008, reason: 'slow consumer' },
+  tokenUserMismatch: { code: 1008, reason: 'token user mismatch' },
+  internalError: { code: 1011, reason: 'internal error' },
+  tokenExpired: { code: 4001, reason: 'access token expired' },
+} as const satisfies Record<string, { code: number; reason: string }>;
+
+export type CloseKind = keyof typeof CLOSE;

@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import type WebSocket from 'ws';
+import type { Principal } from '../auth/index.js';
+import { CLOSE, type CloseKind } from '../errors/index.js';
+import type { RunEvent, ServerMessage } from '../protocol/index.js';
+import { RunDelivery } from './run-delivery.js';
+
+/**
+ * One authenticated socket. Identity is fixed at the upgrade: `userId` never changes, and `authenticate` may
+ * only swap in a newer token of the same user.
+ */
+export class Connection {
+  readonly userId: string;
+  readonly delivery: RunDelivery;
+  /** Missed heartbeats in a row. */
+  missedPongs = 0;
+  private closing = false;
+  private expiryTimers: NodeJS.Timeout[] = [];
+
+  constructor(
+    readonly id: string,
+    readonly socket: WebSocket,
+    public principal: Principal,
+    readonly log: Logger,
+  ) {
+    this.userId = principal.userId;
+    this.delivery = new RunDelivery((event: RunEvent) => this.send(event));
+  }
+
+  get sessionId(): string {
+    return this.principal.sessionId;
+  }
+
+  get isOpen(): boolean {
+    return !this.closing && this.socket.readyState === this.socket.OPEN;
+  }
+
+  send(message: ServerMessage): void {
+    if (!this.isOpen) return;
+    this.socket.send(JSON.stringify(message));
+  }
+
+  /** Delivers a message from the user's bus: run events go through per-run ordering and de-duplication. */
+  deliver(message: ServerMessage): void {
+    if ('seq' in message) this.delivery.live(message);
+    else this.send(message);
+  }
+
+  close(kind: CloseKind): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.clearExpiry();
+    const { code, reason } = CLOSE[kind];
+    this.socket.close(code, reason);
+    // A peer that never answers the close frame must not hold its slot.
+    setTimeout(() => this.socket.terminate(), 5_000).unref();
+  }
+
+  /** Warns the client ahead of its token's expiry and closes 4001 at the expiry itself. */
+  bindExpiry(nowMs: number, warnAheadMs: number): void {
+    this.clearExpiry();
+    const expiresAtMs = this.principal.expiresAt * 1000;
+    const untilExpiry = Math.max(0, expiresAtMs - nowMs);
+    this.expiryTimers = [
+      setTimeout(() => this.send({ type: 'token_expiring', expiresAt: new Date(expiresAtMs).toISOString() }), Math.max(0, untilExpiry - warnAheadMs)),
+      setTimeout(() => this.close('tokenExpired'), untilExpiry),
+    ];
+    for (const t of this.expiryTimers) t.unref();
+  }
+
+  clearExpiry(): void {
+    for (const t of this.expiryTimers) clearTimeout(t);
+    this.expiryTimers = [];
+  }
+}

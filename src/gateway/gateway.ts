@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { AuthService, Principal, RevocationBus, Tickets } from '../auth/index.js';
+import { isAppError } from '../errors/index.js';
+import { SUBPROTOCOL } from '../protocol/index.js';
+import type { RunManager, UserEventBus } from '../runs/index.js';
+import { Connection } from './connection.js';
+import { HandshakeRefusal, writeRefusal } from './handshake.js';
+import { handleClientMessage, parseClientMessage } from './messages.js';
+import { ConnectionRegistry } from './registry.js';
+import { authenticateUpgrade } from './upgrade-auth.js';
+
+export interface GatewayOptions {
+  readonly path: string;
+  readonly heartbeatIntervalMs: number;
+  readonly maxMessageBytes: number;
+  readonly isOriginAllowed: (origin: string) => boolean;
+}
+
+export interface GatewayDeps {
+  readonly auth: AuthService;
+  readonly tickets: Tickets;
+  readonly runs: RunManager;
+  readonly bus: UserEventBus;
+  readonly revocations: RevocationBus;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+/** The WebSocket side of the server: authenticates upgrades, tracks connections, relays messages. */
+export class Gateway {
+  readonly registry: ConnectionRegistry;
+  private readonly wss: WebSocketServer;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly stopRevocations: () => void;
+  private readonly tokenWarnAheadMs: number;
+
+  constructor(
+    private readonly options: GatewayOptions,
+    private readonly deps: GatewayDeps,
+  ) {
+    this.registry = new ConnectionRegistry(deps.bus);
+    this.wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: options.maxMessageBytes,
+      // Answer with our subprotocol only, never with the bearer.<token> entry that came beside it.
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
+    this.heartbeat = setInterval(() => this.beat(), options.heartbeatIntervalMs);
+    this.heartbeat.unref();
+    this.stopRevocations = deps.revocations.subscribe((sessionId) => {
+      const closed = this.registry.closeSession(sessionId, 'sessionRevoked');
+      if (closed > 0) deps.logger.info({ closed }, 'closed sockets of a revoked session');
+    });
+    this.tokenWarnAheadMs = 60_000;
+  }
+
+  /** The http server's 'upgrade' listener. */
+  handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://upgrade.invalid');
+    if (url.pathname !== this.options.path) {
+      writeRefusal(socket, new HandshakeRefusal(404, 'not_found', 'No WebSocket endpoint here.'));
+      return;
+    }
+    authenticateUpgrade(req, url, { auth: this.deps.auth, tickets: this.deps.tickets, isOriginAllowed: this.options.isOriginAllowed, now: this.deps.now })
+      .then((principal) => {
+        if (socket.destroyed) return;
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal));
+      })
+      .catch((err: unknown) => {
+        const refusal = err instanceof HandshakeRefusal ? err : isAppError(err) ? HandshakeRefusal.from(err) : undefined;
+        if (refusal === undefined) this.deps.logger.error({ err }, 'upgrade failed');
+        else this.deps.logger.debug({ status: refusal.status, code: refusal.code }, 'upgrade refused');
+        writeRefusal(socket, refusal ?? new HandshakeRefusal(500, 'internal_error', 'Internal error.'));
+      });
+  };
+
+  get connectionCount(): number {
+    return this.registry.count;
+  }
+
+  /** Closes every socket with 1001 so clients reconnect elsewhere and resume. */
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.stopRevocations();
+    const closing = this.registry.all().map((c) => new Promise<void>((resolve) => {
+      c.socket.once('close', () => resolve());
+      c.close('shuttingDown');
+    }));
+    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    for (const c of this.registry.all()) c.socket.terminate();
+    this.wss.close();
+  }
+
+  private accept(ws: WebSocket, principal: Principal): void {
+    const id = randomUUID();
+    const conn = new Connection(id, ws, principal, this.deps.logger.child({ connectionId: id, userId: principal.userId }));
+    this.registry.add(conn);
+    conn.bindExpiry(this.deps.now(), this.tokenWarnAheadMs);
+    conn.send({
+      type: 'connection_established',
+      connectionId: id,
+      userId: principal.userId,
+      serverTime: new Date(this.deps.now()).toISOString(),
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      activeRuns: this.deps.runs.activeRuns(principal.userId),
+    });
+    conn.log.debug('connection opened');
+
+    // Messages of one connection are handled one at a time, in order.
+    let chain: Promise<void> = Promise.resolve();
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return conn.close('binaryFrame');
+      const msg = parseClientMessage(conn, data.toString());
+      if (msg === undefined) return;
+      chain = chain
+        .then(() => handleClientMessage(conn, msg, { runs: this.deps.runs, auth: this.deps.auth, now: this.deps.now, tokenWarnAheadMs: this.tokenWarnAheadMs }))
+        .catch((err: unknown) => {
+          conn.log.error({ err }, 'message handling failed');
+          conn.send({ type: 'error', code: 'internal_error', message: 'Internal error.', replyTo: msg.id ?? null });
+        });
+    });
+    ws.on('pong', () => {
+      conn.missedPongs = 0;
+    });
+    ws.on('error', (err) => conn.log.debug({ err }, 'socket error'));
+    ws.on('close', (code) => {
+      conn.clearExpiry();
+      this.registry.remove(conn);
+      conn.log.debug({ code }, 'connection closed');
+    });
+  }
+
+  private beat(): void {
+    for (const conn of this.registry.all()) {
+      if (conn.missedPongs >= 2) {
+        conn.log.info('peer missed two heartbeats: terminating');
+        conn.socket.terminate();
+        continue;
+      }
+      conn.missedPongs += 1;
+      conn.socket.ping();
+    }
+  }
+}

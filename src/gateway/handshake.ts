@@ -1,0 +1,56 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import { AppError, httpStatusOf, type ErrorCode } from '../errors/index.js';
+
+/** A refused upgrade: answered with plain HTTP, no WebSocket is ever created. */
+export class HandshakeRefusal extends Error {
+  override readonly name = 'HandshakeRefusal';
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+
+  static from(err: AppError): HandshakeRefusal {
+    const headers: Record<string, string> = err.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(err.retryAfterSeconds) };
+    // Every credential failure is a plain 401 at the handshake, whatever its finer code.
+    return new HandshakeRefusal(httpStatusOf(err.code), err.code, err.message, headers);
+  }
+}
+
+const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/;
+
+/** RFC 6455 section 4.2.1 checks, done before authentication so a malformed request never costs a token check. */
+export function checkHandshake(req: IncomingMessage): void {
+  const bad = (message: string): HandshakeRefusal => new HandshakeRefusal(400, 'invalid_request', message);
+  if (req.method !== 'GET') throw bad('A WebSocket handshake must be a GET request.');
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') throw bad('The Upgrade header must be "websocket".');
+  const connection = (req.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim());
+  if (!connection.includes('upgrade')) throw bad('The Connection header must include "Upgrade".');
+  const key = req.headers['sec-websocket-key'];
+  if (key === undefined || !KEY_PATTERN.test(key.trim())) throw bad('Sec-WebSocket-Key is missing or invalid.');
+  const version = req.headers['sec-websocket-version'];
+  if (version === undefined) throw bad('Sec-WebSocket-Version is missing.');
+  if (version.trim() !== '13') {
+    throw new HandshakeRefusal(426, 'invalid_request', 'Only WebSocket version 13 is supported.', { 'Sec-WebSocket-Version': '13' });
+  }
+}
+
+/** Writes the refusal as a complete HTTP response and closes the socket. */
+export function writeRefusal(socket: Duplex, refusal: HandshakeRefusal): void {
+  if (!socket.writable) return void socket.destroy();
+  const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } });
+  const headers = {
+    Connection: 'close',
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    'Cache-Control': 'no-store',
+    ...refusal.headers,
+  };
+  const head = [`HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ''}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+}

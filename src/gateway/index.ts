@@ -1,0 +1,2 @@
+export { Gateway } from './gateway.js';
+export type { GatewayDeps, GatewayOptions } from './gateway.js';

@@ -1,0 +1,2 @@
+export type { HttpDeps } from './context.js';
+export { createHttpApp } from './server.js';

@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { notFound } from '../../errors/index.js';
+import { RunEventsQuery, type ThreadMessage, type ThreadSummary } from '../../protocol/index.js';
+import type { ThreadRecord } from '../../runs/index.js';
+import { requirePrincipal, type HttpDeps } from '../context.js';
+import { parseInput } from '../errors.js';
+
+const IdParams = z.object({ id: z.string().min(1).max(128) });
+
+export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  const { auth, conversations, runs } = deps;
+
+  app.get('/threads', async (request) => {
+    const principal = await requirePrincipal(request, auth);
+    return { threads: (await conversations.listThreads(principal.userId)).map(toSummary) };
+  });
+
+  app.get('/threads/:id', async (request) => {
+    const principal = await requirePrincipal(request, auth);
+    const { id } = parseInput(IdParams, request.params);
+    const thread = await conversations.getThread(principal.userId, id);
+    if (thread === undefined) throw notFound('thread');
+    const threadRuns = await runs.listRuns(principal.userId, id);
+    return { thread: { ...toSummary(thread), runs: threadRuns.map((r) => ({ id: r.id, status: r.status, errorCode: r.errorCode, lastSeq: r.lastSeq, createdAt: r.createdAt, updatedAt: r.updatedAt })) } };
+  });
+
+  app.get('/threads/:id/messages', async (request) => {
+    const principal = await requirePrincipal(request, auth);
+    const { id } = parseInput(IdParams, request.params);
+    if ((await conversations.getThread(principal.userId, id)) === undefined) throw notFound('thread');
+    const messages: ThreadMessage[] = (await conversations.listMessages(principal.userId, id)).map((m) => ({ id: m.id, role: m.role, text: m.text, runId: m.runId, createdAt: m.createdAt }));
+    return { messages };
+  });
+
+  app.get('/runs/:id/events', async (request) => {
+    const principal = await requirePrincipal(request, auth);
+    const { id } = parseInput(IdParams, request.params);
+    const { after } = parseInput(RunEventsQuery, request.query);
+    const { events, run } = await runs.eventsAfter(principal.userId, id, after);
+    return { runId: run.id, status: run.status, events };
+  });
+
+  app.post('/runs/:id/cancel', async (request, reply) => {
+    const principal = await requirePrincipal(request, auth);
+    const { id } = parseInput(IdParams, request.params);
+    await runs.cancel(principal.userId, id);
+    return reply.status(202).send({ runId: id, status: 'cancelling' });
+  });
+}
+
+function toSummary(t: ThreadRecord): ThreadSummary {
+  return { id: t.id, title: t.title, createdAt: t.createdAt, updatedAt: t.updatedAt };
+}

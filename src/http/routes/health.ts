@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import type { HttpDeps } from '../context.js';
+
+export function healthRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  app.get('/health/live', async () => ({ status: 'ok' }));
+
+  app.get('/health/ready', async (_request, reply) => {
+    const results = await Promise.all(
+      Object.entries(deps.readiness).map(async ([name, check]) => {
+        try {
+          await check();
+          return [name, 'ok'] as const;
+        } catch {
+          // The reason stays in the logs of the component: this endpoint is public.
+          return [name, 'unavailable'] as const;
+        }
+      }),
+    );
+    const components = Object.fromEntries(results);
+    const failing = results.filter(([, s]) => s !== 'ok').map(([n]) => n);
+    return reply.status(failing.length === 0 ? 200 : 503).send({ status: failing.length === 0 ? 'ok' : 'unavailable', components, ...(failing.length > 0 ? { failing } : {}) });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await deps.metrics();
+    return reply.header('Content-Type', contentType).send(body);
+  });
+}

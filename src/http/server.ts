@@ -1,0 +1,41 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { HttpDeps } from './context.js';
+import { installErrorHandling } from './errors.js';
+import { authRoutes } from './routes/auth.js';
+import { conversationRoutes } from './routes/conversations.js';
+import { gatewayRoutes } from './routes/gateway.js';
+import { healthRoutes } from './routes/health.js';
+
+export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: deps.config.httpBodyLimitBytes,
+    // Request ids in logs; trust no proxy headers unless an operator puts one in front (not configurable yet).
+    trustProxy: false,
+  });
+
+  // An empty body is an empty object: POST /auth/demo and /ws/ticket are often sent without one.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(Object.assign(new Error('invalid JSON'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }), undefined);
+    }
+  });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (!reply.hasHeader('Cache-Control')) void reply.header('Cache-Control', 'no-store');
+    return payload;
+  });
+
+  installErrorHandling(app);
+  authRoutes(app, deps);
+  gatewayRoutes(app, deps);
+  conversationRoutes(app, deps);
+  healthRoutes(app, deps);
+  return app;
+}

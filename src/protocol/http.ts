@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/** Request and response bodies of the HTTP API (docs/PROTOCOL.md). Unknown fields are ignored, never trusted. */
+export const EmailSchema = z.string().trim().max(254).pipe(z.email({ message: 'email must be a valid address' }));
+export const PasswordSchema = z
+  .string()
+  .min(8, { message: 'password must be at least 8 characters' })
+  .max(1024, { message: 'password must be at most 1024 characters' });
+
+export const RegisterBody = z.object({
+  email: EmailSchema,
+  password: PasswordSchema,
+  displayName: z.string().trim().min(1).max(100).optional(),
+});
+export type RegisterBody = z.infer<typeof RegisterBody>;
+
+// Login does not enforce password length rules: a wrong-shaped password is just a wrong password.
+export const LoginBody = z.object({ email: z.string().max(254), password: z.string().max(1024) });
+export type LoginBody = z.infer<typeof LoginBody>;
+
+export const RefreshBody = z.object({ refreshToken: z.string().min(1).max(512) });
+export type RefreshBody = z.infer<typeof RefreshBody>;
+
+export const LogoutBody = RefreshBody;
+export type LogoutBody = RefreshBody;
+
+export const TicketBody = z.object({ ttlSeconds: z.number().int().min(1).max(3600).optional() }).default({});
+export type TicketBody = z.infer<typeof TicketBody>;
+
+export const RunEventsQuery = z.object({ after: z.coerce.number().int().min(0).default(0) });
+
+export interface PublicUser {
+  id: string;
+  email: string;
+  displayName: string | null;
+  createdAt: string;
+  isAdmin: boolean;
+  isDemo: boolean;
+}
+
+export interface AuthResponse {
+  user: PublicUser;
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+}
+
+export interface TicketResponse {
+  ticket: string;
+  expiresIn: number;
+  url: string;
+}
+
+export interface ThreadSummary {
+  id: string;
+  title: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ThreadMessage {
+  id: string;
+  role: 'user' | 'assistant';
+  text: string;
+  runId: string | null;
+  createdAt: string;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}

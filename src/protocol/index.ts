@@ -1,0 +1,4 @@
+export * from './events.js';
+export * from './http.js';
+export * from './verify.js';
+export * from './ws.js';

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import type { RunEvent } from './events.js';
+
+/** The subprotocol the server speaks and answers with (never the token that came with it). */
+export const SUBPROTOCOL = 'agentgate.v1';
+export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
+
+const clientId = z.string().min(1).max(128).optional();
+
+export const ON_BUSY = ['enqueue', 'interrupt', 'reject'] as const;
+
+/** Client → server messages. */
+export const ClientMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('user_message'),
+    id: clientId,
+    threadId: z.string().min(1).max(128).optional(),
+    text: z.string().trim().min(1, { message: 'text must not be empty' }),
+    onBusy: z.enum(ON_BUSY).optional(),
+  }),
+  z.object({ type: z.literal('cancel_run'), id: clientId, runId: z.string().min(1).max(128) }),
+  z.object({ type: z.literal('resume'), id: clientId, runId: z.string().min(1).max(128), afterSeq: z.number().int().min(0) }),
+  z.object({ type: z.literal('ping'), id: clientId }),
+  z.object({ type: z.literal('authenticate'), id: clientId, token: z.string().min(1).max(8192) }),
+]);
+export type ClientMessage = z.infer<typeof ClientMessageSchema>;
+export type ClientMessageType = ClientMessage['type'];
+
+export interface ActiveRun {
+  runId: string;
+  threadId: string;
+  lastSeq: number;
+}
+
+export interface ChatMessage {
+  id: string;
+  role: 'user';
+  text: string;
+  createdAt: string;
+}
+
+/** Server → client messages that are not run events. */
+export type ControlMessage =
+  | {
+      type: 'connection_established';
+      connectionId: string;
+      userId: string;
+      serverTime: string;
+      heartbeatIntervalMs: number;
+      activeRuns: ActiveRun[];
+    }
+  | { type: 'message_accepted'; replyTo: string | null; threadId: string; runId: string }
+  | { type: 'message_added'; threadId: string; runId: string; message: ChatMessage }
+  | { type: 'error'; code: string; message: string; replyTo: string | null }
+  | { type: 'pong'; replyTo: string | null }
+  | { type: 'token_expiring'; expiresAt: string }
+  | { type: 'authenticated'; replyTo: string | null; expiresAt: string }
+  | { type: 'resumed'; replyTo: string | null; runId: string; lastSeq: number; finished: boolean };
+
+export type ServerMessage = ControlMessage | RunEvent;

@@ -1,0 +1,86 @@
+import type { RunContext } from '../agents/index.js';
+import type { RunEvent, RunEventBody } from '../protocol/index.js';
+import type { EventLog, UserEventBus } from './ports.js';
+
+/** Why a run was stopped from outside the agent. */
+export type StopReason = 'cancelled' | 'timeout' | 'shutdown';
+
+export class RunStop extends Error {
+  override readonly name = 'RunStop';
+  constructor(readonly reason: StopReason) {
+    super(`run stopped: ${reason}`);
+  }
+}
+
+/**
+ * One run in progress: its numbering, its ordered persist-then-deliver chain and its abort controller.
+ * Events are numbered when emitted, written to the EventLog in order, and published only after they are stored,
+ * so anything a client saw can be replayed. After the terminal event every emit is ignored.
+ */
+export class ActiveRun {
+  readonly controller = new AbortController();
+  readonly startedAt: number;
+  /** Tool calls started and not yet completed: closed with an error if the run ends first. */
+  readonly openToolCalls = new Map<string, { tool: string; startedAt: number }>();
+  toolCallCount = 0;
+  /** Highest seq stored and delivered. */
+  deliveredSeq = 0;
+  private nextSeq = 1;
+  private ended = false;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly context: RunContext,
+    private readonly log: EventLog,
+    private readonly bus: UserEventBus,
+    private readonly now: () => number,
+    private readonly onStoreError: (err: unknown, event: RunEvent) => void,
+  ) {
+    this.startedAt = now();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  stop(reason: StopReason): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new RunStop(reason));
+  }
+
+  stopReason(): StopReason | undefined {
+    const reason: unknown = this.controller.signal.reason;
+    return reason instanceof RunStop ? reason.reason : undefined;
+  }
+
+  emit(body: RunEventBody): void {
+    if (this.ended) return;
+    const { runId, threadId, userId } = this.context;
+    const event = { ...body, runId, threadId, seq: this.nextSeq++, ts: new Date(this.now()).toISOString() } as RunEvent;
+    this.chain = this.chain.then(async () => {
+      try {
+        await this.log.append(event);
+      } catch (err) {
+        this.onStoreError(err, event);
+        return;
+      }
+      this.deliveredSeq = event.seq;
+      this.bus.publish(userId, event);
+    });
+  }
+
+  /** Emits the terminal event and resolves once every event is stored and delivered. */
+  async end(body: RunEventBody): Promise<void> {
+    const nowMs = this.now();
+    for (const [toolCallId, call] of this.openToolCalls) {
+      this.emit({ type: 'tool_completed', toolCallId, tool: call.tool, error: { code: 'aborted', message: 'The run ended before the tool finished.' }, durationMs: nowMs - call.startedAt });
+    }
+    this.openToolCalls.clear();
+    this.emit(body);
+    this.ended = true;
+    await this.chain;
+  }
+}

@@ -1,0 +1,250 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { createRunContext, type Agent, type ToolRegistry } from '../agents/index.js';
+import { AppError, isAppError, notFound } from '../errors/index.js';
+import type { ActiveRun as ActiveRunInfo, RunEvent, RunEventBody, RunStatus } from '../protocol/index.js';
+import { ActiveRun } from './active-run.js';
+import { createAgentIO } from './agent-io.js';
+import type { ConversationStore, EventLog, RunRecord, RunStore, UserEventBus } from './ports.js';
+import { ThreadQueue } from './thread-queue.js';
+
+export interface RunLimits {
+  readonly maxPerUser: number;
+  readonly maxDurationMs: number;
+  readonly maxToolCalls: number;
+}
+
+export interface RunManagerDeps {
+  readonly conversations: ConversationStore;
+  readonly runs: RunStore;
+  readonly events: EventLog;
+  readonly bus: UserEventBus;
+  readonly agent: Agent;
+  readonly tools: ToolRegistry;
+  readonly limits: RunLimits;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+export interface Submission {
+  readonly text: string;
+  readonly threadId?: string | undefined;
+  readonly onBusy?: 'enqueue' | 'interrupt' | 'reject' | undefined;
+  /** The client's message id: a repeat within IDEMPOTENCY_WINDOW_MS returns the first ack and starts nothing. */
+  readonly clientId?: string | undefined;
+  readonly connectionId: string | null;
+}
+
+export interface Accepted {
+  readonly threadId: string;
+  readonly runId: string;
+}
+
+export const IDEMPOTENCY_WINDOW_MS = 15 * 60_000;
+
+/** Starts, queues, stops and recovers runs. Owns every run in progress on this instance. */
+export class RunManager {
+  private readonly active = new Map<string, ActiveRun>();
+  private readonly queue = new ThreadQueue();
+  private readonly accepted = new Map<string, { ack: Promise<Accepted>; expiresAt: number }>();
+
+  constructor(private readonly deps: RunManagerDeps) {}
+
+  /**
+   * Accepts a user message: stores it, announces it to the user's connections (after `onAccepted`, so the sender
+   * sees its ack first) and starts its run when the thread is free.
+   */
+  submit(userId: string, input: Submission, onAccepted: (ack: Accepted) => void = () => {}): Promise<Accepted> {
+    if (input.clientId === undefined) return this.accept(userId, input, onAccepted);
+    const key = `${userId}\u0000${input.clientId}`;
+    const nowMs = this.deps.now();
+    const previous = this.accepted.get(key);
+    if (previous !== undefined && previous.expiresAt > nowMs) {
+      return previous.ack.then((ack) => (onAccepted(ack), ack));
+    }
+    this.sweepAccepted(nowMs);
+    const ack = this.accept(userId, input, onAccepted);
+    this.accepted.set(key, { ack, expiresAt: nowMs + IDEMPOTENCY_WINDOW_MS });
+    ack.catch(() => this.accepted.delete(key));
+    return ack;
+  }
+
+  /** Stops a run of this user; another user's run is `not_found`, exactly like a missing one. */
+  async cancel(userId: string, runId: string): Promise<void> {
+    const run = this.active.get(runId);
+    if (run !== undefined && run.context.userId === userId) {
+      run.stop('cancelled');
+      return;
+    }
+    const record = await this.deps.runs.getRun(userId, runId);
+    if (record === undefined) throw notFound('run');
+    throw new AppError('run_finished', 'The run has already ended.');
+  }
+
+  /** The user's runs in progress on this instance, for connection_established. */
+  activeRuns(userId: string): ActiveRunInfo[] {
+    return [...this.active.values()]
+      .filter((r) => r.context.userId === userId && !r.isEnded)
+      .map((r) => ({ runId: r.context.runId, threadId: r.context.threadId, lastSeq: r.deliveredSeq }));
+  }
+
+  /** A run of this user, or not_found. */
+  async getRun(userId: string, runId: string): Promise<RunRecord> {
+    const record = await this.deps.runs.getRun(userId, runId);
+    if (record === undefined) throw notFound('run');
+    return record;
+  }
+
+  /** The runs of one of this user's threads, oldest first. */
+  listRuns(userId: string, threadId: string): Promise<RunRecord[]> {
+    return this.deps.runs.listRuns(userId, threadId);
+  }
+
+  /** Stored events after `afterSeq`, for replay. Checks ownership first. */
+  async eventsAfter(userId: string, runId: string, afterSeq: number): Promise<{ events: RunEvent[]; run: RunRecord }> {
+    const run = await this.getRun(userId, runId);
+    return { events: await this.deps.events.list(runId, afterSeq), run };
+  }
+
+  /** Ends, with a terminal `interrupted` event, every run a previous process left running. */
+  async recoverInterrupted(): Promise<number> {
+    const stale = await this.deps.runs.listUnfinished();
+    for (const record of stale) {
+      const events = await this.deps.events.list(record.id, 0);
+      let seq = events.at(-1)?.seq ?? 0;
+      const ts = new Date(this.deps.now()).toISOString();
+      const append = (body: RunEventBody): Promise<void> =>
+        this.deps.events.append({ ...body, runId: record.id, threadId: record.threadId, seq: ++seq, ts } as RunEvent);
+      if (seq === 0) await append({ type: 'agent_started' });
+      const open = new Map<string, string>();
+      for (const e of events) {
+        if (e.type === 'tool_executing') open.set(e.toolCallId, e.tool);
+        if (e.type === 'tool_completed') open.delete(e.toolCallId);
+      }
+      for (const [toolCallId, tool] of open) {
+        await append({ type: 'tool_completed', toolCallId, tool, error: { code: 'interrupted', message: 'The server restarted.' }, durationMs: 0 });
+      }
+      await append({ type: 'agent_error', code: 'interrupted', message: 'The server restarted while this run was in progress.' });
+      await this.deps.runs.finishRun(record.id, 'interrupted', 'interrupted', ts);
+    }
+    return stale.length;
+  }
+
+  /** Stops every run in progress and waits until each has stored its terminal event. */
+  async shutdown(): Promise<void> {
+    const runs = [...this.active.values()];
+    for (const run of runs) run.stop('shutdown');
+    await this.queue.drain(runs.map((r) => r.context.threadId));
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  private async accept(userId: string, input: Submission, onAccepted: (ack: Accepted) => void): Promise<Accepted> {
+    const pending = [...this.active.values()].filter((r) => r.context.userId === userId && !r.isEnded);
+    if (pending.length >= this.deps.limits.maxPerUser) {
+      throw new AppError('too_many_runs', `You already have ${pending.length} runs in progress (the limit is ${this.deps.limits.maxPerUser}).`);
+    }
+    const nowIso = new Date(this.deps.now()).toISOString();
+    const threadId = input.threadId ?? randomUUID();
+    if (input.threadId === undefined) {
+      await this.deps.conversations.createThread({ id: threadId, userId, title: titleOf(input.text), createdAt: nowIso, updatedAt: nowIso });
+    } else if ((await this.deps.conversations.getThread(userId, input.threadId)) === undefined) {
+      throw notFound('thread');
+    }
+    const busy = pending.filter((r) => r.context.threadId === threadId);
+    const onBusy = input.onBusy ?? 'enqueue';
+    if (busy.length > 0 && onBusy === 'reject') throw new AppError('thread_busy', 'This thread already has a run in progress.');
+    if (onBusy === 'interrupt') for (const r of busy) r.stop('cancelled');
+
+    const runId = randomUUID();
+    const messageId = randomUUID();
+    await this.deps.runs.createRun({ id: runId, threadId, userId, status: 'running', errorCode: null, lastSeq: 0, createdAt: nowIso, updatedAt: nowIso });
+    await this.deps.conversations.addMessage({ id: messageId, threadId, userId, role: 'user', text: input.text, runId, createdAt: nowIso });
+    const run = new ActiveRun(
+      createRunContext({ userId, threadId, runId, connectionId: input.connectionId }),
+      this.deps.events,
+      this.deps.bus,
+      this.deps.now,
+      (err, event) => {
+        this.deps.logger.error({ err, runId, seq: event.seq }, 'run event could not be stored; stopping the run');
+        run.stop('shutdown');
+      },
+    );
+    this.active.set(runId, run);
+    const ack = { threadId, runId };
+    onAccepted(ack);
+    this.deps.bus.publish(userId, { type: 'message_added', threadId, runId, message: { id: messageId, role: 'user', text: input.text, createdAt: nowIso } });
+    this.queue.enqueue(threadId, run.signal, () => this.execute(run, input.text, messageId));
+    return ack;
+  }
+
+  private async execute(run: ActiveRun, text: string, messageId: string): Promise<void> {
+    const { runId, threadId, userId } = run.context;
+    const log = this.deps.logger.child({ runId, threadId, userId });
+    run.emit({ type: 'agent_started', agent: this.deps.agent.name });
+    const timer = setTimeout(() => run.stop('timeout'), this.deps.limits.maxDurationMs);
+    let terminal: RunEventBody;
+    let status: RunStatus;
+    try {
+      const history = (await this.deps.conversations.listMessages(userId, threadId))
+        .filter((m) => m.id !== messageId && m.runId !== runId)
+        .map((m) => ({ role: m.role, text: m.text }));
+      const io = createAgentIO(run, this.deps.tools, this.deps.limits.maxToolCalls, this.deps.now);
+      const result = await raceAbort(this.deps.agent.run({ context: run.context, text, history, signal: run.signal }, io), run.signal);
+      terminal = { type: 'agent_completed', text: result.text, durationMs: this.deps.now() - run.startedAt, ...(result.usage ? { usage: result.usage } : {}) };
+      status = 'completed';
+      await this.deps.conversations.addMessage({ id: randomUUID(), threadId, userId, role: 'assistant', text: result.text, runId, createdAt: new Date(this.deps.now()).toISOString() });
+    } catch (err) {
+      ({ terminal, status } = this.failure(run, err, log));
+    } finally {
+      clearTimeout(timer);
+    }
+    try {
+      await run.end(terminal);
+      await this.deps.runs.finishRun(runId, status, terminal.type === 'agent_error' ? terminal.code : null, new Date(this.deps.now()).toISOString());
+    } catch (err) {
+      log.error({ err }, 'run could not be finished in storage');
+    } finally {
+      this.active.delete(runId);
+    }
+    log.info({ status, events: run.deliveredSeq, durationMs: this.deps.now() - run.startedAt }, 'run ended');
+  }
+
+  private failure(run: ActiveRun, err: unknown, log: Logger): { terminal: RunEventBody; status: RunStatus } {
+    switch (run.stopReason()) {
+      case 'cancelled':
+        return { terminal: { type: 'run_cancelled' }, status: 'cancelled' };
+      case 'timeout':
+        return { terminal: { type: 'agent_error', code: 'run_timeout', message: `The run took longer than ${this.deps.limits.maxDurationMs} ms.` }, status: 'error' };
+      case 'shutdown':
+        return { terminal: { type: 'agent_error', code: 'interrupted', message: 'The server stopped while this run was in progress.' }, status: 'interrupted' };
+      case undefined:
+        break;
+    }
+    if (isAppError(err)) return { terminal: { type: 'agent_error', code: err.code, message: err.message }, status: 'error' };
+    log.error({ err }, 'agent failed');
+    return { terminal: { type: 'agent_error', code: 'agent_failed', message: 'The agent failed while answering.' }, status: 'error' };
+  }
+
+  private sweepAccepted(nowMs: number): void {
+    if (this.accepted.size < 1024) return;
+    for (const [key, entry] of this.accepted) if (entry.expiresAt <= nowMs) this.accepted.delete(key);
+  }
+}
+
+function titleOf(text: string): string {
+  const line = text.trim().split('\n')[0] ?? '';
+  return line.length > 60 ? `${line.slice(0, 57)}...` : line;
+}
+
+/** Settles with the agent's result, or rejects as soon as the run is stopped, even if the agent ignores the signal. */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

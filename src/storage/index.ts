@@ -1,0 +1,12 @@
+export { MemoryAttemptLimiter } from './memory/attempt-limiter.js';
+export { MemoryRevocationBus } from './memory/revocation-bus.js';
+export { MemoryTicketStore } from './memory/ticket-store.js';
+export { MemoryUserEventBus } from './memory/user-event-bus.js';
+export { migrateToLatest } from './migrations/index.js';
+export type { SqlDialectName } from './migrations/index.js';
+export type { Database } from './schema.js';
+export { SqlConversationStore } from './sql/conversation-store.js';
+export { SqlEventLog } from './sql/event-log.js';
+export { SqlTokenStore } from './sql/token-store.js';
+export { SqlUserStore } from './sql/user-store.js';
+export { openSqlite, SQLITE_FILE } from './sqlite/database.js';

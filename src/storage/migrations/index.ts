@@ -1,0 +1,24 @@
+import { Migrator, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
+import * as initial from './001-initial.js';
+import type { SqlDialectName } from './dialect.js';
+
+export type { SqlDialectName } from './dialect.js';
+
+/** Migrations compiled into the program (no directory scanning), in order. */
+function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
+  return {
+    '001-initial': { up: (db) => initial.up(db, dialect), down: (db) => initial.down(db) },
+  };
+}
+
+export async function migrateToLatest(db: Kysely<unknown>, dialect: SqlDialectName): Promise<MigrationResultSet> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrationsFor(dialect) },
+    migrationTableName: 'agentgate_migrations',
+    migrationLockTableName: 'agentgate_migrations_lock',
+  });
+  const result = await migrator.migrateToLatest();
+  if (result.error !== undefined) throw new Error('database migration failed', { cause: result.error });
+  return result;
+}

@@ -1,0 +1,78 @@
+import type { Generated } from 'kysely';
+
+/** Table shapes shared by every SQL backend. Times are ISO-8601 UTC strings; booleans are 0/1 integers. */
+export interface UsersTable {
+  id: string;
+  email: string;
+  email_normalized: string;
+  password_hash: string;
+  display_name: string | null;
+  is_demo: number;
+  created_at: string;
+  disabled_at: string | null;
+}
+
+export interface RefreshFamiliesTable {
+  id: string;
+  user_id: string;
+  created_at: string;
+  revoked_at: string | null;
+  revoked_reason: string | null;
+}
+
+export interface RefreshTokensTable {
+  token_hash: string;
+  family_id: string;
+  created_at: string;
+  expires_at: string;
+  spent_at: string | null;
+}
+
+export interface ThreadsTable {
+  id: string;
+  user_id: string;
+  title: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MessagesTable {
+  id: string;
+  thread_id: string;
+  user_id: string;
+  role: 'user' | 'assistant';
+  text: string;
+  run_id: string | null;
+  created_at: string;
+  /** Insertion order: created_at can tie within a millisecond. */
+  position: Generated<number>;
+}
+
+export interface RunsTable {
+  id: string;
+  thread_id: string;
+  user_id: string;
+  status: string;
+  error_code: string | null;
+  last_seq: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RunEventsTable {
+  run_id: string;
+  seq: number;
+  type: string;
+  /** The whole event as JSON, exactly as sent on the wire. */
+  body: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  refresh_families: RefreshFamiliesTable;
+  refresh_tokens: RefreshTokensTable;
+  threads: ThreadsTable;
+  messages: MessagesTable;
+  runs: RunsTable;
+  run_events: RunEventsTable;
+}

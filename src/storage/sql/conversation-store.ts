@@ -1,0 +1,83 @@
+import type { Kysely } from 'kysely';
+import type { RunStatus } from '../../protocol/index.js';
+import type { ConversationStore, MessageRecord, RunRecord, RunStore, ThreadRecord } from '../../runs/index.js';
+import type { Database, MessagesTable, RunsTable, ThreadsTable } from '../schema.js';
+
+export class SqlConversationStore implements ConversationStore, RunStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async createThread(t: ThreadRecord): Promise<void> {
+    await this.db.insertInto('threads').values({ id: t.id, user_id: t.userId, title: t.title, created_at: t.createdAt, updated_at: t.updatedAt }).execute();
+  }
+
+  async getThread(userId: string, threadId: string): Promise<ThreadRecord | undefined> {
+    const row = await this.db.selectFrom('threads').selectAll().where('id', '=', threadId).where('user_id', '=', userId).executeTakeFirst();
+    return row && toThread(row);
+  }
+
+  async listThreads(userId: string): Promise<ThreadRecord[]> {
+    const rows = await this.db.selectFrom('threads').selectAll().where('user_id', '=', userId).orderBy('updated_at', 'desc').orderBy('id').execute();
+    return rows.map(toThread);
+  }
+
+  async addMessage(m: MessageRecord): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('messages').values({ id: m.id, thread_id: m.threadId, user_id: m.userId, role: m.role, text: m.text, run_id: m.runId, created_at: m.createdAt }).execute();
+      await trx.updateTable('threads').set({ updated_at: m.createdAt }).where('id', '=', m.threadId).execute();
+    });
+  }
+
+  async listMessages(userId: string, threadId: string): Promise<MessageRecord[]> {
+    const rows = await this.db.selectFrom('messages').selectAll().where('thread_id', '=', threadId).where('user_id', '=', userId).orderBy('position').execute();
+    return rows.map(toMessage);
+  }
+
+  async createRun(r: RunRecord): Promise<void> {
+    await this.db
+      .insertInto('runs')
+      .values({ id: r.id, thread_id: r.threadId, user_id: r.userId, status: r.status, error_code: r.errorCode, last_seq: r.lastSeq, created_at: r.createdAt, updated_at: r.updatedAt })
+      .execute();
+  }
+
+  async getRun(userId: string, runId: string): Promise<RunRecord | undefined> {
+    const row = await this.db.selectFrom('runs').selectAll().where('id', '=', runId).where('user_id', '=', userId).executeTakeFirst();
+    return row && toRun(row);
+  }
+
+  async listRuns(userId: string, threadId: string): Promise<RunRecord[]> {
+    const rows = await this.db.selectFrom('runs').selectAll().where('thread_id', '=', threadId).where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+    return rows.map(toRun);
+  }
+
+  async finishRun(runId: string, status: RunStatus, errorCode: string | null, now: string): Promise<void> {
+    await this.db.updateTable('runs').set({ status, error_code: errorCode, updated_at: now }).where('id', '=', runId).execute();
+  }
+
+  async listUnfinished(): Promise<RunRecord[]> {
+    const rows = await this.db.selectFrom('runs').selectAll().where('status', '=', 'running').execute();
+    return rows.map(toRun);
+  }
+}
+
+const toThread = (r: ThreadsTable): ThreadRecord => ({ id: r.id, userId: r.user_id, title: r.title, createdAt: r.created_at, updatedAt: r.updated_at });
+
+const toMessage = (r: Omit<MessagesTable, 'position'>): MessageRecord => ({
+  id: r.id,
+  threadId: r.thread_id,
+  userId: r.user_id,
+  role: r.role,
+  text: r.text,
+  runId: r.run_id,
+  createdAt: r.created_at,
+});
+
+const toRun = (r: RunsTable): RunRecord => ({
+  id: r.id,
+  threadId: r.thread_id,
+  userId: r.user_id,
+  status: r.status as RunStatus,
+  errorCode: r.error_code,
+  lastSeq: r.last_seq,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});

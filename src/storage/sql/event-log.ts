@@ -1,0 +1,21 @@
+import type { Kysely } from 'kysely';
+import { RunEventSchema, type RunEvent } from '../../protocol/index.js';
+import type { EventLog } from '../../runs/index.js';
+import type { Database } from '../schema.js';
+
+export class SqlEventLog implements EventLog {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async append(event: RunEvent): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('run_events').values({ run_id: event.runId, seq: event.seq, type: event.type, body: JSON.stringify(event) }).execute();
+      await trx.updateTable('runs').set({ last_seq: event.seq, updated_at: event.ts }).where('id', '=', event.runId).execute();
+    });
+  }
+
+  async list(runId: string, afterSeq: number): Promise<RunEvent[]> {
+    const rows = await this.db.selectFrom('run_events').select('body').where('run_id', '=', runId).where('seq', '>', afterSeq).orderBy('seq').execute();
+    // Parsing guards against rows written by an incompatible version rather than trusting the cast.
+    return rows.map((r) => RunEventSchema.parse(JSON.parse(r.body)));
+  }
+}

@@ -1,0 +1,22 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { migrateToLatest } from '../migrations/index.js';
+import type { Database } from '../schema.js';
+
+export const SQLITE_FILE = 'agentgate.sqlite';
+
+/** Opens (creating if needed) the embedded database under dataDir and brings its schema up to date. */
+export async function openSqlite(dataDir: string): Promise<Kysely<Database>> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const native = new SqliteDatabase(join(dataDir, SQLITE_FILE));
+  // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes, which is our bar.
+  native.pragma('journal_mode = WAL');
+  native.pragma('synchronous = NORMAL');
+  native.pragma('foreign_keys = ON');
+  native.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) });
+  await migrateToLatest(db as Kysely<unknown>, 'sqlite');
+  return db;
+}

@@ -1,0 +1,5 @@
+export { registerUser, request } from './http-client.js';
+export type { HttpResult } from './http-client.js';
+export { createTestApp } from './test-app.js';
+export type { TestApp } from './test-app.js';
+export { TestSocket, wsUrl } from './ws-client.js';
