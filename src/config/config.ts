@@ -65,14 +65,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   origins.forEach((o, i) => {
     if (o === undefined) problems.push(`ALLOWED_ORIGINS entry ${JSON.stringify(r.ALLOWED_ORIGINS[i])} is not an origin: write scheme://host[:port], e.g. https://chat.example.com.`);
   });
+  // A weak secret is refused in every environment: development tokens must not be forgeable either.
   if (r.JWT_SECRET_KEY !== undefined && Buffer.byteLength(r.JWT_SECRET_KEY) < MIN_SECRET_BYTES) {
     problems.push(`JWT_SECRET_KEY is shorter than ${MIN_SECRET_BYTES} bytes: generate one with \`openssl rand -base64 48\`.`);
+  } else if (r.JWT_SECRET_KEY !== undefined && isLowEntropy(r.JWT_SECRET_KEY)) {
+    problems.push('JWT_SECRET_KEY looks weak (too few distinct characters): generate one with `openssl rand -base64 48`.');
   }
   if (r.NODE_ENV === 'production') {
     if (r.JWT_SECRET_KEY === undefined) {
       problems.push('JWT_SECRET_KEY is required in production: generate one with `openssl rand -base64 48` and give the same value to every instance.');
-    } else if (isLowEntropy(r.JWT_SECRET_KEY)) {
-      problems.push('JWT_SECRET_KEY looks weak (too few distinct characters): generate one with `openssl rand -base64 48`.');
     }
     if (r.DEMO_MODE) problems.push('DEMO_MODE must be off in production: unset DEMO_MODE (demo identities need no password).');
     if (origins.length === 0) problems.push('ALLOWED_ORIGINS is required in production: list the browser origins of your chat front end, e.g. ALLOWED_ORIGINS=https://chat.example.com.');

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { TokenStore, UserRecord, UserStore } from '../../auth/index.js';
+import type { RunEvent } from '../../protocol/index.js';
+import type { ConversationStore, EventLog, RunStore } from '../../runs/index.js';
+
+export interface DurableStores {
+  users: UserStore;
+  tokens: TokenStore;
+  conversations: ConversationStore;
+  runs: RunStore;
+  events: EventLog;
+  close(): Promise<void>;
+}
+
+const iso = (offsetMs = 0): string => new Date(Date.now() + offsetMs).toISOString();
+
+function user(email = `u-${randomUUID()}@example.com`): UserRecord {
+  return { id: randomUUID(), email, passwordHash: 'x', displayName: null, isDemo: false, createdAt: iso(), disabledAt: null };
+}
+
+/** The durable-store contracts (users, refresh families, conversations, runs, event log), run against every backend. */
+export function durableStoresContract(name: string, open: () => Promise<DurableStores>): void {
+  describe(`durable stores contract: ${name}`, () => {
+    it('UserStore: emails are unique case-insensitively and found in any case', async () => {
+      const s = await open();
+      const u = user('Mixed.Case@Example.com');
+      await s.users.create(u);
+      await expect(s.users.create(user('mixed.case@example.COM'))).rejects.toMatchObject({ code: 'email_taken' });
+      expect((await s.users.findByEmail('MIXED.case@example.com'))?.id).toBe(u.id);
+      expect((await s.users.findById(u.id))?.email).toBe('Mixed.Case@Example.com');
+      expect(await s.users.findById('nope')).toBeUndefined();
+      await s.close();
+    });
+
+    it('TokenStore: rotation spends the token once; replay revokes the family', async () => {
+      const s = await open();
+      const u = user();
+      await s.users.create(u);
+      await s.tokens.createFamily({ id: 'f1', userId: u.id, createdAt: iso() }, { tokenHash: 't1', familyId: 'f1', createdAt: iso(), expiresAt: iso(60_000) });
+      expect(await s.tokens.isSessionActive('f1', u.id)).toBe(true);
+      expect(await s.tokens.isSessionActive('f1', 'someone-else')).toBe(false);
+      expect(await s.tokens.rotate('t1', { tokenHash: 't2', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'rotated', userId: u.id, familyId: 'f1' });
+      expect(await s.tokens.rotate('t1', { tokenHash: 't3', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'reused', userId: u.id, familyId: 'f1' });
+      expect(await s.tokens.isSessionActive('f1', u.id)).toBe(false);
+      expect(await s.tokens.rotate('t2', { tokenHash: 't4', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'invalid' });
+      expect(await s.tokens.rotate('unknown', { tokenHash: 't5', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'invalid' });
+      await s.close();
+    });
+
+    it('TokenStore: of concurrent rotations with one token exactly one wins', async () => {
+      const s = await open();
+      const u = user();
+      await s.users.create(u);
+      await s.tokens.createFamily({ id: 'f2', userId: u.id, createdAt: iso() }, { tokenHash: 'c0', familyId: 'f2', createdAt: iso(), expiresAt: iso(60_000) });
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => s.tokens.rotate('c0', { tokenHash: `c${i + 1}`, createdAt: iso(), expiresAt: iso(60_000) }, iso())));
+      expect(results.filter((r) => r.kind === 'rotated')).toHaveLength(1);
+      await s.close();
+    });
+
+    it('TokenStore: expired tokens do not rotate; logout revokes by token', async () => {
+      const s = await open();
+      const u = user();
+      await s.users.create(u);
+      await s.tokens.createFamily({ id: 'f3', userId: u.id, createdAt: iso() }, { tokenHash: 'e1', familyId: 'f3', createdAt: iso(), expiresAt: iso(-1) });
+      expect(await s.tokens.rotate('e1', { tokenHash: 'e2', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'invalid' });
+      expect(await s.tokens.findFamilyByToken('e1')).toEqual({ familyId: 'f3', userId: u.id });
+      expect(await s.tokens.revokeFamily('f3', 'logout', iso())).toBe(true);
+      expect(await s.tokens.revokeFamily('f3', 'logout', iso())).toBe(false);
+      expect(await s.tokens.findFamilyByToken('e1')).toBeUndefined();
+      await s.close();
+    });
+
+    it('ConversationStore and RunStore: reads are scoped by owner; messages keep insertion order', async () => {
+      const s = await open();
+      const a = user();
+      const b = user();
+      await s.users.create(a);
+      await s.users.create(b);
+      const t = { id: randomUUID(), userId: a.id, title: 'hello', createdAt: iso(), updatedAt: iso() };
+      await s.conversations.createThread(t);
+      expect(await s.conversations.getThread(b.id, t.id)).toBeUndefined();
+      expect(await s.conversations.listThreads(b.id)).toEqual([]);
+      expect(await s.conversations.listThreads(a.id)).toEqual([t]);
+      const runId = randomUUID();
+      await s.runs.createRun({ id: runId, threadId: t.id, userId: a.id, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso() });
+      const same = iso();
+      for (const [i, role] of (['user', 'assistant', 'user'] as const).entries()) {
+        await s.conversations.addMessage({ id: `m${i}-${runId}`, threadId: t.id, userId: a.id, role, text: `m${i}`, runId, createdAt: same });
+      }
+      expect((await s.conversations.listMessages(a.id, t.id)).map((m) => m.text)).toEqual(['m0', 'm1', 'm2']);
+      expect(await s.conversations.listMessages(b.id, t.id)).toEqual([]);
+      expect(await s.runs.getRun(b.id, runId)).toBeUndefined();
+      expect((await s.runs.listUnfinished()).map((r) => r.id)).toContain(runId);
+      await s.runs.finishRun(runId, 'completed', null, iso());
+      expect(await s.runs.getRun(a.id, runId)).toMatchObject({ status: 'completed' });
+      expect((await s.runs.listUnfinished()).map((r) => r.id)).not.toContain(runId);
+      await s.close();
+    });
+
+    it('EventLog: ordered, after-filtered, and a duplicate seq is refused', async () => {
+      const s = await open();
+      const a = user();
+      await s.users.create(a);
+      const threadId = randomUUID();
+      const runId = randomUUID();
+      await s.conversations.createThread({ id: threadId, userId: a.id, title: 't', createdAt: iso(), updatedAt: iso() });
+      await s.runs.createRun({ id: runId, threadId, userId: a.id, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso() });
+      const ev = (seq: number): RunEvent => ({ type: 'agent_message_delta', text: `d${seq}`, runId, threadId, seq, ts: iso() });
+      for (let seq = 1; seq <= 5; seq++) await s.events.append(ev(seq));
+      await expect(s.events.append(ev(3))).rejects.toThrow();
+      expect((await s.events.list(runId, 0)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(await s.events.list(runId, 3)).toEqual([ev(4), ev(5)].map((e) => ({ ...e, ts: expect.any(String) })));
+      expect((await s.runs.getRun(a.id, runId))?.lastSeq).toBe(5);
+      await s.close();
+    });
+  });
+}
