@@ -1,3 +1,4 @@
+export { raceAbort } from './abort.js';
 export type { Agent, AgentIO, AgentRequest, AgentResult, HistoryMessage } from './agent.js';
 export { createRunContext } from './context.js';
 export type { RunContext } from './context.js';

@@ -127,7 +127,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   ownOrigins = ownOriginsOf(publicUrl, port);
   logger.info({ url, publicUrl, dataDir: config.dataDir, signing: keys.alg, demoMode: config.demoMode }, 'agentgate listening');
   // Serving first, then loading the slow calculator library, keeps start-up fast and the first "calculate" quick.
-  setImmediate(() => preloadCalculator().catch((err: unknown) => logger.error({ err }, 'calculator failed to load')));
+  setImmediate(() => void preloadCalculator().catch((err: unknown) => logger.error({ err }, 'calculator failed to load')));
 
   let stopping: Promise<void> | undefined;
   return {

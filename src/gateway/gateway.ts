@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthService, Principal, RevocationBus, Tickets } from '../auth/index.js';
 import { isAppError } from '../errors/index.js';
-import { SUBPROTOCOL } from '../protocol/index.js';
+import { SUBPROTOCOL, textOf } from '../protocol/index.js';
 import type { RunManager, UserEventBus } from '../runs/index.js';
 import { Connection } from './connection.js';
 import { HandshakeRefusal, writeRefusal } from './handshake.js';
@@ -116,7 +116,7 @@ export class Gateway {
     let chain: Promise<void> = Promise.resolve();
     ws.on('message', (data, isBinary) => {
       if (isBinary) return conn.close('binaryFrame');
-      const msg = parseClientMessage(conn, data.toString());
+      const msg = parseClientMessage(conn, textOf(data));
       if (msg === undefined) return;
       chain = chain
         .then(() => handleClientMessage(conn, msg, { runs: this.deps.runs, auth: this.deps.auth, now: this.deps.now, tokenWarnAheadMs: this.tokenWarnAheadMs }))

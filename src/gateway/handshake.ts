@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import { AppError, httpStatusOf, type ErrorCode } from '../errors/index.js';
+import { httpStatusOf, type AppError, type ErrorCode } from '../errors/index.js';
 
 /** A refused upgrade: answered with plain HTTP, no WebSocket is ever created. */
 export class HandshakeRefusal extends Error {

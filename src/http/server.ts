@@ -8,8 +8,9 @@ import { gatewayRoutes } from './routes/gateway.js';
 import { healthRoutes } from './routes/health.js';
 
 export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
+  const fastifyLogger: FastifyBaseLogger = logger;
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance: fastifyLogger,
     bodyLimit: deps.config.httpBodyLimitBytes,
     // Request ids in logs; trust no proxy headers unless an operator puts one in front (not configurable yet).
     trustProxy: false,

@@ -58,3 +58,9 @@ export type ControlMessage =
   | { type: 'resumed'; replyTo: string | null; runId: string; lastSeq: number; finished: boolean };
 
 export type ServerMessage = ControlMessage | RunEvent;
+
+/** A `ws` text message as a string (ws hands over a Buffer, a Buffer[] of fragments, or an ArrayBuffer). */
+export function textOf(data: Buffer | ArrayBuffer | Buffer[]): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return (Buffer.isBuffer(data) ? data : Buffer.from(new Uint8Array(data))).toString('utf8');
+}

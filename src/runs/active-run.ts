@@ -59,7 +59,7 @@ export class ActiveRun {
   emit(body: RunEventBody): void {
     if (this.ended) return;
     const { runId, threadId, userId } = this.context;
-    const event = { ...body, runId, threadId, seq: this.nextSeq++, ts: new Date(this.now()).toISOString() } as RunEvent;
+    const event = { ...body, runId, threadId, seq: this.nextSeq++, ts: new Date(this.now()).toISOString() };
     this.chain = this.chain.then(async () => {
       try {
         await this.log.append(event);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { createRunContext, type Agent, type ToolRegistry } from '../agents/index.js';
+import { createRunContext, raceAbort, type Agent, type ToolRegistry } from '../agents/index.js';
 import { AppError, isAppError, notFound } from '../errors/index.js';
 import type { ActiveRun as ActiveRunInfo, RunEvent, RunEventBody, RunStatus } from '../protocol/index.js';
 import { ActiveRun } from './active-run.js';
@@ -114,7 +114,7 @@ export class RunManager {
       let seq = events.at(-1)?.seq ?? 0;
       const ts = new Date(this.deps.now()).toISOString();
       const append = (body: RunEventBody): Promise<void> =>
-        this.deps.events.append({ ...body, runId: record.id, threadId: record.threadId, seq: ++seq, ts } as RunEvent);
+        this.deps.events.append({ ...body, runId: record.id, threadId: record.threadId, seq: ++seq, ts });
       if (seq === 0) await append({ type: 'agent_started' });
       const open = new Map<string, string>();
       for (const e of events) {
@@ -237,14 +237,4 @@ export class RunManager {
 function titleOf(text: string): string {
   const line = text.trim().split('\n')[0] ?? '';
   return line.length > 60 ? `${line.slice(0, 57)}...` : line;
-}
-
-/** Settles with the agent's result, or rejects as soon as the run is stopped, even if the agent ignores the signal. */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { isTerminalEvent, type RunEvent, type ServerMessage } from '../protocol/index.js';
+import { isTerminalEvent, textOf, type RunEvent, type ServerMessage } from '../protocol/index.js';
 
 /** A real `ws` client that records every message and lets a test wait for the one it needs. */
 export class TestSocket {
@@ -10,7 +10,7 @@ export class TestSocket {
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString()) as ServerMessage;
+      const msg = JSON.parse(textOf(data)) as ServerMessage;
       this.messages.push(msg);
       this.waiters = this.waiters.filter((w) => (w.match(msg) ? (w.resolve(msg), false) : true));
     });

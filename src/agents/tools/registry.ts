@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { raceAbort } from '../abort.js';
 import type { Tool, ToolContext, ToolOutcome, ToolSpec } from './tool.js';
 
 /**
@@ -40,7 +41,7 @@ export class ToolRegistry {
     if (!parsed.success) return failure('invalid_arguments', `Invalid arguments for ${name}: ${describeIssues(parsed.error.issues)}`);
 
     try {
-      const result = await untilAborted(tool.execute(parsed.data, ctx), ctx.signal);
+      const result = await raceAbort(tool.execute(parsed.data, ctx), ctx.signal);
       // A tool that ignored the signal and finished anyway must not let a cancelled run look successful.
       ctx.signal.throwIfAborted();
       return { ok: true, result };
@@ -53,7 +54,7 @@ export class ToolRegistry {
 
 function jsonSchemaOf(tool: Tool): Record<string, unknown> {
   // `input` because models write the arguments: fields with defaults are optional to them.
-  return z.toJSONSchema(tool.parameters, { io: 'input' }) as Record<string, unknown>;
+  return z.toJSONSchema(tool.parameters, { io: 'input' });
 }
 
 function failure(code: 'unknown_tool' | 'invalid_arguments' | 'tool_failed', message: string): ToolOutcome {
@@ -74,22 +75,4 @@ function messageOf(err: unknown): string {
   if (err instanceof Error && err.message) return err.message;
   if (typeof err === 'string' && err) return err;
   return 'The tool failed without a message.';
-}
-
-/** Settles with `work`, or rejects with the abort reason as soon as `signal` fires even if the tool ignores it. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
