@@ -6,8 +6,9 @@ export function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> 
   return new Promise<T>((resolve, reject) => {
     // The reason is whatever abort() was given: passed through untouched so callers can recognise it.
     const onAbort = (): void => reject(signal.reason as Error);
+    // Always observe `work`: once we stop waiting for it, its later rejection must not go unhandled.
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }

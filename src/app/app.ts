@@ -67,14 +67,26 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     accessTokens,
     passwords: new PasswordHasher(),
     revocations,
-    ipLimiter: new MemoryAttemptLimiter({ points: config.loginAttemptsPerMinute, durationSeconds: 60, keyPrefix: 'ip' }),
-    accountLimiter: new MemoryAttemptLimiter({ points: config.loginAttemptsPerMinute, durationSeconds: 60, keyPrefix: 'account' }),
+    ipLimiter: new MemoryAttemptLimiter({ points: config.rateLimits.loginPerMinute, durationSeconds: 60, keyPrefix: 'ip' }),
+    accountLimiter: new MemoryAttemptLimiter({ points: config.rateLimits.loginPerMinute, durationSeconds: 60, keyPrefix: 'account' }),
+    refreshLimiter: new MemoryAttemptLimiter({ points: config.rateLimits.refreshPerMinute, durationSeconds: 60, keyPrefix: 'refresh' }),
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
     accessTtlSeconds: config.jwt.accessTtlSeconds,
     adminEmails: config.adminEmails,
     now,
   });
-  const tickets = new Tickets(ticketStore, { defaultTtlSeconds: config.ticketTtlSeconds, maxTtlSeconds: config.ticketMaxTtlSeconds });
+  const tickets = new Tickets(ticketStore, {
+    defaultTtlSeconds: config.ticketTtlSeconds,
+    maxTtlSeconds: config.ticketMaxTtlSeconds,
+    perUserLimiter: new MemoryAttemptLimiter({ points: config.rateLimits.ticketsPerMinute, durationSeconds: 60, keyPrefix: 'ticket' }),
+  });
+  const cleanup = setInterval(() => {
+    auth.cleanupExpired().then(
+      (deleted) => deleted > 0 && logger.info({ deleted }, 'deleted expired refresh tokens'),
+      (err: unknown) => logger.warn({ err }, 'expired refresh token cleanup failed'),
+    );
+  }, 3_600_000);
+  cleanup.unref();
 
   const runs = new RunManager({
     conversations,
@@ -139,6 +151,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     gateway,
     stop: () =>
       (stopping ??= (async () => {
+        clearInterval(cleanup);
         await Promise.all([http.close(), gateway.close()]);
         await runs.shutdown();
         ticketStore.close();

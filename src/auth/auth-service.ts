@@ -16,8 +16,12 @@ export interface AuthServiceDeps {
   readonly accessTokens: AccessTokens;
   readonly passwords: PasswordHasher;
   readonly revocations: RevocationBus;
+  /** Login, register and demo attempts per IP. */
   readonly ipLimiter: AttemptLimiter;
+  /** Login attempts per account. */
   readonly accountLimiter: AttemptLimiter;
+  /** Refresh attempts per IP: refresh tokens must not be guessable at speed. */
+  readonly refreshLimiter: AttemptLimiter;
   readonly refreshTtlSeconds: number;
   readonly accessTtlSeconds: number;
   readonly adminEmails: readonly string[];
@@ -57,7 +61,9 @@ export class AuthService {
     return this.startSession(user);
   }
 
-  async demo(): Promise<AuthResponse> {
+  async demo(ip: string): Promise<AuthResponse> {
+    // Each demo costs an argon2 hash and a user row: limited like register.
+    await this.deps.ipLimiter.consume(`demo:${ip}`);
     const id = randomUUID();
     const user: UserRecord = {
       id,
@@ -73,11 +79,16 @@ export class AuthService {
     return this.startSession(user);
   }
 
-  async refresh(refreshToken: string): Promise<AuthResponse> {
+  async refresh(refreshToken: string, ip: string): Promise<AuthResponse> {
+    await this.deps.refreshLimiter.consume(`refresh:${ip}`);
+    const receivedAt = this.isoNow();
     const next = this.newRefreshToken();
-    const result = await this.deps.tokens.rotate(hashSecret(refreshToken), next.record, this.isoNow());
+    const result = await this.deps.tokens.rotate(hashSecret(refreshToken), next.record, receivedAt);
     if (result.kind === 'reused') {
       this.counters.reuseAttemptsBlocked += 1;
+      // Arrived before the token was spent: two refreshes raced (e.g. two tabs). Still revoked (RFC 9700 cannot
+      // tell a racing tab from a racing thief), but counted apart so operators can see it happening.
+      if (result.spentAt >= receivedAt) this.counters.concurrentUsageDetected += 1;
       await this.deps.revocations.publish(result.familyId);
       throw new AppError('refresh_token_reused', 'This refresh token was already used: every token of this login has been revoked. Log in again.');
     }
@@ -129,6 +140,13 @@ export class AuthService {
   async isAdmin(principal: Principal): Promise<boolean> {
     const user = await this.deps.users.findById(principal.userId);
     return user !== undefined && this.deps.adminEmails.includes(normalizeEmail(user.email));
+  }
+
+  /** Deletes refresh tokens past their expiry (they can no longer be used or replayed). */
+  async cleanupExpired(): Promise<number> {
+    const deleted = await this.deps.tokens.deleteExpired(this.isoNow());
+    this.counters.tokensExpiredCleanup += deleted;
+    return deleted;
   }
 
   async stats(): Promise<Record<string, unknown>> {

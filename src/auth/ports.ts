@@ -26,8 +26,8 @@ export interface NewRefreshToken {
 
 export type RotationResult =
   | { readonly kind: 'rotated'; readonly userId: string; readonly familyId: string }
-  /** The presented token was already spent: the family has been revoked in the same transaction. */
-  | { readonly kind: 'reused'; readonly userId: string; readonly familyId: string }
+  /** The presented token was already spent (at `spentAt`): the family has been revoked in the same transaction. */
+  | { readonly kind: 'reused'; readonly userId: string; readonly familyId: string; readonly spentAt: string }
   | { readonly kind: 'invalid' };
 
 /**
@@ -49,6 +49,8 @@ export interface TokenStore {
   revokeFamily(familyId: string, reason: string, now: string): Promise<boolean>;
   /** True when the family exists, is not revoked, and its user exists and is not disabled. */
   isSessionActive(familyId: string, userId: string): Promise<boolean>;
+  /** Deletes refresh tokens whose expiry is before `now`; returns how many. */
+  deleteExpired(now: string): Promise<number>;
   /** Figures for GET /auth/stats. */
   stats(now: string): Promise<{ activeSessions: number; activeSessionsByUser: Record<string, number>; oldestSessionCreatedAt: string | null }>;
 }

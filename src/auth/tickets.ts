@@ -1,19 +1,20 @@
 import { AppError } from '../errors/index.js';
 import type { Principal } from './auth-service.js';
-import type { TicketRecord, TicketStore } from './ports.js';
+import type { AttemptLimiter, TicketRecord, TicketStore } from './ports.js';
 import { hashSecret, newOpaqueSecret } from './secrets.js';
 
 /** Single-use, short-lived WebSocket tickets so browsers never put an access token in a URL. */
 export class Tickets {
   constructor(
     private readonly store: TicketStore,
-    private readonly options: { defaultTtlSeconds: number; maxTtlSeconds: number },
+    private readonly options: { defaultTtlSeconds: number; maxTtlSeconds: number; perUserLimiter: AttemptLimiter },
   ) {}
 
   async issue(principal: Principal, nowMs: number, ttlSeconds = this.options.defaultTtlSeconds): Promise<{ ticket: string; expiresIn: number }> {
     if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > this.options.maxTtlSeconds) {
       throw new AppError('invalid_request', `ttlSeconds must be an integer from 1 to ${this.options.maxTtlSeconds}.`);
     }
+    await this.options.perUserLimiter.consume(`ticket:${principal.userId}`);
     const ticket = newOpaqueSecret('tk_');
     await this.store.put(hashSecret(ticket), {
       userId: principal.userId,

@@ -28,7 +28,7 @@ export interface Config {
   readonly maxMessageBytes: number;
   readonly httpBodyLimitBytes: number;
   readonly runs: { readonly maxPerUser: number; readonly maxDurationMs: number; readonly maxToolCalls: number };
-  readonly loginAttemptsPerMinute: number;
+  readonly rateLimits: { readonly loginPerMinute: number; readonly refreshPerMinute: number; readonly ticketsPerMinute: number };
   readonly databaseUrl: string | undefined;
   readonly redisUrl: string | undefined;
 }
@@ -105,7 +105,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     maxMessageBytes: r.MAX_MESSAGE_BYTES,
     httpBodyLimitBytes: r.HTTP_BODY_LIMIT_BYTES,
     runs: { maxPerUser: r.MAX_RUNS_PER_USER, maxDurationMs: r.RUN_MAX_DURATION_MS, maxToolCalls: r.RUN_MAX_TOOL_CALLS },
-    loginAttemptsPerMinute: r.LOGIN_ATTEMPTS_PER_MINUTE,
+    rateLimits: { loginPerMinute: r.LOGIN_ATTEMPTS_PER_MINUTE, refreshPerMinute: r.REFRESH_ATTEMPTS_PER_MINUTE, ticketsPerMinute: r.TICKETS_PER_MINUTE },
     databaseUrl: r.DATABASE_URL,
     redisUrl: r.REDIS_URL,
   });

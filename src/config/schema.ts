@@ -32,7 +32,9 @@ export const SETTINGS = {
   MAX_RUNS_PER_USER: { schema: int(1, 1000), default: '5', doc: 'Runs one user may have in progress at once; more get error too_many_runs.' },
   RUN_MAX_DURATION_MS: { schema: int(1000, 86_400_000), default: '300000', doc: 'A run still going after this ends with agent_error run_timeout.' },
   RUN_MAX_TOOL_CALLS: { schema: int(1, 1000), default: '25', doc: 'A run asking for more tool calls ends with agent_error tool_limit_exceeded.' },
-  LOGIN_ATTEMPTS_PER_MINUTE: { schema: int(1, 100_000), default: '10', doc: 'Failed-or-not login/register attempts allowed per IP and per account per minute.' },
+  LOGIN_ATTEMPTS_PER_MINUTE: { schema: int(1, 100_000), default: '10', doc: 'Login, register and demo attempts allowed per minute per IP (and login attempts per account).' },
+  REFRESH_ATTEMPTS_PER_MINUTE: { schema: int(1, 100_000), default: '60', doc: 'Refresh attempts allowed per IP per minute.' },
+  TICKETS_PER_MINUTE: { schema: int(1, 100_000), default: '60', doc: 'WebSocket tickets one user may obtain per minute.' },
   DATABASE_URL: { schema: z.string().optional(), default: undefined, doc: 'PostgreSQL URL for durable data (scale-out; not in this build yet).' },
   REDIS_URL: { schema: z.string().optional(), default: undefined, doc: 'Redis URL for ephemeral shared state (scale-out; not in this build yet).' },
 } as const;

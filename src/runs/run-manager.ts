@@ -188,6 +188,8 @@ export class RunManager {
     let terminal: RunEventBody;
     let status: RunStatus;
     try {
+      // Cancelled while queued: end at once, never start the agent.
+      run.signal.throwIfAborted();
       const history = (await this.deps.conversations.listMessages(userId, threadId))
         .filter((m) => m.id !== messageId && m.runId !== runId)
         .map((m) => ({ role: m.role, text: m.text }));

@@ -14,7 +14,7 @@ export interface TestApp extends RunningApp {
 /** A real server on 127.0.0.1, port 0, with its own SQLite in a temp directory. */
 export async function createTestApp(env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestApp> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'agentgate-test-'));
-  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', DATA_DIR: dataDir, LOGIN_ATTEMPTS_PER_MINUTE: '1000', ...env });
+  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', DATA_DIR: dataDir, LOGIN_ATTEMPTS_PER_MINUTE: '1000', REFRESH_ATTEMPTS_PER_MINUTE: '1000', TICKETS_PER_MINUTE: '1000', ...env });
   const app = await startApp(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), ...options });
   return {
     ...app,

@@ -14,7 +14,7 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps): void {
 
   app.post('/auth/login', async (request) => auth.login(parseInput(LoginBody, request.body), request.ip));
 
-  app.post('/auth/refresh', async (request) => auth.refresh(parseInput(RefreshBody, request.body).refreshToken));
+  app.post('/auth/refresh', async (request) => auth.refresh(parseInput(RefreshBody, request.body).refreshToken, request.ip));
 
   app.post('/auth/logout', async (request, reply) => {
     const principal = await requirePrincipal(request, auth);
@@ -22,9 +22,9 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return reply.status(204).send();
   });
 
-  app.post('/auth/demo', async (_request, reply) => {
+  app.post('/auth/demo', async (request, reply) => {
     if (!deps.config.demoMode) throw new AppError('not_found', 'Demo mode is off.');
-    return reply.status(201).send(await auth.demo());
+    return reply.status(201).send(await auth.demo(request.ip));
   });
 
   app.get('/auth/me', async (request) => ({ user: await auth.currentUser(await requirePrincipal(request, auth)) }));

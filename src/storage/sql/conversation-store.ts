@@ -50,7 +50,8 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   }
 
   async finishRun(runId: string, status: RunStatus, errorCode: string | null, now: string): Promise<void> {
-    await this.db.updateTable('runs').set({ status, error_code: errorCode, updated_at: now }).where('id', '=', runId).execute();
+    // Only a running run can finish: a status already decided (e.g. by restart recovery) is never overwritten.
+    await this.db.updateTable('runs').set({ status, error_code: errorCode, updated_at: now }).where('id', '=', runId).where('status', '=', 'running').execute();
   }
 
   async listUnfinished(): Promise<RunRecord[]> {

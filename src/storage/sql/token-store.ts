@@ -21,17 +21,17 @@ export class SqlTokenStore implements TokenStore {
         .where('t.token_hash', '=', tokenHash)
         .executeTakeFirst();
       if (row === undefined || row.revoked_at !== null) return { kind: 'invalid' } as const;
-      const reused = { kind: 'reused', userId: row.user_id, familyId: row.family_id } as const;
+      const reused = (spentAt: string): RotationResult => ({ kind: 'reused', userId: row.user_id, familyId: row.family_id, spentAt });
       if (row.spent_at !== null) {
         await revoke(trx, row.family_id, 'refresh_token_reused', now);
-        return reused;
+        return reused(row.spent_at);
       }
       if (row.expires_at <= now) return { kind: 'invalid' } as const;
       // The conditional update is the arbiter between concurrent rotations (PostgreSQL runs them in parallel).
       const spent = await trx.updateTable('refresh_tokens').set({ spent_at: now }).where('token_hash', '=', tokenHash).where('spent_at', 'is', null).executeTakeFirst();
       if (spent.numUpdatedRows === 0n) {
         await revoke(trx, row.family_id, 'refresh_token_reused', now);
-        return reused;
+        return reused(now);
       }
       await trx.insertInto('refresh_tokens').values({ token_hash: next.tokenHash, family_id: row.family_id, created_at: next.createdAt, expires_at: next.expiresAt, spent_at: null }).execute();
       return { kind: 'rotated', userId: row.user_id, familyId: row.family_id } as const;
@@ -64,6 +64,11 @@ export class SqlTokenStore implements TokenStore {
       .where('u.disabled_at', 'is', null)
       .executeTakeFirst();
     return row !== undefined;
+  }
+
+  async deleteExpired(now: string): Promise<number> {
+    const res = await this.db.deleteFrom('refresh_tokens').where('expires_at', '<', now).executeTakeFirst();
+    return Number(res.numDeletedRows);
   }
 
   async stats(now: string): Promise<{ activeSessions: number; activeSessionsByUser: Record<string, number>; oldestSessionCreatedAt: string | null }> {

@@ -41,7 +41,7 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       expect(await s.tokens.isSessionActive('f1', u.id)).toBe(true);
       expect(await s.tokens.isSessionActive('f1', 'someone-else')).toBe(false);
       expect(await s.tokens.rotate('t1', { tokenHash: 't2', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'rotated', userId: u.id, familyId: 'f1' });
-      expect(await s.tokens.rotate('t1', { tokenHash: 't3', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'reused', userId: u.id, familyId: 'f1' });
+      expect(await s.tokens.rotate('t1', { tokenHash: 't3', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'reused', userId: u.id, familyId: 'f1', spentAt: expect.any(String) });
       expect(await s.tokens.isSessionActive('f1', u.id)).toBe(false);
       expect(await s.tokens.rotate('t2', { tokenHash: 't4', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'invalid' });
       expect(await s.tokens.rotate('unknown', { tokenHash: 't5', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'invalid' });
@@ -58,16 +58,19 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       await s.close();
     });
 
-    it('TokenStore: expired tokens do not rotate; logout revokes by token', async () => {
+    it('TokenStore: expired tokens do not rotate and are cleaned up; logout revokes by token', async () => {
       const s = await open();
       const u = user();
       await s.users.create(u);
       await s.tokens.createFamily({ id: 'f3', userId: u.id, createdAt: iso() }, { tokenHash: 'e1', familyId: 'f3', createdAt: iso(), expiresAt: iso(-1) });
       expect(await s.tokens.rotate('e1', { tokenHash: 'e2', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'invalid' });
       expect(await s.tokens.findFamilyByToken('e1')).toEqual({ familyId: 'f3', userId: u.id });
-      expect(await s.tokens.revokeFamily('f3', 'logout', iso())).toBe(true);
-      expect(await s.tokens.revokeFamily('f3', 'logout', iso())).toBe(false);
-      expect(await s.tokens.findFamilyByToken('e1')).toBeUndefined();
+      expect(await s.tokens.deleteExpired(iso())).toBeGreaterThanOrEqual(1);
+      expect(await s.tokens.rotate('e1', { tokenHash: 'e3', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'invalid' });
+      await s.tokens.createFamily({ id: 'f4', userId: u.id, createdAt: iso() }, { tokenHash: 'e4', familyId: 'f4', createdAt: iso(), expiresAt: iso(60_000) });
+      expect(await s.tokens.revokeFamily('f4', 'logout', iso())).toBe(true);
+      expect(await s.tokens.revokeFamily('f4', 'logout', iso())).toBe(false);
+      expect(await s.tokens.findFamilyByToken('e4')).toBeUndefined();
       await s.close();
     });
 
