@@ -21,11 +21,18 @@ export interface UpgradeAuthDeps {
  * invalid ticket fails even when a header would have been valid.
  */
 export async function authenticateUpgrade(req: IncomingMessage, url: URL, deps: UpgradeAuthDeps): Promise<Principal> {
-  const tickets = url.searchParams.getAll('ticket');
-  const spent = tickets.length === 1 && tickets[0] !== undefined ? spend(deps, tickets[0]) : undefined;
-  // Attach the handler now: a refusal below must not leave the spend's rejection unhandled.
-  spent?.catch(() => {});
+  // Every ticket in the URL is spent by this attempt, even a repeated one that makes the request invalid, and the
+  // answer waits until each is spent: a quick retry must never find one still valid.
+  const spends = url.searchParams.getAll('ticket').map((t) => spend(deps, t));
+  for (const s of spends) s.catch(() => {});
+  try {
+    return await decide(req, url, deps, spends);
+  } finally {
+    await Promise.allSettled(spends);
+  }
+}
 
+async function decide(req: IncomingMessage, url: URL, deps: UpgradeAuthDeps, spends: readonly Promise<Principal>[]): Promise<Principal> {
   checkHandshake(req);
   const origin = req.headers.origin;
   if (origin !== undefined && !deps.isOriginAllowed(origin)) {
@@ -35,8 +42,8 @@ export async function authenticateUpgrade(req: IncomingMessage, url: URL, deps: 
     throw unauthorized('invalid_token', 'Access tokens are never accepted in a URL: use a ticket, the Authorization header or the subprotocol.');
   }
   try {
-    if (tickets.length > 1) throw new AppError('invalid_ticket', 'Send one ticket.');
-    if (spent !== undefined) return await spent;
+    if (spends.length > 1) throw new AppError('invalid_ticket', 'Send one ticket.');
+    if (spends[0] !== undefined) return await spends[0];
     const bearer = bearerFrom(req);
     if (bearer === undefined) throw new AppError('unauthorized', 'Authenticate with ?ticket=, Authorization: Bearer, or the bearer.<token> subprotocol.');
     return await deps.auth.authenticate(bearer);

@@ -1,0 +1,243 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
+
+/** Tickets and the upgrade's credential rules (CONTRACT "WebSocket: GET /ws", "Tokens"). */
+
+type User = Awaited<ReturnType<typeof registerUser>>;
+type Ticket = { ticket: string; expiresIn: number; url: string };
+
+let app: TestApp;
+let user: User;
+beforeAll(async () => {
+  app = await createTestApp();
+  user = await registerUser(app.url, 'tickets');
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+async function issue(token = user.accessToken, body: unknown = {}): Promise<Ticket> {
+  const res = await request<Ticket>(app.url, 'POST', '/ws/ticket', { token, body });
+  expect(res.status).toBe(201);
+  return res.body;
+}
+
+/** The HTTP status of a refused upgrade; fails the test when the upgrade succeeds. */
+async function refusedStatus(url: string, options: Parameters<typeof TestSocket.open>[1] = {}): Promise<number> {
+  const outcome = await TestSocket.open(url, options).then(
+    (ws) => (ws.close(), 'opened'),
+    (err: { status?: number }) => err.status ?? 'no status',
+  );
+  expect(outcome, 'the upgrade must be refused with an HTTP status').toEqual(expect.any(Number));
+  return outcome as number;
+}
+
+const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+
+describe('POST /ws/ticket', () => {
+  it('CONTRACT HTTP API: 201 {ticket, expiresIn, url} with the default TTL of 60 s, not cacheable', async () => {
+    const res = await request<Ticket>(app.url, 'POST', '/ws/ticket', { token: user.accessToken, body: {} });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ ticket: expect.any(String), expiresIn: 60, url: expect.any(String) });
+    expect(res.headers.get('cache-control')).toContain('no-store');
+    const url = new URL(res.body.url);
+    expect(`${url.protocol}//${url.host}${url.pathname}`).toBe(wsUrl(app.url));
+    expect(url.searchParams.get('ticket')).toBe(res.body.ticket);
+    const custom = await issue(user.accessToken, { ttlSeconds: 3600 });
+    expect(custom.expiresIn).toBe(3600);
+  });
+
+  it('CONTRACT HTTP API: ttlSeconds below 1 or above 3600 is 400 invalid_request', async () => {
+    for (const ttlSeconds of [0, -1, 3601, 1.5]) {
+      const res = await request<{ error: { code: string } }>(app.url, 'POST', '/ws/ticket', { token: user.accessToken, body: { ttlSeconds } });
+      expect(res.status, `ttlSeconds ${ttlSeconds}`).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+  });
+
+  it('CONTRACT HTTP API: issuing a ticket needs a Bearer access token (401 otherwise)', async () => {
+    expect((await request(app.url, 'POST', '/ws/ticket', { body: {} })).status).toBe(401);
+    expect((await request(app.url, 'POST', '/ws/ticket', { token: user.refreshToken, body: {} })).status).toBe(401);
+    const ticket = await issue();
+    expect((await request(app.url, 'POST', '/ws/ticket', { token: ticket.ticket, body: {} })).status).toBe(401);
+  });
+
+  it('CWE-330 / OWASP session entropy: a ticket carries at least 128 bits and never repeats', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const { ticket } = await issue();
+      expect(ticket).toMatch(/^[A-Za-z0-9_-]+$/);
+      const body = ticket.replace(/^[a-z]{1,4}_/, '');
+      expect(Buffer.from(body, 'base64url').length * 8).toBeGreaterThanOrEqual(128);
+      seen.add(ticket);
+    }
+    expect(seen.size).toBe(20);
+  });
+});
+
+describe('ticket upgrades', () => {
+  it('CONTRACT WS 1: a ticket opens one socket for its user, then is spent (second use 401)', async () => {
+    const ticket = await issue();
+    const ws = await TestSocket.open(ticket.url);
+    expect(ws.messages[0]).toMatchObject({ type: 'connection_established', userId: user.user.id });
+    ws.close();
+    expect(await refusedStatus(ticket.url)).toBe(401);
+  });
+
+  it('CWE-362: 20 upgrades racing with one ticket open exactly one socket; the rest get 401', async () => {
+    const ticket = await issue();
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => TestSocket.open(ticket.url)));
+    const opened = results.filter((r): r is PromiseFulfilledResult<TestSocket> => r.status === 'fulfilled');
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    for (const r of opened) r.value.close();
+    expect(opened).toHaveLength(1);
+    expect(refused.map((r) => (r.reason as { status?: number }).status)).toEqual(Array(19).fill(401));
+  });
+
+  it('CONTRACT WS fail closed: a ticket is spent by an attempt refused with 403 (bad Origin); the retry gets 401', async () => {
+    const ticket = await issue();
+    expect(await refusedStatus(ticket.url, { origin: 'https://evil.example.com' })).toBe(403);
+    expect(await refusedStatus(ticket.url)).toBe(401);
+    expect(await refusedStatus(ticket.url, { origin: app.url })).toBe(401);
+  });
+
+  it('CONTRACT WS 1: tickets sent twice in one URL (?ticket=T&ticket=T, ?ticket=A&ticket=B) are refused 401 and spent', async () => {
+    const t = await issue();
+    expect(await refusedStatus(`${t.url}&ticket=${t.ticket}`)).toBe(401);
+    const [a, b] = [await issue(), await issue()];
+    expect(await refusedStatus(`${a.url}&ticket=${b.ticket}`)).toBe(401);
+    // Each of these attempts showed the ticket: a replay must find it spent.
+    for (const replay of [t, a, b]) expect(await refusedStatus(replay.url)).toBe(401);
+  });
+
+  it('CONTRACT Tokens: a ticket issued before logout is refused 401 (its login family is revoked)', async () => {
+    const other = await registerUser(app.url, 'logout');
+    const ticket = await issue(other.accessToken);
+    const out = await request(app.url, 'POST', '/auth/logout', { token: other.accessToken, body: { refreshToken: other.refreshToken } });
+    expect(out.status).toBe(204);
+    expect(await refusedStatus(ticket.url)).toBe(401);
+  });
+
+  it('CONTRACT Tokens: an expired ticket is refused with 401', async () => {
+    const ticket = await issue(user.accessToken, { ttlSeconds: 1 });
+    await delay(1_200);
+    expect(await refusedStatus(ticket.url)).toBe(401);
+  });
+
+  it('CONTRACT WS fail closed: a present but invalid ?ticket is 401 even with a valid Authorization header', async () => {
+    const forged = `${wsUrl(app.url)}?ticket=tk_${'A'.repeat(43)}`;
+    expect(await refusedStatus(forged, bearer(user.accessToken))).toBe(401);
+    expect(await refusedStatus(`${wsUrl(app.url)}?ticket=`, bearer(user.accessToken))).toBe(401);
+    const ticket = await issue();
+    const spentOnce = await TestSocket.open(ticket.url);
+    spentOnce.close();
+    expect(await refusedStatus(ticket.url, bearer(user.accessToken))).toBe(401);
+  });
+
+  it('CONTRACT WS: no credential at all is 401', async () => {
+    expect(await refusedStatus(wsUrl(app.url))).toBe(401);
+    expect(await refusedStatus(wsUrl(app.url), { headers: { authorization: 'Bearer ' } })).toBe(401);
+    expect(await refusedStatus(wsUrl(app.url), { headers: { authorization: 'Basic dXNlcjpwYXNz' } })).toBe(401);
+  });
+
+  it('CWE-598: an access JWT in the URL (?token=, ?access_token=) is 401, even beside a valid header', async () => {
+    for (const param of ['token', 'access_token']) {
+      const url = `${wsUrl(app.url)}?${param}=${user.accessToken}`;
+      expect(await refusedStatus(url), param).toBe(401);
+      expect(await refusedStatus(url, bearer(user.accessToken)), `${param} + header`).toBe(401);
+    }
+  });
+
+  it('CONTRACT WS: refresh tokens and tickets are never accepted as Bearer', async () => {
+    expect(await refusedStatus(wsUrl(app.url), bearer(user.refreshToken))).toBe(401);
+    const ticket = await issue();
+    expect(await refusedStatus(wsUrl(app.url), bearer(ticket.ticket))).toBe(401);
+    expect(await refusedStatus(wsUrl(app.url), { protocols: ['agentgate.v1', `bearer.${ticket.ticket}`] })).toBe(401);
+  });
+
+  it('CONTRACT WS: a forged or tampered access token is 401', async () => {
+    const [h, p, s] = user.accessToken.split('.') as [string, string, string];
+    const flipped = `${h}.${p}.${s.slice(0, -2)}${s.endsWith('AA') ? 'BB' : 'AA'}`;
+    expect(await refusedStatus(wsUrl(app.url), bearer(flipped))).toBe(401);
+    const none = `${Buffer.from('{"alg":"none","typ":"at+jwt"}').toString('base64url')}.${p}.`;
+    expect(await refusedStatus(wsUrl(app.url), bearer(none))).toBe(401);
+  });
+});
+
+describe('header and subprotocol auth', () => {
+  it('CONTRACT WS 2: Authorization: Bearer <access token> connects', async () => {
+    const ws = await TestSocket.open(wsUrl(app.url), bearer(user.accessToken));
+    expect(ws.messages[0]).toMatchObject({ type: 'connection_established', userId: user.user.id });
+    ws.close();
+  });
+
+  it('CONTRACT WS 3 / RFC 6455 4.2.2: the bearer.<jwt> subprotocol connects and the answer is exactly agentgate.v1', async () => {
+    const ws = await TestSocket.open(wsUrl(app.url), { protocols: ['agentgate.v1', `bearer.${user.accessToken}`] });
+    expect(ws.ws.protocol).toBe('agentgate.v1');
+    expect(ws.ws.protocol).not.toContain(user.accessToken);
+    expect(ws.messages[0]).toMatchObject({ type: 'connection_established', userId: user.user.id });
+    ws.close();
+  });
+
+  it('CONTRACT WS 3: a bad bearer.<token> subprotocol is 401', async () => {
+    expect(await refusedStatus(wsUrl(app.url), { protocols: ['agentgate.v1', 'bearer.not-a-token'] })).toBe(401);
+  });
+});
+
+describe('after the upgrade', () => {
+  it('CONTRACT WS: connection_established is the first message, with connectionId, userId, serverTime, heartbeatIntervalMs, activeRuns', async () => {
+    const config = await request<{ heartbeatIntervalMs: number }>(app.url, 'GET', '/ws/config');
+    const a = await TestSocket.open(wsUrl(app.url), bearer(user.accessToken));
+    const b = await TestSocket.open((await issue()).url);
+    for (const ws of [a, b]) {
+      const hello = ws.messages[0] as unknown as Record<string, unknown>;
+      expect(hello).toEqual(expect.objectContaining({
+        type: 'connection_established',
+        connectionId: expect.any(String),
+        userId: user.user.id,
+        serverTime: expect.any(String),
+        heartbeatIntervalMs: config.body.heartbeatIntervalMs,
+        activeRuns: [],
+      }));
+      expect(Math.abs(Date.parse(hello.serverTime as string) - Date.now())).toBeLessThan(10_000);
+    }
+    expect((a.messages[0] as { connectionId: string }).connectionId).not.toBe((b.messages[0] as { connectionId: string }).connectionId);
+    a.close();
+    b.close();
+  });
+
+  it('CONTRACT WS: activeRuns lists the user\'s run in progress so a new tab can resume it', async () => {
+    const runner = await registerUser(app.url, 'active');
+    const first = await TestSocket.open(wsUrl(app.url), bearer(runner.accessToken));
+    first.send({ type: 'user_message', id: 'w', text: 'please wait 3 seconds' });
+    const ack = (await first.next((m) => m.type === 'message_accepted')) as { runId: string; threadId: string };
+    await first.next((m) => m.type === 'agent_started' && m.runId === ack.runId);
+    const second = await TestSocket.open(wsUrl(app.url), bearer(runner.accessToken));
+    const hello = second.messages[0] as { type: string; activeRuns: Array<{ runId: string; threadId: string; lastSeq: number }> };
+    expect(hello.type).toBe('connection_established');
+    expect(hello.activeRuns).toEqual([expect.objectContaining({ runId: ack.runId, threadId: ack.threadId, lastSeq: expect.any(Number) })]);
+    expect(hello.activeRuns[0]?.lastSeq).toBeGreaterThanOrEqual(1);
+    await request(app.url, 'POST', `/runs/${ack.runId}/cancel`, { token: runner.accessToken });
+    await first.runEvents(ack.runId, 10_000);
+    first.close();
+    second.close();
+  });
+
+  it('CONTRACT HTTP API: GET /ws/health connections counts open sockets, up and down', async () => {
+    const count = async () => (await request<{ connections: number }>(app.url, 'GET', '/ws/health')).body.connections;
+    const until = async (want: number) => {
+      for (let i = 0; i < 50 && (await count()) !== want; i++) await delay(50);
+      return count();
+    };
+    const base = await until(0);
+    const a = await TestSocket.open(wsUrl(app.url), bearer(user.accessToken));
+    const b = await TestSocket.open(wsUrl(app.url), { protocols: ['agentgate.v1', `bearer.${user.accessToken}`] });
+    expect(await until(base + 2)).toBe(base + 2);
+    a.close();
+    await a.waitClose(5_000);
+    expect(await until(base + 1)).toBe(base + 1);
+    b.ws.terminate();
+    expect(await until(base)).toBe(base);
+  });
+});
