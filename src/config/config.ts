@@ -53,7 +53,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const raw: Record<string, unknown> = {};
   for (const [name, setting] of Object.entries(SETTINGS)) {
     const given = env[name];
-    const input = given === undefined || (given === '' && setting.default !== undefined) ? setting.default : given;
+    // An empty variable means unset (`DATABASE_URL=` in an env file must not switch anything on).
+    const input = given === undefined || given === '' ? setting.default : given;
     const parsed = setting.schema.safeParse(input);
     if (parsed.success) raw[name] = parsed.data;
     else problems.push(`${name}=${JSON.stringify(name === 'JWT_SECRET_KEY' ? '[redacted]' : given)} is invalid: ${parsed.error.issues.map((i) => i.message).join('; ')}. ${setting.doc}`);

@@ -19,14 +19,15 @@ export class RunStop extends Error {
  */
 export class ActiveRun {
   readonly controller = new AbortController();
-  readonly startedAt: number;
+  /** When the agent started (queue time is not run time); set by markStarted(). */
+  startedAt: number;
   /** Tool calls started and not yet completed: closed with an error if the run ends first. */
   readonly openToolCalls = new Map<string, { tool: string; startedAt: number }>();
   toolCallCount = 0;
   /** Highest seq stored and delivered. */
   deliveredSeq = 0;
-  private nextSeq = 1;
   private ended = false;
+  private storageFailed = false;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
@@ -37,6 +38,10 @@ export class ActiveRun {
     private readonly onStoreError: (err: unknown, event: RunEvent) => void,
   ) {
     this.startedAt = now();
+  }
+
+  markStarted(): void {
+    this.startedAt = this.now();
   }
 
   get signal(): AbortSignal {
@@ -58,18 +63,29 @@ export class ActiveRun {
 
   emit(body: RunEventBody): void {
     if (this.ended) return;
-    const { runId, threadId, userId } = this.context;
-    const event = { ...body, runId, threadId, seq: this.nextSeq++, ts: new Date(this.now()).toISOString() };
-    this.chain = this.chain.then(async () => {
+    const ts = new Date(this.now()).toISOString();
+    this.chain = this.chain.then(() => this.storeAndDeliver(body, ts, false));
+  }
+
+  /**
+   * Numbers the event when it is stored, so a failed write never leaves a gap in seq. After a storage failure the
+   * run stops and only its terminal event is still delivered (unstored), so no client waits forever; restart
+   * recovery writes a terminal event at that same seq.
+   */
+  private async storeAndDeliver(body: RunEventBody, ts: string, terminal: boolean): Promise<void> {
+    if (this.storageFailed && !terminal) return;
+    const event = { ...body, runId: this.context.runId, threadId: this.context.threadId, seq: this.deliveredSeq + 1, ts };
+    if (!this.storageFailed) {
       try {
         await this.log.append(event);
       } catch (err) {
+        this.storageFailed = true;
         this.onStoreError(err, event);
-        return;
+        if (!terminal) return;
       }
-      this.deliveredSeq = event.seq;
-      this.bus.publish(userId, event);
-    });
+    }
+    this.deliveredSeq = event.seq;
+    this.bus.publish(this.context.userId, event);
   }
 
   /** Emits the terminal event and resolves once every event is stored and delivered. */
@@ -79,8 +95,9 @@ export class ActiveRun {
       this.emit({ type: 'tool_completed', toolCallId, tool: call.tool, error: { code: 'aborted', message: 'The run ended before the tool finished.' }, durationMs: nowMs - call.startedAt });
     }
     this.openToolCalls.clear();
-    this.emit(body);
+    const ts = new Date(this.now()).toISOString();
     this.ended = true;
+    this.chain = this.chain.then(() => this.storeAndDeliver(body, ts, true));
     await this.chain;
   }
 }

@@ -183,6 +183,7 @@ export class RunManager {
   private async execute(run: ActiveRun, text: string, messageId: string): Promise<void> {
     const { runId, threadId, userId } = run.context;
     const log = this.deps.logger.child({ runId, threadId, userId });
+    run.markStarted();
     run.emit({ type: 'agent_started', agent: this.deps.agent.name });
     const timer = setTimeout(() => run.stop('timeout'), this.deps.limits.maxDurationMs);
     let terminal: RunEventBody;
