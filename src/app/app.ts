@@ -3,13 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { builtinTools, OfflineAgent, preloadCalculator, ToolRegistry, type Agent } from '../agents/index.js';
-import { AccessTokens, AuthService, loadSigningKeys, PasswordHasher, Tickets } from '../auth/index.js';
-import { normalizeOrigin, type Config } from '../config/index.js';
+import { AccessTokens, AuthService, DependencyGuard, loadSigningKeys, PasswordHasher, Tickets, type TokenStore, type UserStore } from '../auth/index.js';
+import type { Config } from '../config/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createHttpApp } from '../http/index.js';
 import { RunManager } from '../runs/index.js';
 import {
   MemoryAttemptLimiter,
+  MemoryBurstLimiter,
   MemoryRevocationBus,
   MemoryTicketStore,
   MemoryUserEventBus,
@@ -21,12 +22,15 @@ import {
 } from '../storage/index.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { ownOriginsOf } from './origins.js';
 
 export interface AppOptions {
   readonly logger?: Logger;
   /** Replaces the built-in agent (tests use scripted agents). */
   readonly agent?: Agent;
   readonly now?: () => number;
+  /** Wraps the stores auth depends on (fault-injection tests). */
+  readonly wrapAuthStores?: (stores: { users: UserStore; tokens: TokenStore }) => { users: UserStore; tokens: TokenStore };
 }
 
 export interface RunningApp {
@@ -44,15 +48,19 @@ export const DOCS_PATHS = [fileURLToPath(new URL('../../docs/', import.meta.url)
 
 /**
  * The composition root: turns config into concrete backends, wires the domains, listens, and owns shutdown order
- * (stop accepting → close sockets 1001 → stop runs with terminal events → close storage).
+ * (stop accepting → close sockets 1001 → let runs finish up to the grace period, interrupt the rest → close storage).
  */
 export async function startApp(config: Config, options: AppOptions = {}): Promise<RunningApp> {
   const logger = options.logger ?? createLogger(config);
   const now = options.now ?? Date.now;
+  // Metrics come first (everything reports to them); their gauges read the gateway and runs once those exist.
+  const live: { gateway?: Gateway; runs?: RunManager } = {};
+  const metrics = createMetrics({ connections: () => live.gateway?.connectionCount ?? 0, activeRuns: () => live.runs?.activeCount ?? 0 });
+  const { telemetry } = metrics;
+  const perMinute = (points: number, keyPrefix: string): MemoryAttemptLimiter => new MemoryAttemptLimiter({ points, durationSeconds: 60, keyPrefix });
 
   const db = await openSqlite(config.dataDir);
-  const users = new SqlUserStore(db);
-  const tokens = new SqlTokenStore(db);
+  const authStores = (options.wrapAuthStores ?? ((s) => s))({ users: new SqlUserStore(db), tokens: new SqlTokenStore(db) });
   const conversations = new SqlConversationStore(db);
   const events = new SqlEventLog(db);
   const ticketStore = new MemoryTicketStore();
@@ -60,25 +68,25 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const revocations = new MemoryRevocationBus();
 
   const keys = await loadSigningKeys({ secretKey: config.jwt.secretKey, dataDir: config.dataDir });
-  const accessTokens = new AccessTokens({ keys, issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.accessTtlSeconds });
+  const authGuard = new DependencyGuard('the user and session store');
   const auth = new AuthService({
-    users,
-    tokens,
-    accessTokens,
+    ...authStores,
+    accessTokens: new AccessTokens({ keys, issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.accessTtlSeconds }),
     passwords: new PasswordHasher(),
     revocations,
-    ipLimiter: new MemoryAttemptLimiter({ points: config.rateLimits.loginPerMinute, durationSeconds: 60, keyPrefix: 'ip' }),
-    accountLimiter: new MemoryAttemptLimiter({ points: config.rateLimits.loginPerMinute, durationSeconds: 60, keyPrefix: 'account' }),
-    refreshLimiter: new MemoryAttemptLimiter({ points: config.rateLimits.refreshPerMinute, durationSeconds: 60, keyPrefix: 'refresh' }),
+    ipLimiter: perMinute(config.rateLimits.loginPerMinute, 'ip'),
+    accountLimiter: perMinute(config.rateLimits.loginPerMinute, 'account'),
+    refreshLimiter: perMinute(config.rateLimits.refreshPerMinute, 'refresh'),
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
     accessTtlSeconds: config.jwt.accessTtlSeconds,
     adminEmails: config.adminEmails,
+    guard: authGuard,
     now,
   });
   const tickets = new Tickets(ticketStore, {
     defaultTtlSeconds: config.ticketTtlSeconds,
     maxTtlSeconds: config.ticketMaxTtlSeconds,
-    perUserLimiter: new MemoryAttemptLimiter({ points: config.rateLimits.ticketsPerMinute, durationSeconds: 60, keyPrefix: 'ticket' }),
+    perUserLimiter: perMinute(config.rateLimits.ticketsPerMinute, 'ticket'),
   });
   const cleanup = setInterval(() => {
     auth.cleanupExpired().then(
@@ -96,25 +104,40 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     agent: options.agent ?? new OfflineAgent(),
     tools: new ToolRegistry(builtinTools({ docsPaths: DOCS_PATHS })),
     limits: config.runs,
+    telemetry,
     logger,
     now,
   });
+  live.runs = runs;
   const interrupted = await runs.recoverInterrupted();
   if (interrupted > 0) logger.warn({ interrupted }, 'marked runs left by a previous process as interrupted');
 
-  let ownOrigins: string[] = [];
+  let ownOrigins: readonly string[] = [];
   const gateway = new Gateway(
     {
       path: '/ws',
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       maxMessageBytes: config.maxMessageBytes,
+      maxConnectionsPerUser: config.gatewayLimits.maxConnectionsPerUser,
+      maxBufferedBytes: config.gatewayLimits.maxBufferedBytes,
       isOriginAllowed: (origin) => (config.allowedOrigins.length > 0 ? config.allowedOrigins : ownOrigins).includes(origin),
     },
-    { auth, tickets, runs, bus, revocations, logger, now },
+    {
+      auth,
+      tickets,
+      runs,
+      bus,
+      revocations,
+      handshakeLimiter: perMinute(config.gatewayLimits.handshakesPerMinute, 'handshake'),
+      messageLimiter: new MemoryBurstLimiter({ perSecond: config.gatewayLimits.messagesPerSecond, burst: config.gatewayLimits.messageBurst, burstWindowSeconds: 10, keyPrefix: 'ws-messages' }),
+      telemetry,
+      logger,
+      now,
+    },
   );
 
+  live.gateway = gateway;
   let publicUrl = config.publicUrl ?? '';
-  const metrics = createMetrics({ connections: () => gateway.connectionCount, activeRuns: () => runs.activeCount });
   const http = createHttpApp(
     {
       config,
@@ -124,9 +147,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       conversations,
       jwks: keys.jwks,
       webSocketUrl: () => `${publicUrl.replace(/^http/, 'ws')}/ws`,
-      readiness: { database: async () => void (await sql`select 1`.execute(db)) },
+      readiness: {
+        database: async () => void (await sql`select 1`.execute(db)),
+        auth: async () => {
+          if (authGuard.isOpen) throw new Error('circuit open');
+        },
+      },
       connectionCount: () => gateway.connectionCount,
-      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
+      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      telemetry,
       now,
     },
     logger,
@@ -153,23 +182,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       (stopping ??= (async () => {
         clearInterval(cleanup);
         await Promise.all([http.close(), gateway.close()]);
-        await runs.shutdown();
+        await runs.shutdown(config.shutdownGraceMs);
         ticketStore.close();
         await db.destroy();
         logger.info('agentgate stopped');
       })()),
   };
-}
-
-/** The development default for ALLOWED_ORIGINS: this server's own origin, under both loopback names. */
-function ownOriginsOf(publicUrl: string, port: number): string[] {
-  const origins = new Set<string>();
-  const own = normalizeOrigin(publicUrl);
-  if (own !== undefined) origins.add(own);
-  const host = new URL(publicUrl).hostname;
-  if (['127.0.0.1', 'localhost', '[::1]', '0.0.0.0', '[::]'].includes(host)) {
-    origins.add(`http://localhost:${port}`);
-    origins.add(`http://127.0.0.1:${port}`);
-  }
-  return [...origins];
 }

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { AppError } from '../errors/index.js';
 import type { AuthResponse, LoginBody, PublicUser, RegisterBody } from '../protocol/index.js';
 import type { AccessClaims, AccessTokens } from './access-tokens.js';
+import type { DependencyGuard } from './dependency-guard.js';
 import { normalizeEmail } from './emails.js';
 import type { PasswordHasher } from './passwords.js';
 import type { AttemptLimiter, RevocationBus, TokenStore, UserRecord, UserStore } from './ports.js';
@@ -25,6 +26,8 @@ export interface AuthServiceDeps {
   readonly refreshTtlSeconds: number;
   readonly accessTtlSeconds: number;
   readonly adminEmails: readonly string[];
+  /** Wraps every store call: store faults become service_unavailable and trip the circuit. */
+  readonly guard: DependencyGuard;
   readonly now: () => number;
 }
 
@@ -44,14 +47,14 @@ export class AuthService {
       createdAt: this.isoNow(),
       disabledAt: null,
     };
-    await this.deps.users.create(user);
+    await this.guarded(() => this.deps.users.create(user));
     return this.startSession(user);
   }
 
   async login(body: LoginBody, ip: string): Promise<AuthResponse> {
     await this.deps.ipLimiter.consume(`login:${ip}`);
     await this.deps.accountLimiter.consume(`login:${normalizeEmail(body.email)}`);
-    const user = await this.deps.users.findByEmail(body.email);
+    const user = await this.guarded(() => this.deps.users.findByEmail(body.email));
     // Unknown email, wrong password and disabled account answer alike, after one argon2 verification each.
     const ok = await this.deps.passwords.verify(user?.passwordHash, body.password);
     if (!ok || user === undefined || user.disabledAt !== null) {
@@ -75,7 +78,7 @@ export class AuthService {
       createdAt: this.isoNow(),
       disabledAt: null,
     };
-    await this.deps.users.create(user);
+    await this.guarded(() => this.deps.users.create(user));
     return this.startSession(user);
   }
 
@@ -83,7 +86,7 @@ export class AuthService {
     await this.deps.refreshLimiter.consume(`refresh:${ip}`);
     const receivedAt = this.isoNow();
     const next = this.newRefreshToken();
-    const result = await this.deps.tokens.rotate(hashSecret(refreshToken), next.record, receivedAt);
+    const result = await this.guarded(() => this.deps.tokens.rotate(hashSecret(refreshToken), next.record, receivedAt));
     if (result.kind === 'reused') {
       this.counters.reuseAttemptsBlocked += 1;
       // Arrived before the token was spent: two refreshes raced (e.g. two tabs). Still revoked (RFC 9700 cannot
@@ -92,7 +95,7 @@ export class AuthService {
       await this.deps.revocations.publish(result.familyId);
       throw new AppError('refresh_token_reused', 'This refresh token was already used: every token of this login has been revoked. Log in again.');
     }
-    const user = result.kind === 'rotated' ? await this.deps.users.findById(result.userId) : undefined;
+    const user = result.kind === 'rotated' ? await this.guarded(() => this.deps.users.findById(result.userId)) : undefined;
     if (result.kind === 'invalid' || user === undefined || user.disabledAt !== null) {
       throw new AppError('invalid_refresh_token', 'The refresh token is not valid.');
     }
@@ -100,7 +103,7 @@ export class AuthService {
   }
 
   async logout(principal: Principal, refreshToken: string): Promise<void> {
-    const family = await this.deps.tokens.findFamilyByToken(hashSecret(refreshToken));
+    const family = await this.guarded(() => this.deps.tokens.findFamilyByToken(hashSecret(refreshToken)));
     if (family === undefined || family.userId !== principal.userId) {
       throw new AppError('invalid_refresh_token', 'The refresh token is not valid.');
     }
@@ -108,7 +111,7 @@ export class AuthService {
   }
 
   async revokeSession(familyId: string, reason: string): Promise<void> {
-    await this.deps.tokens.revokeFamily(familyId, reason, this.isoNow());
+    await this.guarded(() => this.deps.tokens.revokeFamily(familyId, reason, this.isoNow()));
     await this.deps.revocations.publish(familyId);
   }
 
@@ -122,23 +125,18 @@ export class AuthService {
 
   /** Throws invalid_token when the session was revoked or its user is gone or disabled. */
   async requireActiveSession(sessionId: string, userId: string): Promise<void> {
-    let active: boolean;
-    try {
-      active = await this.deps.tokens.isSessionActive(sessionId, userId);
-    } catch (err) {
-      throw new AppError('service_unavailable', 'Authentication storage is unavailable.', { cause: err });
-    }
+    const active = await this.guarded(() => this.deps.tokens.isSessionActive(sessionId, userId));
     if (!active) throw new AppError('invalid_token', 'The session of this credential has ended.');
   }
 
   async currentUser(principal: Principal): Promise<PublicUser> {
-    const user = await this.deps.users.findById(principal.userId);
+    const user = await this.guarded(() => this.deps.users.findById(principal.userId));
     if (user === undefined) throw new AppError('invalid_token', 'The user of this access token no longer exists.');
     return this.toPublic(user);
   }
 
   async isAdmin(principal: Principal): Promise<boolean> {
-    const user = await this.deps.users.findById(principal.userId);
+    const user = await this.guarded(() => this.deps.users.findById(principal.userId));
     return user !== undefined && this.deps.adminEmails.includes(normalizeEmail(user.email));
   }
 
@@ -160,10 +158,14 @@ export class AuthService {
     };
   }
 
+  private guarded<T>(call: () => Promise<T>): Promise<T> {
+    return this.deps.guard.run(call);
+  }
+
   private async startSession(user: UserRecord): Promise<AuthResponse> {
     const familyId = randomUUID();
     const first = this.newRefreshToken();
-    await this.deps.tokens.createFamily({ id: familyId, userId: user.id, createdAt: this.isoNow() }, { ...first.record, familyId });
+    await this.guarded(() => this.deps.tokens.createFamily({ id: familyId, userId: user.id, createdAt: this.isoNow() }, { ...first.record, familyId }));
     return this.issue(user, familyId, first.token);
   }
 

@@ -10,3 +10,4 @@ export { DEV_KEY_FILE, loadSigningKeys } from './signing-keys.js';
 export type { SigningKeys } from './signing-keys.js';
 export { Tickets } from './tickets.js';
 export { parseBearerHeader } from './bearer.js';
+export { DependencyGuard } from './dependency-guard.js';

@@ -25,6 +25,14 @@ export interface Config {
   readonly adminEmails: readonly string[];
   readonly logLevel: Raw['LOG_LEVEL'];
   readonly heartbeatIntervalMs: number;
+  readonly gatewayLimits: {
+    readonly maxConnectionsPerUser: number;
+    readonly messagesPerSecond: number;
+    readonly messageBurst: number;
+    readonly handshakesPerMinute: number;
+    readonly maxBufferedBytes: number;
+  };
+  readonly shutdownGraceMs: number;
   readonly maxMessageBytes: number;
   readonly httpBodyLimitBytes: number;
   readonly runs: { readonly maxPerUser: number; readonly maxDurationMs: number; readonly maxToolCalls: number };
@@ -103,6 +111,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     adminEmails: r.ADMIN_EMAILS.map((e) => e.toLowerCase()),
     logLevel: r.LOG_LEVEL,
     heartbeatIntervalMs: r.HEARTBEAT_INTERVAL_MS,
+    gatewayLimits: {
+      maxConnectionsPerUser: r.MAX_CONNECTIONS_PER_USER,
+      messagesPerSecond: r.WS_MESSAGES_PER_SECOND,
+      messageBurst: r.WS_MESSAGE_BURST,
+      handshakesPerMinute: r.HANDSHAKES_PER_MINUTE,
+      maxBufferedBytes: r.MAX_BUFFERED_BYTES,
+    },
+    shutdownGraceMs: r.SHUTDOWN_GRACE_MS,
     maxMessageBytes: r.MAX_MESSAGE_BYTES,
     httpBodyLimitBytes: r.HTTP_BODY_LIMIT_BYTES,
     runs: { maxPerUser: r.MAX_RUNS_PER_USER, maxDurationMs: r.RUN_MAX_DURATION_MS, maxToolCalls: r.RUN_MAX_TOOL_CALLS },

@@ -3,6 +3,7 @@ import type WebSocket from 'ws';
 import type { Principal } from '../auth/index.js';
 import { CLOSE, type CloseKind } from '../errors/index.js';
 import type { RunEvent, ServerMessage } from '../protocol/index.js';
+import type { Telemetry } from '../telemetry/index.js';
 import { RunDelivery } from './run-delivery.js';
 
 /**
@@ -22,6 +23,8 @@ export class Connection {
     readonly socket: WebSocket,
     public principal: Principal,
     readonly log: Logger,
+    private readonly limits: { readonly maxBufferedBytes: number },
+    private readonly telemetry: Telemetry,
   ) {
     this.userId = principal.userId;
     this.delivery = new RunDelivery((event: RunEvent) => this.send(event));
@@ -38,6 +41,12 @@ export class Connection {
   send(message: ServerMessage): void {
     if (!this.isOpen) return;
     this.socket.send(JSON.stringify(message));
+    this.telemetry.messagesSent(1);
+    // A reader that cannot keep up is cut off rather than buffered without bound; its runs go on and it can resume.
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.log.warn({ bufferedBytes: this.socket.bufferedAmount }, 'slow consumer: closing');
+      this.close('slowConsumer');
+    }
   }
 
   /** Delivers a message from the user's bus: run events go through per-run ordering and de-duplication. */
@@ -49,6 +58,7 @@ export class Connection {
   close(kind: CloseKind): void {
     if (this.closing) return;
     this.closing = true;
+    this.telemetry.connectionClosed(kind);
     this.clearExpiry();
     const { code, reason } = CLOSE[kind];
     this.socket.close(code, reason);

@@ -3,10 +3,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { AuthService, Principal, RevocationBus, Tickets } from '../auth/index.js';
+import type { AttemptLimiter, AuthService, Principal, RevocationBus, Tickets } from '../auth/index.js';
 import { isAppError } from '../errors/index.js';
 import { SUBPROTOCOL, textOf } from '../protocol/index.js';
 import type { RunManager, UserEventBus } from '../runs/index.js';
+import type { Telemetry } from '../telemetry/index.js';
 import { Connection } from './connection.js';
 import { HandshakeRefusal, writeRefusal } from './handshake.js';
 import { handleClientMessage, parseClientMessage } from './messages.js';
@@ -17,6 +18,8 @@ export interface GatewayOptions {
   readonly path: string;
   readonly heartbeatIntervalMs: number;
   readonly maxMessageBytes: number;
+  readonly maxConnectionsPerUser: number;
+  readonly maxBufferedBytes: number;
   readonly isOriginAllowed: (origin: string) => boolean;
 }
 
@@ -26,6 +29,11 @@ export interface GatewayDeps {
   readonly runs: RunManager;
   readonly bus: UserEventBus;
   readonly revocations: RevocationBus;
+  /** Upgrade attempts per client IP. */
+  readonly handshakeLimiter: AttemptLimiter;
+  /** Client messages per connection (rate plus burst). */
+  readonly messageLimiter: AttemptLimiter;
+  readonly telemetry: Telemetry;
   readonly logger: Logger;
   readonly now: () => number;
 }
@@ -63,22 +71,36 @@ export class Gateway {
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://upgrade.invalid');
-    if (url.pathname !== this.options.path) {
-      writeRefusal(socket, new HandshakeRefusal(404, 'not_found', 'No WebSocket endpoint here.'));
-      return;
-    }
-    authenticateUpgrade(req, url, { auth: this.deps.auth, tickets: this.deps.tickets, isOriginAllowed: this.options.isOriginAllowed, now: this.deps.now })
-      .then((principal) => {
+    if (url.pathname !== this.options.path) return this.refuse(socket, new HandshakeRefusal(404, 'not_found', 'No WebSocket endpoint here.'));
+    const { auth, tickets, handshakeLimiter, now } = this.deps;
+    authenticateUpgrade(req, url, { auth, tickets, handshakeLimiter, isOriginAllowed: this.options.isOriginAllowed, now }).then(
+      (principal) => {
         if (socket.destroyed) return;
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal));
-      })
-      .catch((err: unknown) => {
+        if (!this.registry.reserve(principal.userId, this.options.maxConnectionsPerUser)) {
+          this.deps.telemetry.rateLimited('connections');
+          return this.refuse(socket, new HandshakeRefusal(429, 'too_many_connections', `At most ${this.options.maxConnectionsPerUser} connections per user.`, { 'Retry-After': '5' }));
+        }
+        try {
+          this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal));
+        } finally {
+          // accept() has run synchronously (registry.add took the slot over) or the upgrade failed.
+          this.registry.release(principal.userId);
+        }
+      },
+      (err: unknown) => {
         const refusal = err instanceof HandshakeRefusal ? err : isAppError(err) ? HandshakeRefusal.from(err) : undefined;
         if (refusal === undefined) this.deps.logger.error({ err }, 'upgrade failed');
         else this.deps.logger.debug({ status: refusal.status, code: refusal.code }, 'upgrade refused');
-        writeRefusal(socket, refusal ?? new HandshakeRefusal(500, 'internal_error', 'Internal error.'));
-      });
+        if (refusal?.status === 429) this.deps.telemetry.rateLimited('handshakes');
+        this.refuse(socket, refusal ?? new HandshakeRefusal(500, 'internal_error', 'Internal error.'));
+      },
+    );
   };
+
+  private refuse(socket: Duplex, refusal: HandshakeRefusal): void {
+    this.deps.telemetry.handshake(refusal.status);
+    writeRefusal(socket, refusal);
+  }
 
   get connectionCount(): number {
     return this.registry.count;
@@ -99,8 +121,9 @@ export class Gateway {
 
   private accept(ws: WebSocket, principal: Principal): void {
     const id = randomUUID();
-    const conn = new Connection(id, ws, principal, this.deps.logger.child({ connectionId: id, userId: principal.userId }));
+    const conn = new Connection(id, ws, principal, this.deps.logger.child({ connectionId: id, userId: principal.userId }), this.options, this.deps.telemetry);
     this.registry.add(conn);
+    this.deps.telemetry.handshake(101);
     conn.bindExpiry(this.deps.now(), this.tokenWarnAheadMs);
     conn.send({
       type: 'connection_established',
@@ -112,17 +135,25 @@ export class Gateway {
     });
     conn.log.debug('connection opened');
 
-    // Messages of one connection are handled one at a time, in order.
+    // Messages of one connection are handled one at a time, in order, each after the rate limit admits it.
     let chain: Promise<void> = Promise.resolve();
+    const messageDeps = { runs: this.deps.runs, auth: this.deps.auth, now: this.deps.now, tokenWarnAheadMs: this.tokenWarnAheadMs };
     ws.on('message', (data, isBinary) => {
       if (isBinary) return conn.close('binaryFrame');
-      const msg = parseClientMessage(conn, textOf(data));
-      if (msg === undefined) return;
+      const admitted = this.deps.messageLimiter.consume(id).then(() => true, () => false);
       chain = chain
-        .then(() => handleClientMessage(conn, msg, { runs: this.deps.runs, auth: this.deps.auth, now: this.deps.now, tokenWarnAheadMs: this.tokenWarnAheadMs }))
+        .then(async () => {
+          if (!(await admitted)) {
+            this.deps.telemetry.rateLimited('messages');
+            return conn.close('rateLimited');
+          }
+          if (!conn.isOpen) return;
+          const msg = parseClientMessage(conn, textOf(data));
+          if (msg !== undefined) await handleClientMessage(conn, msg, messageDeps);
+        })
         .catch((err: unknown) => {
           conn.log.error({ err }, 'message handling failed');
-          conn.send({ type: 'error', code: 'internal_error', message: 'Internal error.', replyTo: msg.id ?? null });
+          conn.send({ type: 'error', code: 'internal_error', message: 'Internal error.', replyTo: null });
         });
     });
     ws.on('pong', () => {
@@ -132,6 +163,7 @@ export class Gateway {
     ws.on('close', (code) => {
       conn.clearExpiry();
       this.registry.remove(conn);
+      void this.deps.messageLimiter.reset(id);
       conn.log.debug({ code }, 'connection closed');
     });
   }

@@ -75,7 +75,16 @@ async function resume(conn: Connection, runId: string, afterSeq: number, replyTo
 }
 
 async function reauthenticate(conn: Connection, token: string, replyTo: string | null, deps: MessageDeps): Promise<void> {
-  const principal = await deps.auth.authenticate(token);
+  let principal;
+  try {
+    principal = await deps.auth.authenticate(token);
+  } catch (err) {
+    // A bad token changes nothing; an auth store that cannot answer ends the socket (1011) so the client retries.
+    if (!isAppError(err) || err.code !== 'service_unavailable') throw err;
+    sendError(conn, err.code, err.message, replyTo);
+    conn.close('internalError');
+    return;
+  }
   if (principal.userId !== conn.userId) {
     sendError(conn, 'invalid_token', 'This token belongs to another user.', replyTo);
     conn.close('tokenUserMismatch');

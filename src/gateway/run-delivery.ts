@@ -1,8 +1,11 @@
 import { isTerminalEvent, type RunEvent } from '../protocol/index.js';
 
 /**
- * Per-connection, per-run delivery bookkeeping: each seq reaches the client at most once and in order, even when
- * a replay from the EventLog overlaps live events. While a run is being replayed its live events are held back.
+ * Per-connection, per-run delivery bookkeeping: each connection sees each run as one contiguous, in-order stream
+ * with no seq twice. A connection follows a run live from agent_started if it was open when the run started;
+ * a run already under way when it connected (listed in connection_established.activeRuns) reaches it only once it
+ * sends `resume`, so a replay never arrives after later live events. While a run is replayed its live events are
+ * held back and released after the replay, skipping what the replay already sent.
  */
 export class RunDelivery {
   private readonly runs = new Map<string, { lastSeq: number; held: RunEvent[] | undefined }>();
@@ -13,6 +16,7 @@ export class RunDelivery {
   live(event: RunEvent): void {
     const state = this.runs.get(event.runId);
     if (state?.held !== undefined) return void state.held.push(event);
+    if (state === undefined && event.seq !== 1) return;
     if (state !== undefined && event.seq <= state.lastSeq) return;
     this.deliver(event);
   }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { parseBearerHeader, type AuthService, type Principal, type Tickets } from '../auth/index.js';
+import { parseBearerHeader, type AttemptLimiter, type AuthService, type Principal, type Tickets } from '../auth/index.js';
 import { AppError, isAppError } from '../errors/index.js';
 import { BEARER_SUBPROTOCOL_PREFIX } from '../protocol/index.js';
 import { HandshakeRefusal, checkHandshake } from './handshake.js';
@@ -10,13 +10,16 @@ const TOKEN_IN_URL_PARAMS = ['token', 'access_token', 'accessToken', 'jwt', 'bea
 export interface UpgradeAuthDeps {
   readonly auth: AuthService;
   readonly tickets: Tickets;
+  /** Upgrade attempts per client IP. */
+  readonly handshakeLimiter: AttemptLimiter;
   readonly isOriginAllowed: (origin: string) => boolean;
   readonly now: () => number;
 }
 
 /**
  * Decides a WebSocket upgrade before any socket exists. Order: spend the ticket (any attempt spends it), check the
- * handshake (400/426), the Origin (403), then the credential (401, or 503 when auth storage is down).
+ * handshake (400/426), the handshake rate of the IP (429), the Origin (403), then the credential (401, or 503 when
+ * auth storage is down).
  * Credential preference: ?ticket, then Authorization: Bearer, then the `bearer.<jwt>` subprotocol; a present but
  * invalid ticket fails even when a header would have been valid.
  */
@@ -34,6 +37,12 @@ export async function authenticateUpgrade(req: IncomingMessage, url: URL, deps: 
 
 async function decide(req: IncomingMessage, url: URL, deps: UpgradeAuthDeps, spends: readonly Promise<Principal>[]): Promise<Principal> {
   checkHandshake(req);
+  try {
+    await deps.handshakeLimiter.consume(req.socket.remoteAddress ?? 'unknown');
+  } catch (err) {
+    if (isAppError(err)) throw HandshakeRefusal.from(err);
+    throw err;
+  }
   const origin = req.headers.origin;
   if (origin !== undefined && !deps.isOriginAllowed(origin)) {
     throw new HandshakeRefusal(403, 'origin_not_allowed', 'This Origin may not open WebSockets here.');

@@ -3,6 +3,7 @@ import { parseBearerHeader, type AuthService, type Principal, type Tickets } fro
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
 import type { RunManager } from '../runs/index.js';
+import type { Telemetry } from '../telemetry/index.js';
 import type { ConversationStore } from '../runs/index.js';
 
 /** Everything route handlers need, passed in by the composition root. */
@@ -19,6 +20,7 @@ export interface HttpDeps {
   readonly readiness: Record<string, () => Promise<void>>;
   readonly connectionCount: () => number;
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
+  readonly telemetry: Telemetry;
   readonly now: () => number;
 }
 

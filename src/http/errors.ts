@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ZodType } from 'zod';
 import { AppError, httpStatusOf, isAppError, type ErrorCode } from '../errors/index.js';
 import type { ErrorBody } from '../protocol/index.js';
+import type { Telemetry } from '../telemetry/index.js';
 
 /** Fastify's own error codes, translated into ours. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -13,7 +14,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 };
 
 /** The single place where errors become HTTP responses. Unknown errors are logged and answered as a generic 500. */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, telemetry: Telemetry): void {
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     let appError: AppError;
     if (isAppError(err)) appError = err;
@@ -27,6 +28,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       appError = new AppError('internal_error', 'Internal server error.');
     }
     if (appError.code === 'service_unavailable') request.log.warn({ err: appError.cause ?? appError }, 'dependency unavailable');
+    if (appError.code === 'rate_limited') telemetry.rateLimited(request.routeOptions.url ?? 'unknown');
     if (appError.retryAfterSeconds !== undefined) void reply.header('Retry-After', String(appError.retryAfterSeconds));
     void reply.status(httpStatusOf(appError.code)).send(errorBody(appError));
   });

@@ -33,7 +33,7 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
     return payload;
   });
 
-  installErrorHandling(app);
+  installErrorHandling(app, deps.telemetry);
   authRoutes(app, deps);
   gatewayRoutes(app, deps);
   conversationRoutes(app, deps);

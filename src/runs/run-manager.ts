@@ -5,6 +5,7 @@ import { AppError, isAppError, notFound } from '../errors/index.js';
 import type { ActiveRun as ActiveRunInfo, RunEvent, RunEventBody, RunStatus } from '../protocol/index.js';
 import { ActiveRun } from './active-run.js';
 import { createAgentIO } from './agent-io.js';
+import type { Telemetry } from '../telemetry/index.js';
 import type { ConversationStore, EventLog, RunRecord, RunStore, UserEventBus } from './ports.js';
 import { ThreadQueue } from './thread-queue.js';
 
@@ -22,6 +23,7 @@ export interface RunManagerDeps {
   readonly agent: Agent;
   readonly tools: ToolRegistry;
   readonly limits: RunLimits;
+  readonly telemetry: Telemetry;
   readonly logger: Logger;
   readonly now: () => number;
 }
@@ -130,11 +132,21 @@ export class RunManager {
     return stale.length;
   }
 
-  /** Stops every run in progress and waits until each has stored its terminal event. */
-  async shutdown(): Promise<void> {
+  /**
+   * Lets runs in progress finish for up to `graceMs`, then stops the rest (`interrupted`) and waits until each has
+   * stored its terminal event.
+   */
+  async shutdown(graceMs = 0): Promise<void> {
     const runs = [...this.active.values()];
-    for (const run of runs) run.stop('shutdown');
-    await this.queue.drain(runs.map((r) => r.context.threadId));
+    const threads = runs.map((r) => r.context.threadId);
+    if (graceMs > 0 && runs.length > 0) {
+      this.deps.logger.info({ runs: runs.length, graceMs }, 'waiting for runs to finish');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.queue.drain(threads), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    for (const run of this.active.values()) run.stop('shutdown');
+    await this.queue.drain(threads);
   }
 
   get activeCount(): number {
@@ -144,6 +156,7 @@ export class RunManager {
   private async accept(userId: string, input: Submission, onAccepted: (ack: Accepted) => void): Promise<Accepted> {
     const pending = [...this.active.values()].filter((r) => r.context.userId === userId && !r.isEnded);
     if (pending.length >= this.deps.limits.maxPerUser) {
+      this.deps.telemetry.rateLimited('runs');
       throw new AppError('too_many_runs', `You already have ${pending.length} runs in progress (the limit is ${this.deps.limits.maxPerUser}).`);
     }
     const nowIso = new Date(this.deps.now()).toISOString();
@@ -212,7 +225,9 @@ export class RunManager {
     } finally {
       this.active.delete(runId);
     }
-    log.info({ status, events: run.deliveredSeq, durationMs: this.deps.now() - run.startedAt }, 'run ended');
+    const durationMs = this.deps.now() - run.startedAt;
+    this.deps.telemetry.runEnded(status, durationMs);
+    log.info({ status, events: run.deliveredSeq, durationMs }, 'run ended');
   }
 
   private failure(run: ActiveRun, err: unknown, log: Logger): { terminal: RunEventBody; status: RunStatus } {

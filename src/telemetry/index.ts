@@ -1,0 +1,2 @@
+export { noTelemetry } from './telemetry.js';
+export type { Telemetry } from './telemetry.js';

@@ -1,0 +1,24 @@
+/**
+ * What the domains report for metrics. Labels are closed sets (statuses, kinds): never a user id, email or token.
+ * Calls are synchronous and cheap; implementations must never throw.
+ */
+export interface Telemetry {
+  /** A WebSocket upgrade attempt and its outcome: 101 or the HTTP status it was refused with. */
+  handshake(status: number): void;
+  /** Messages written to sockets. */
+  messagesSent(count: number): void;
+  /** A run ended with this status after durationMs (from agent_started). */
+  runEnded(status: string, durationMs: number): void;
+  /** A limit refused something: login, refresh, ticket, handshake, messages, connections, runs. */
+  rateLimited(kind: string): void;
+  /** A connection closed by the server for this reason (close code kind). */
+  connectionClosed(kind: string): void;
+}
+
+export const noTelemetry: Telemetry = {
+  handshake: () => {},
+  messagesSent: () => {},
+  runEnded: () => {},
+  rateLimited: () => {},
+  connectionClosed: () => {},
+};
