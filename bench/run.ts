@@ -1,6 +1,7 @@
 /** npm run bench [-- <name>]: runs the named benchmark (default: every one). */
 const benches: Record<string, () => Promise<unknown>> = {
   'golden-path': () => import('./golden-path.js'),
+  abuse: () => import('./abuse.js'),
 };
 const name = process.argv.slice(2).find((a) => !a.startsWith('--') && !/^\d+$/.test(a));
 for (const [key, load] of Object.entries(benches)) if (name === undefined || name === key) await load();
