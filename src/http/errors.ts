@@ -1,4 +1,5 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Duplex } from 'node:stream';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodType } from 'zod';
 import { AppError, httpStatusOf, isAppError, type ErrorCode } from '../errors/index.js';
 import type { ErrorBody } from '../protocol/index.js';
@@ -49,4 +50,22 @@ export function parseInput<T>(schema: ZodType<T>, input: unknown): T {
   if (parsed.success) return parsed.data;
   const details = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
   throw new AppError('invalid_request', details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; '), { details });
+}
+
+/** Answers a request node's HTTP parser refused (the socket may already be unwritable). */
+export function writeClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) return void socket.destroy();
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify(errorBody(new AppError('invalid_request', tooLarge ? 'The request headers are too large.' : 'The HTTP request is malformed.')));
+  socket.end(
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Cache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** fastify's frameworkErrors: a URL it cannot route (bad percent-encoding, an over-long id). */
+export function answerRoutingError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const error = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new AppError('not_found', 'No such resource.') : new AppError('invalid_request', 'The request URL is malformed.');
+  void reply.status(httpStatusOf(error.code)).header('Cache-Control', 'no-store').send(errorBody(error));
 }

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HttpDeps } from './context.js';
-import { installErrorHandling } from './errors.js';
+import { answerRoutingError, installErrorHandling, writeClientError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { gatewayRoutes } from './routes/gateway.js';
@@ -14,6 +14,10 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
     bodyLimit: deps.config.httpBodyLimitBytes,
     // Request ids in logs; trust no proxy headers unless an operator puts one in front (not configurable yet).
     trustProxy: false,
+    // Routing failures (bad percent-encoding, over-long ids) get our error body, not fastify's.
+    frameworkErrors: answerRoutingError,
+    // Malformed HTTP (bad framing, oversized headers) never reaches a route: answer it in the same error shape.
+    clientErrorHandler: (err, socket) => writeClientError(err, socket),
   });
 
   // An empty body is an empty object: POST /auth/demo and /ws/ticket are often sent without one.

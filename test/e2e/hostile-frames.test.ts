@@ -44,7 +44,7 @@ interface ServerFrame { fin: boolean; rsv: number; masked: boolean; opcode: numb
 type Outcome = { kind: 'closed'; code: number; frames: ServerFrame[] } | { kind: 'dropped'; frames: ServerFrame[] } | { kind: 'open'; frames: ServerFrame[] };
 
 class Raw {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   ended = false;
   private wake: () => void = () => {};
   private constructor(readonly socket: Socket) {
