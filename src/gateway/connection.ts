@@ -6,6 +6,9 @@ import type { RunEvent, ServerMessage } from '../protocol/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import { RunDelivery } from './run-delivery.js';
 
+export const SLOW_CONSUMER_GRACE_MS = 2_000;
+const HARD_BACKLOG_FLOOR = 64 * 1024 * 1024;
+
 /**
  * One authenticated socket. Identity is fixed at the upgrade: `userId` never changes, and `authenticate` may
  * only swap in a newer token of the same user.
@@ -16,6 +19,7 @@ export class Connection {
   /** Missed heartbeats in a row. */
   missedPongs = 0;
   private closing = false;
+  private backlogCheck: NodeJS.Timeout | undefined;
   private expiryTimers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -42,11 +46,30 @@ export class Connection {
     if (!this.isOpen) return;
     this.socket.send(JSON.stringify(message));
     this.telemetry.messagesSent(1);
-    // A reader that cannot keep up is cut off rather than buffered without bound; its runs go on and it can resume.
-    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
-      this.log.warn({ bufferedBytes: this.socket.bufferedAmount }, 'slow consumer: closing');
-      this.close('slowConsumer');
-    }
+    this.watchBacklog();
+  }
+
+  /**
+   * A reader that falls behind is cut off rather than buffered without bound; its runs go on and it can resume.
+   * Behind means: unsent data still above the bound SLOW_CONSUMER_GRACE_MS after it first went above (a big
+   * message or a fast replay to a reader that keeps reading drains well within that), or above the hard cap at
+   * any moment.
+   */
+  private watchBacklog(): void {
+    const backlog = this.socket.bufferedAmount;
+    const bound = this.limits.maxBufferedBytes;
+    if (backlog <= bound) return;
+    if (backlog > Math.max(bound * 16, HARD_BACKLOG_FLOOR)) return this.cutOffSlowReader(backlog);
+    this.backlogCheck ??= setTimeout(() => {
+      this.backlogCheck = undefined;
+      if (this.socket.bufferedAmount > bound) this.cutOffSlowReader(this.socket.bufferedAmount);
+    }, SLOW_CONSUMER_GRACE_MS);
+    this.backlogCheck.unref();
+  }
+
+  private cutOffSlowReader(backlog: number): void {
+    this.log.warn({ bufferedBytes: backlog }, 'slow consumer: closing');
+    this.close('slowConsumer');
   }
 
   /** Delivers a message from the user's bus: run events go through per-run ordering and de-duplication. */
@@ -59,7 +82,7 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     this.telemetry.connectionClosed(kind);
-    this.clearExpiry();
+    this.clearTimers();
     const { code, reason } = CLOSE[kind];
     this.socket.close(code, reason);
     // A peer that never answers the close frame must not hold its slot.
@@ -68,7 +91,7 @@ export class Connection {
 
   /** Warns the client ahead of its token's expiry and closes 4001 at the expiry itself. */
   bindExpiry(nowMs: number, warnAheadMs: number): void {
-    this.clearExpiry();
+    for (const t of this.expiryTimers) clearTimeout(t);
     const expiresAtMs = this.principal.expiresAt * 1000;
     const untilExpiry = Math.max(0, expiresAtMs - nowMs);
     this.expiryTimers = [
@@ -78,7 +101,9 @@ export class Connection {
     for (const t of this.expiryTimers) t.unref();
   }
 
-  clearExpiry(): void {
+  /** Stops every timer of this connection (it is closing). */
+  clearTimers(): void {
+    clearTimeout(this.backlogCheck);
     for (const t of this.expiryTimers) clearTimeout(t);
     this.expiryTimers = [];
   }

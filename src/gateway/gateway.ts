@@ -161,7 +161,7 @@ export class Gateway {
     });
     ws.on('error', (err) => conn.log.debug({ err }, 'socket error'));
     ws.on('close', (code) => {
-      conn.clearExpiry();
+      conn.clearTimers();
       this.registry.remove(conn);
       void this.deps.messageLimiter.reset(id);
       conn.log.debug({ code }, 'connection closed');
