@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, registerUser, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
+import { frame } from './helpers/wire.js';
 
 /** The WebSocket wire seen from a raw TCP socket: handshake refusals (RFC 6455 4.2) and framing rules (RFC 6455 5). */
 
@@ -95,27 +96,6 @@ class Raw {
   send(...frames: Buffer[]): void {
     this.socket.write(Buffer.concat(frames));
   }
-}
-
-/** A client frame, masked as RFC 6455 5.3 requires (unless `masked` is false). */
-function frame(opcode: number, payload: Buffer | string, { fin = true, masked = true } = {}): Buffer {
-  const data = Buffer.from(payload);
-  const len = data.length;
-  const head = len < 126 ? Buffer.from([0, len]) : len < 65_536 ? Buffer.alloc(4) : Buffer.alloc(10);
-  if (len >= 126 && len < 65_536) {
-    head[1] = 126;
-    head.writeUInt16BE(len, 2);
-  } else if (len >= 65_536) {
-    head[1] = 127;
-    head.writeBigUInt64BE(BigInt(len), 2);
-  }
-  head[0] = (fin ? 0x80 : 0) | opcode;
-  if (!masked) return Buffer.concat([head, data]);
-  head[1] = (head[1] ?? 0) | 0x80;
-  const mask = randomBytes(4);
-  const body = Buffer.alloc(len);
-  for (let i = 0; i < len; i++) body[i] = (data[i] ?? 0) ^ (mask[i % 4] ?? 0);
-  return Buffer.concat([head, mask, body]);
 }
 
 const TEXT = 0x1;

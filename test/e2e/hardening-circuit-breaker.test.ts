@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, registerUser, request, type TestApp, type TestSocket } from '../../src/testing/index.js';
-import { connect, eventually, type User } from './helpers/runs.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { registerUser, request } from '../../src/testing/index.js';
+import { eventually, useTestApp } from './helpers/runs.js';
+import { upgrade as upgradeWith, type Upgrade } from './helpers/wire.js';
 
 /**
  * Hardening: the auth store behind a circuit breaker (5 consecutive failures open it for 5 s). A store outage is
@@ -15,11 +14,9 @@ import { connect, eventually, type User } from './helpers/runs.js';
 let faulty = false;
 let storeCalls = 0;
 
-let app: TestApp;
-const sockets: TestSocket[] = [];
-const raw: Duplex[] = [];
-beforeAll(async () => {
-  app = await createTestApp({}, {
+const server = useTestApp(
+  {},
+  {
     wrapAuthStores: ({ users, tokens }) => ({
       users,
       tokens: new Proxy(tokens, {
@@ -36,68 +33,34 @@ beforeAll(async () => {
         },
       }),
     }),
-  });
-});
+  },
+);
+const { open } = server;
+const raw: Duplex[] = [];
 afterEach(() => {
   faulty = false;
 });
-afterAll(async () => {
-  for (const s of sockets) s.close();
+afterAll(() => {
   for (const r of raw) r.destroy();
-  await app?.close();
 });
 
-type Upgrade = { status: number; headers: IncomingHttpHeaders; code: string | undefined };
-
 /** One raw upgrade attempt with an Authorization header: its status and error code (101 sockets are kept). */
-function upgrade(token: string): Promise<Upgrade> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${app.url}/ws`, {
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), authorization: `Bearer ${token}` },
-    });
-    const timer = setTimeout(() => (req.destroy(), reject(new Error('upgrade attempt timed out'))), 5_000);
-    req.on('upgrade', (res, socket) => {
-      clearTimeout(timer);
-      socket.on('error', () => {});
-      raw.push(socket);
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, code: undefined });
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        clearTimeout(timer);
-        let code: string | undefined;
-        try {
-          code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
-        } catch {
-          code = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, code });
-      });
-    });
-    req.on('error', (err) => (clearTimeout(timer), reject(err)));
-    req.end();
-  });
+async function upgrade(token: string): Promise<Upgrade> {
+  const attempt = await upgradeWith(server.app, { authorization: `Bearer ${token}` });
+  if (attempt.socket !== undefined) raw.push(attempt.socket);
+  return attempt;
 }
 
-const me = (token: string) => request<{ error?: { code: string } }>(app.url, 'GET', '/auth/me', { token });
+const me = (token: string) => request<{ error?: { code: string } }>(server.app.url, 'GET', '/auth/me', { token });
 const errorCode = (body: unknown): string | undefined => (body as { error?: { code?: string } } | undefined)?.error?.code;
-
-async function open(user: User): Promise<TestSocket> {
-  const ws = await connect(app, user);
-  sockets.push(ws);
-  return ws;
-}
 
 describe('hardening: auth store outage and circuit breaker', () => {
   it('503 not 401 while the store is down, readiness names auth, open sockets live on, garbage is still 401, and it heals', async () => {
-    const user = await registerUser(app.url, 'breaker');
+    const user = await registerUser(server.app.url, 'breaker');
     const bystander = await open(user);
     const victim = await open(user);
     expect((await me(user.accessToken)).status).toBe(200);
-    expect((await request(app.url, 'GET', '/health/ready')).status).toBe(200);
+    expect((await request(server.app.url, 'GET', '/health/ready')).status).toBe(200);
 
     faulty = true;
     // A valid Bearer at the upgrade: the store cannot confirm the session, so 503, never 401.
@@ -110,11 +73,11 @@ describe('hardening: auth store outage and circuit breaker', () => {
       expect(res.status).toBe(503);
       expect(errorCode(res.body)).toBe('service_unavailable');
     }
-    const refresh = await request(app.url, 'POST', '/auth/refresh', { body: { refreshToken: user.refreshToken } });
+    const refresh = await request(server.app.url, 'POST', '/auth/refresh', { body: { refreshToken: user.refreshToken } });
     expect(refresh.status).toBe(503);
     expect(errorCode(refresh.body)).toBe('service_unavailable');
 
-    const ready = await request<{ status: string; failing?: string[]; components?: Record<string, string> }>(app.url, 'GET', '/health/ready');
+    const ready = await request<{ status: string; failing?: string[]; components?: Record<string, string> }>(server.app.url, 'GET', '/health/ready');
     expect(ready.status).toBe(503);
     expect(ready.body.failing).toContain('auth');
     expect(ready.body.failing).not.toContain('database');
@@ -130,7 +93,7 @@ describe('hardening: auth store outage and circuit breaker', () => {
     expect(garbage.status).toBe(401);
     const forged = await me(`${user.accessToken.slice(0, -4)}AAAA`);
     expect(forged.status).toBe(401);
-    expect((await request(app.url, 'GET', '/auth/me', { token: 'garbage' })).status).toBe(401);
+    expect((await request(server.app.url, 'GET', '/auth/me', { token: 'garbage' })).status).toBe(401);
 
     // An already-open socket does not need the store to keep working.
     bystander.send({ type: 'ping', id: 'during-outage' });
@@ -146,7 +109,7 @@ describe('hardening: auth store outage and circuit breaker', () => {
     faulty = false;
     expect((await me(user.accessToken)).status).toBe(503);
     await eventually(async () => (await me(user.accessToken)).status === 200, 9_000, '/auth/me to recover');
-    expect((await request(app.url, 'GET', '/health/ready')).status).toBe(200);
+    expect((await request(server.app.url, 'GET', '/health/ready')).status).toBe(200);
     expect((await upgrade(user.accessToken)).status).toBe(101);
     const again = await open(user);
     again.send({ type: 'authenticate', id: 'reauth-ok', token: user.accessToken });
@@ -156,18 +119,18 @@ describe('hardening: auth store outage and circuit breaker', () => {
   }, 30_000);
 
   it('wrong passwords and unknown emails are answers, not faults: they never open the circuit', async () => {
-    const user = await registerUser(app.url, 'breaker-creds');
+    const user = await registerUser(server.app.url, 'breaker-creds');
     for (let i = 0; i < 6; i++) {
-      const res = await request(app.url, 'POST', '/auth/login', { body: { email: user.email, password: `wrong password ${i}` } });
+      const res = await request(server.app.url, 'POST', '/auth/login', { body: { email: user.email, password: `wrong password ${i}` } });
       expect(res.status).toBe(401);
       expect(errorCode(res.body)).toBe('invalid_credentials');
     }
     for (let i = 0; i < 3; i++) {
-      const res = await request(app.url, 'POST', '/auth/login', { body: { email: `nobody-${i}-${Date.now()}@example.com`, password: 'whatever password' } });
+      const res = await request(server.app.url, 'POST', '/auth/login', { body: { email: `nobody-${i}-${Date.now()}@example.com`, password: 'whatever password' } });
       expect(res.status).toBe(401);
     }
     for (let i = 0; i < 6; i++) expect((await upgrade('still.not.ajwt')).status).toBe(401);
-    expect((await request(app.url, 'GET', '/health/ready')).status).toBe(200);
+    expect((await request(server.app.url, 'GET', '/health/ready')).status).toBe(200);
     expect((await me(user.accessToken)).status).toBe(200);
   });
 });

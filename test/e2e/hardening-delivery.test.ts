@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isTerminalEvent, verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
-import { createTestApp, registerUser, request, type TestApp, type TestSocket } from '../../src/testing/index.js';
-import { commonScripts, connect, eventually, isRunEvent, ScriptedAgent, send, settle, terminalOf, type User } from './helpers/runs.js';
+import { registerUser, request } from '../../src/testing/index.js';
+import { eventually, isRunEvent, range, send, seqs, settle, terminalOf, useScriptedApp, type Established, type Resumed } from './helpers/runs.js';
 
 /**
  * Hardening: the delivery rule. A connection open when a run starts follows it live from seq 1; a connection that
@@ -9,33 +9,14 @@ import { commonScripts, connect, eventually, isRunEvent, ScriptedAgent, send, se
  * it sends `resume`, after which it gets seq afterSeq+1..terminal exactly once, in order.
  */
 
-type Established = { type: 'connection_established'; activeRuns: Array<{ runId: string; threadId: string; lastSeq: number }> };
-type Resumed = { type: 'resumed'; replyTo: string | null; runId: string; lastSeq: number; finished: boolean };
-
 const DELTAS = 300;
 
-let app: TestApp;
-const sockets: TestSocket[] = [];
-beforeAll(async () => {
-  app = await createTestApp({ MAX_RUNS_PER_USER: '10' }, { agent: new ScriptedAgent(commonScripts) });
-});
-afterAll(async () => {
-  for (const s of sockets) s.close();
-  await app?.close();
-});
-
-async function open(user: User): Promise<TestSocket> {
-  const ws = await connect(app, user);
-  sockets.push(ws);
-  return ws;
-}
-
-const seqs = (events: RunEvent[]): number[] => events.map((e) => e.seq);
-const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+const server = useScriptedApp({ MAX_RUNS_PER_USER: '10' });
+const { open } = server;
 
 describe('hardening: delivery of a run to the user\'s connections', () => {
   it('a connection opened mid-run gets nothing of it until resume {afterSeq: 0}, then seq 1..terminal exactly once, in order', async () => {
-    const user = await registerUser(app.url, 'deliver-late');
+    const user = await registerUser(server.app.url, 'deliver-late');
     const early = await open(user);
     const ack = await send(early, { id: 'long', text: `script:deltas ${DELTAS} 8` });
     await early.next((m) => isRunEvent(m) && m.runId === ack.runId && m.seq >= 20, 10_000);
@@ -70,12 +51,12 @@ describe('hardening: delivery of a run to the user\'s connections', () => {
     expect(seqs(replayed)).toEqual(range(1, resumed.lastSeq));
 
     // The stored log agrees with what both connections saw.
-    const stored = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${ack.runId}/events?after=0`, { token: user.accessToken });
+    const stored = await request<{ events: RunEvent[] }>(server.app.url, 'GET', `/runs/${ack.runId}/events?after=0`, { token: user.accessToken });
     expect(stored.body.events).toEqual(full);
   });
 
   it('a connection open before the run starts gets it live from seq 1 without resume', async () => {
-    const user = await registerUser(app.url, 'deliver-live');
+    const user = await registerUser(server.app.url, 'deliver-live');
     const sender = await open(user);
     const other = await open(user);
     const ack = await send(sender, { id: 'live', text: `script:deltas ${DELTAS} 2` });
@@ -92,7 +73,7 @@ describe('hardening: delivery of a run to the user\'s connections', () => {
   });
 
   it('a mid-run connection that never resumes gets nothing of that run, but the next run live', async () => {
-    const user = await registerUser(app.url, 'deliver-never');
+    const user = await registerUser(server.app.url, 'deliver-never');
     const first = await open(user);
     const ack = await send(first, { id: 'one', text: `script:deltas ${DELTAS} 8` });
     await first.next((m) => isRunEvent(m) && m.runId === ack.runId && m.seq >= 10, 10_000);
@@ -111,7 +92,7 @@ describe('hardening: delivery of a run to the user\'s connections', () => {
   });
 
   it('a second resume from 0 replays everything again as one contiguous stream, never interleaving live duplicates', async () => {
-    const user = await registerUser(app.url, 'deliver-twice');
+    const user = await registerUser(server.app.url, 'deliver-twice');
     const starter = await open(user);
     const ack = await send(starter, { id: 'twice', text: `script:deltas ${DELTAS} 8` });
     await starter.next((m) => isRunEvent(m) && m.runId === ack.runId && m.seq >= 15, 10_000);

@@ -1,35 +1,22 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, registerUser, request, type TestApp, type TestSocket } from '../../src/testing/index.js';
-import { connect, eventually, settle, type User } from './helpers/runs.js';
+import { describe, expect, it } from 'vitest';
+import { registerUser, request, type TestSocket } from '../../src/testing/index.js';
+import { eventually, settle, useTestApp } from './helpers/runs.js';
 
 /**
  * Hardening: client message rate per connection (WS_MESSAGES_PER_SECOND=5, WS_MESSAGE_BURST=10).
  * CONTRACT close codes: 1008 `rate limit exceeded`.
  */
 
-let app: TestApp;
-const sockets: TestSocket[] = [];
-beforeAll(async () => {
-  app = await createTestApp({ WS_MESSAGES_PER_SECOND: '5', WS_MESSAGE_BURST: '10' });
-});
-afterAll(async () => {
-  for (const s of sockets) s.close();
-  await app?.close();
-});
-
-async function open(user: User): Promise<TestSocket> {
-  const ws = await connect(app, user);
-  sockets.push(ws);
-  return ws;
-}
+const server = useTestApp({ WS_MESSAGES_PER_SECOND: '5', WS_MESSAGE_BURST: '10' });
+const { open } = server;
 
 const pongs = (ws: TestSocket, prefix: string): string[] =>
   ws.messages.filter((m) => m.type === 'pong').map((m) => (m as { replyTo: string | null }).replyTo ?? '').filter((id) => id.startsWith(prefix));
 
 describe('hardening: WebSocket message rate', () => {
   it('a client sending about 10 pings a second for a second gets every pong and stays open', async () => {
-    const user = await registerUser(app.url, 'rate-paced');
+    const user = await registerUser(server.app.url, 'rate-paced');
     const ws = await open(user);
     for (let i = 0; i < 10; i++) {
       ws.send({ type: 'ping', id: `paced-${i}` });
@@ -43,7 +30,7 @@ describe('hardening: WebSocket message rate', () => {
   });
 
   it('a flood of 200 pings closes that connection 1008 `rate limit exceeded`; the user\'s other connections are unaffected', async () => {
-    const user = await registerUser(app.url, 'rate-flood');
+    const user = await registerUser(server.app.url, 'rate-flood');
     const calm = await open(user);
     const flooder = await open(user);
     for (let i = 0; i < 200; i++) flooder.send({ type: 'ping', id: `flood-${i}` });
@@ -67,13 +54,13 @@ describe('hardening: WebSocket message rate', () => {
     expect(fresh.closed).toBeUndefined();
 
     // The refusal is counted in the metrics by kind.
-    const metrics = await request<string>(app.url, 'GET', '/metrics');
+    const metrics = await request<string>(server.app.url, 'GET', '/metrics');
     expect(metrics.body).toMatch(/agentgate_rate_limited_total\{kind="messages"\} [1-9]/);
     expect(metrics.body).toMatch(/agentgate_ws_server_closes_total\{reason="rateLimited"\} [1-9]/);
   });
 
   it('a burst above the sustained rate but within the burst allowance is served in full', async () => {
-    const user = await registerUser(app.url, 'rate-burst');
+    const user = await registerUser(server.app.url, 'rate-burst');
     const ws = await open(user);
     // 12 at once: 5 from the per-second rate plus 7 of the 10-message burst.
     for (let i = 0; i < 12; i++) ws.send({ type: 'ping', id: `burst-${i}` });

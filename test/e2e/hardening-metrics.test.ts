@@ -1,21 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
-import { connect, send, terminalOf } from './helpers/runs.js';
+import { describe, expect, it } from 'vitest';
+import { createTestApp, registerUser, request, TestSocket, wsUrl } from '../../src/testing/index.js';
+import { connect, send, terminalOf, useTestApp } from './helpers/runs.js';
 
 /**
  * Hardening: GET /metrics (Prometheus text) counts handshakes by status, messages sent, run durations by status
  * and rate-limited requests, and never carries a user identifier, an email or a token.
  */
 
-let app: TestApp;
-const sockets: TestSocket[] = [];
-beforeAll(async () => {
-  app = await createTestApp({ LOGIN_ATTEMPTS_PER_MINUTE: '2' });
-});
-afterAll(async () => {
-  for (const s of sockets) s.close();
-  await app?.close();
-});
+const server = useTestApp({ LOGIN_ATTEMPTS_PER_MINUTE: '2' });
 
 /** The value of one sample line (`name{labels} value`), or undefined when absent. */
 function sample(body: string, series: string): number | undefined {
@@ -24,7 +16,7 @@ function sample(body: string, series: string): number | undefined {
 }
 
 async function metrics(): Promise<string> {
-  const res = await request<string>(app.url, 'GET', '/metrics');
+  const res = await request<string>(server.app.url, 'GET', '/metrics');
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/plain');
   expect(typeof res.body).toBe('string');
@@ -34,12 +26,11 @@ async function metrics(): Promise<string> {
 describe('hardening: metrics', () => {
   it('counts handshakes (101 and 401), messages sent, completed runs and rate limits, without user data', async () => {
     const before = await metrics();
-    const user = await registerUser(app.url, 'metrics');
+    const user = await registerUser(server.app.url, 'metrics');
 
     // One accepted handshake, one refused with 401.
-    const ws = await connect(app, user);
-    sockets.push(ws);
-    const refused = await TestSocket.open(wsUrl(app.url), { headers: { authorization: 'Bearer not-a-token' } }).then(
+    const ws = await server.open(user);
+    const refused = await TestSocket.open(wsUrl(server.app.url), { headers: { authorization: 'Bearer not-a-token' } }).then(
       (s) => (s.close(), 'opened'),
       (err: { status?: number }) => err.status,
     );
@@ -52,7 +43,7 @@ describe('hardening: metrics', () => {
     // A rate-limited login: LOGIN_ATTEMPTS_PER_MINUTE=2 per IP (registration counted too).
     let limited: Awaited<ReturnType<typeof request>> | undefined;
     for (let i = 0; i < 4 && limited === undefined; i++) {
-      const res = await request(app.url, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
+      const res = await request(server.app.url, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
       if (res.status === 429) limited = res;
       else expect(res.status).toBe(200);
     }

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTerminalEvent, verifyRunEvents, type RunEvent, type ServerMessage } from '../../src/protocol/index.js';
 import { createTestApp, registerUser, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
+import { frame } from './helpers/wire.js';
 
 /**
  * Isolation under abuse (CONTRACT WebSocket: "A run's events go to every open connection of its user, and to no one
@@ -72,25 +73,6 @@ function materialize(text: string, bobRuns: string[], bobThreads: string[]): str
   if (kind === 'resume') return JSON.stringify({ type: 'resume', id: `steal-resume-${n}`, runId, afterSeq: 0 });
   if (kind === 'cancel_run') return JSON.stringify({ type: 'cancel_run', id: `steal-cancel-${n}`, runId });
   return JSON.stringify({ type: 'user_message', id: `steal-post-${n}`, threadId, text: 'calculate 1+1' });
-}
-
-function frame(opcode: number, payload: Buffer, { fin = true, rsv = 0, masked = true } = {}): Buffer {
-  const len = payload.length;
-  const head = len < 126 ? Buffer.from([0, len]) : len < 65_536 ? Buffer.alloc(4) : Buffer.alloc(10);
-  if (len >= 126 && len < 65_536) {
-    head[1] = 126;
-    head.writeUInt16BE(len, 2);
-  } else if (len >= 65_536) {
-    head[1] = 127;
-    head.writeBigUInt64BE(BigInt(len), 2);
-  }
-  head[0] = (fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0f);
-  if (!masked) return Buffer.concat([head, payload]);
-  head[1] = (head[1] ?? 0) | 0x80;
-  const mask = randomBytes(4);
-  const body = Buffer.alloc(len);
-  for (let i = 0; i < len; i++) body[i] = (payload[i] ?? 0) ^ (mask[i % 4] ?? 0);
-  return Buffer.concat([head, mask, body]);
 }
 
 const brokenFrames: fc.Arbitrary<Buffer> = fc

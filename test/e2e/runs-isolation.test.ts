@@ -1,29 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyRunEvents } from '../../src/protocol/index.js';
-import { createTestApp, registerUser, request, type TestApp, type TestSocket } from '../../src/testing/index.js';
-import { commonScripts, connect, errorFor, eventOf, isRunEvent, ScriptedAgent, send, settle, terminalOf, threadRuns, type Ack, type User } from './helpers/runs.js';
+import { registerUser, request, type TestSocket } from '../../src/testing/index.js';
+import { errorFor, eventOf, isRunEvent, send, settle, terminalOf, threadRuns, useScriptedApp, type Ack, type User } from './helpers/runs.js';
 
-let app: TestApp;
-const sockets: TestSocket[] = [];
-beforeAll(async () => {
-  app = await createTestApp({ MAX_RUNS_PER_USER: '20' }, { agent: new ScriptedAgent(commonScripts) });
-});
-afterAll(async () => {
-  for (const s of sockets) s.close();
-  await app?.close();
-});
-
-async function open(user: User): Promise<TestSocket> {
-  const ws = await connect(app, user);
-  sockets.push(ws);
-  return ws;
-}
+const server = useScriptedApp({ MAX_RUNS_PER_USER: '20' });
+const { open } = server;
 
 const TEXTS = ['calculate 12*7', 'what time is it in Asia/Tokyo', 'script:deltas 40 2', 'calculate (3+4)^2', 'script:deltas 25 1', 'what time is it in Europe/Paris'];
 
 describe('runs: isolation between users', () => {
   it('a dozen concurrent runs of two users over four connections: each connection sees all of its user\'s runs and none of the other\'s', async () => {
-    const [alice, bob] = await Promise.all([registerUser(app.url, 'iso-a'), registerUser(app.url, 'iso-b')]);
+    const [alice, bob] = await Promise.all([registerUser(server.app.url, 'iso-a'), registerUser(server.app.url, 'iso-b')]);
     const [a1, a2, b1, b2] = await Promise.all([open(alice), open(alice), open(bob), open(bob)]);
 
     // 6 runs per user, alternating between the user's two connections, all sent at once.
@@ -76,9 +63,9 @@ describe('runs: isolation between users', () => {
     }
 
     // The HTTP views are scoped too.
-    const aThreads = await request<{ threads: Array<{ id: string }> }>(app.url, 'GET', '/threads', { token: alice.accessToken });
+    const aThreads = await request<{ threads: Array<{ id: string }> }>(server.app.url, 'GET', '/threads', { token: alice.accessToken });
     expect(new Set(aThreads.body.threads.map((t) => t.id))).toEqual(new Set(threadsOf('a')));
-    const bThreads = await request<{ threads: Array<{ id: string }> }>(app.url, 'GET', '/threads', { token: bob.accessToken });
+    const bThreads = await request<{ threads: Array<{ id: string }> }>(server.app.url, 'GET', '/threads', { token: bob.accessToken });
     expect(new Set(bThreads.body.threads.map((t) => t.id))).toEqual(new Set(threadsOf('b')));
   });
 });
@@ -90,7 +77,7 @@ describe('runs: another user\'s thread or run reads exactly like a missing one',
   let bWs: TestSocket;
   let finished: Ack;
   beforeAll(async () => {
-    [alice, bob] = await Promise.all([registerUser(app.url, 'own-a'), registerUser(app.url, 'own-b')]);
+    [alice, bob] = await Promise.all([registerUser(server.app.url, 'own-a'), registerUser(server.app.url, 'own-b')]);
     [aWs, bWs] = await Promise.all([open(alice), open(bob)]);
     finished = await send(aWs, { id: 'done', text: 'calculate 12*7' });
     await terminalOf(aWs, finished.runId);
@@ -100,37 +87,37 @@ describe('runs: another user\'s thread or run reads exactly like a missing one',
 
   it('GET /threads/:id and /threads/:id/messages of A\'s thread answer B 404 not_found, byte-for-byte like a nonexistent id', async () => {
     for (const suffix of ['', '/messages']) {
-      const theirs = await request(app.url, 'GET', `/threads/${finished.threadId}${suffix}`, { token: bob.accessToken });
-      const missing = await request(app.url, 'GET', `/threads/${MISSING}${suffix}`, { token: bob.accessToken });
+      const theirs = await request(server.app.url, 'GET', `/threads/${finished.threadId}${suffix}`, { token: bob.accessToken });
+      const missing = await request(server.app.url, 'GET', `/threads/${MISSING}${suffix}`, { token: bob.accessToken });
       expect(theirs.status).toBe(404);
       expect(theirs.body).toMatchObject({ error: { code: 'not_found', message: expect.any(String) } });
       expect(theirs.body).toEqual(missing.body);
       expect(missing.status).toBe(404);
     }
     // The owner still reads it.
-    expect((await request(app.url, 'GET', `/threads/${finished.threadId}/messages`, { token: alice.accessToken })).status).toBe(200);
+    expect((await request(server.app.url, 'GET', `/threads/${finished.threadId}/messages`, { token: alice.accessToken })).status).toBe(200);
   });
 
   it('GET /runs/:id/events and POST /runs/:id/cancel of A\'s run answer B 404 like a nonexistent run, and do not cancel it', async () => {
     const live = await send(aWs, { id: 'live-http', text: 'script:sleep 30000' });
     await eventOf(aWs, live.runId, 'agent_thinking');
     for (const runId of [finished.runId, live.runId]) {
-      const events = await request(app.url, 'GET', `/runs/${runId}/events?after=0`, { token: bob.accessToken });
-      const missingEvents = await request(app.url, 'GET', `/runs/${MISSING}/events?after=0`, { token: bob.accessToken });
+      const events = await request(server.app.url, 'GET', `/runs/${runId}/events?after=0`, { token: bob.accessToken });
+      const missingEvents = await request(server.app.url, 'GET', `/runs/${MISSING}/events?after=0`, { token: bob.accessToken });
       expect(events.status).toBe(404);
       expect(events.body).toMatchObject({ error: { code: 'not_found' } });
       expect(events.body).toEqual(missingEvents.body);
-      const cancel = await request(app.url, 'POST', `/runs/${runId}/cancel`, { token: bob.accessToken });
-      const missingCancel = await request(app.url, 'POST', `/runs/${MISSING}/cancel`, { token: bob.accessToken });
+      const cancel = await request(server.app.url, 'POST', `/runs/${runId}/cancel`, { token: bob.accessToken });
+      const missingCancel = await request(server.app.url, 'POST', `/runs/${MISSING}/cancel`, { token: bob.accessToken });
       expect(cancel.status).toBe(404);
       expect(cancel.body).toMatchObject({ error: { code: 'not_found' } });
       expect(cancel.body).toEqual(missingCancel.body);
     }
     await settle(200);
     expect(aWs.eventsOf(live.runId).some((e) => e.type === 'run_cancelled')).toBe(false);
-    expect((await threadRuns(app, alice, live.threadId))[0]).toMatchObject({ id: live.runId, status: 'running' });
+    expect((await threadRuns(server.app, alice, live.threadId))[0]).toMatchObject({ id: live.runId, status: 'running' });
     // Clean up as the owner.
-    expect((await request(app.url, 'POST', `/runs/${live.runId}/cancel`, { token: alice.accessToken })).status).toBe(202);
+    expect((await request(server.app.url, 'POST', `/runs/${live.runId}/cancel`, { token: alice.accessToken })).status).toBe(202);
     expect((await terminalOf(aWs, live.runId)).type).toBe('run_cancelled');
   });
 
@@ -158,7 +145,7 @@ describe('runs: another user\'s thread or run reads exactly like a missing one',
   });
 
   it('B\'s user_message with A\'s threadId gets error not_found (as for a missing thread) and adds nothing to A\'s thread', async () => {
-    const before = await request<{ messages: unknown[] }>(app.url, 'GET', `/threads/${finished.threadId}/messages`, { token: alice.accessToken });
+    const before = await request<{ messages: unknown[] }>(server.app.url, 'GET', `/threads/${finished.threadId}/messages`, { token: alice.accessToken });
     const aMessagesBefore = aWs.messages.length;
     bWs.send({ type: 'user_message', id: 'intrude', threadId: finished.threadId, text: 'calculate 1+1' });
     bWs.send({ type: 'user_message', id: 'intrude-missing', threadId: MISSING, text: 'calculate 1+1' });
@@ -169,8 +156,8 @@ describe('runs: another user\'s thread or run reads exactly like a missing one',
     expect(bWs.messages.filter((m) => m.type === 'message_accepted' && (m.replyTo === 'intrude' || m.replyTo === 'intrude-missing'))).toEqual([]);
     expect(bWs.messages.filter((m) => 'threadId' in m && m.threadId === finished.threadId)).toEqual([]);
     expect(aWs.messages.slice(aMessagesBefore)).toEqual([]);
-    const after = await request<{ messages: unknown[] }>(app.url, 'GET', `/threads/${finished.threadId}/messages`, { token: alice.accessToken });
+    const after = await request<{ messages: unknown[] }>(server.app.url, 'GET', `/threads/${finished.threadId}/messages`, { token: alice.accessToken });
     expect(after.body.messages).toEqual(before.body.messages);
-    expect(await threadRuns(app, alice, finished.threadId)).toHaveLength(1);
+    expect(await threadRuns(server.app, alice, finished.threadId)).toHaveLength(1);
   });
 });

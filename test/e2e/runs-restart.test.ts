@@ -7,10 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
-import { connect, eventOf, send, terminalOf, threadRuns, type Of, type User } from './helpers/runs.js';
-
-type Resumed = { type: 'resumed'; lastSeq: number; finished: boolean };
-type Established = { type: 'connection_established'; activeRuns: unknown[] };
+import { connect, eventOf, send, terminalOf, threadRuns, type Established, type Of, type Resumed, type User } from './helpers/runs.js';
 
 const dirs: string[] = [];
 const apps: TestApp[] = [];

@@ -1,35 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
-import { createTestApp, registerUser, request, type TestApp, type TestSocket } from '../../src/testing/index.js';
-import { commonScripts, connect, eventually, isRunEvent, ScriptedAgent, send, settle, terminalOf, threadRuns, type User } from './helpers/runs.js';
+import { registerUser, request, type TestSocket } from '../../src/testing/index.js';
+import { eventually, isRunEvent, range, send, seqs, settle, terminalOf, threadRuns, useScriptedApp, type Established, type Resumed } from './helpers/runs.js';
 
-type Resumed = { type: 'resumed'; replyTo: string | null; runId: string; lastSeq: number; finished: boolean };
-type Established = { type: 'connection_established'; activeRuns: Array<{ runId: string; threadId: string; lastSeq: number }> };
+const server = useScriptedApp({ MAX_RUNS_PER_USER: '20' });
+const { open } = server;
 
-let app: TestApp;
-const sockets: TestSocket[] = [];
-beforeAll(async () => {
-  app = await createTestApp({ MAX_RUNS_PER_USER: '20' }, { agent: new ScriptedAgent(commonScripts) });
-});
-afterAll(async () => {
-  for (const s of sockets) s.close();
-  await app?.close();
-});
-
-async function open(user: User): Promise<TestSocket> {
-  const ws = await connect(app, user);
-  sockets.push(ws);
-  return ws;
-}
-
-const seqs = (events: RunEvent[]): number[] => events.map((e) => e.seq);
-const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 const runEventsAfter = (ws: TestSocket, runId: string, index: number): RunEvent[] =>
   ws.messages.slice(index).filter((m): m is RunEvent => isRunEvent(m) && m.runId === runId);
 
 describe('runs: resume', () => {
   it('a second connection resuming mid-run (afterSeq N) gets every seq > N exactly once, in order, through the terminal event, while live events keep coming', async () => {
-    const user = await registerUser(app.url, 'resume-live');
+    const user = await registerUser(server.app.url, 'resume-live');
     const ws1 = await open(user);
     const ack = await send(ws1, { id: 'long', text: 'script:deltas 300 4' });
     await ws1.next((m) => isRunEvent(m) && m.runId === ack.runId && m.seq >= 40);
@@ -64,7 +46,7 @@ describe('runs: resume', () => {
   });
 
   it('resume after the run finished replays exactly the tail, says finished, and then nothing more arrives', async () => {
-    const user = await registerUser(app.url, 'resume-done');
+    const user = await registerUser(server.app.url, 'resume-done');
     const ws1 = await open(user);
     const ack = await send(ws1, { id: 'short', text: 'script:deltas 30 1' });
     const full = await ws1.runEvents(ack.runId);
@@ -88,12 +70,12 @@ describe('runs: resume', () => {
     ws3.send({ type: 'resume', id: 'all', runId: ack.runId, afterSeq: 0 });
     await ws3.next((m) => m.type === 'resumed' && m.replyTo === 'all');
     expect(ws3.eventsOf(ack.runId)).toEqual(full);
-    const stored = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${ack.runId}/events?after=10`, { token: user.accessToken });
+    const stored = await request<{ events: RunEvent[] }>(server.app.url, 'GET', `/runs/${ack.runId}/events?after=10`, { token: user.accessToken });
     expect(stored.body.events).toEqual(full.slice(10));
   });
 
   it('connection_established.activeRuns lists a running run with its lastSeq on a new connection, only for its owner, and not once it ended', async () => {
-    const [user, stranger] = await Promise.all([registerUser(app.url, 'active'), registerUser(app.url, 'active-other')]);
+    const [user, stranger] = await Promise.all([registerUser(server.app.url, 'active'), registerUser(server.app.url, 'active-other')]);
     const ws1 = await open(user);
     const ack = await send(ws1, { id: 'sleepy', text: 'script:sleep 30000' });
     await ws1.next((m) => isRunEvent(m) && m.runId === ack.runId && m.type === 'agent_thinking');
@@ -115,7 +97,7 @@ describe('runs: resume', () => {
   });
 
   it('closing the only socket mid-run does not cancel it: a later connection lists it, resumes from 0 and gets the complete run ending agent_completed', async () => {
-    const user = await registerUser(app.url, 'disconnect');
+    const user = await registerUser(server.app.url, 'disconnect');
     const ws1 = await open(user);
     const ack = await send(ws1, { id: 'slow', text: 'script:deltas 150 15' });
     await ws1.next((m) => isRunEvent(m) && m.runId === ack.runId && m.seq >= 5);
@@ -134,18 +116,18 @@ describe('runs: resume', () => {
     const done = events.at(-1);
     expect(done).toMatchObject({ type: 'agent_completed' });
     expect(events.filter((e) => e.type === 'agent_message_delta').map((e) => (e as { text: string }).text).join('')).toBe((done as { text: string }).text);
-    expect(await threadRuns(app, user, ack.threadId)).toEqual([expect.objectContaining({ id: ack.runId, status: 'completed' })]);
+    expect(await threadRuns(server.app, user, ack.threadId)).toEqual([expect.objectContaining({ id: ack.runId, status: 'completed' })]);
   });
 
   it('a run that finishes while its user has no connection at all is complete on resume from 0 later', async () => {
-    const user = await registerUser(app.url, 'offline');
+    const user = await registerUser(server.app.url, 'offline');
     const ws1 = await open(user);
     const ack = await send(ws1, { id: 'bg', text: 'script:deltas 60 10' });
     await ws1.next((m) => isRunEvent(m) && m.runId === ack.runId && m.type === 'agent_started');
     ws1.close();
     await ws1.waitClose();
-    await eventually(async () => (await threadRuns(app, user, ack.threadId))[0]?.status !== 'running', 10_000, 'the run to finish');
-    expect(await threadRuns(app, user, ack.threadId)).toEqual([expect.objectContaining({ status: 'completed' })]);
+    await eventually(async () => (await threadRuns(server.app, user, ack.threadId))[0]?.status !== 'running', 10_000, 'the run to finish');
+    expect(await threadRuns(server.app, user, ack.threadId)).toEqual([expect.objectContaining({ status: 'completed' })]);
 
     const ws2 = await open(user);
     expect((ws2.messages[0] as Established).activeRuns).toEqual([]);

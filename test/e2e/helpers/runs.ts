@@ -1,12 +1,15 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll } from 'vitest';
 import { OfflineAgent, type Agent, type AgentIO, type AgentRequest, type AgentResult } from '../../../src/agents/index.js';
 import { isTerminalEvent, type RunEvent, type ServerMessage } from '../../../src/protocol/index.js';
-import { request, TestSocket, wsUrl, type registerUser, type TestApp } from '../../../src/testing/index.js';
+import { createTestApp, request, TestSocket, wsUrl, type registerUser, type TestApp } from '../../../src/testing/index.js';
 
 export type User = Awaited<ReturnType<typeof registerUser>>;
 export type Ack = { type: 'message_accepted'; replyTo: string | null; threadId: string; runId: string };
 export type WsError = { type: 'error'; code: string; message: string; replyTo: string | null };
 export type Of<T extends RunEvent['type']> = Extract<RunEvent, { type: T }>;
+export type Resumed = Extract<ServerMessage, { type: 'resumed' }>;
+export type Established = Extract<ServerMessage, { type: 'connection_established' }>;
 
 /** A script the test agent runs when a message's text is `script:<name>`. */
 export type Script = (req: AgentRequest, io: AgentIO) => Promise<AgentResult>;
@@ -60,6 +63,48 @@ export const commonScripts: Record<string, Script> = {
   },
 };
 
+/** A file's (or a describe block's) app: `app` once its beforeAll has run, and `open` for sockets closed with it. */
+export interface AppUnderTest {
+  readonly app: TestApp;
+  /** Opens a socket as the user (Authorization header); it is closed after the tests. */
+  open(user: User): Promise<TestSocket>;
+}
+
+/**
+ * Starts an app with `env` (and `options`) before the tests of the enclosing file or describe block, and closes it,
+ * with every socket `open` made, after them.
+ */
+export function useTestApp(env: Record<string, string> = {}, options?: Parameters<typeof createTestApp>[1]): AppUnderTest {
+  let app: TestApp | undefined;
+  const sockets: TestSocket[] = [];
+  beforeAll(async () => {
+    app = await createTestApp(env, options);
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await app?.close();
+  });
+  const started = (): TestApp => {
+    if (app === undefined) throw new Error('the test app is not started (use it in a test or hook)');
+    return app;
+  };
+  return {
+    get app() {
+      return started();
+    },
+    open: async (user) => {
+      const ws = await connect(started(), user);
+      sockets.push(ws);
+      return ws;
+    },
+  };
+}
+
+/** useTestApp with a ScriptedAgent running `scripts`. */
+export function useScriptedApp(env: Record<string, string>, scripts: Record<string, Script> = commonScripts): AppUnderTest {
+  return useTestApp(env, { agent: new ScriptedAgent(scripts) });
+}
+
 /** Opens a socket with an Authorization header. */
 export function connect(app: TestApp, user: User): Promise<TestSocket> {
   return TestSocket.open(wsUrl(app.url), { headers: { authorization: `Bearer ${user.accessToken}` } });
@@ -81,6 +126,10 @@ export async function errorFor(ws: TestSocket, id: string, timeoutMs = 5_000): P
 export function isRunEvent(m: ServerMessage): m is RunEvent {
   return 'seq' in m;
 }
+
+export const seqs = (events: RunEvent[]): number[] => events.map((e) => e.seq);
+/** from..to inclusive; empty when to < from. */
+export const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
 /** Waits for a run event of a given type on a socket. */
 export function eventOf<T extends RunEvent['type']>(ws: TestSocket, runId: string, type: T, timeoutMs = 10_000): Promise<Of<T>> {
