@@ -56,14 +56,20 @@ async function latency(): Promise<void> {
 
 async function ask(ws: TestSocket, text: string): Promise<{ started: number; completed: number }> {
   const id = `q${Math.random()}`;
+  // Stamped in the socket's own listener: several frames of one TCP read are handled before any promise settles.
+  const arrival = new Map<string, number>();
+  const stamp = (data: Buffer): void => {
+    const type = /"type":"(agent_started|agent_completed)"/.exec(data.toString('utf8'))?.[1];
+    if (type !== undefined && !arrival.has(type)) arrival.set(type, performance.now());
+  };
+  ws.ws.on('message', stamp);
   const t0 = performance.now();
   ws.send({ type: 'user_message', id, text });
   const ack = (await ws.waitFor((m) => m.type === 'message_accepted' && m.replyTo === id)) as { runId: string };
-  const startedAt = await ws.next((m) => m.type === 'agent_started' && m.runId === ack.runId).then(() => performance.now());
   await ws.next((m) => m.type === 'agent_completed' && m.runId === ack.runId);
-  const completedAt = performance.now();
+  ws.ws.off('message', stamp);
   ws.messages.length = 0;
-  return { started: startedAt - t0, completed: completedAt - t0 };
+  return { started: (arrival.get('agent_started') ?? NaN) - t0, completed: (arrival.get('agent_completed') ?? NaN) - t0 };
 }
 
 async function coldStart(): Promise<void> {
