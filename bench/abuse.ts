@@ -1,40 +1,35 @@
 /**
- * Abuse while others work, on loopback:  npm run bench -- abuse [--n 50]
- * 1. How many frames one flooding connection gets to send before the message limit closes it (default limits:
- *    WS_MESSAGES_PER_SECOND=20, WS_MESSAGE_BURST=100), and how fast.
+ * Abuse while others work, on loopback:  npm run bench -- abuse [--n 50]   (run `npm run build` first)
+ * The server runs as its own process (node dist/main.js, default limits: WS_MESSAGES_PER_SECOND=20,
+ * WS_MESSAGE_BURST=100), the flooders in another (bench/flooders.ts), the well-behaved user here, so no side
+ * borrows another's event loop.
+ * 1. How many frames one flooding connection gets to send before the message limit closes it, and how fast.
  * 2. A well-behaved user's "calculate 12*7" latency (user_message → agent_completed), alone and then while four
- *    abusers flood and reconnect in a loop; printed as p50/p90 and as the ratio abused/alone from this run.
+ *    users flood and reconnect in a loop; p50/p90 and the ratio abused/alone, both measured in this run.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
-import { createTestApp, registerUser, TestSocket, wsUrl } from '../src/testing/index.js';
+import { registerUser, TestSocket, wsUrl } from '../src/testing/index.js';
+import { flood } from './flooders.js';
 
 const nFlag = process.argv.indexOf('--n');
 const n = nFlag >= 0 ? Number(process.argv[nFlag + 1]) : 50;
 const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
 
-const app = await createTestApp({ WS_MESSAGES_PER_SECOND: '20', WS_MESSAGE_BURST: '100', MAX_RUNS_PER_USER: '10' });
-const headers = (token: string) => ({ authorization: `Bearer ${token}` });
-
-/** Floods pings until the server closes the socket; returns frames sent, time to close, close code/reason. */
-async function flood(token: string): Promise<{ sent: number; ms: number; code: number; reason: string }> {
-  const ws = new WebSocket(wsUrl(app.url), { headers: headers(token) });
-  await new Promise((resolve, reject) => ws.once('message', resolve).once('error', reject));
-  const t0 = performance.now();
-  let sent = 0;
-  let open = true;
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    ws.once('close', (code, reason) => {
-      open = false;
-      resolve({ code, reason: reason.toString() });
-    }),
-  );
-  while (open && performance.now() - t0 < 10_000) {
-    for (let i = 0; i < 50 && open; i++, sent++) ws.send('{"type":"ping"}');
-    await new Promise((r) => setImmediate(r));
+async function startServer(): Promise<{ url: string; child: ChildProcess; dataDir: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'agentgate-abuse-'));
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const env = { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn', HANDSHAKES_PER_MINUTE: '100000', LOGIN_ATTEMPTS_PER_MINUTE: '1000', MAX_RUNS_PER_USER: '10' };
+  const child = spawn(process.execPath, ['dist/main.js'], { env, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  for (const t0 = performance.now(); !(await fetch(`${url}/health/live`).then((r) => r.ok, () => false)); ) {
+    if (performance.now() - t0 > 30_000) throw new Error('server did not start');
+    await new Promise((r) => setTimeout(r, 20));
   }
-  const { code, reason } = await closed;
-  return { sent, ms: performance.now() - t0, code, reason };
+  return { url, child, dataDir };
 }
 
 async function latencies(ws: TestSocket, count: number): Promise<number[]> {
@@ -51,33 +46,36 @@ async function latencies(ws: TestSocket, count: number): Promise<number[]> {
   return out;
 }
 
+const server = await startServer();
 try {
-  const abuser = await registerUser(app.url, 'abuser');
-  const single = await flood(abuser.accessToken);
-  console.log(`one flooding connection: ${single.sent} frames written in ${single.ms.toFixed(0)} ms before close ${single.code} "${single.reason}"`);
+  const abuser = await registerUser(server.url, 'abuser');
+  const single = await flood(wsUrl(server.url), abuser.accessToken);
+  console.log(`one flooding connection: ${single.sent} frames written in ${single.ms.toFixed(0)} ms until close ${single.code} "${single.reason}" (limit 20/s + burst 100)`);
 
-  const good = await registerUser(app.url, 'good');
-  const ws = await TestSocket.open(wsUrl(app.url), { headers: headers(good.accessToken) });
-  await latencies(ws, 5); // warm-up (lazy calculator load)
+  const good = await registerUser(server.url, 'good');
+  const ws = await TestSocket.open(wsUrl(server.url), { headers: { authorization: `Bearer ${good.accessToken}` } });
+  await latencies(ws, 5); // warm-up
   const alone = await latencies(ws, n);
 
-  let stop = false;
-  let floods = 0;
-  const abusers = await Promise.all(Array.from({ length: 4 }, (_, i) => registerUser(app.url, `abuser${i}`)));
-  const loops = abusers.map(async (a) => {
-    while (!stop) {
-      await flood(a.accessToken);
-      floods += 1;
-    }
-  });
+  const abusers = await Promise.all(Array.from({ length: 4 }, (_, i) => registerUser(server.url, `abuser${i}`)));
+  const flooders = spawn(process.execPath, ['--import', 'tsx', 'bench/flooders.ts', wsUrl(server.url), ...abusers.map((a) => a.accessToken)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let cycles = 0;
+  flooders.stdout.on('data', (chunk: Buffer) => (cycles += chunk.toString().split('\n').filter(Boolean).length));
+  await new Promise((r) => setTimeout(r, 1_000)); // let the flood start
   const abused = await latencies(ws, n);
-  stop = true;
-  await Promise.all(loops);
+  flooders.kill('SIGTERM');
+  await new Promise((r) => flooders.once('exit', r));
   ws.close();
 
   const a50 = quantile(alone, 0.5);
   const b50 = quantile(abused, 0.5);
-  console.log(`well-behaved user, n=${n} runs each: alone p50 ${a50.toFixed(2)} ms p90 ${quantile(alone, 0.9).toFixed(2)} ms; under abuse (4 flooders, ${floods} flood-and-close cycles) p50 ${b50.toFixed(2)} ms p90 ${quantile(abused, 0.9).toFixed(2)} ms; ratio p50 ${(b50 / a50).toFixed(2)}x`);
+  console.log(
+    `well-behaved user, n=${n} runs each: alone p50 ${a50.toFixed(2)} ms p90 ${quantile(alone, 0.9).toFixed(2)} ms; ` +
+      `under abuse (4 flooding users in another process, ${cycles} flood-and-close cycles) p50 ${b50.toFixed(2)} ms p90 ${quantile(abused, 0.9).toFixed(2)} ms; ` +
+      `ratio p50 ${(b50 / a50).toFixed(2)}x`,
+  );
 } finally {
-  await app.close();
+  server.child.kill('SIGTERM');
+  await new Promise((r) => server.child.once('exit', r));
+  rmSync(server.dataDir, { recursive: true, force: true });
 }

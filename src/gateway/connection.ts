@@ -85,8 +85,12 @@ export class Connection {
     this.clearTimers();
     const { code, reason } = CLOSE[kind];
     this.socket.close(code, reason);
+    // Stop reading from a flooder (what it already sent would be parsed for nothing while others wait), and end
+    // its TCP connection soon after the close frame went out: it will not be reading our close handshake anyway.
+    const flooder = kind === 'rateLimited';
+    if (flooder) this.socket.pause();
     // A peer that never answers the close frame must not hold its slot.
-    setTimeout(() => this.socket.terminate(), 5_000).unref();
+    setTimeout(() => this.socket.terminate(), flooder ? 1_000 : 5_000).unref();
   }
 
   /** Warns the client ahead of its token's expiry and closes 4001 at the expiry itself. */

@@ -139,6 +139,8 @@ export class Gateway {
     let chain: Promise<void> = Promise.resolve();
     const messageDeps = { runs: this.deps.runs, auth: this.deps.auth, now: this.deps.now, tokenWarnAheadMs: this.tokenWarnAheadMs };
     ws.on('message', (data, isBinary) => {
+      // Frames still arriving after we closed (a flood in flight) cost nothing more than ws's parsing.
+      if (!conn.isOpen) return;
       if (isBinary) return conn.close('binaryFrame');
       const admitted = this.deps.messageLimiter.consume(id).then(() => true, () => false);
       chain = chain
