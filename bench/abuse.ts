@@ -1,5 +1,5 @@
 /**
- * Abuse while others work, on loopback:  npm run bench -- abuse [--n 50]   (run `npm run build` first)
+ * Abuse while others work, on loopback:  npm run bench -- abuse [--n 50]   
  * The server runs as its own process (node dist/main.js, default limits: WS_MESSAGES_PER_SECOND=20,
  * WS_MESSAGE_BURST=100), the flooders in another (bench/flooders.ts), the well-behaved user here, so no side
  * borrows another's event loop.
