@@ -10,7 +10,6 @@ import { createHttpApp } from '../http/index.js';
 import { RunManager } from '../runs/index.js';
 import {
   MemoryAttemptLimiter,
-  MemoryBurstLimiter,
   MemoryRevocationBus,
   MemoryTicketStore,
   MemoryUserEventBus,
@@ -57,7 +56,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const live: { gateway?: Gateway; runs?: RunManager } = {};
   const metrics = createMetrics({ connections: () => live.gateway?.connectionCount ?? 0, activeRuns: () => live.runs?.activeCount ?? 0 });
   const { telemetry } = metrics;
-  const perMinute = (points: number, keyPrefix: string): MemoryAttemptLimiter => new MemoryAttemptLimiter({ points, durationSeconds: 60, keyPrefix });
+  const perMinute = (points: number, keyPrefix: string): MemoryAttemptLimiter => MemoryAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix });
 
   const db = await openSqlite(config.dataDir);
   const authStores = (options.wrapAuthStores ?? ((s) => s))({ users: new SqlUserStore(db), tokens: new SqlTokenStore(db) });
@@ -129,7 +128,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       bus,
       revocations,
       handshakeLimiter: perMinute(config.gatewayLimits.handshakesPerMinute, 'handshake'),
-      messageLimiter: new MemoryBurstLimiter({ perSecond: config.gatewayLimits.messagesPerSecond, burst: config.gatewayLimits.messageBurst, burstWindowSeconds: 10, keyPrefix: 'ws-messages' }),
+      messageLimiter: MemoryAttemptLimiter.withBurst({ perSecond: config.gatewayLimits.messagesPerSecond, burst: config.gatewayLimits.messageBurst, burstWindowSeconds: 10, keyPrefix: 'ws-messages' }),
       telemetry,
       logger,
       now,

@@ -1,4 +1,4 @@
-export { MemoryAttemptLimiter, MemoryBurstLimiter } from './memory/attempt-limiter.js';
+export { MemoryAttemptLimiter } from './memory/attempt-limiter.js';
 export { MemoryRevocationBus } from './memory/revocation-bus.js';
 export { MemoryTicketStore } from './memory/ticket-store.js';
 export { MemoryUserEventBus } from './memory/user-event-bus.js';
