@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
-import { httpStatusOf, type AppError, type ErrorCode } from '../errors/index.js';
+import { httpStatusOf, writeRawError, type AppError, type ErrorCode } from '../errors/index.js';
 
 /** A refused upgrade: answered with plain HTTP, no WebSocket is ever created. */
 export class HandshakeRefusal extends Error {
@@ -42,15 +41,5 @@ export function checkHandshake(req: IncomingMessage): void {
 
 /** Writes the refusal as a complete HTTP response and closes the socket. */
 export function writeRefusal(socket: Duplex, refusal: HandshakeRefusal): void {
-  if (!socket.writable) return void socket.destroy();
-  const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } });
-  const headers = {
-    Connection: 'close',
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': String(Buffer.byteLength(body)),
-    'Cache-Control': 'no-store',
-    ...refusal.headers,
-  };
-  const head = [`HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ''}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
-  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  writeRawError(socket, refusal.status, { code: refusal.code, message: refusal.message }, refusal.headers);
 }

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodType } from 'zod';
-import { AppError, httpStatusOf, isAppError, type ErrorCode } from '../errors/index.js';
+import { AppError, httpStatusOf, isAppError, writeRawError, type ErrorCode } from '../errors/index.js';
 import type { ErrorBody } from '../protocol/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 
@@ -54,14 +54,8 @@ export function parseInput<T>(schema: ZodType<T>, input: unknown): T {
 
 /** Answers a request node's HTTP parser refused (the socket may already be unwritable). */
 export function writeClientError(err: Error & { code?: string }, socket: Duplex): void {
-  if (!socket.writable) return void socket.destroy();
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : 400;
-  const body = JSON.stringify(errorBody(new AppError('invalid_request', tooLarge ? 'The request headers are too large.' : 'The HTTP request is malformed.')));
-  socket.end(
-    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Cache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  writeRawError(socket, tooLarge ? 431 : 400, { code: 'invalid_request', message: tooLarge ? 'The request headers are too large.' : 'The HTTP request is malformed.' });
 }
 
 /** fastify's frameworkErrors: a URL it cannot route (bad percent-encoding, an over-long id). */
