@@ -24,7 +24,7 @@ async function main(argv: readonly string[]): Promise<number> {
     throw err;
   }
   if (argv.includes('--check-config')) {
-    console.log(`Configuration is valid (NODE_ENV=${config.env}, signing=${config.jwt.secretKey === undefined ? 'EdDSA key in DATA_DIR' : 'HS256 JWT_SECRET_KEY'}, DATA_DIR=${config.dataDir}).`);
+    console.log(`Configuration is valid (NODE_ENV=${config.env}, signing=${config.jwt.secretKey === undefined ? 'EdDSA key in DATA_DIR' : 'HS256 JWT_SECRET_KEY'}, storage=${config.database ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}, shared state=${config.redis ? 'Redis' : 'memory (one instance)'}).`);
     return 0;
   }
 

@@ -1,6 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { builtinTools, OfflineAgent, preloadCalculator, ToolRegistry, type Agent } from '../agents/index.js';
 import { AccessTokens, AuthService, DependencyGuard, loadSigningKeys, PasswordHasher, Tickets, type TokenStore, type UserStore } from '../auth/index.js';
@@ -8,17 +8,8 @@ import type { Config } from '../config/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createHttpApp } from '../http/index.js';
 import { RunManager } from '../runs/index.js';
-import {
-  MemoryAttemptLimiter,
-  MemoryRevocationBus,
-  MemoryTicketStore,
-  MemoryUserEventBus,
-  openSqlite,
-  SqlConversationStore,
-  SqlEventLog,
-  SqlTokenStore,
-  SqlUserStore,
-} from '../storage/index.js';
+import { FlexibleAttemptLimiter, SqlConversationStore, SqlEventLog, SqlTokenStore, SqlUserStore } from '../storage/index.js';
+import { openBackends } from './backends.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { ownOriginsOf } from './origins.js';
@@ -38,6 +29,8 @@ export interface RunningApp {
   readonly url: string;
   readonly port: number;
   readonly logger: Logger;
+  /** Random per start: names this process among the instances sharing PostgreSQL and Redis. */
+  readonly instanceId: string;
   readonly runs: RunManager;
   readonly gateway: Gateway;
   stop(): Promise<void>;
@@ -56,15 +49,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const live: { gateway?: Gateway; runs?: RunManager } = {};
   const metrics = createMetrics({ connections: () => live.gateway?.connectionCount ?? 0, activeRuns: () => live.runs?.activeCount ?? 0 });
   const { telemetry } = metrics;
-  const perMinute = (points: number, keyPrefix: string): MemoryAttemptLimiter => MemoryAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix });
-
-  const db = await openSqlite(config.dataDir);
+  const instanceId = randomUUID();
+  const backends = await openBackends(config, instanceId, logger);
+  const { db, bus, revocations, perMinute } = backends;
   const authStores = (options.wrapAuthStores ?? ((s) => s))({ users: new SqlUserStore(db), tokens: new SqlTokenStore(db) });
   const conversations = new SqlConversationStore(db);
   const events = new SqlEventLog(db);
-  const ticketStore = new MemoryTicketStore();
-  const bus = new MemoryUserEventBus();
-  const revocations = new MemoryRevocationBus();
 
   const keys = await loadSigningKeys({ secretKey: config.jwt.secretKey, dataDir: config.dataDir });
   const authGuard = new DependencyGuard('the user and session store');
@@ -82,7 +72,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     guard: authGuard,
     now,
   });
-  const tickets = new Tickets(ticketStore, {
+  const tickets = new Tickets(backends.tickets, {
     defaultTtlSeconds: config.ticketTtlSeconds,
     maxTtlSeconds: config.ticketMaxTtlSeconds,
     perUserLimiter: perMinute(config.rateLimits.ticketsPerMinute, 'ticket'),
@@ -100,6 +90,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     runs: conversations,
     events,
     bus,
+    runControl: backends.runControl,
+    liveness: backends.liveness,
     agent: options.agent ?? new OfflineAgent(),
     tools: new ToolRegistry(builtinTools({ docsPaths: DOCS_PATHS })),
     limits: config.runs,
@@ -108,8 +100,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     now,
   });
   live.runs = runs;
-  const interrupted = await runs.recoverInterrupted();
-  if (interrupted > 0) logger.warn({ interrupted }, 'marked runs left by a previous process as interrupted');
+  const interrupted = await runs.recoverOrphans();
+  if (interrupted > 0) logger.warn({ interrupted }, 'marked runs left by a stopped instance as interrupted');
+  runs.startOrphanSweeper(config.instanceLeaseMs);
 
   let ownOrigins: readonly string[] = [];
   const gateway = new Gateway(
@@ -120,6 +113,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       maxConnectionsPerUser: config.gatewayLimits.maxConnectionsPerUser,
       maxBufferedBytes: config.gatewayLimits.maxBufferedBytes,
       isOriginAllowed: (origin) => (config.allowedOrigins.length > 0 ? config.allowedOrigins : ownOrigins).includes(origin),
+      leaseRenewIntervalMs: Math.max(100, Math.floor(config.instanceLeaseMs / 3)),
     },
     {
       auth,
@@ -127,8 +121,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       runs,
       bus,
       revocations,
+      leases: backends.leases,
       handshakeLimiter: perMinute(config.gatewayLimits.handshakesPerMinute, 'handshake'),
-      messageLimiter: MemoryAttemptLimiter.withBurst({ perSecond: config.gatewayLimits.messagesPerSecond, burst: config.gatewayLimits.messageBurst, burstWindowSeconds: 10, keyPrefix: 'ws-messages' }),
+      messageLimiter: FlexibleAttemptLimiter.withBurst({ perSecond: config.gatewayLimits.messagesPerSecond, burst: config.gatewayLimits.messageBurst, burstWindowSeconds: 10, keyPrefix: 'ws-messages' }),
       telemetry,
       logger,
       now,
@@ -147,7 +142,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       jwks: keys.jwks,
       webSocketUrl: () => `${publicUrl.replace(/^http/, 'ws')}/ws`,
       readiness: {
-        database: async () => void (await sql`select 1`.execute(db)),
+        ...backends.readiness,
         auth: async () => {
           if (authGuard.isOpen) throw new Error('circuit open');
         },
@@ -165,7 +160,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   if (publicUrl === '') publicUrl = url;
   ownOrigins = ownOriginsOf(publicUrl, port);
-  logger.info({ url, publicUrl, dataDir: config.dataDir, signing: keys.alg, demoMode: config.demoMode }, 'agentgate listening');
+  logger.info(
+    { url, publicUrl, instanceId, storage: config.database ? 'postgres' : 'sqlite', shared: config.redis ? 'redis' : 'memory', signing: keys.alg, demoMode: config.demoMode },
+    'agentgate listening',
+  );
   // Serving first, then loading the slow calculator library, keeps start-up fast and the first "calculate" quick.
   setImmediate(() => void preloadCalculator().catch((err: unknown) => logger.error({ err }, 'calculator failed to load')));
 
@@ -175,6 +173,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     url,
     port,
     logger,
+    instanceId,
     runs,
     gateway,
     stop: () =>
@@ -182,8 +181,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         clearInterval(cleanup);
         await Promise.all([http.close(), gateway.close()]);
         await runs.shutdown(config.shutdownGraceMs);
-        ticketStore.close();
-        await db.destroy();
+        await backends.close();
         logger.info('agentgate stopped');
       })()),
   };

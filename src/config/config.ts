@@ -37,8 +37,11 @@ export interface Config {
   readonly httpBodyLimitBytes: number;
   readonly runs: { readonly maxPerUser: number; readonly maxDurationMs: number; readonly maxToolCalls: number };
   readonly rateLimits: { readonly loginPerMinute: number; readonly refreshPerMinute: number; readonly ticketsPerMinute: number };
-  readonly databaseUrl: string | undefined;
-  readonly redisUrl: string | undefined;
+  /** PostgreSQL for durable data; undefined means SQLite under dataDir. */
+  readonly database: { readonly url: string; readonly poolSize: number } | undefined;
+  /** Redis for ephemeral shared state; undefined means in memory (one instance). */
+  readonly redis: { readonly url: string; readonly keyPrefix: string } | undefined;
+  readonly instanceLeaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -49,6 +52,8 @@ export class ConfigError extends Error {
 }
 
 const MIN_SECRET_BYTES = 32;
+/** Settings whose values may hold credentials: never echoed in errors. */
+const SECRET_SETTINGS = new Set(['JWT_SECRET_KEY', 'DATABASE_URL', 'REDIS_URL']);
 
 /** Parses and validates the whole environment at once, reporting every problem together. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
@@ -65,7 +70,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     const input = given === undefined || given === '' ? setting.default : given;
     const parsed = setting.schema.safeParse(input);
     if (parsed.success) raw[name] = parsed.data;
-    else problems.push(`${name}=${JSON.stringify(name === 'JWT_SECRET_KEY' ? '[redacted]' : given)} is invalid: ${parsed.error.issues.map((i) => i.message).join('; ')}. ${setting.doc}`);
+    else problems.push(`${name}=${JSON.stringify(SECRET_SETTINGS.has(name) ? '[redacted]' : given)} is invalid: ${parsed.error.issues.map((i) => i.message).join('; ')}. ${setting.doc}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const r = raw as Raw;
@@ -87,8 +92,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     if (r.DEMO_MODE) problems.push('DEMO_MODE must be off in production: unset DEMO_MODE (demo identities need no password).');
     if (origins.length === 0) problems.push('ALLOWED_ORIGINS is required in production: list the browser origins of your chat front end, e.g. ALLOWED_ORIGINS=https://chat.example.com.');
   }
-  if (r.DATABASE_URL !== undefined) problems.push('DATABASE_URL is set, but PostgreSQL storage is not in this build yet: unset it to use embedded SQLite under DATA_DIR.');
-  if (r.REDIS_URL !== undefined) problems.push('REDIS_URL is set, but Redis is not in this build yet: unset it to keep ephemeral state in memory (single instance).');
+  if (r.REDIS_URL !== undefined) {
+    // Instances that share Redis act as one service, so they must share durable data and the signing secret too.
+    if (r.DATABASE_URL === undefined) {
+      problems.push('REDIS_URL is set without DATABASE_URL: instances sharing Redis would each keep their own SQLite. Set DATABASE_URL=postgres://... (the same for every instance), or unset REDIS_URL for a single instance.');
+    }
+    if (r.JWT_SECRET_KEY === undefined) {
+      problems.push('REDIS_URL is set without JWT_SECRET_KEY: each instance would sign with its own generated key and refuse the others\' tokens. Generate one with `openssl rand -base64 48` and give the same value to every instance.');
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return deepFreeze({
@@ -123,8 +135,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     httpBodyLimitBytes: r.HTTP_BODY_LIMIT_BYTES,
     runs: { maxPerUser: r.MAX_RUNS_PER_USER, maxDurationMs: r.RUN_MAX_DURATION_MS, maxToolCalls: r.RUN_MAX_TOOL_CALLS },
     rateLimits: { loginPerMinute: r.LOGIN_ATTEMPTS_PER_MINUTE, refreshPerMinute: r.REFRESH_ATTEMPTS_PER_MINUTE, ticketsPerMinute: r.TICKETS_PER_MINUTE },
-    databaseUrl: r.DATABASE_URL,
-    redisUrl: r.REDIS_URL,
+    database: r.DATABASE_URL === undefined ? undefined : { url: r.DATABASE_URL, poolSize: r.DATABASE_POOL_SIZE },
+    redis: r.REDIS_URL === undefined ? undefined : { url: r.REDIS_URL, keyPrefix: r.REDIS_KEY_PREFIX },
+    instanceLeaseMs: r.INSTANCE_LEASE_MS,
   });
 }
 

@@ -41,8 +41,11 @@ export const SETTINGS = {
   LOGIN_ATTEMPTS_PER_MINUTE: { schema: int(1, 100_000), default: '10', doc: 'Login, register and demo attempts allowed per minute per IP (and login attempts per account).' },
   REFRESH_ATTEMPTS_PER_MINUTE: { schema: int(1, 100_000), default: '60', doc: 'Refresh attempts allowed per IP per minute.' },
   TICKETS_PER_MINUTE: { schema: int(1, 100_000), default: '60', doc: 'WebSocket tickets one user may obtain per minute.' },
-  DATABASE_URL: { schema: z.string().optional(), default: undefined, doc: 'PostgreSQL URL for durable data (scale-out; not in this build yet).' },
-  REDIS_URL: { schema: z.string().optional(), default: undefined, doc: 'Redis URL for ephemeral shared state (scale-out; not in this build yet).' },
+  DATABASE_URL: { schema: z.url({ protocol: /^postgres(ql)?$/, error: 'expected postgres://user:password@host:port/database' }).optional(), default: undefined, doc: 'PostgreSQL URL: durable data (users, sessions, threads, runs, events) moves there from SQLite. Unset: SQLite under DATA_DIR.' },
+  DATABASE_POOL_SIZE: { schema: int(1, 1000), default: '10', doc: 'PostgreSQL connections this instance keeps at most.' },
+  REDIS_URL: { schema: z.url({ protocol: /^rediss?$/, error: 'expected redis://[:password@]host:port[/db] or rediss://...' }).optional(), default: undefined, doc: 'Redis URL: tickets, rate limits, connection leases, run ownership and cross-instance delivery move there from memory. Set it (with DATABASE_URL) to run several instances as one.' },
+  INSTANCE_LEASE_MS: { schema: int(1000, 600_000), default: '15000', doc: 'With Redis: how long the claims of a crashed instance (its runs, its users\' connection slots) outlive it. Renewed every third of it.' },
+  REDIS_KEY_PREFIX: { schema: z.string().min(1).max(64).regex(/^[\w.:-]+$/), default: 'agentgate:', doc: 'Prefix of every Redis key and channel, so several deployments can share one Redis.' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -21,6 +21,8 @@ export class Connection {
   private closing = false;
   private backlogCheck: NodeJS.Timeout | undefined;
   private expiryTimers: NodeJS.Timeout[] = [];
+  /** Messages produced before connection_established went out; it is always the first message. */
+  private beforeEstablished: ServerMessage[] | undefined = [];
 
   constructor(
     readonly id: string,
@@ -29,9 +31,22 @@ export class Connection {
     readonly log: Logger,
     private readonly limits: { readonly maxBufferedBytes: number },
     private readonly telemetry: Telemetry,
+    readLog: (runId: string, afterSeq: number) => Promise<readonly RunEvent[]>,
   ) {
     this.userId = principal.userId;
-    this.delivery = new RunDelivery((event: RunEvent) => this.send(event));
+    this.delivery = new RunDelivery(
+      (event) => this.send(event),
+      readLog,
+      (err, runId) => this.log.warn({ err, runId }, 'could not re-read run events to fill a gap'),
+    );
+  }
+
+  /** Sends connection_established, then whatever was produced while it was being prepared. */
+  establish(message: ServerMessage & { type: 'connection_established' }): void {
+    const pending = this.beforeEstablished ?? [];
+    this.beforeEstablished = undefined;
+    this.send(message);
+    for (const m of pending) this.send(m);
   }
 
   get sessionId(): string {
@@ -44,6 +59,7 @@ export class Connection {
 
   send(message: ServerMessage): void {
     if (!this.isOpen) return;
+    if (this.beforeEstablished !== undefined) return void this.beforeEstablished.push(message);
     this.socket.send(JSON.stringify(message));
     this.telemetry.messagesSent(1);
     this.watchBacklog();

@@ -9,6 +9,7 @@ import { SUBPROTOCOL, textOf } from '../protocol/index.js';
 import type { RunManager, UserEventBus } from '../runs/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import { Connection } from './connection.js';
+import type { ConnectionLeases, Lease } from './ports.js';
 import { HandshakeRefusal, writeRefusal } from './handshake.js';
 import { handleClientMessage, parseClientMessage } from './messages.js';
 import { ConnectionRegistry } from './registry.js';
@@ -21,7 +22,12 @@ export interface GatewayOptions {
   readonly maxConnectionsPerUser: number;
   readonly maxBufferedBytes: number;
   readonly isOriginAllowed: (origin: string) => boolean;
+  /** How often the connection leases of this instance are renewed (a third of their lifetime). */
+  readonly leaseRenewIntervalMs: number;
 }
+
+/** How long a new connection may wait for its event subscription before it is closed to retry elsewhere. */
+const SUBSCRIBE_TIMEOUT_MS = 5_000;
 
 export interface GatewayDeps {
   readonly auth: AuthService;
@@ -29,6 +35,7 @@ export interface GatewayDeps {
   readonly runs: RunManager;
   readonly bus: UserEventBus;
   readonly revocations: RevocationBus;
+  readonly leases: ConnectionLeases;
   /** Upgrade attempts per client IP. */
   readonly handshakeLimiter: AttemptLimiter;
   /** Client messages per connection (rate plus burst). */
@@ -43,6 +50,7 @@ export class Gateway {
   readonly registry: ConnectionRegistry;
   private readonly wss: WebSocketServer;
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly leaseRenewal: NodeJS.Timeout;
   private readonly stopRevocations: () => void;
   private readonly tokenWarnAheadMs: number;
 
@@ -50,7 +58,7 @@ export class Gateway {
     private readonly options: GatewayOptions,
     private readonly deps: GatewayDeps,
   ) {
-    this.registry = new ConnectionRegistry(deps.bus);
+    this.registry = new ConnectionRegistry(deps.bus, (connections) => this.resync(connections));
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -60,6 +68,8 @@ export class Gateway {
     });
     this.heartbeat = setInterval(() => this.beat(), options.heartbeatIntervalMs);
     this.heartbeat.unref();
+    this.leaseRenewal = setInterval(() => this.renewLeases(), options.leaseRenewIntervalMs);
+    this.leaseRenewal.unref();
     this.stopRevocations = deps.revocations.subscribe((sessionId) => {
       const closed = this.registry.closeSession(sessionId, 'sessionRevoked');
       if (closed > 0) deps.logger.info({ closed }, 'closed sockets of a revoked session');
@@ -74,19 +84,7 @@ export class Gateway {
     if (url.pathname !== this.options.path) return this.refuse(socket, new HandshakeRefusal(404, 'not_found', 'No WebSocket endpoint here.'));
     const { auth, tickets, handshakeLimiter, now } = this.deps;
     authenticateUpgrade(req, url, { auth, tickets, handshakeLimiter, isOriginAllowed: this.options.isOriginAllowed, now }).then(
-      (principal) => {
-        if (socket.destroyed) return;
-        if (!this.registry.reserve(principal.userId, this.options.maxConnectionsPerUser)) {
-          this.deps.telemetry.rateLimited('connections');
-          return this.refuse(socket, new HandshakeRefusal(429, 'too_many_connections', `At most ${this.options.maxConnectionsPerUser} connections per user.`, { 'Retry-After': '5' }));
-        }
-        try {
-          this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal));
-        } finally {
-          // accept() has run synchronously (registry.add took the slot over) or the upgrade failed.
-          this.registry.release(principal.userId);
-        }
-      },
+      (principal) => this.open(req, socket, head, principal),
       (err: unknown) => {
         const refusal = err instanceof HandshakeRefusal ? err : isAppError(err) ? HandshakeRefusal.from(err) : undefined;
         if (refusal === undefined) this.deps.logger.error({ err }, 'upgrade failed');
@@ -94,8 +92,63 @@ export class Gateway {
         if (refusal?.status === 429) this.deps.telemetry.rateLimited('handshakes');
         this.refuse(socket, refusal ?? new HandshakeRefusal(500, 'internal_error', 'Internal error.'));
       },
-    );
+    ).catch((err: unknown) => {
+      this.deps.logger.error({ err }, 'upgrade failed');
+      socket.destroy();
+    });
   };
+
+  /** Takes a connection slot (429 when the user has none left, 503 when the slot store cannot answer), then upgrades. */
+  private async open(req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal): Promise<void> {
+    const lease: Lease = { userId: principal.userId, connectionId: randomUUID() };
+    const max = this.options.maxConnectionsPerUser;
+    let acquired: boolean;
+    try {
+      acquired = await this.deps.leases.acquire(lease, max);
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'connection slot store unavailable');
+      return this.refuse(socket, new HandshakeRefusal(503, 'service_unavailable', 'Connection slots cannot be counted right now: try again shortly.', { 'Retry-After': '5' }));
+    }
+    if (!acquired) {
+      this.deps.telemetry.rateLimited('connections');
+      return this.refuse(socket, new HandshakeRefusal(429, 'too_many_connections', `At most ${max} connections per user.`, { 'Retry-After': '5' }));
+    }
+    let accepted = false;
+    try {
+      if (!socket.destroyed) {
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          accepted = true;
+          this.accept(ws, principal, lease);
+        });
+      }
+    } finally {
+      // accept() runs synchronously inside handleUpgrade; otherwise the upgrade failed and the slot goes back.
+      if (!accepted) this.releaseLease(lease);
+    }
+  }
+
+  private releaseLease(lease: Lease): void {
+    this.deps.leases.release(lease).catch((err: unknown) => this.deps.logger.warn({ err }, 'connection slot not released (it expires on its own)'));
+  }
+
+  private renewLeases(): void {
+    const leases = this.registry.all().map((c) => ({ userId: c.userId, connectionId: c.id }));
+    if (leases.length === 0) return;
+    this.deps.leases.renew(leases).catch((err: unknown) => this.deps.logger.warn({ err }, 'connection slot renewal failed'));
+  }
+
+  /**
+   * The bus may have dropped messages to these connections: fill their runs' gaps from the EventLog, and re-check
+   * their sessions, since a revocation announced meanwhile may be among what was lost.
+   */
+  private resync(connections: readonly Connection[]): void {
+    for (const conn of connections) {
+      conn.delivery.resync();
+      this.deps.auth.requireActiveSession(conn.sessionId, conn.userId).catch((err: unknown) => {
+        if (isAppError(err) && err.code !== 'service_unavailable') conn.close('sessionRevoked');
+      });
+    }
+  }
 
   private refuse(socket: Duplex, refusal: HandshakeRefusal): void {
     this.deps.telemetry.handshake(refusal.status);
@@ -109,6 +162,7 @@ export class Gateway {
   /** Closes every socket with 1001 so clients reconnect elsewhere and resume. */
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
+    clearInterval(this.leaseRenewal);
     this.stopRevocations();
     const closing = this.registry.all().map((c) => new Promise<void>((resolve) => {
       c.socket.once('close', () => resolve());
@@ -119,25 +173,35 @@ export class Gateway {
     this.wss.close();
   }
 
-  private accept(ws: WebSocket, principal: Principal): void {
-    const id = randomUUID();
-    const conn = new Connection(id, ws, principal, this.deps.logger.child({ connectionId: id, userId: principal.userId }), this.options, this.deps.telemetry);
-    this.registry.add(conn);
-    this.deps.telemetry.handshake(101);
-    conn.bindExpiry(this.deps.now(), this.tokenWarnAheadMs);
-    conn.send({
-      type: 'connection_established',
-      connectionId: id,
-      userId: principal.userId,
-      serverTime: new Date(this.deps.now()).toISOString(),
-      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
-      activeRuns: this.deps.runs.activeRuns(principal.userId),
+  private accept(ws: WebSocket, principal: Principal, lease: Lease): void {
+    const id = lease.connectionId;
+    const { runs, auth, now, telemetry } = this.deps;
+    const readLog = async (runId: string, afterSeq: number) => (await runs.eventsAfter(principal.userId, runId, afterSeq)).events;
+    const conn = new Connection(id, ws, principal, this.deps.logger.child({ connectionId: id, userId: principal.userId }), this.options, telemetry, readLog);
+    const subscribed = this.registry.add(conn);
+    telemetry.handshake(101);
+    conn.bindExpiry(now(), this.tokenWarnAheadMs);
+    // activeRuns is read once the subscription is live: a run that starts later arrives live from agent_started,
+    // one that started earlier is listed; none falls between. Until then the connection holds what it produces.
+    const established = (async () => {
+      await withTimeout(subscribed, SUBSCRIBE_TIMEOUT_MS);
+      conn.establish({
+        type: 'connection_established',
+        connectionId: id,
+        userId: principal.userId,
+        serverTime: new Date(now()).toISOString(),
+        heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+        activeRuns: await runs.activeRuns(principal.userId),
+      });
+    })().catch((err: unknown) => {
+      conn.log.warn({ err }, 'connection could not be established');
+      conn.close('internalError');
     });
     conn.log.debug('connection opened');
 
     // Messages of one connection are handled one at a time, in order, each after the rate limit admits it.
-    let chain: Promise<void> = Promise.resolve();
-    const messageDeps = { runs: this.deps.runs, auth: this.deps.auth, now: this.deps.now, tokenWarnAheadMs: this.tokenWarnAheadMs };
+    let chain: Promise<void> = established;
+    const messageDeps = { runs, auth, now, tokenWarnAheadMs: this.tokenWarnAheadMs };
     ws.on('message', (data, isBinary) => {
       // Frames still arriving after we closed (a flood in flight) cost nothing more than ws's parsing.
       if (!conn.isOpen) return;
@@ -165,6 +229,7 @@ export class Gateway {
     ws.on('close', (code) => {
       conn.clearTimers();
       this.registry.remove(conn);
+      this.releaseLease(lease);
       void this.deps.messageLimiter.reset(id);
       conn.log.debug({ code }, 'connection closed');
     });
@@ -181,4 +246,12 @@ export class Gateway {
       conn.socket.ping();
     }
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not ready within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

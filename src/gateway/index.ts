@@ -1,2 +1,3 @@
 export { Gateway } from './gateway.js';
 export type { GatewayDeps, GatewayOptions } from './gateway.js';
+export type { ConnectionLeases, Lease } from './ports.js';

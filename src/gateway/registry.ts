@@ -1,45 +1,37 @@
-import type { UserEventBus } from '../runs/index.js';
-import type { Connection } from './connection.js';
 import type { CloseKind } from '../errors/index.js';
+import type { Subscription, UserEventBus } from '../runs/index.js';
+import type { Connection } from './connection.js';
 
 /** Open connections by user. Each user with a connection here has one subscription on the event bus. */
 export class ConnectionRegistry {
-  private readonly byUser = new Map<string, { connections: Set<Connection>; unsubscribe: () => void }>();
-  /** Upgrades authenticated but not yet open: they hold a slot so concurrent upgrades cannot overshoot the limit. */
-  private readonly reserved = new Map<string, number>();
+  private readonly byUser = new Map<string, { connections: Set<Connection>; subscription: Subscription }>();
   private total = 0;
 
-  constructor(private readonly bus: UserEventBus) {}
+  /** `onResync` is told which connections may have missed bus messages (the bus's link broke and came back). */
+  constructor(
+    private readonly bus: UserEventBus,
+    private readonly onResync: (connections: readonly Connection[]) => void,
+  ) {}
 
-  /** Takes a connection slot for the user if fewer than `max` are open or reserved; false when none is left. */
-  reserve(userId: string, max: number): boolean {
-    const held = this.countFor(userId) + (this.reserved.get(userId) ?? 0);
-    if (held >= max) return false;
-    this.reserved.set(userId, (this.reserved.get(userId) ?? 0) + 1);
-    return true;
-  }
-
-  /** Gives back a reserved slot (the upgrade failed, or add() took it over). */
-  release(userId: string): void {
-    const n = (this.reserved.get(userId) ?? 0) - 1;
-    if (n > 0) this.reserved.set(userId, n);
-    else this.reserved.delete(userId);
-  }
-
-  add(conn: Connection): void {
+  /** Resolves once the connection receives every message published from now on, on any instance. */
+  add(conn: Connection): Promise<void> {
     let entry = this.byUser.get(conn.userId);
     if (entry === undefined) {
       const connections = new Set<Connection>();
-      const unsubscribe = this.bus.subscribe(conn.userId, (message) => {
-        for (const c of connections) c.deliver(message);
+      const subscription = this.bus.subscribe(conn.userId, {
+        message: (message) => {
+          for (const c of connections) c.deliver(message);
+        },
+        resync: () => this.onResync([...connections]),
       });
-      entry = { connections, unsubscribe };
+      entry = { connections, subscription };
       this.byUser.set(conn.userId, entry);
     }
     if (!entry.connections.has(conn)) {
       entry.connections.add(conn);
       this.total += 1;
     }
+    return entry.subscription.ready;
   }
 
   remove(conn: Connection): void {
@@ -47,7 +39,7 @@ export class ConnectionRegistry {
     if (entry === undefined || !entry.connections.delete(conn)) return;
     this.total -= 1;
     if (entry.connections.size === 0) {
-      entry.unsubscribe();
+      entry.subscription.unsubscribe();
       this.byUser.delete(conn.userId);
     }
   }

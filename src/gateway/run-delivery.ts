@@ -5,12 +5,17 @@ import { isTerminalEvent, type RunEvent } from '../protocol/index.js';
  * with no seq twice. A connection follows a run live from agent_started if it was open when the run started;
  * a run already under way when it connected (listed in connection_established.activeRuns) reaches it only once it
  * sends `resume`, so a replay never arrives after later live events. While a run is replayed its live events are
- * held back and released after the replay, skipping what the replay already sent.
+ * held back and released after the replay, skipping what the replay already sent. A live event that skips seqs
+ * (the bus dropped some, e.g. while Redis was away) triggers the same replay from the EventLog to fill the gap.
  */
 export class RunDelivery {
   private readonly runs = new Map<string, { lastSeq: number; held: RunEvent[] | undefined }>();
 
-  constructor(private readonly send: (event: RunEvent) => void) {}
+  constructor(
+    private readonly send: (event: RunEvent) => void,
+    private readonly readLog: (runId: string, afterSeq: number) => Promise<readonly RunEvent[]>,
+    private readonly onRefillError: (err: unknown, runId: string) => void,
+  ) {}
 
   /** A live event from the bus. */
   live(event: RunEvent): void {
@@ -18,7 +23,13 @@ export class RunDelivery {
     if (state?.held !== undefined) return void state.held.push(event);
     if (state === undefined && event.seq !== 1) return;
     if (state !== undefined && event.seq <= state.lastSeq) return;
+    if (state !== undefined && event.seq > state.lastSeq + 1) return this.refill(event.runId, state.lastSeq, [event]);
     this.deliver(event);
+  }
+
+  /** The bus may have dropped events: re-read every run this connection follows from where it is. */
+  resync(): void {
+    for (const [runId, state] of this.runs) if (state.held === undefined) this.refill(runId, state.lastSeq, []);
   }
 
   /** Starts holding back live events of this run; call before reading the EventLog. */
@@ -46,6 +57,19 @@ export class RunDelivery {
     const state = this.runs.get(runId);
     this.runs.delete(runId);
     for (const event of state?.held ?? []) this.live(event);
+  }
+
+  private refill(runId: string, afterSeq: number, held: RunEvent[]): void {
+    this.runs.set(runId, { lastSeq: afterSeq, held });
+    this.readLog(runId, afterSeq).then(
+      (stored) => void this.finishReplay(runId, stored),
+      (err: unknown) => {
+        this.onRefillError(err, runId);
+        // Keep following from where we were: the next live event retries the refill.
+        const state = this.runs.get(runId);
+        if (state !== undefined) state.held = undefined;
+      },
+    );
   }
 
   private deliver(event: RunEvent): void {

@@ -27,6 +27,8 @@ export interface RunRecord {
   readonly lastSeq: number;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** The instance executing it. */
+  readonly instanceId: string | null;
 }
 
 /** Threads and their messages. Every read is scoped by owner: another user's id reads as absent. */
@@ -46,25 +48,69 @@ export interface RunStore {
   getRun(userId: string, runId: string): Promise<RunRecord | undefined>;
   listRuns(userId: string, threadId: string): Promise<RunRecord[]>;
   finishRun(runId: string, status: RunStatus, errorCode: string | null, now: string): Promise<void>;
-  /** Runs left `running` by a previous process (crash or restart). */
+  /** Every run still `running`, on any instance (recovery looks for those whose instance is gone). */
   listUnfinished(): Promise<RunRecord[]>;
+  /** This user's runs still `running`, on any instance, oldest first. */
+  listActive(userId: string): Promise<RunRecord[]>;
+}
+
+/** Thrown by EventLog.append when the run already has an event with that seq: someone else wrote it first. */
+export class SeqTakenError extends Error {
+  override readonly name = 'SeqTakenError';
+  constructor(
+    readonly runId: string,
+    readonly seq: number,
+    options?: ErrorOptions,
+  ) {
+    super(`run ${runId} already has an event with seq ${seq}`, options);
+  }
 }
 
 /** The durable, ordered log of run events. */
 export interface EventLog {
-  /** Stores one event; (runId, seq) is unique, so a duplicate append fails instead of forking the log. Also records lastSeq. */
+  /** Stores one event and records lastSeq; (runId, seq) is unique, so a duplicate throws SeqTakenError instead of forking the log. */
   append(event: RunEvent): Promise<void>;
   /** Events with seq > afterSeq, ascending. */
   list(runId: string, afterSeq: number): Promise<RunEvent[]>;
 }
 
+export interface UserEventListener {
+  message(message: ServerMessage): void;
+  /**
+   * The bus may have dropped messages (its link to other instances broke and came back): listeners re-read what
+   * they follow from the EventLog.
+   */
+  resync(): void;
+}
+
+export interface Subscription {
+  /** Resolves once messages published anywhere after this point are delivered to the listener. */
+  readonly ready: Promise<void>;
+  unsubscribe(): void;
+}
+
 /**
- * Delivers messages to every live connection of one user, on this instance (and, with Redis, on all instances).
- * Per user, messages are delivered in publish order. At-most-once: a subscriber that was not listening misses the
- * message and recovers it from the EventLog (resume).
+ * Delivers messages to every live connection of one user, on this instance and, with Redis, on all instances.
+ * Per user and publishing instance, messages arrive in publish order, each once. At-most-once: a subscriber that
+ * was not listening misses the message and recovers it from the EventLog (resume, resync).
  */
 export interface UserEventBus {
   publish(userId: string, message: ServerMessage): void;
+  subscribe(userId: string, listener: UserEventListener): Subscription;
+}
+
+/** Carries cancel requests to the instance that executes the run. */
+export interface RunControlBus {
+  /** Asks every instance to cancel the run; the one executing it does. */
+  publish(runId: string): Promise<void>;
   /** Returns an unsubscribe function. */
-  subscribe(userId: string, listener: (message: ServerMessage) => void): () => void;
+  subscribe(listener: (runId: string) => void): () => void;
+}
+
+/** Which instances are alive: a run whose instance is gone is ended `interrupted` by whoever notices. */
+export interface InstanceLiveness {
+  /** This process's instance id (random, per start). */
+  readonly instanceId: string;
+  /** Of the given instance ids, the ones that are alive (this instance always is). */
+  alive(instanceIds: readonly string[]): Promise<Set<string>>;
 }

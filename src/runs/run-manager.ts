@@ -6,7 +6,7 @@ import type { ActiveRun as ActiveRunInfo, RunEvent, RunEventBody, RunStatus } fr
 import { ActiveRun } from './active-run.js';
 import { createAgentIO } from './agent-io.js';
 import type { Telemetry } from '../telemetry/index.js';
-import type { ConversationStore, EventLog, RunRecord, RunStore, UserEventBus } from './ports.js';
+import { SeqTakenError, type ConversationStore, type EventLog, type InstanceLiveness, type RunControlBus, type RunRecord, type RunStore, type UserEventBus } from './ports.js';
 import { ThreadQueue } from './thread-queue.js';
 
 export interface RunLimits {
@@ -20,6 +20,8 @@ export interface RunManagerDeps {
   readonly runs: RunStore;
   readonly events: EventLog;
   readonly bus: UserEventBus;
+  readonly runControl: RunControlBus;
+  readonly liveness: InstanceLiveness;
   readonly agent: Agent;
   readonly tools: ToolRegistry;
   readonly limits: RunLimits;
@@ -44,13 +46,21 @@ export interface Accepted {
 
 export const IDEMPOTENCY_WINDOW_MS = 15 * 60_000;
 
-/** Starts, queues, stops and recovers runs. Owns every run in progress on this instance. */
+/**
+ * Starts, queues, stops and recovers runs. Owns every run in progress on this instance; reaches runs on other
+ * instances through the RunControlBus, and ends the runs of instances that are gone.
+ */
 export class RunManager {
   private readonly active = new Map<string, ActiveRun>();
   private readonly queue = new ThreadQueue();
   private readonly accepted = new Map<string, { ack: Promise<Accepted>; expiresAt: number }>();
+  private readonly stopControl: () => void;
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping: Promise<number> | undefined;
 
-  constructor(private readonly deps: RunManagerDeps) {}
+  constructor(private readonly deps: RunManagerDeps) {
+    this.stopControl = deps.runControl.subscribe((runId) => this.active.get(runId)?.stop('cancelled'));
+  }
 
   /**
    * Accepts a user message: stores it, announces it to the user's connections (after `onAccepted`, so the sender
@@ -71,7 +81,7 @@ export class RunManager {
     return ack;
   }
 
-  /** Stops a run of this user; another user's run is `not_found`, exactly like a missing one. */
+  /** Stops a run of this user, here or on the instance executing it; another user's run is `not_found`, like a missing one. */
   async cancel(userId: string, runId: string): Promise<void> {
     const run = this.active.get(runId);
     if (run !== undefined && run.context.userId === userId) {
@@ -80,14 +90,14 @@ export class RunManager {
     }
     const record = await this.deps.runs.getRun(userId, runId);
     if (record === undefined) throw notFound('run');
-    throw new AppError('run_finished', 'The run has already ended.');
+    if (record.status !== 'running') throw new AppError('run_finished', 'The run has already ended.');
+    await this.deps.runControl.publish(runId);
   }
 
-  /** The user's runs in progress on this instance, for connection_established. */
-  activeRuns(userId: string): ActiveRunInfo[] {
-    return [...this.active.values()]
-      .filter((r) => r.context.userId === userId && !r.isEnded)
-      .map((r) => ({ runId: r.context.runId, threadId: r.context.threadId, lastSeq: r.deliveredSeq }));
+  /** The user's runs in progress on any instance, for connection_established. */
+  async activeRuns(userId: string): Promise<ActiveRunInfo[]> {
+    const records = await this.deps.runs.listActive(userId);
+    return records.map((r) => ({ runId: r.id, threadId: r.threadId, lastSeq: r.lastSeq }));
   }
 
   /** A run of this user, or not_found. */
@@ -108,28 +118,63 @@ export class RunManager {
     return { events: await this.deps.events.list(runId, afterSeq), run };
   }
 
-  /** Ends, with a terminal `interrupted` event, every run a previous process left running. */
-  async recoverInterrupted(): Promise<number> {
-    const stale = await this.deps.runs.listUnfinished();
-    for (const record of stale) {
-      const events = await this.deps.events.list(record.id, 0);
-      let seq = events.at(-1)?.seq ?? 0;
-      const ts = new Date(this.deps.now()).toISOString();
-      const append = (body: RunEventBody): Promise<void> =>
-        this.deps.events.append({ ...body, runId: record.id, threadId: record.threadId, seq: ++seq, ts });
-      if (seq === 0) await append({ type: 'agent_started' });
-      const open = new Map<string, string>();
-      for (const e of events) {
-        if (e.type === 'tool_executing') open.set(e.toolCallId, e.tool);
-        if (e.type === 'tool_completed') open.delete(e.toolCallId);
+  /**
+   * Ends, with a terminal `interrupted` event, every run whose instance is gone (a previous process of this one, or
+   * a crashed peer). Another instance may be ending the same run: the unique (run, seq) key lets one of them win.
+   */
+  recoverOrphans(): Promise<number> {
+    this.sweeping ??= this.sweepOrphans().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  /** Looks for orphaned runs every `intervalMs` until shutdown. */
+  startOrphanSweeper(intervalMs: number): void {
+    this.sweeper = setInterval(() => {
+      this.recoverOrphans().then(
+        (n) => n > 0 && this.deps.logger.warn({ interrupted: n }, 'ended runs of an instance that is gone'),
+        (err: unknown) => this.deps.logger.warn({ err }, 'orphaned run sweep failed'),
+      );
+    }, intervalMs);
+    this.sweeper.unref();
+  }
+
+  private async sweepOrphans(): Promise<number> {
+    const unfinished = (await this.deps.runs.listUnfinished()).filter((r) => r.instanceId !== this.deps.liveness.instanceId);
+    if (unfinished.length === 0) return 0;
+    const alive = await this.deps.liveness.alive(unfinished.flatMap((r) => (r.instanceId === null ? [] : [r.instanceId])));
+    let ended = 0;
+    for (const record of unfinished) {
+      if (record.instanceId !== null && alive.has(record.instanceId)) continue;
+      try {
+        await this.interruptOrphan(record);
+        ended += 1;
+      } catch (err) {
+        if (!(err instanceof SeqTakenError)) throw err;
       }
-      for (const [toolCallId, tool] of open) {
-        await append({ type: 'tool_completed', toolCallId, tool, error: { code: 'interrupted', message: 'The server restarted.' }, durationMs: 0 });
-      }
-      await append({ type: 'agent_error', code: 'interrupted', message: 'The server restarted while this run was in progress.' });
-      await this.deps.runs.finishRun(record.id, 'interrupted', 'interrupted', ts);
     }
-    return stale.length;
+    return ended;
+  }
+
+  private async interruptOrphan(record: RunRecord): Promise<void> {
+    const events = await this.deps.events.list(record.id, 0);
+    let seq = events.at(-1)?.seq ?? 0;
+    const ts = new Date(this.deps.now()).toISOString();
+    const append = async (body: RunEventBody): Promise<void> => {
+      const event: RunEvent = { ...body, runId: record.id, threadId: record.threadId, seq: ++seq, ts };
+      await this.deps.events.append(event);
+      this.deps.bus.publish(record.userId, event);
+    };
+    if (seq === 0) await append({ type: 'agent_started' });
+    const open = new Map<string, string>();
+    for (const e of events) {
+      if (e.type === 'tool_executing') open.set(e.toolCallId, e.tool);
+      if (e.type === 'tool_completed') open.delete(e.toolCallId);
+    }
+    for (const [toolCallId, tool] of open) {
+      await append({ type: 'tool_completed', toolCallId, tool, error: { code: 'interrupted', message: 'The server running this tool stopped.' }, durationMs: 0 });
+    }
+    await append({ type: 'agent_error', code: 'interrupted', message: 'The server running this run stopped while it was in progress.' });
+    await this.deps.runs.finishRun(record.id, 'interrupted', 'interrupted', ts);
   }
 
   /**
@@ -137,6 +182,8 @@ export class RunManager {
    * stored its terminal event.
    */
   async shutdown(graceMs = 0): Promise<void> {
+    clearInterval(this.sweeper);
+    this.stopControl();
     const runs = [...this.active.values()];
     const threads = runs.map((r) => r.context.threadId);
     if (graceMs > 0 && runs.length > 0) {
@@ -173,7 +220,7 @@ export class RunManager {
 
     const runId = randomUUID();
     const messageId = randomUUID();
-    await this.deps.runs.createRun({ id: runId, threadId, userId, status: 'running', errorCode: null, lastSeq: 0, createdAt: nowIso, updatedAt: nowIso });
+    await this.deps.runs.createRun({ id: runId, threadId, userId, status: 'running', errorCode: null, lastSeq: 0, createdAt: nowIso, updatedAt: nowIso, instanceId: this.deps.liveness.instanceId });
     await this.deps.conversations.addMessage({ id: messageId, threadId, userId, role: 'user', text: input.text, runId, createdAt: nowIso });
     const run = new ActiveRun(
       createRunContext({ userId, threadId, runId, connectionId: input.connectionId }),

@@ -57,6 +57,8 @@ export interface RunsTable {
   last_seq: number;
   created_at: string;
   updated_at: string;
+  /** The instance executing the run (null for runs stored before ownership existed). */
+  instance_id: string | null;
 }
 
 export interface RunEventsTable {

@@ -1,31 +1,130 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryAttemptLimiter, MemoryTicketStore, MemoryUserEventBus, openSqlite, SqlConversationStore, SqlEventLog, SqlTokenStore, SqlUserStore } from '../../src/storage/index.js';
+import type { Kysely } from 'kysely';
+import { afterAll } from 'vitest';
+import {
+  FlexibleAttemptLimiter,
+  MemoryBroadcast,
+  MemoryConnectionLeases,
+  MemoryTicketStore,
+  MemoryUserEventBus,
+  openPostgres,
+  openSqlite,
+  RedisBroadcast,
+  RedisConnectionLeases,
+  RedisInstanceLiveness,
+  RedisTicketStore,
+  RedisUserEventBus,
+  SoleInstanceLiveness,
+  SqlConversationStore,
+  SqlEventLog,
+  SqlTokenStore,
+  SqlUserStore,
+  type Database,
+  type RedisConnection,
+} from '../../src/storage/index.js';
 import { attemptLimiterContract } from '../../src/testing/contracts/attempt-limiter.contract.js';
-import { durableStoresContract } from '../../src/testing/contracts/sql-stores.contract.js';
+import { broadcastContract } from '../../src/testing/contracts/broadcast.contract.js';
+import { connectionLeasesContract } from '../../src/testing/contracts/connection-leases.contract.js';
+import { instanceLivenessContract } from '../../src/testing/contracts/instance-liveness.contract.js';
+import { durableStoresContract, type DurableStores } from '../../src/testing/contracts/sql-stores.contract.js';
 import { ticketStoreContract } from '../../src/testing/contracts/ticket-store.contract.js';
 import { userEventBusContract } from '../../src/testing/contracts/user-event-bus.contract.js';
+import { connectTestRedis, createTestDatabase, describeWithServices, testRedisPrefix } from '../../src/testing/services.js';
 
+function storesOver(db: Kysely<Database>, cleanup: () => Promise<void>): DurableStores {
+  const conversations = new SqlConversationStore(db);
+  return { users: new SqlUserStore(db), tokens: new SqlTokenStore(db), conversations, runs: conversations, events: new SqlEventLog(db), close: cleanup };
+}
+
+/** n handles on one thing: what n instances look like when the state lives in one process. */
+const same = <T>(n: number, thing: T): T[] => Array.from({ length: n }, () => thing);
+
+// In memory and SQLite: one instance.
 ticketStoreContract('memory', async () => new MemoryTicketStore());
-userEventBusContract('memory', async () => new MemoryUserEventBus());
-attemptLimiterContract('memory fixed window', async (points) => MemoryAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix: 'contract' }));
-// The rate + burst limiter (MemoryAttemptLimiter.withBurst) is time-driven by its 1 s window; its contract is the
-// end-to-end test/e2e/hardening-message-rate.test.ts.
+userEventBusContract('memory', async (n) => ({ buses: same(n, new MemoryUserEventBus()), close: async () => {} }));
+broadcastContract('memory', async (n) => ({ channels: same(n, new MemoryBroadcast()), close: async () => {} }));
+connectionLeasesContract('memory', async (n) => ({ leases: same(n, new MemoryConnectionLeases()), close: async () => {} }));
+instanceLivenessContract('sole instance', async () => Object.assign(new SoleInstanceLiveness(randomUUID()), { stop: async () => {} }), false);
+attemptLimiterContract('memory fixed window', async (points) => FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix: 'contract' }));
+// The rate + burst limiter (FlexibleAttemptLimiter.withBurst) is time-driven by its 1 s window; its contract is
+// the end-to-end test/e2e/hardening-message-rate.test.ts.
 durableStoresContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'agentgate-contract-'));
   const db = await openSqlite(dir);
-  const conversations = new SqlConversationStore(db);
-  return {
-    users: new SqlUserStore(db),
-    tokens: new SqlTokenStore(db),
-    conversations,
-    runs: conversations,
-    events: new SqlEventLog(db),
-    close: async () => {
-      await db.destroy();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return storesOver(db, async () => {
+    await db.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
 });
-// PostgreSQL and Redis implementations join these suites in the scale-out issue (#4).
+
+// PostgreSQL: one fresh database per test, migrated from empty.
+describeWithServices(['postgres'], 'PostgreSQL', () => {
+  durableStoresContract('postgres', async () => {
+    const database = await createTestDatabase();
+    const db = await openPostgres({ url: database.url, poolSize: 10 });
+    return storesOver(db, async () => {
+      await db.destroy();
+      await database.drop();
+    });
+  });
+});
+
+// Redis: each test gets its own key prefix; n connections stand for n instances.
+describeWithServices(['redis'], 'Redis', () => {
+  const opened: RedisConnection[] = [];
+  afterAll(async () => void (await Promise.all(opened.map((c) => c.close()))));
+  async function cluster<T>(n: number, make: (redis: RedisConnection, i: number) => T | Promise<T>): Promise<{ items: T[]; close(): Promise<void> }> {
+    const prefix = testRedisPrefix();
+    const connections = await Promise.all(Array.from({ length: n }, () => connectTestRedis(prefix)));
+    const items = await Promise.all(connections.map((c, i) => make(c, i)));
+    return { items, close: async () => void (await Promise.all(connections.map((c) => c.close()))) };
+  }
+
+  ticketStoreContract('redis', async () => {
+    const redis = await connectTestRedis();
+    opened.push(redis);
+    return new RedisTicketStore(redis);
+  });
+  userEventBusContract('redis', async (n) => {
+    const { items, close } = await cluster(n, (redis) => new RedisUserEventBus(redis, randomUUID(), (err) => { throw err; }));
+    return { buses: items, close };
+  });
+  broadcastContract('redis', async (n) => {
+    const { items, close } = await cluster(n, (redis) => RedisBroadcast.open(redis, 'contract'));
+    return { channels: items, close };
+  });
+  connectionLeasesContract(
+    'redis',
+    async (n) => {
+      const { items, close } = await cluster(n, (redis) => new RedisConnectionLeases(redis, 400));
+      return { leases: items, close };
+    },
+    400,
+  );
+  const prefix = testRedisPrefix();
+  instanceLivenessContract(
+    'redis',
+    async () => {
+      const redis = await connectTestRedis(prefix);
+      const liveness = new RedisInstanceLiveness(redis, randomUUID(), 5_000, () => {});
+      await liveness.start();
+      return {
+        instanceId: liveness.instanceId,
+        alive: (ids: readonly string[]) => liveness.alive(ids),
+        stop: async () => {
+          await liveness.stop();
+          await redis.close();
+        },
+      };
+    },
+    true,
+  );
+  attemptLimiterContract('redis fixed window', async (points) => {
+    const redis = await connectTestRedis();
+    opened.push(redis);
+    return FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix: 'contract', redis });
+  });
+});

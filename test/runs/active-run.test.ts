@@ -25,7 +25,7 @@ function setup(failing: number[]) {
   const log = flakyLog(new Set(failing));
   const bus = new MemoryUserEventBus();
   const delivered: ServerMessage[] = [];
-  bus.subscribe('u', (m) => delivered.push(m));
+  bus.subscribe('u', { message: (m) => void delivered.push(m), resync: () => {} });
   const errors: number[] = [];
   const run = new ActiveRun(context, log, bus, Date.now, (_err, event) => errors.push(event.seq));
   return { run, log, delivered, errors };

@@ -1,5 +1,6 @@
 import { Migrator, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
 import * as initial from './001-initial.js';
+import * as runOwnership from './002-run-ownership.js';
 import type { SqlDialectName } from './dialect.js';
 
 export type { SqlDialectName } from './dialect.js';
@@ -8,6 +9,7 @@ export type { SqlDialectName } from './dialect.js';
 function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
   return {
     '001-initial': { up: (db) => initial.up(db, dialect), down: (db) => initial.down(db) },
+    '002-run-ownership': runOwnership,
   };
 }
 

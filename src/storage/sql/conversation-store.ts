@@ -35,7 +35,7 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   async createRun(r: RunRecord): Promise<void> {
     await this.db
       .insertInto('runs')
-      .values({ id: r.id, thread_id: r.threadId, user_id: r.userId, status: r.status, error_code: r.errorCode, last_seq: r.lastSeq, created_at: r.createdAt, updated_at: r.updatedAt })
+      .values({ id: r.id, thread_id: r.threadId, user_id: r.userId, status: r.status, error_code: r.errorCode, last_seq: r.lastSeq, created_at: r.createdAt, updated_at: r.updatedAt, instance_id: r.instanceId })
       .execute();
   }
 
@@ -56,6 +56,11 @@ export class SqlConversationStore implements ConversationStore, RunStore {
 
   async listUnfinished(): Promise<RunRecord[]> {
     const rows = await this.db.selectFrom('runs').selectAll().where('status', '=', 'running').execute();
+    return rows.map(toRun);
+  }
+
+  async listActive(userId: string): Promise<RunRecord[]> {
+    const rows = await this.db.selectFrom('runs').selectAll().where('user_id', '=', userId).where('status', '=', 'running').orderBy('created_at').orderBy('id').execute();
     return rows.map(toRun);
   }
 }
@@ -81,4 +86,5 @@ const toRun = (r: RunsTable): RunRecord => ({
   lastSeq: r.last_seq,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  instanceId: r.instance_id,
 });

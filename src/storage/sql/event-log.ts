@@ -1,16 +1,22 @@
 import type { Kysely } from 'kysely';
 import { RunEventSchema, type RunEvent } from '../../protocol/index.js';
-import type { EventLog } from '../../runs/index.js';
+import { SeqTakenError, type EventLog } from '../../runs/index.js';
 import type { Database } from '../schema.js';
+import { isUniqueViolation } from './unique-violation.js';
 
 export class SqlEventLog implements EventLog {
   constructor(private readonly db: Kysely<Database>) {}
 
   async append(event: RunEvent): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('run_events').values({ run_id: event.runId, seq: event.seq, type: event.type, body: JSON.stringify(event) }).execute();
-      await trx.updateTable('runs').set({ last_seq: event.seq, updated_at: event.ts }).where('id', '=', event.runId).execute();
-    });
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('run_events').values({ run_id: event.runId, seq: event.seq, type: event.type, body: JSON.stringify(event) }).execute();
+        await trx.updateTable('runs').set({ last_seq: event.seq, updated_at: event.ts }).where('id', '=', event.runId).execute();
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new SeqTakenError(event.runId, event.seq, { cause: err });
+      throw err;
+    }
   }
 
   async list(runId: string, afterSeq: number): Promise<RunEvent[]> {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { TokenStore, UserRecord, UserStore } from '../../auth/index.js';
 import type { RunEvent } from '../../protocol/index.js';
-import type { ConversationStore, EventLog, RunStore } from '../../runs/index.js';
+import { SeqTakenError, type ConversationStore, type EventLog, type RunStore } from '../../runs/index.js';
 
 export interface DurableStores {
   users: UserStore;
@@ -86,7 +86,7 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       expect(await s.conversations.listThreads(b.id)).toEqual([]);
       expect(await s.conversations.listThreads(a.id)).toEqual([t]);
       const runId = randomUUID();
-      await s.runs.createRun({ id: runId, threadId: t.id, userId: a.id, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso() });
+      await s.runs.createRun({ id: runId, threadId: t.id, userId: a.id, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso(), instanceId: 'instance-1' });
       const same = iso();
       for (const [i, role] of (['user', 'assistant', 'user'] as const).entries()) {
         await s.conversations.addMessage({ id: `m${i}-${runId}`, threadId: t.id, userId: a.id, role, text: `m${i}`, runId, createdAt: same });
@@ -95,9 +95,32 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       expect(await s.conversations.listMessages(b.id, t.id)).toEqual([]);
       expect(await s.runs.getRun(b.id, runId)).toBeUndefined();
       expect((await s.runs.listUnfinished()).map((r) => r.id)).toContain(runId);
+      expect(await s.runs.listActive(a.id)).toEqual([expect.objectContaining({ id: runId, threadId: t.id, status: 'running', instanceId: 'instance-1' })]);
+      expect(await s.runs.listActive(b.id)).toEqual([]);
       await s.runs.finishRun(runId, 'completed', null, iso());
       expect(await s.runs.getRun(a.id, runId)).toMatchObject({ status: 'completed' });
       expect((await s.runs.listUnfinished()).map((r) => r.id)).not.toContain(runId);
+      expect(await s.runs.listActive(a.id)).toEqual([]);
+      // A decided status is final: a late finish (e.g. an owner that lost its run to recovery) changes nothing.
+      await s.runs.finishRun(runId, 'interrupted', 'interrupted', iso());
+      expect(await s.runs.getRun(a.id, runId)).toMatchObject({ status: 'completed', errorCode: null });
+      await s.close();
+    });
+
+    it('EventLog: of concurrent appends of one seq exactly one is stored', async () => {
+      const s = await open();
+      const a = user();
+      await s.users.create(a);
+      const threadId = randomUUID();
+      const runId = randomUUID();
+      await s.conversations.createThread({ id: threadId, userId: a.id, title: 't', createdAt: iso(), updatedAt: iso() });
+      await s.runs.createRun({ id: runId, threadId, userId: a.id, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso(), instanceId: null });
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i): Promise<void> => s.events.append({ type: 'agent_message_delta', text: `writer ${i}`, runId, threadId, seq: 1, ts: iso() })),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(SeqTakenError);
+      expect(await s.events.list(runId, 0)).toHaveLength(1);
       await s.close();
     });
 
@@ -108,10 +131,10 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       const threadId = randomUUID();
       const runId = randomUUID();
       await s.conversations.createThread({ id: threadId, userId: a.id, title: 't', createdAt: iso(), updatedAt: iso() });
-      await s.runs.createRun({ id: runId, threadId, userId: a.id, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso() });
+      await s.runs.createRun({ id: runId, threadId, userId: a.id, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso(), instanceId: 'instance-1' });
       const ev = (seq: number): RunEvent => ({ type: 'agent_message_delta', text: `d${seq}`, runId, threadId, seq, ts: iso() });
       for (let seq = 1; seq <= 5; seq++) await s.events.append(ev(seq));
-      await expect(s.events.append(ev(3))).rejects.toThrow();
+      await expect(s.events.append(ev(3))).rejects.toBeInstanceOf(SeqTakenError);
       expect((await s.events.list(runId, 0)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
       expect(await s.events.list(runId, 3)).toEqual([ev(4), ev(5)].map((e) => ({ ...e, ts: expect.any(String) })));
       expect((await s.runs.getRun(a.id, runId))?.lastSeq).toBe(5);

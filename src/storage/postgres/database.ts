@@ -1,0 +1,29 @@
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { migrateToLatest } from '../migrations/index.js';
+import { redactUrl } from '../redact-url.js';
+import type { Database } from '../schema.js';
+
+/**
+ * Connects a pool to PostgreSQL and brings the schema up to date. Instances starting together are safe: Kysely's
+ * migrator holds a PostgreSQL advisory lock while it migrates.
+ */
+export async function openPostgres(options: { url: string; poolSize: number }): Promise<Kysely<Database>> {
+  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+  // An idle client that loses its server emits 'error' on the pool; without a listener that would crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await sql`select 1`.execute(db);
+  } catch (err) {
+    await db.destroy();
+    throw new Error(`cannot reach PostgreSQL at ${redactUrl(options.url)}`, { cause: err });
+  }
+  try {
+    await migrateToLatest(db as Kysely<unknown>, 'postgres');
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return db;
+}
