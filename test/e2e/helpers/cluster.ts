@@ -86,7 +86,7 @@ async function startInstance(env: Record<string, string>): Promise<Instance> {
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
   const listening = await new Promise<{ url: string; instanceId: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`instance did not start within 30 s: ${stderr.join('')}`)), 30_000);
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       if (!line.includes('agentgate listening')) return;
       clearTimeout(timer);
