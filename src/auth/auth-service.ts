@@ -92,7 +92,7 @@ export class AuthService {
       // Arrived before the token was spent: two refreshes raced (e.g. two tabs). Still revoked (RFC 9700 cannot
       // tell a racing tab from a racing thief), but counted apart so operators can see it happening.
       if (result.spentAt >= receivedAt) this.counters.concurrentUsageDetected += 1;
-      await this.deps.revocations.publish(result.familyId);
+      this.announceRevocation(result.familyId);
       throw new AppError('refresh_token_reused', 'This refresh token was already used: every token of this login has been revoked. Log in again.');
     }
     const user = result.kind === 'rotated' ? await this.guarded(() => this.deps.users.findById(result.userId)) : undefined;
@@ -112,7 +112,22 @@ export class AuthService {
 
   async revokeSession(familyId: string, reason: string): Promise<void> {
     await this.guarded(() => this.deps.tokens.revokeFamily(familyId, reason, this.isoNow()));
-    await this.deps.revocations.publish(familyId);
+    this.announceRevocation(familyId);
+  }
+
+  /**
+   * Tells every instance to close the session's sockets. The revocation itself is already stored (and checked on
+   * every request), so a bus that cannot take the message now does not fail the request: it is retried every
+   * second for as long as a socket of that session could live.
+   */
+  private announceRevocation(familyId: string): void {
+    const giveUpAt = this.deps.now() + this.deps.accessTtlSeconds * 1000;
+    const attempt = (): void => {
+      this.deps.revocations.publish(familyId).catch(() => {
+        if (this.deps.now() < giveUpAt) setTimeout(attempt, 1_000).unref();
+      });
+    };
+    attempt();
   }
 
   /** Verifies an access token and that its session and user still exist. Storage failures become 503, not 401. */

@@ -16,12 +16,16 @@ export class Tickets {
     }
     await this.options.perUserLimiter.consume(`ticket:${principal.userId}`);
     const ticket = newOpaqueSecret('tk_');
-    await this.store.put(hashSecret(ticket), {
-      userId: principal.userId,
-      sessionId: principal.sessionId,
-      tokenExpiresAt: principal.expiresAt,
-      expiresAt: nowMs + ttlSeconds * 1000,
-    });
+    try {
+      await this.store.put(hashSecret(ticket), {
+        userId: principal.userId,
+        sessionId: principal.sessionId,
+        tokenExpiresAt: principal.expiresAt,
+        expiresAt: nowMs + ttlSeconds * 1000,
+      });
+    } catch (err) {
+      throw new AppError('service_unavailable', 'The ticket store is unavailable.', { cause: err });
+    }
     return { ticket, expiresIn: ttlSeconds };
   }
 

@@ -24,8 +24,10 @@ export interface RunRecord {
   readonly userId: string;
   readonly status: RunStatus;
   readonly errorCode: string | null;
+  /** The highest stored seq (0 before the first event). Ignored by createRun. */
   readonly lastSeq: number;
   readonly createdAt: string;
+  /** When the run was created or finished. */
   readonly updatedAt: string;
   /** The instance executing it. */
   readonly instanceId: string | null;
@@ -68,7 +70,7 @@ export class SeqTakenError extends Error {
 
 /** The durable, ordered log of run events. */
 export interface EventLog {
-  /** Stores one event and records lastSeq; (runId, seq) is unique, so a duplicate throws SeqTakenError instead of forking the log. */
+  /** Stores one event; (runId, seq) is unique, so a duplicate throws SeqTakenError instead of forking the log. */
   append(event: RunEvent): Promise<void>;
   /** Events with seq > afterSeq, ascending. */
   list(runId: string, afterSeq: number): Promise<RunEvent[]>;

@@ -91,7 +91,11 @@ export class RunManager {
     const record = await this.deps.runs.getRun(userId, runId);
     if (record === undefined) throw notFound('run');
     if (record.status !== 'running') throw new AppError('run_finished', 'The run has already ended.');
-    await this.deps.runControl.publish(runId);
+    try {
+      await this.deps.runControl.publish(runId);
+    } catch (err) {
+      throw new AppError('service_unavailable', 'The run executes on another instance, which cannot be reached right now: try again shortly.', { cause: err });
+    }
   }
 
   /** The user's runs in progress on any instance, for connection_established. */

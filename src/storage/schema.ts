@@ -54,7 +54,6 @@ export interface RunsTable {
   user_id: string;
   status: string;
   error_code: string | null;
-  last_seq: number;
   created_at: string;
   updated_at: string;
   /** The instance executing the run (null for runs stored before ownership existed). */

@@ -1,33 +1,17 @@
-// Imports vitest: for test files only (src/testing/index.ts stays importable by helper processes).
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { describe } from 'vitest';
 import { RedisConnection } from '../storage/index.js';
 
 /** Where the scale-out suites find PostgreSQL and Redis (.ci/run exports both when the machine has them). */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL;
 
-const MISSING = {
+export const MISSING = {
   postgres: 'TEST_DATABASE_URL is not set (run .ci/run, or export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test)',
   redis: 'TEST_REDIS_URL is not set (run .ci/run, or export TEST_REDIS_URL=redis://127.0.0.1:6379)',
 } as const;
 
-type Service = keyof typeof MISSING;
-
-const available = (service: Service): boolean => (service === 'postgres' ? TEST_DATABASE_URL : TEST_REDIS_URL) !== undefined;
-
-/**
- * A describe block that needs real services; where one is missing it is skipped, and its title and a warning on
- * stderr say which and how to provide it.
- */
-export function describeWithServices(services: readonly Service[], name: string, body: () => void): void {
-  const missing = services.filter((s) => !available(s));
-  if (missing.length === 0) return void describe(name, body);
-  const reason = missing.map((s) => MISSING[s]).join('; ');
-  process.stderr.write(`[skip] ${name}: ${reason}\n`);
-  describe.skip(`${name} [skipped: ${reason}]`, body);
-}
+export type Service = keyof typeof MISSING;
 
 /** A fresh, empty PostgreSQL database beside TEST_DATABASE_URL's, dropped by `drop()`. */
 export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {

@@ -32,7 +32,8 @@ import { instanceLivenessContract } from '../../src/testing/contracts/instance-l
 import { durableStoresContract, type DurableStores } from '../../src/testing/contracts/sql-stores.contract.js';
 import { ticketStoreContract } from '../../src/testing/contracts/ticket-store.contract.js';
 import { userEventBusContract } from '../../src/testing/contracts/user-event-bus.contract.js';
-import { connectTestRedis, createTestDatabase, describeWithServices, testRedisPrefix } from '../../src/testing/services.js';
+import { describeWithServices } from '../../src/testing/describe-with-services.js';
+import { connectTestRedis, createTestDatabase, testRedisPrefix } from '../../src/testing/services.js';
 
 function storesOver(db: Kysely<Database>, cleanup: () => Promise<void>): DurableStores {
   const conversations = new SqlConversationStore(db);

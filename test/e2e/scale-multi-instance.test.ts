@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { registerUser, request, TestSocket, wsUrl } from '../../src/testing/index.js';
-import { describeWithServices } from '../../src/testing/services.js';
-import { startCluster, type Cluster, type Instance } from './helpers/cluster.js';
+import { describeWithServices } from '../../src/testing/describe-with-services.js';
+import { startCluster, type Cluster, type Instance } from '../../src/testing/cluster.js';
 import { eventually, range, seqs, type Ack, type Established, type User } from './helpers/runs.js';
 
 const LEASE_MS = 2_000;

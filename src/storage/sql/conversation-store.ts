@@ -32,20 +32,28 @@ export class SqlConversationStore implements ConversationStore, RunStore {
     return rows.map(toMessage);
   }
 
+  /** Runs with their last stored seq, read from run_events' primary key. */
+  private selectRuns() {
+    return this.db
+      .selectFrom('runs')
+      .selectAll('runs')
+      .select((eb) => eb.selectFrom('run_events').select((e) => e.fn.max('run_events.seq').as('m')).whereRef('run_events.run_id', '=', 'runs.id').as('last_seq'));
+  }
+
   async createRun(r: RunRecord): Promise<void> {
     await this.db
       .insertInto('runs')
-      .values({ id: r.id, thread_id: r.threadId, user_id: r.userId, status: r.status, error_code: r.errorCode, last_seq: r.lastSeq, created_at: r.createdAt, updated_at: r.updatedAt, instance_id: r.instanceId })
+      .values({ id: r.id, thread_id: r.threadId, user_id: r.userId, status: r.status, error_code: r.errorCode, created_at: r.createdAt, updated_at: r.updatedAt, instance_id: r.instanceId })
       .execute();
   }
 
   async getRun(userId: string, runId: string): Promise<RunRecord | undefined> {
-    const row = await this.db.selectFrom('runs').selectAll().where('id', '=', runId).where('user_id', '=', userId).executeTakeFirst();
+    const row = await this.selectRuns().where('id', '=', runId).where('user_id', '=', userId).executeTakeFirst();
     return row && toRun(row);
   }
 
   async listRuns(userId: string, threadId: string): Promise<RunRecord[]> {
-    const rows = await this.db.selectFrom('runs').selectAll().where('thread_id', '=', threadId).where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+    const rows = await this.selectRuns().where('thread_id', '=', threadId).where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
     return rows.map(toRun);
   }
 
@@ -55,12 +63,12 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   }
 
   async listUnfinished(): Promise<RunRecord[]> {
-    const rows = await this.db.selectFrom('runs').selectAll().where('status', '=', 'running').execute();
+    const rows = await this.selectRuns().where('status', '=', 'running').execute();
     return rows.map(toRun);
   }
 
   async listActive(userId: string): Promise<RunRecord[]> {
-    const rows = await this.db.selectFrom('runs').selectAll().where('user_id', '=', userId).where('status', '=', 'running').orderBy('created_at').orderBy('id').execute();
+    const rows = await this.selectRuns().where('user_id', '=', userId).where('status', '=', 'running').orderBy('created_at').orderBy('id').execute();
     return rows.map(toRun);
   }
 }
@@ -77,13 +85,13 @@ const toMessage = (r: Omit<MessagesTable, 'position'>): MessageRecord => ({
   createdAt: r.created_at,
 });
 
-const toRun = (r: RunsTable): RunRecord => ({
+const toRun = (r: RunsTable & { last_seq: number | null }): RunRecord => ({
   id: r.id,
   threadId: r.thread_id,
   userId: r.user_id,
   status: r.status as RunStatus,
   errorCode: r.error_code,
-  lastSeq: r.last_seq,
+  lastSeq: r.last_seq ?? 0,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
   instanceId: r.instance_id,

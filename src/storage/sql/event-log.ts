@@ -9,10 +9,7 @@ export class SqlEventLog implements EventLog {
 
   async append(event: RunEvent): Promise<void> {
     try {
-      await this.db.transaction().execute(async (trx) => {
-        await trx.insertInto('run_events').values({ run_id: event.runId, seq: event.seq, type: event.type, body: JSON.stringify(event) }).execute();
-        await trx.updateTable('runs').set({ last_seq: event.seq, updated_at: event.ts }).where('id', '=', event.runId).execute();
-      });
+      await this.db.insertInto('run_events').values({ run_id: event.runId, seq: event.seq, type: event.type, body: JSON.stringify(event) }).execute();
     } catch (err) {
       if (isUniqueViolation(err)) throw new SeqTakenError(event.runId, event.seq, { cause: err });
       throw err;

@@ -9,9 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createTestDatabase, TEST_REDIS_URL, testRedisPrefix } from '../../../src/testing/services.js';
+import { createTestDatabase, TEST_REDIS_URL, testRedisPrefix } from './services.js';
 
-const MAIN = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
+/** The entry point: the TypeScript source through tsx (tests), or the built dist/main.js (benchmarks). */
+const ENTRY = {
+  source: [process.execPath, '--import', 'tsx', fileURLToPath(new URL('../main.ts', import.meta.url))],
+  built: [process.execPath, fileURLToPath(new URL('../../dist/main.js', import.meta.url))],
+} as const;
 
 export interface Instance {
   readonly url: string;
@@ -31,7 +35,7 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(size: number, env: Record<string, string> = {}): Promise<Cluster> {
+export async function startCluster(size: number, env: Record<string, string> = {}, entry: keyof typeof ENTRY = 'source'): Promise<Cluster> {
   if (TEST_REDIS_URL === undefined) throw new Error('TEST_REDIS_URL is required');
   const database = await createTestDatabase();
   const dataDir = mkdtempSync(join(tmpdir(), 'agentgate-cluster-'));
@@ -59,7 +63,7 @@ export async function startCluster(size: number, env: Record<string, string> = {
     instances,
     env: shared,
     start: async () => {
-      const instance = await startInstance(shared);
+      const instance = await startInstance(ENTRY[entry], shared);
       instances.push(instance);
       return instance;
     },
@@ -79,8 +83,8 @@ export async function startCluster(size: number, env: Record<string, string> = {
   return cluster;
 }
 
-async function startInstance(env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startInstance([command, ...args]: readonly string[], env: Record<string, string>): Promise<Instance> {
+  const child = spawn(command!, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stderr: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
