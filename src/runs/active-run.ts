@@ -1,6 +1,6 @@
 import type { RunContext } from '../agents/index.js';
 import type { RunEvent, RunEventBody } from '../protocol/index.js';
-import type { EventLog, UserEventBus } from './ports.js';
+import { SeqTakenError, type EventLog, type UserEventBus } from './ports.js';
 
 /** Why a run was stopped from outside the agent. */
 export type StopReason = 'cancelled' | 'timeout' | 'shutdown';
@@ -28,6 +28,8 @@ export class ActiveRun {
   deliveredSeq = 0;
   private ended = false;
   private storageFailed = false;
+  /** Another instance wrote this seq: it decided the run was orphaned and ended it, so nothing more is ours to send. */
+  private takenOver = false;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
@@ -73,15 +75,16 @@ export class ActiveRun {
    * recovery writes a terminal event at that same seq.
    */
   private async storeAndDeliver(body: RunEventBody, ts: string, terminal: boolean): Promise<void> {
-    if (this.storageFailed && !terminal) return;
+    if ((this.storageFailed && !terminal) || this.takenOver) return;
     const event = { ...body, runId: this.context.runId, threadId: this.context.threadId, seq: this.deliveredSeq + 1, ts };
     if (!this.storageFailed) {
       try {
         await this.log.append(event);
       } catch (err) {
         this.storageFailed = true;
+        this.takenOver = err instanceof SeqTakenError;
         this.onStoreError(err, event);
-        if (!terminal) return;
+        if (!terminal || this.takenOver) return;
       }
     }
     this.deliveredSeq = event.seq;
