@@ -164,6 +164,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     { url, publicUrl, instanceId, storage: config.database ? 'postgres' : 'sqlite', shared: config.redis ? 'redis' : 'memory', signing: keys.alg, demoMode: config.demoMode },
     'agentgate listening',
   );
+  if (config.database !== undefined && config.redis === undefined) {
+    logger.warn('DATABASE_URL without REDIS_URL: run exactly one instance (without Redis, instances cannot see each other and would end each other\'s runs).');
+  }
   // Serving first, then loading the slow calculator library, keeps start-up fast and the first "calculate" quick.
   setImmediate(() => void preloadCalculator().catch((err: unknown) => logger.error({ err }, 'calculator failed to load')));
 

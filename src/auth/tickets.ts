@@ -31,13 +31,29 @@ export class Tickets {
 
   /** Spends the ticket whatever happens next; returns what it was issued for, or throws invalid_ticket. */
   async redeem(ticket: string, nowMs: number): Promise<TicketRecord> {
+    const hash = hashSecret(ticket);
     let record: TicketRecord | undefined;
     try {
-      record = await this.store.consume(hashSecret(ticket), nowMs);
+      record = await this.store.consume(hash, nowMs);
     } catch (err) {
+      this.spendLater(hash);
       throw new AppError('service_unavailable', 'The ticket store is unavailable.', { cause: err });
     }
     if (record === undefined) throw new AppError('invalid_ticket', 'The ticket is unknown, expired or already used.');
     return record;
+  }
+
+  /**
+   * Any attempt spends a ticket: one presented while the store was down is spent as soon as the store answers
+   * again (retried twice a second while a ticket could still be valid).
+   */
+  private spendLater(hash: string): void {
+    const giveUpAt = Date.now() + this.options.maxTtlSeconds * 1000;
+    const attempt = (): void => {
+      this.store.consume(hash, Date.now()).catch(() => {
+        if (Date.now() < giveUpAt) setTimeout(attempt, 500).unref();
+      });
+    };
+    setTimeout(attempt, 500).unref();
   }
 }

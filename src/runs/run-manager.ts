@@ -163,6 +163,9 @@ export class RunManager {
     const events = await this.deps.events.list(record.id, 0);
     let seq = events.at(-1)?.seq ?? 0;
     const ts = new Date(this.deps.now()).toISOString();
+    // Another instance's sweep (or the owner itself) ended it after we listed it: only the status may lag.
+    const ended = events.length > 0 ? outcomeOf(events[events.length - 1]!) : undefined;
+    if (ended !== undefined) return this.deps.runs.finishRun(record.id, ended.status, ended.errorCode, ts);
     const append = async (body: RunEventBody): Promise<void> => {
       const event: RunEvent = { ...body, runId: record.id, threadId: record.threadId, seq: ++seq, ts };
       await this.deps.events.append(event);
@@ -300,6 +303,20 @@ export class RunManager {
   private sweepAccepted(nowMs: number): void {
     if (this.accepted.size < 1024) return;
     for (const [key, entry] of this.accepted) if (entry.expiresAt <= nowMs) this.accepted.delete(key);
+  }
+}
+
+/** The run status a terminal event stands for; undefined for any other event. */
+function outcomeOf(event: RunEvent): { status: RunStatus; errorCode: string | null } | undefined {
+  switch (event.type) {
+    case 'agent_completed':
+      return { status: 'completed', errorCode: null };
+    case 'run_cancelled':
+      return { status: 'cancelled', errorCode: null };
+    case 'agent_error':
+      return { status: event.code === 'interrupted' ? 'interrupted' : 'error', errorCode: event.code };
+    default:
+      return undefined;
   }
 }
 

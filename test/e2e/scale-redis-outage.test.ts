@@ -4,8 +4,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isTerminalEvent, verifyRunEvents, type RunEvent, type TicketResponse } from '../../src/protocol/index.js';
 import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
-import { createTestDatabase, describeWithServices, TEST_REDIS_URL, testRedisPrefix } from '../../src/testing/services.js';
-import { isRunEvent, range, seqs, settle, type Ack, type User } from './helpers/runs.js';
+import { describeWithServices } from '../../src/testing/describe-with-services.js';
+import { createTestDatabase, TEST_REDIS_URL, testRedisPrefix } from '../../src/testing/services.js';
+import { eventually, isRunEvent, range, seqs, settle, type Ack, type User } from './helpers/runs.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 /**
@@ -13,8 +14,12 @@ import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
  * the real Redis is never touched). While it is away everything Redis decides fails closed with 503
  * `service_unavailable` — readiness names `redis`, upgrades, tickets, login and refresh (their rate limits live in
  * Redis) — and open sockets stay up; once it is back the same server heals by itself, and a socket that stayed open
- * through the outage receives its run exactly once, in order, to the terminal event.
+ * through the outage receives its run exactly once, in order, to the terminal event. A single Redis request lost
+ * mid-flight (the ticket write) is a 503 too, never a 500.
  */
+
+/** Connection slots per user (connection leases live in Redis). */
+const MAX_CONNECTIONS = 3;
 
 type Ready = { status: string; components: Record<string, string>; failing?: string[] };
 type ErrorBody = { error?: { code?: string } };
@@ -71,6 +76,7 @@ describeWithServices(['postgres', 'redis'], 'scale: Redis outage and recovery (o
       REDIS_KEY_PREFIX: testRedisPrefix(),
       JWT_SECRET_KEY: randomBytes(48).toString('base64'),
       INSTANCE_LEASE_MS: '3000',
+      MAX_CONNECTIONS_PER_USER: String(MAX_CONNECTIONS),
     });
     user = await registerUser(app.url, 'redis-outage');
   });
@@ -195,6 +201,9 @@ describeWithServices(['postgres', 'redis'], 'scale: Redis outage and recovery (o
     const login = await request(app.url, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
     expect(login.status, JSON.stringify(login.body)).toBe(200);
 
+    // The ticket presented during the outage could not be spent then; it is spent as soon as Redis is back.
+    await eventually(async () => (await attemptUpgrade(ticketBeforeCut!.url)).status === 401, 5_000, 'the ticket tried during the outage to be spent');
+
     const ws = await openWithTicket();
     expect(ws.messages[0]).toMatchObject({ type: 'connection_established', userId: user.user.id });
     const ack = await sendMessage(ws, 'm1', 'hello');
@@ -207,13 +216,16 @@ describeWithServices(['postgres', 'redis'], 'scale: Redis outage and recovery (o
     expect(survivor?.closed).toBeUndefined();
     survivor?.send({ type: 'ping', id: 'p-after' });
     await survivor?.next((m) => m.type === 'pong' && m.replyTo === 'p-after', 5_000);
+    ws.close();
+    await ws.waitClose(5_000);
   });
 
   it('a socket open through a ~1 s outage mid-run receives the run exactly once, in order 1..N, through agent_completed', async () => {
     await live().restore();
     expect((await readyBecomes(200, 15_000)).status).toBe(200);
     const ws = await openWithTicket();
-    const ack = await sendMessage(ws, 'slow', 'please wait 3 seconds');
+    const ack = await sendMessage(ws, 'slow', 'please wait 4 seconds');
+    const terminalSeen = () => ws.eventsOf(ack.runId).some(isTerminalEvent);
     // The run is under way (its wait tool is running) when Redis goes.
     await ws.next((m) => isRunEvent(m) && m.runId === ack.runId && m.type === 'tool_executing', 5_000);
 
@@ -224,12 +236,13 @@ describeWithServices(['postgres', 'redis'], 'scale: Redis outage and recovery (o
     } finally {
       await live().restore();
     }
+    // Redis is back (the server reconnected) while the run is still going: its last events come after the outage.
+    expect((await readyBecomes(200, 10_000)).status).toBe(200);
+    expect(terminalSeen(), 'the run must still be running when Redis is back, or this test checks nothing').toBe(false);
 
     const terminal = await ws.next((m) => isRunEvent(m) && m.runId === ack.runId && isTerminalEvent(m), 15_000);
     expect(terminal.type).toBe('agent_completed');
-    // Let Redis come back fully (the subscriber re-subscribes and the gateway re-reads the EventLog), then give a
-    // late duplicate or stray event the chance to arrive before counting.
-    expect((await readyBecomes(200, 15_000)).status).toBe(200);
+    // Give a late duplicate or stray event (a re-read of the EventLog after the re-subscription) time to arrive.
     await settle(1_000);
 
     const events = ws.eventsOf(ack.runId);
@@ -239,5 +252,44 @@ describeWithServices(['postgres', 'redis'], 'scale: Redis outage and recovery (o
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['agent_started', 'tool_executing', 'tool_completed', 'agent_completed']));
     expect(events).toEqual(stored);
     expect(ws.closed).toBeUndefined();
+  }, 40_000);
+
+  it('POST /ws/ticket answers 503 (not 500) when Redis fails while the ticket itself is being stored', async () => {
+    await live().restore();
+    expect((await readyBecomes(200, 15_000)).status).toBe(200);
+    // The per-user ticket rate limit passes (Redis is up); the ticket's SET is the request lost with the connection.
+    const dropped = live().dropWhen((chunk) => chunk.includes('\r\nset\r\n') && chunk.includes(':ticket:'));
+    const res = await issueTicket();
+    const fired = await Promise.race([dropped.then(() => true), delay(1_000).then(() => false)]);
+    expect(fired, 'the ticket SET must have been dropped').toBe(true);
+    expect(res.status, JSON.stringify(res.body)).toBe(503);
+    expect(errorCode(res.body)).toBe('service_unavailable');
+    // The server heals by itself (ioredis reconnects through the proxy, which stayed up).
+    expect((await readyBecomes(200, 15_000)).status).toBe(200);
+    expect((await issueTicket()).status).toBe(201);
+  });
+
+  it('after an outage longer than INSTANCE_LEASE_MS, the sockets that stayed open count against MAX_CONNECTIONS_PER_USER again', async () => {
+    await live().restore();
+    expect((await readyBecomes(200, 15_000)).status).toBe(200);
+    const slots = await registerUser(app.url, 'redis-outage-slots');
+    const bearer = { authorization: `Bearer ${slots.accessToken}` };
+    const held: TestSocket[] = [];
+    for (let i = 0; i < MAX_CONNECTIONS; i++) held.push(await TestSocket.open(wsUrl(app.url), { headers: bearer }));
+    sockets.push(...held);
+    expect((await attemptUpgrade(wsUrl(app.url), bearer)).status).toBe(429);
+
+    await live().cut();
+    try {
+      await delay(4_000); // > INSTANCE_LEASE_MS (3 s): the slots' leases expire in Redis meanwhile
+    } finally {
+      await live().restore();
+    }
+    expect((await readyBecomes(200, 15_000)).status).toBe(200);
+    await delay(1_500); // at least one lease renewal round (every INSTANCE_LEASE_MS / 3) with Redis back
+    expect(held.every((ws) => ws.closed === undefined)).toBe(true);
+    // Still MAX_CONNECTIONS open sockets: one more must be refused.
+    const extra = await attemptUpgrade(wsUrl(app.url), bearer);
+    expect(extra).toEqual({ status: 429, code: 'too_many_connections' });
   }, 40_000);
 });

@@ -1,7 +1,9 @@
 /**
  * A TCP proxy on 127.0.0.1 in front of a real service (Redis), so a test can take the service away from one server
  * and give it back without touching the service itself: `cut()` drops every live connection and stops listening
- * (clients get ECONNRESET, then ECONNREFUSED), `restore()` listens again on the same port.
+ * (clients see the connection reset, then connection refused), `restore()` listens again on the same port.
+ * `dropWhen()` injects a finer fault: the connection dies the moment the client sends a matching chunk, which is
+ * therefore never delivered (a request lost mid-flight while the service otherwise stays reachable).
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -13,12 +15,17 @@ export interface TcpProxy {
   /** Connections accepted since the proxy started (across restores). */
   readonly accepted: number;
   /** `targetUrl` (e.g. TEST_REDIS_URL) pointed at the proxy: same scheme, credentials and path, host 127.0.0.1:<port>. */
-  url(target: string): string;
-  /** Destroys every live socket pair and stops listening. */
+  url(targetUrl: string): string;
+  /** Destroys every live socket pair and stops listening (a no-op when already cut). */
   cut(): Promise<void>;
-  /** Listens again on the same port. */
+  /** Listens again on the same port (a no-op when up). */
   restore(): Promise<void>;
-  /** Cuts (if up) and forgets the proxy. */
+  /**
+   * The next client-to-service chunk for which `match` is true is not forwarded: its connection is destroyed
+   * instead. Resolves with that chunk (as latin1 text) once it has happened.
+   */
+  dropWhen(match: (chunk: string) => boolean): Promise<string>;
+  /** Cuts for good. */
   close(): Promise<void>;
 }
 
@@ -28,9 +35,10 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const pairs = new Set<{ client: Socket; upstream: Socket }>();
   let server: Server | undefined;
   let accepted = 0;
+  let dropRule: { match: (chunk: string) => boolean; dropped: (chunk: string) => void } | undefined;
 
   const onConnection = (client: Socket): void => {
-    // A connection the kernel accepted while cut() was closing the listener: part of the outage.
+    // A connection the kernel accepted while cut() was closing the listener is part of the outage.
     if (server === undefined) return void client.destroy();
     accepted += 1;
     const upstream = connect({ host: target.host, port: target.port });
@@ -45,7 +53,22 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     upstream.on('error', end).on('close', end);
     client.setNoDelay(true);
     upstream.setNoDelay(true);
-    client.pipe(upstream);
+    // Client to service by hand (for dropWhen), with backpressure; service to client piped.
+    client.on('data', (chunk: Buffer) => {
+      const rule = dropRule;
+      if (rule !== undefined) {
+        const text = chunk.toString('latin1');
+        if (rule.match(text)) {
+          dropRule = undefined;
+          end();
+          return rule.dropped(text);
+        }
+      }
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', () => client.resume());
+      }
+    });
     upstream.pipe(client);
   };
 
@@ -92,6 +115,10 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (server !== undefined) return;
       server = await listen(port);
     },
-    close: cut,
+    dropWhen: (match) => new Promise((resolve) => (dropRule = { match, dropped: resolve })),
+    close: async () => {
+      dropRule = undefined;
+      await cut();
+    },
   };
 }
