@@ -92,6 +92,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     bus,
     runControl: backends.runControl,
     liveness: backends.liveness,
+    messageIds: backends.messageIds,
     agent: options.agent ?? new OfflineAgent(),
     tools: new ToolRegistry(builtinTools({ docsPaths: DOCS_PATHS })),
     limits: config.runs,

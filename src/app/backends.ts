@@ -3,11 +3,12 @@ import type { Logger } from 'pino';
 import type { AttemptLimiter, RevocationBus, TicketStore } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import type { ConnectionLeases } from '../gateway/index.js';
-import type { InstanceLiveness, RunControlBus, UserEventBus } from '../runs/index.js';
+import type { InstanceLiveness, MessageIdStore, RunControlBus, UserEventBus } from '../runs/index.js';
 import {
   FlexibleAttemptLimiter,
   MemoryBroadcast,
   MemoryConnectionLeases,
+  MemoryMessageIdStore,
   MemoryTicketStore,
   MemoryUserEventBus,
   openPostgres,
@@ -16,6 +17,7 @@ import {
   RedisConnection,
   RedisConnectionLeases,
   RedisInstanceLiveness,
+  RedisMessageIdStore,
   RedisTicketStore,
   RedisUserEventBus,
   SoleInstanceLiveness,
@@ -31,6 +33,7 @@ export interface Backends {
   readonly runControl: RunControlBus;
   readonly liveness: InstanceLiveness;
   readonly leases: ConnectionLeases;
+  readonly messageIds: MessageIdStore;
   /** `points` attempts per key per minute, shared by every instance when Redis is configured. */
   readonly perMinute: (points: number, keyPrefix: string) => AttemptLimiter;
   /** Dependency checks for /health/ready, by component name. */
@@ -52,6 +55,7 @@ export async function openBackends(config: Config, instanceId: string, logger: L
       runControl: new MemoryBroadcast(),
       liveness: new SoleInstanceLiveness(instanceId),
       leases: new MemoryConnectionLeases(),
+      messageIds: new MemoryMessageIdStore(),
       perMinute: (points, keyPrefix) => FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix }),
       readiness,
       close: async () => {
@@ -81,6 +85,7 @@ export async function openBackends(config: Config, instanceId: string, logger: L
     runControl: await RedisBroadcast.open(redis, 'cancel'),
     liveness,
     leases: new RedisConnectionLeases(redis, config.instanceLeaseMs),
+    messageIds: new RedisMessageIdStore(redis),
     perMinute: (points, keyPrefix) => FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix, redis }),
     readiness,
     close: async () => {

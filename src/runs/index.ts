@@ -1,6 +1,6 @@
 export { ActiveRun, RunStop } from './active-run.js';
 export type { StopReason } from './active-run.js';
 export { SeqTakenError } from './ports.js';
-export type { ConversationStore, EventLog, InstanceLiveness, MessageRecord, RunControlBus, RunRecord, RunStore, Subscription, ThreadRecord, UserEventBus, UserEventListener } from './ports.js';
+export type { Accepted, ConversationStore, EventLog, InstanceLiveness, MessageIdClaim, MessageIdStore, MessageRecord, RunControlBus, RunRecord, RunStore, Subscription, ThreadRecord, UserEventBus, UserEventListener } from './ports.js';
 export { IDEMPOTENCY_WINDOW_MS, RunManager } from './run-manager.js';
-export type { Accepted, RunLimits, RunManagerDeps, Submission } from './run-manager.js';
+export type { RunLimits, RunManagerDeps, Submission } from './run-manager.js';

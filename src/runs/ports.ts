@@ -101,6 +101,29 @@ export interface UserEventBus {
   subscribe(userId: string, listener: UserEventListener): Subscription;
 }
 
+/** What a user_message was accepted as: its thread and run. */
+export interface Accepted {
+  readonly threadId: string;
+  readonly runId: string;
+}
+
+export type MessageIdClaim = { readonly kind: 'claimed' } | { readonly kind: 'accepted'; readonly ack: Accepted } | { readonly kind: 'pending' };
+
+/**
+ * The user_message ids accepted in the idempotency window, shared by every instance, so a re-send that reaches
+ * another instance still starts nothing.
+ */
+export interface MessageIdStore {
+  /**
+   * Atomically claims `key` for `ttlMs` when nobody has: `claimed` (the caller must then settle or release it).
+   * Otherwise `accepted` with the stored ack, or `pending` while the claimer is still accepting.
+   */
+  claim(key: string, ttlMs: number): Promise<MessageIdClaim>;
+  settle(key: string, ack: Accepted, ttlMs: number): Promise<void>;
+  /** Gives up a claim whose message was refused, so a retry may try again. */
+  release(key: string): Promise<void>;
+}
+
 /** Carries cancel requests to the instance that executes the run. */
 export interface RunControlBus {
   /** Asks every instance to cancel the run; the one executing it does. */

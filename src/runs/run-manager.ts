@@ -6,7 +6,18 @@ import type { ActiveRun as ActiveRunInfo, RunEvent, RunEventBody, RunStatus } fr
 import { ActiveRun } from './active-run.js';
 import { createAgentIO } from './agent-io.js';
 import type { Telemetry } from '../telemetry/index.js';
-import { SeqTakenError, type ConversationStore, type EventLog, type InstanceLiveness, type RunControlBus, type RunRecord, type RunStore, type UserEventBus } from './ports.js';
+import {
+  SeqTakenError,
+  type Accepted,
+  type ConversationStore,
+  type EventLog,
+  type InstanceLiveness,
+  type MessageIdStore,
+  type RunControlBus,
+  type RunRecord,
+  type RunStore,
+  type UserEventBus,
+} from './ports.js';
 import { ThreadQueue } from './thread-queue.js';
 
 export interface RunLimits {
@@ -22,6 +33,7 @@ export interface RunManagerDeps {
   readonly bus: UserEventBus;
   readonly runControl: RunControlBus;
   readonly liveness: InstanceLiveness;
+  readonly messageIds: MessageIdStore;
   readonly agent: Agent;
   readonly tools: ToolRegistry;
   readonly limits: RunLimits;
@@ -39,12 +51,13 @@ export interface Submission {
   readonly connectionId: string | null;
 }
 
-export interface Accepted {
-  readonly threadId: string;
-  readonly runId: string;
-}
-
 export const IDEMPOTENCY_WINDOW_MS = 15 * 60_000;
+/** How long a re-send waits for the instance that is accepting the same message id. */
+const PENDING_CLAIM_WAIT_MS = 5_000;
+/** A claim not settled by then (its instance died while accepting) lapses, so the id is not blocked for the window. */
+const PENDING_CLAIM_TTL_MS = 30_000;
+/** How often a run waiting for an earlier run of its thread on another instance looks again. */
+const THREAD_POLL_MS = 100;
 
 /**
  * Starts, queues, stops and recovers runs. Owns every run in progress on this instance; reaches runs on other
@@ -70,15 +83,43 @@ export class RunManager {
     if (input.clientId === undefined) return this.accept(userId, input, onAccepted);
     const key = `${userId}\u0000${input.clientId}`;
     const nowMs = this.deps.now();
+    // Same instance: share the first attempt's promise (no store round trip, and its ack even while pending).
     const previous = this.accepted.get(key);
     if (previous !== undefined && previous.expiresAt > nowMs) {
       return previous.ack.then((ack) => (onAccepted(ack), ack));
     }
     this.sweepAccepted(nowMs);
-    const ack = this.accept(userId, input, onAccepted);
+    const ack = this.acceptOnce(key, userId, input, onAccepted);
     this.accepted.set(key, { ack, expiresAt: nowMs + IDEMPOTENCY_WINDOW_MS });
     ack.catch(() => this.accepted.delete(key));
     return ack;
+  }
+
+  /** Accepts a message whose id no instance has accepted yet in the window; otherwise answers the stored ack. */
+  private async acceptOnce(key: string, userId: string, input: Submission, onAccepted: (ack: Accepted) => void): Promise<Accepted> {
+    const giveUpAt = this.deps.now() + PENDING_CLAIM_WAIT_MS;
+    for (;;) {
+      const claim = await this.deps.messageIds.claim(key, PENDING_CLAIM_TTL_MS).catch((err: unknown) => {
+        throw new AppError('service_unavailable', 'Message ids cannot be checked right now: send again shortly (with the same id).', { cause: err });
+      });
+      if (claim.kind === 'accepted') {
+        onAccepted(claim.ack);
+        return claim.ack;
+      }
+      if (claim.kind === 'claimed') {
+        let ack: Accepted;
+        try {
+          ack = await this.accept(userId, input, onAccepted);
+        } catch (err) {
+          await this.deps.messageIds.release(key).catch(() => {});
+          throw err;
+        }
+        await this.deps.messageIds.settle(key, ack, IDEMPOTENCY_WINDOW_MS).catch((err: unknown) => this.deps.logger.warn({ err }, 'accepted message id not recorded'));
+        return ack;
+      }
+      if (this.deps.now() > giveUpAt) throw new AppError('service_unavailable', 'This message is still being accepted: send again shortly (with the same id).');
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
   /** Stops a run of this user, here or on the instance executing it; another user's run is `not_found`, like a missing one. */
@@ -208,10 +249,11 @@ export class RunManager {
   }
 
   private async accept(userId: string, input: Submission, onAccepted: (ack: Accepted) => void): Promise<Accepted> {
-    const pending = [...this.active.values()].filter((r) => r.context.userId === userId && !r.isEnded);
-    if (pending.length >= this.deps.limits.maxPerUser) {
+    // The runs in progress on every instance: the per-user limit and onBusy are decided for the whole cluster.
+    const inProgress = await this.deps.runs.listActive(userId);
+    if (inProgress.length >= this.deps.limits.maxPerUser) {
       this.deps.telemetry.rateLimited('runs');
-      throw new AppError('too_many_runs', `You already have ${pending.length} runs in progress (the limit is ${this.deps.limits.maxPerUser}).`);
+      throw new AppError('too_many_runs', `You already have ${inProgress.length} runs in progress (the limit is ${this.deps.limits.maxPerUser}).`);
     }
     const nowIso = new Date(this.deps.now()).toISOString();
     const threadId = input.threadId ?? randomUUID();
@@ -220,10 +262,10 @@ export class RunManager {
     } else if ((await this.deps.conversations.getThread(userId, input.threadId)) === undefined) {
       throw notFound('thread');
     }
-    const busy = pending.filter((r) => r.context.threadId === threadId);
+    const busy = inProgress.filter((r) => r.threadId === threadId);
     const onBusy = input.onBusy ?? 'enqueue';
     if (busy.length > 0 && onBusy === 'reject') throw new AppError('thread_busy', 'This thread already has a run in progress.');
-    if (onBusy === 'interrupt') for (const r of busy) r.stop('cancelled');
+    if (onBusy === 'interrupt') await Promise.all(busy.map((r) => this.interrupt(r.id)));
 
     const runId = randomUUID();
     const messageId = randomUUID();
@@ -247,9 +289,34 @@ export class RunManager {
     return ack;
   }
 
+  /** Stops a run for `interrupt`: here at once, elsewhere through the RunControlBus. */
+  private async interrupt(runId: string): Promise<void> {
+    const local = this.active.get(runId);
+    if (local !== undefined) return local.stop('cancelled');
+    await this.deps.runControl.publish(runId).catch((err: unknown) => {
+      throw new AppError('service_unavailable', 'The running run is on another instance, which cannot be reached right now: try again shortly.', { cause: err });
+    });
+  }
+
+  /**
+   * The ThreadQueue orders a thread's runs on this instance; this waits for earlier runs of the thread that other
+   * instances accepted (runs are ordered by creation). Ends early when the run is cancelled.
+   */
+  private async waitForEarlierRunsElsewhere(run: ActiveRun): Promise<void> {
+    const { userId, threadId, runId } = run.context;
+    const own = this.deps.liveness.instanceId;
+    while (!run.signal.aborted) {
+      const ofThread = (await this.deps.runs.listActive(userId)).filter((r) => r.threadId === threadId);
+      const position = ofThread.findIndex((r) => r.id === runId);
+      if (ofThread.slice(0, Math.max(0, position)).every((r) => r.instanceId === own)) return;
+      await new Promise((r) => setTimeout(r, THREAD_POLL_MS));
+    }
+  }
+
   private async execute(run: ActiveRun, text: string, messageId: string): Promise<void> {
     const { runId, threadId, userId } = run.context;
     const log = this.deps.logger.child({ runId, threadId, userId });
+    await this.waitForEarlierRunsElsewhere(run).catch((err: unknown) => log.warn({ err }, 'could not check for earlier runs on other instances'));
     run.markStarted();
     run.emit({ type: 'agent_started', agent: this.deps.agent.name });
     const timer = setTimeout(() => run.stop('timeout'), this.deps.limits.maxDurationMs);

@@ -8,6 +8,7 @@ import {
   FlexibleAttemptLimiter,
   MemoryBroadcast,
   MemoryConnectionLeases,
+  MemoryMessageIdStore,
   MemoryTicketStore,
   MemoryUserEventBus,
   openPostgres,
@@ -15,6 +16,7 @@ import {
   RedisBroadcast,
   RedisConnectionLeases,
   RedisInstanceLiveness,
+  RedisMessageIdStore,
   RedisTicketStore,
   RedisUserEventBus,
   SoleInstanceLiveness,
@@ -29,6 +31,7 @@ import { attemptLimiterContract } from '../../src/testing/contracts/attempt-limi
 import { broadcastContract } from '../../src/testing/contracts/broadcast.contract.js';
 import { connectionLeasesContract } from '../../src/testing/contracts/connection-leases.contract.js';
 import { instanceLivenessContract } from '../../src/testing/contracts/instance-liveness.contract.js';
+import { messageIdStoreContract } from '../../src/testing/contracts/message-id-store.contract.js';
 import { durableStoresContract, type DurableStores } from '../../src/testing/contracts/sql-stores.contract.js';
 import { ticketStoreContract } from '../../src/testing/contracts/ticket-store.contract.js';
 import { userEventBusContract } from '../../src/testing/contracts/user-event-bus.contract.js';
@@ -47,6 +50,7 @@ const same = <T>(n: number, thing: T): T[] => Array.from({ length: n }, () => th
 ticketStoreContract('memory', async () => new MemoryTicketStore());
 userEventBusContract('memory', async (n) => ({ buses: same(n, new MemoryUserEventBus()), close: async () => {} }));
 broadcastContract('memory', async (n) => ({ channels: same(n, new MemoryBroadcast()), close: async () => {} }));
+messageIdStoreContract('memory', async (n) => ({ stores: same(n, new MemoryMessageIdStore()), close: async () => {} }));
 connectionLeasesContract('memory', async (n) => ({ leases: same(n, new MemoryConnectionLeases()), close: async () => {} }));
 instanceLivenessContract('sole instance', async () => Object.assign(new SoleInstanceLiveness(randomUUID()), { stop: async () => {} }), false);
 attemptLimiterContract('memory fixed window', async (points) => FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix: 'contract' }));
@@ -96,6 +100,10 @@ describeWithServices(['redis'], 'Redis', () => {
   broadcastContract('redis', async (n) => {
     const { items, close } = await cluster(n, (redis) => RedisBroadcast.open(redis, 'contract'));
     return { channels: items, close };
+  });
+  messageIdStoreContract('redis', async (n) => {
+    const { items, close } = await cluster(n, (redis) => new RedisMessageIdStore(redis));
+    return { stores: items, close };
   });
   connectionLeasesContract(
     'redis',

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { OfflineAgent, ToolRegistry } from '../../src/agents/index.js';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { RunManager, type RunStore } from '../../src/runs/index.js';
-import { MemoryBroadcast, MemoryUserEventBus, openSqlite, SoleInstanceLiveness, SqlConversationStore, SqlEventLog, SqlUserStore } from '../../src/storage/index.js';
+import { MemoryBroadcast, MemoryMessageIdStore, MemoryUserEventBus, openSqlite, SoleInstanceLiveness, SqlConversationStore, SqlEventLog, SqlUserStore } from '../../src/storage/index.js';
 import { noTelemetry } from '../../src/telemetry/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-orphans-'));
@@ -30,6 +30,7 @@ function instance(bus = new MemoryUserEventBus(), liveness = new SoleInstanceLiv
     bus,
     runControl: new MemoryBroadcast(),
     liveness,
+    messageIds: new MemoryMessageIdStore(),
     agent: new OfflineAgent(),
     tools: new ToolRegistry([]),
     limits: { maxPerUser: 5, maxDurationMs: 60_000, maxToolCalls: 5 },
