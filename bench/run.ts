@@ -3,6 +3,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'golden-path': () => import('./golden-path.js'),
   abuse: () => import('./abuse.js'),
   scale: () => import('./scale.js'),
+  resume: () => import('./resume.js'),
 };
 const name = process.argv.slice(2).find((a) => !a.startsWith('--') && !/^\d+$/.test(a));
 for (const [key, load] of Object.entries(benches)) if (name === undefined || name === key) await load();
