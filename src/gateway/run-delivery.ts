@@ -2,7 +2,8 @@ import { isTerminalEvent, type RunEvent } from '../protocol/index.js';
 
 /**
  * Per-connection, per-run delivery bookkeeping: each connection sees each run as one contiguous, in-order stream
- * with no seq twice. A connection follows a run live from agent_started if it was open when the run started;
+ * with no seq twice, except the seqs a `resume` asks for again (it replays everything after its afterSeq, as the
+ * contract says, even what this connection already sent). A connection follows a run live from agent_started if it was open when the run started;
  * a run already under way when it connected (listed in connection_established.activeRuns) reaches it only once it
  * sends `resume`, so a replay never arrives after later live events. While a run is replayed its live events are
  * held back and released after the replay, skipping what the replay already sent. A live event that skips seqs
