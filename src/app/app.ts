@@ -139,6 +139,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       auth,
       tickets,
       runs,
+      bus,
       conversations,
       jwks: keys.jwks,
       webSocketUrl: () => `${publicUrl.replace(/^http/, 'ws')}/ws`,

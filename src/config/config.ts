@@ -33,6 +33,7 @@ export interface Config {
     readonly maxBufferedBytes: number;
   };
   readonly shutdownGraceMs: number;
+  readonly sseKeepAliveMs: number;
   readonly maxMessageBytes: number;
   readonly httpBodyLimitBytes: number;
   readonly runs: { readonly maxPerUser: number; readonly maxDurationMs: number; readonly maxToolCalls: number };
@@ -131,6 +132,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxBufferedBytes: r.MAX_BUFFERED_BYTES,
     },
     shutdownGraceMs: r.SHUTDOWN_GRACE_MS,
+    sseKeepAliveMs: r.SSE_KEEPALIVE_MS,
     maxMessageBytes: r.MAX_MESSAGE_BYTES,
     httpBodyLimitBytes: r.HTTP_BODY_LIMIT_BYTES,
     runs: { maxPerUser: r.MAX_RUNS_PER_USER, maxDurationMs: r.RUN_MAX_DURATION_MS, maxToolCalls: r.RUN_MAX_TOOL_CALLS },

@@ -34,6 +34,7 @@ export const SETTINGS = {
   WS_MESSAGE_BURST: { schema: int(0, 1_000_000), default: '100', doc: 'Extra messages a connection may send in a burst (refilled over 10 s); past rate and burst it closes 1008 `rate limit exceeded`.' },
   HANDSHAKES_PER_MINUTE: { schema: int(1, 1_000_000), default: '300', doc: 'WebSocket upgrade attempts per client IP per minute; more get 429.' },
   MAX_BUFFERED_BYTES: { schema: int(16_384, 1_073_741_824), default: '4194304', doc: 'Unsent bytes a connection may keep queued for more than 2 s; a slower reader is closed 1008 `slow consumer` (its runs go on and stay replayable).' },
+  SSE_KEEPALIVE_MS: { schema: int(1000, 600_000), default: '15000', doc: 'A comment line this often on quiet Server-Sent Event streams (GET /runs/:id/stream, POST /agui), so proxies keep them open.' },
   SHUTDOWN_GRACE_MS: { schema: int(0, 600_000), default: '10000', doc: 'On SIGTERM, how long runs in progress may go on finishing before they are ended `interrupted`.' },
   MAX_RUNS_PER_USER: { schema: int(1, 1000), default: '5', doc: 'Runs one user may have in progress at once, counted by the instance that receives the message; more get error too_many_runs.' },
   RUN_MAX_DURATION_MS: { schema: int(1000, 86_400_000), default: '300000', doc: 'A run still going after this ends with agent_error run_timeout.' },

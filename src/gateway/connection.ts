@@ -4,7 +4,7 @@ import type { Principal } from '../auth/index.js';
 import { CLOSE, type CloseKind } from '../errors/index.js';
 import type { RunEvent, ServerMessage } from '../protocol/index.js';
 import type { Telemetry } from '../telemetry/index.js';
-import { RunDelivery } from './run-delivery.js';
+import { RunDelivery } from '../runs/index.js';
 
 export const SLOW_CONSUMER_GRACE_MS = 2_000;
 const HARD_BACKLOG_FLOOR = 64 * 1024 * 1024;

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { parseBearerHeader, type AuthService, type Principal, type Tickets } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
-import type { RunManager } from '../runs/index.js';
+import type { RunManager, UserEventBus } from '../runs/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { ConversationStore } from '../runs/index.js';
 
@@ -12,6 +12,8 @@ export interface HttpDeps {
   readonly auth: AuthService;
   readonly tickets: Tickets;
   readonly runs: RunManager;
+  /** Live run events for SSE streams. */
+  readonly bus: UserEventBus;
   readonly conversations: ConversationStore;
   readonly jwks: { keys: unknown[] };
   /** ws:// or wss:// URL of the WebSocket endpoint, as clients should dial it. */

@@ -6,6 +6,7 @@ import { authRoutes } from './routes/auth.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { gatewayRoutes } from './routes/gateway.js';
 import { healthRoutes } from './routes/health.js';
+import { streamRoutes } from './routes/streams.js';
 
 export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
   const fastifyLogger: FastifyBaseLogger = logger;
@@ -42,5 +43,6 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
   gatewayRoutes(app, deps);
   conversationRoutes(app, deps);
   healthRoutes(app, deps);
+  streamRoutes(app, deps);
   return app;
 }

@@ -49,6 +49,10 @@ export interface Submission {
   /** The client's message id: a repeat within IDEMPOTENCY_WINDOW_MS returns the first ack and starts nothing. */
   readonly clientId?: string | undefined;
   readonly connectionId: string | null;
+  /** A run id minted by the client (AG-UI); another user's id is `not_found`. Default: a new UUID. */
+  readonly runId?: string | undefined;
+  /** A `threadId` that does not exist yet is created for the user (AG-UI clients mint thread ids). */
+  readonly createThread?: boolean | undefined;
 }
 
 export const IDEMPOTENCY_WINDOW_MS = 15 * 60_000;
@@ -260,16 +264,23 @@ export class RunManager {
     if (input.threadId === undefined) {
       await this.deps.conversations.createThread({ id: threadId, userId, title: titleOf(input.text), createdAt: nowIso, updatedAt: nowIso });
     } else if ((await this.deps.conversations.getThread(userId, input.threadId)) === undefined) {
-      throw notFound('thread');
+      if (input.createThread !== true) throw notFound('thread');
+      await this.createClientThread(userId, input.threadId, input.text, nowIso);
     }
     const busy = inProgress.filter((r) => r.threadId === threadId);
     const onBusy = input.onBusy ?? 'enqueue';
     if (busy.length > 0 && onBusy === 'reject') throw new AppError('thread_busy', 'This thread already has a run in progress.');
     if (onBusy === 'interrupt') await Promise.all(busy.map((r) => this.interrupt(r.id)));
 
-    const runId = randomUUID();
+    const runId = input.runId ?? randomUUID();
     const messageId = randomUUID();
-    await this.deps.runs.createRun({ id: runId, threadId, userId, status: 'running', errorCode: null, lastSeq: 0, createdAt: nowIso, updatedAt: nowIso, instanceId: this.deps.liveness.instanceId });
+    try {
+      await this.deps.runs.createRun({ id: runId, threadId, userId, status: 'running', errorCode: null, lastSeq: 0, createdAt: nowIso, updatedAt: nowIso, instanceId: this.deps.liveness.instanceId });
+    } catch (err) {
+      // A client-minted id that is taken: someone else's run reads as missing, like everywhere else.
+      if (input.runId !== undefined && (await this.deps.runs.getRun(userId, runId)) === undefined) throw notFound('run');
+      throw err;
+    }
     await this.deps.conversations.addMessage({ id: messageId, threadId, userId, role: 'user', text: input.text, runId, createdAt: nowIso });
     const run = new ActiveRun(
       createRunContext({ userId, threadId, runId, connectionId: input.connectionId }),
@@ -287,6 +298,16 @@ export class RunManager {
     this.deps.bus.publish(userId, { type: 'message_added', threadId, runId, message: { id: messageId, role: 'user', text: input.text, createdAt: nowIso } });
     this.queue.enqueue(threadId, run.signal, () => this.execute(run, input.text, messageId));
     return ack;
+  }
+
+  /** Creates a thread under an id the client chose; an id another user holds reads as `not_found`. */
+  private async createClientThread(userId: string, threadId: string, text: string, nowIso: string): Promise<void> {
+    try {
+      await this.deps.conversations.createThread({ id: threadId, userId, title: titleOf(text), createdAt: nowIso, updatedAt: nowIso });
+    } catch {
+      // Created meanwhile by this user's own concurrent request: fine. Otherwise the id is someone else's.
+      if ((await this.deps.conversations.getThread(userId, threadId)) === undefined) throw notFound('thread');
+    }
   }
 
   /** Stops a run for `interrupt`: here at once, elsewhere through the RunControlBus. */

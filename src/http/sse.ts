@@ -1,0 +1,79 @@
+import type { ServerResponse } from 'node:http';
+
+export interface SseOptions {
+  /** A comment line this often keeps proxies from cutting a quiet stream. */
+  readonly keepAliveMs: number;
+  /** Unsent bytes allowed for SLOW_READER_GRACE_MS (as for a WebSocket: MAX_BUFFERED_BYTES). */
+  readonly maxBufferedBytes: number;
+}
+
+const SLOW_READER_GRACE_MS = 2_000;
+const HARD_BACKLOG_FLOOR = 64 * 1024 * 1024;
+
+/**
+ * A text/event-stream answer written straight to the response (the route has hijacked it). Each `send` is one write,
+ * so the events of one seq reach the reader together. A reader that stays behind is cut off like a slow socket.
+ */
+export class SseResponse {
+  private readonly keepAlive: NodeJS.Timeout;
+  private backlogCheck: NodeJS.Timeout | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly raw: ServerResponse,
+    private readonly options: SseOptions,
+    onClose: () => void,
+  ) {
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      // nginx buffers responses unless told not to.
+      'x-accel-buffering': 'no',
+    });
+    raw.write(': stream open\n\n');
+    this.keepAlive = setInterval(() => this.write(': keep-alive\n\n'), options.keepAliveMs);
+    this.keepAlive.unref();
+    raw.on('close', () => {
+      this.stopTimers();
+      this.finished = true;
+      onClose();
+    });
+  }
+
+  /** Events sharing one SSE id (our seq): several AG-UI events can stand for one run event. */
+  send(id: number, events: readonly unknown[]): void {
+    if (events.length === 0) return;
+    this.write(events.map((e) => `id: ${id}\ndata: ${JSON.stringify(e)}\n\n`).join(''));
+  }
+
+  end(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stopTimers();
+    this.raw.end();
+  }
+
+  private write(chunk: string): void {
+    if (this.finished || this.raw.destroyed) return;
+    this.raw.write(chunk);
+    this.watchBacklog();
+  }
+
+  private watchBacklog(): void {
+    const bound = this.options.maxBufferedBytes;
+    const backlog = this.raw.writableLength;
+    if (backlog <= bound) return;
+    if (backlog > Math.max(bound * 16, HARD_BACKLOG_FLOOR)) return void this.raw.destroy();
+    this.backlogCheck ??= setTimeout(() => {
+      this.backlogCheck = undefined;
+      if (this.raw.writableLength > bound) this.raw.destroy();
+    }, SLOW_READER_GRACE_MS);
+    this.backlogCheck.unref();
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.keepAlive);
+    clearTimeout(this.backlogCheck);
+  }
+}
