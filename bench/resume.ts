@@ -22,8 +22,8 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
-import type { Agent, AgentIO, AgentRequest, AgentResult } from '../src/agents/index.js';
 import { textOf, type RunEvent, type ServerMessage } from '../src/protocol/index.js';
+import { BenchAgent } from './bench-agent.js';
 import { createTestApp, registerUser, wsUrl, type TestApp } from '../src/testing/index.js';
 
 const nFlag = process.argv.indexOf('--n');
@@ -43,29 +43,6 @@ const fmt = (ms: number): string => `${ms.toFixed(2)} ms`;
 const rate = (events: number, ms: number): string => `${Math.round((events / ms) * 1000).toLocaleString('en-US')} events/s`;
 const p5090 = (xs: number[]): string => `p50 ${fmt(quantile(xs, 0.5))}  p90 ${fmt(quantile(xs, 0.9))}`;
 const isRunEvent = (m: ServerMessage): m is RunEvent => 'seq' in m;
-
-/** `flood <k>`: k deltas at once (the run then has k + 2 events). `tick <everyMs> <maxMs>`: a delta every everyMs. */
-class BenchAgent implements Agent {
-  readonly name = 'bench';
-
-  async run(req: AgentRequest, io: AgentIO): Promise<AgentResult> {
-    const [kind, a = '0', b = '0'] = req.text.split(/\s+/);
-    if (kind === 'flood') {
-      for (let i = 1; i <= Number(a); i++) io.delta(`tok${i} `);
-      return { text: `${a} deltas` };
-    }
-    if (kind === 'tick') {
-      const until = performance.now() + Number(b);
-      let i = 0;
-      while (performance.now() < until) {
-        io.delta(`tick${++i} `);
-        await delay(Number(a), undefined, { signal: req.signal });
-      }
-      return { text: `${i} ticks` };
-    }
-    throw new Error(`unknown bench script: ${req.text}`);
-  }
-}
 
 type Handler = (m: ServerMessage, t: number) => boolean;
 

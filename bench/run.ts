@@ -4,6 +4,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   abuse: () => import('./abuse.js'),
   scale: () => import('./scale.js'),
   resume: () => import('./resume.js'),
+  sse: () => import('./sse.js'),
 };
 const name = process.argv.slice(2).find((a) => !a.startsWith('--') && !/^\d+$/.test(a));
 for (const [key, load] of Object.entries(benches)) if (name === undefined || name === key) await load();
