@@ -49,6 +49,8 @@ export interface RunStore {
   createRun(run: RunRecord): Promise<void>;
   getRun(userId: string, runId: string): Promise<RunRecord | undefined>;
   listRuns(userId: string, threadId: string): Promise<RunRecord[]>;
+  /** Whether any user has a run with this id (client-minted ids must not collide); never exposed as such. */
+  isRunIdTaken(runId: string): Promise<boolean>;
   finishRun(runId: string, status: RunStatus, errorCode: string | null, now: string): Promise<void>;
   /** Every run still `running`, on any instance (recovery looks for those whose instance is gone). */
   listUnfinished(): Promise<RunRecord[]>;

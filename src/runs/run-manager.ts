@@ -84,8 +84,10 @@ export class RunManager {
    * sees its ack first) and starts its run when the thread is free.
    */
   submit(userId: string, input: Submission, onAccepted: (ack: Accepted) => void = () => {}): Promise<Accepted> {
-    if (input.clientId === undefined) return this.accept(userId, input, onAccepted);
-    const key = `${userId}\u0000${input.clientId}`;
+    // A client-minted run id is its own idempotency key, apart from message ids (a message id cannot pose as one).
+    const id = input.runId !== undefined ? `run\u0000${input.runId}` : input.clientId !== undefined ? `message\u0000${input.clientId}` : undefined;
+    if (id === undefined) return this.accept(userId, input, onAccepted);
+    const key = `${userId}\u0000${id}`;
     const nowMs = this.deps.now();
     // Same instance: share the first attempt's promise (no store round trip, and its ack even while pending).
     const previous = this.accepted.get(key);
@@ -265,6 +267,8 @@ export class RunManager {
       await this.deps.conversations.createThread({ id: threadId, userId, title: titleOf(input.text), createdAt: nowIso, updatedAt: nowIso });
     } else if ((await this.deps.conversations.getThread(userId, input.threadId)) === undefined) {
       if (input.createThread !== true) throw notFound('thread');
+      // A refused request creates nothing: check the client's run id before creating its thread.
+      if (input.runId !== undefined && (await this.deps.runs.isRunIdTaken(input.runId))) throw notFound('run');
       await this.createClientThread(userId, input.threadId, input.text, nowIso);
     }
     const busy = inProgress.filter((r) => r.threadId === threadId);

@@ -4,6 +4,7 @@ import { registerUser, request, TestSocket, wsUrl } from '../../src/testing/inde
 import { describeWithServices } from '../../src/testing/describe-with-services.js';
 import { startCluster, type Cluster, type Instance } from '../../src/testing/cluster.js';
 import { eventually, range, seqs, type Ack, type Established, type User } from './helpers/runs.js';
+import { endOf, payloads, sse } from './helpers/sse.js';
 
 const LEASE_MS = 2_000;
 const MAX_CONNECTIONS = 3;
@@ -108,6 +109,18 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
     const all = await terminal(late, ack.runId);
     expect(seqs(all)).toEqual(range(1, all.length));
     expect(all).toEqual(await terminal(starter, ack.runId));
+  });
+
+  it('GET /runs/:id/stream on another instance than the run\'s follows it live to the end, every event once, in order', async () => {
+    const user = await registerUser(a.url, 'sse-remote');
+    const ws = await open(a, user);
+    const ack = await chat(ws, 'sse', 'wait 2 seconds');
+    await ws.next((m) => m.type === 'tool_executing' && 'runId' in m && m.runId === ack.runId);
+    const stream = await sse(`${b.url}/runs/${ack.runId}/stream`, { token: user.accessToken });
+    expect(await endOf(stream, 10_000)).toBe('end');
+    const events = payloads<RunEvent>(stream.events);
+    expect(seqs(events)).toEqual(range(1, events.length));
+    expect(events).toEqual(await terminal(ws, ack.runId));
   });
 
   it('POST /runs/:id/cancel and cancel_run on another instance than the run\'s stop it with run_cancelled', async () => {

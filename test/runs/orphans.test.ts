@@ -64,6 +64,7 @@ describe('orphaned runs', () => {
       createRun: (r) => conversations.createRun(r),
       getRun: (u, r) => conversations.getRun(u, r),
       listRuns: (u, t) => conversations.listRuns(u, t),
+      isRunIdTaken: (r) => conversations.isRunIdTaken(r),
       finishRun: (...a) => conversations.finishRun(...a),
       listActive: (u) => conversations.listActive(u),
       listUnfinished: async () => {

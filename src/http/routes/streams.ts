@@ -17,6 +17,13 @@ type Format = z.infer<typeof StreamQuery>['format'];
 /** Server-Sent Events: a run as a resumable stream (`GET /runs/:id/stream`), and AG-UI (`POST /agui`). */
 export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { auth, runs } = deps;
+  // Streams follow runs that may last minutes: at shutdown they end at once (clients resume elsewhere with
+  // Last-Event-ID), so closing the server does not wait for them.
+  const open = new Set<SseResponse>();
+  app.addHook('preClose', (done) => {
+    for (const sse of open) sse.end();
+    done();
+  });
 
   app.get('/runs/:id/stream', async (request, reply) => {
     const principal = await requirePrincipal(request, auth);
@@ -26,7 +33,7 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const header = request.headers['last-event-id'];
     const afterSeq = header === undefined ? (query.after ?? 0) : parseInput(LastEventId, header);
     await runs.getRun(principal.userId, id);
-    await stream(request, reply, deps, principal.userId, id, afterSeq, query.format);
+    await stream(request, reply, deps, open, principal.userId, id, afterSeq, query.format);
   });
 
   app.post('/agui', async (request, reply) => {
@@ -35,28 +42,36 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const existing = await runs.getRun(principal.userId, input.runId).catch(() => undefined);
     // The same runId again (a client retrying its POST) streams the run it started, from the beginning.
     if (existing === undefined) {
-      await runs.submit(principal.userId, { text: input.text, threadId: input.threadId, runId: input.runId, createThread: true, clientId: `agui:${input.runId}`, connectionId: null });
+      await runs.submit(principal.userId, { text: input.text, threadId: input.threadId, runId: input.runId, createThread: true, connectionId: null });
     } else if (existing.threadId !== input.threadId) {
       throw new AppError('invalid_request', 'This runId belongs to another thread.');
     }
-    await stream(request, reply, deps, principal.userId, input.runId, 0, 'agui');
+    await stream(request, reply, deps, open, principal.userId, input.runId, 0, 'agui');
   });
 }
 
-async function stream(request: FastifyRequest, reply: FastifyReply, deps: HttpDeps, userId: string, runId: string, afterSeq: number, format: Format): Promise<void> {
+async function stream(request: FastifyRequest, reply: FastifyReply, deps: HttpDeps, open: Set<SseResponse>, userId: string, runId: string, afterSeq: number, format: Format): Promise<void> {
   // AG-UI events depend on what came before (an open text message): replay the earlier events through the mapper.
   const mapper = format === 'agui' ? new AguiMapper() : undefined;
   if (mapper !== undefined && afterSeq > 0) mapper.prime((await deps.runs.eventsAfter(userId, runId, 0)).events.filter((e) => e.seq <= afterSeq));
 
   reply.hijack();
-  let stop = (): void => {};
-  const sse = new SseResponse(reply.raw, { keepAliveMs: deps.config.sseKeepAliveMs, maxBufferedBytes: deps.config.gatewayLimits.maxBufferedBytes }, () => stop());
+  let stop: (() => void) | undefined;
+  let closed = false;
+  const sse = new SseResponse(reply.raw, { keepAliveMs: deps.config.sseKeepAliveMs, maxBufferedBytes: deps.config.gatewayLimits.maxBufferedBytes }, () => {
+    closed = true;
+    open.delete(sse);
+    stop?.();
+  });
+  open.add(sse);
   const toWire = (event: RunEvent): readonly unknown[] => (mapper === undefined ? [event] : mapper.map(event));
   try {
     stop = await followRun({ runs: deps.runs, bus: deps.bus, logger: request.log }, userId, runId, afterSeq, {
       event: (event) => sse.send(event.seq, toWire(event)),
       end: () => sse.end(),
     });
+    // The reader left while the stream was being set up.
+    if (closed) stop();
   } catch (err) {
     request.log.warn({ err, runId }, 'run stream failed');
     sse.end();

@@ -57,6 +57,10 @@ export class SqlConversationStore implements ConversationStore, RunStore {
     return rows.map(toRun);
   }
 
+  async isRunIdTaken(runId: string): Promise<boolean> {
+    return (await this.db.selectFrom('runs').select('id').where('id', '=', runId).executeTakeFirst()) !== undefined;
+  }
+
   async finishRun(runId: string, status: RunStatus, errorCode: string | null, now: string): Promise<void> {
     // Only a running run can finish: a status already decided (e.g. by restart recovery) is never overwritten.
     await this.db.updateTable('runs').set({ status, error_code: errorCode, updated_at: now }).where('id', '=', runId).where('status', '=', 'running').execute();

@@ -94,6 +94,8 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       expect((await s.conversations.listMessages(a.id, t.id)).map((m) => m.text)).toEqual(['m0', 'm1', 'm2']);
       expect(await s.conversations.listMessages(b.id, t.id)).toEqual([]);
       expect(await s.runs.getRun(b.id, runId)).toBeUndefined();
+      expect(await s.runs.isRunIdTaken(runId)).toBe(true);
+      expect(await s.runs.isRunIdTaken('no-such-run')).toBe(false);
       expect((await s.runs.listUnfinished()).map((r) => r.id)).toContain(runId);
       expect(await s.runs.listActive(a.id)).toEqual([expect.objectContaining({ id: runId, threadId: t.id, status: 'running', instanceId: 'instance-1' })]);
       expect(await s.runs.listActive(b.id)).toEqual([]);
