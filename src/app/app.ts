@@ -145,9 +145,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       webSocketUrl: () => `${publicUrl.replace(/^http/, 'ws')}/ws`,
       readiness: {
         ...backends.readiness,
-        auth: async () => {
-          if (authGuard.isOpen) throw new Error('circuit open');
-        },
+        // A real store call through the circuit breaker: while the circuit is open this fails fast, and once it
+        // may half-open this is its trial, so an instance that gets no traffic (a load balancer has taken it out
+        // for being unready) still heals.
+        auth: () => auth.checkStores(),
       },
       connectionCount: () => gateway.connectionCount,
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),

@@ -27,7 +27,30 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Nod
   return destination === undefined ? pino(options) : pino(options, destination as pino.DestinationStream);
 }
 
-/** `?ticket=abc` → `?ticket=[redacted]` (and the same for anything that looks like a token parameter). */
+const SECRET_PARAMS = new Set([
+  'ticket', 'token', 'access_token', 'accesstoken', 'refresh_token', 'refreshtoken', 'id_token', 'jwt', 'bearer', 'authorization',
+  'password', 'secret', 'client_secret', 'api_key', 'apikey',
+]);
+
+/**
+ * `?ticket=abc` → `?ticket=[redacted]`, and the same for anything that looks like a token parameter. Names are
+ * compared decoded (the server reads them decoded: `?%74icket=` is a ticket); an undecodable name is redacted too.
+ */
 export function redactQuery(url: string): string {
-  return url.replace(/([?&](?:ticket|token|access_token|accessToken|refresh_token|jwt)=)[^&#]*/gi, '$1[redacted]');
+  const start = url.indexOf('?');
+  if (start < 0) return url;
+  const end = url.indexOf('#', start) < 0 ? url.length : url.indexOf('#', start);
+  const pairs = url.slice(start + 1, end).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq < 0) return pair;
+    const rawName = pair.slice(0, eq);
+    let name: string | undefined;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' ')).trim().toLowerCase();
+    } catch {
+      name = undefined;
+    }
+    return name === undefined || SECRET_PARAMS.has(name) ? `${rawName}=[redacted]` : pair;
+  });
+  return `${url.slice(0, start + 1)}${pairs.join('&')}${url.slice(end)}`;
 }

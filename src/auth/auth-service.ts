@@ -138,6 +138,11 @@ export class AuthService {
     return claims;
   }
 
+  /** For readiness: one cheap read of the user store, through the circuit breaker; throws service_unavailable. */
+  async checkStores(): Promise<void> {
+    await this.guarded(() => this.deps.users.findById('readiness-probe'));
+  }
+
   /** Throws invalid_token when the session was revoked or its user is gone or disabled. */
   async requireActiveSession(sessionId: string, userId: string): Promise<void> {
     const active = await this.guarded(() => this.deps.tokens.isSessionActive(sessionId, userId));

@@ -185,6 +185,14 @@ export class Gateway {
     // one that started earlier is listed; none falls between. Until then the connection holds what it produces.
     const established = (async () => {
       await withTimeout(subscribed, SUBSCRIBE_TIMEOUT_MS);
+      // A logout that landed between the upgrade's credential check and this connection joining the registry
+      // announced itself to no one here: look at the session again now that later announcements reach us.
+      try {
+        await auth.requireActiveSession(principal.sessionId, principal.userId);
+      } catch (err) {
+        if (isAppError(err) && err.code !== 'service_unavailable') return conn.close('sessionRevoked');
+        throw err;
+      }
       conn.establish({
         type: 'connection_established',
         connectionId: id,

@@ -10,8 +10,10 @@ import type { Database } from '../schema.js';
  */
 export async function openPostgres(options: { url: string; poolSize: number }): Promise<Kysely<Database>> {
   const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
-  // An idle client that loses its server emits 'error' on the pool; without a listener that would crash the process.
+  // A client that loses its server emits 'error': on the pool while idle, on the client itself while checked out.
+  // Without a listener either would crash the process; the query in flight rejects on its own and is handled.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     await sql`select 1`.execute(db);

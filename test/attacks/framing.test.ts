@@ -1,17 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
-import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
+import { registerUser, request, TestSocket, wsUrl } from '../../src/testing/index.js';
+import { eventually as until, useTestApp } from '../e2e/helpers/runs.js';
+import { frame } from '../e2e/helpers/wire.js';
+import { BINARY, closeFrame, CONTINUATION, encode, openRaw, TEXT, type FrameSpec } from './helpers/wire-raw.js';
 
 /**
- * Raw, hostile WebSocket frames after a valid upgrade (RFC 6455 5 / CONTRACT close codes): random opcodes including
- * reserved ones, RSV bits, control frames over 125 bytes, fragments out of order, invalid UTF-8, truncated frames,
- * bytes split at random points. The server either keeps the connection or closes it with a protocol close code
- * (1002, 1003, 1007, 1009, or the echo of a close the client sent itself), never answers `internal_error`, never
- * leaks the connection, and keeps serving: a fresh user can still register, connect and finish a run.
- * fast-check prints the seed on failure; rerun with FC_SEED=<seed> (and FC_PATH=<path>).
+ * Framing after a valid upgrade (RFC 6455 §5; CONTRACT "WebSocket: GET /ws" and close codes; advisories of `ws`),
+ * from a raw TCP socket: binary frames close 1003, invalid UTF-8 1007, a message over MAX_MESSAGE_BYTES (in one frame
+ * or only once reassembled) 1009, protocol violations (unmasked frames, reserved bits and opcodes, long or fragmented
+ * control frames) 1002; a peer dribbling a frame cannot outlive the heartbeat. Then hostile barrages (fast-check: it
+ * prints the seed on failure; rerun with FC_SEED=<seed> and FC_PATH=<path>): the server either keeps the connection
+ * or closes it with a protocol close code (or the echo of the client's own close), never answers `internal_error`,
+ * never leaks the connection, and keeps serving. Settings: MAX_MESSAGE_BYTES, HEARTBEAT_INTERVAL_MS.
  */
 
 const FC_OPTIONS = {
@@ -20,160 +24,6 @@ const FC_OPTIONS = {
 };
 
 const LIMIT = 4096;
-let app: TestApp;
-let token: string;
-beforeAll(async () => {
-  // Connection, handshake and message rate limits are lifted: every attempt must reach the frame parser.
-  app = await createTestApp({
-    MAX_MESSAGE_BYTES: String(LIMIT),
-    HANDSHAKES_PER_MINUTE: '1000000',
-    MAX_CONNECTIONS_PER_USER: '10000',
-    WS_MESSAGES_PER_SECOND: '100000',
-    WS_MESSAGE_BURST: '1000000',
-  });
-  token = (await registerUser(app.url, 'frames')).accessToken;
-});
-afterAll(async () => {
-  await app?.close();
-});
-
-// ---------------------------------------------------------------------------------------------------------------
-// A raw TCP client (the same approach as gateway-wire.test.ts).
-
-interface ServerFrame { fin: boolean; rsv: number; masked: boolean; opcode: number; payload: Buffer }
-type Outcome = { kind: 'closed'; code: number; frames: ServerFrame[] } | { kind: 'dropped'; frames: ServerFrame[] } | { kind: 'open'; frames: ServerFrame[] };
-
-class Raw {
-  private buf: Buffer = Buffer.alloc(0);
-  ended = false;
-  private wake: () => void = () => {};
-  private constructor(readonly socket: Socket) {
-    socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => ((this.buf = Buffer.concat([this.buf, d])), this.wake()));
-    socket.on('close', () => ((this.ended = true), this.wake()));
-    socket.on('error', () => {});
-  }
-
-  /** Upgrades with the bearer token and consumes the 101 response head. */
-  static async open(): Promise<Raw> {
-    const socket = connect(app.port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    const raw = new Raw(socket);
-    const head = [
-      'GET /ws HTTP/1.1',
-      `Host: 127.0.0.1:${app.port}`,
-      'Upgrade: websocket',
-      'Connection: Upgrade',
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
-      'Sec-WebSocket-Version: 13',
-      `Authorization: Bearer ${token}`,
-    ];
-    socket.write(`${head.join('\r\n')}\r\n\r\n`);
-    const status = await raw.until((b) => {
-      const end = b.indexOf('\r\n\r\n');
-      if (end < 0) return undefined;
-      const line = b.subarray(0, b.indexOf('\r\n')).toString('latin1');
-      raw.buf = b.subarray(end + 4);
-      return line;
-    }, 5_000);
-    if (status === undefined || !status.startsWith('HTTP/1.1 101')) throw new Error(`upgrade refused: ${status}`);
-    return raw;
-  }
-
-  /** Waits until `ready(bytes)` gives a value, or `ms` pass (undefined). */
-  async until<T>(ready: (buf: Buffer, ended: boolean) => T | undefined, ms: number): Promise<T | undefined> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = ready(this.buf, this.ended);
-      if (value !== undefined || this.ended || Date.now() > deadline) return value;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.max(1, Math.min(50, deadline - Date.now())));
-        this.wake = () => (clearTimeout(t), resolve());
-      });
-    }
-  }
-
-  /** The server's frames, up to and including a close frame: closed, dropped (TCP end, no close frame) or still open after `ms`. */
-  async outcome(ms: number): Promise<Outcome> {
-    const parse = (b: Buffer, ended: boolean): Outcome | undefined => {
-      const frames: ServerFrame[] = [];
-      let at = 0;
-      while (b.length - at >= 2) {
-        const b0 = b[at] ?? 0;
-        const b1 = b[at + 1] ?? 0;
-        let len = b1 & 0x7f;
-        let off = at + 2;
-        if (len === 126) {
-          if (b.length < off + 2) break;
-          len = b.readUInt16BE(off);
-          off += 2;
-        } else if (len === 127) {
-          if (b.length < off + 8) break;
-          len = Number(b.readBigUInt64BE(off));
-          off += 8;
-        }
-        if ((b1 & 0x80) !== 0) off += 4;
-        if (b.length < off + len) break;
-        const frame = { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 0x7, masked: (b1 & 0x80) !== 0, opcode: b0 & 0x0f, payload: b.subarray(off, off + len) };
-        frames.push(frame);
-        if (frame.opcode === 8) return { kind: 'closed', code: len >= 2 ? frame.payload.readUInt16BE(0) : 1005, frames };
-        at = off + len;
-      }
-      return ended ? { kind: 'dropped', frames } : undefined;
-    };
-    const done = await this.until(parse, ms);
-    return done ?? { kind: 'open', frames: parse(this.buf, true)?.frames ?? [] };
-  }
-
-  /** Writes the bytes in the given pieces, letting the server read between them. */
-  async write(pieces: Buffer[]): Promise<void> {
-    for (const piece of pieces) {
-      if (this.ended) return;
-      this.socket.write(piece);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Frames.
-
-interface FrameSpec {
-  fin: boolean;
-  rsv: number;
-  opcode: number;
-  masked: boolean;
-  payload: Uint8Array;
-  /** How the length is written: the shortest form, or a longer form than needed (RFC 6455 5.2 says shortest). */
-  lengthForm: 'shortest' | '16' | '64';
-}
-
-function encode(f: FrameSpec): Buffer {
-  const data = Buffer.from(f.payload);
-  const len = data.length;
-  const form = f.lengthForm === 'shortest' ? (len < 126 ? '7' : len < 65_536 ? '16' : '64') : f.lengthForm === '16' && len < 65_536 ? '16' : f.lengthForm === '64' ? '64' : len < 126 ? '7' : len < 65_536 ? '16' : '64';
-  const head = form === '7' ? Buffer.from([0, len]) : form === '16' ? Buffer.alloc(4) : Buffer.alloc(10);
-  if (form === '16') {
-    head[1] = 126;
-    head.writeUInt16BE(len, 2);
-  } else if (form === '64') {
-    head[1] = 127;
-    head.writeBigUInt64BE(BigInt(len), 2);
-  }
-  head[0] = (f.fin ? 0x80 : 0) | ((f.rsv & 0x7) << 4) | (f.opcode & 0x0f);
-  if (!f.masked) return Buffer.concat([head, data]);
-  head[1] = (head[1] ?? 0) | 0x80;
-  const mask = randomBytes(4);
-  const body = Buffer.alloc(len);
-  for (let i = 0; i < len; i++) body[i] = (data[i] ?? 0) ^ (mask[i % 4] ?? 0);
-  return Buffer.concat([head, mask, body]);
-}
-
-const closeFrame = (code: number): Buffer => encode({ fin: true, rsv: 0, opcode: 8, masked: true, payload: Buffer.from([code >> 8, code & 0xff]), lengthForm: 'shortest' });
 
 const INVALID_UTF8 = [[0xff], [0xfe], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80, 0x80, 0x80], [0x80], [0xc3]];
 
@@ -270,23 +120,185 @@ function describeFrames(frames: FrameSpec[]): string {
   return frames.map((f) => `{fin:${f.fin},rsv:${f.rsv},op:${f.opcode},masked:${f.masked},len:${f.payload.length},form:${f.lengthForm},head:${Buffer.from(f.payload.subarray(0, 24)).toString('hex')}}`).join(' ');
 }
 
-async function connectionCount(): Promise<number> {
-  const res = await request<{ connections: number }>(app.url, 'GET', '/ws/health');
-  return res.body.connections;
-}
+describe('framing: close codes on the wire (RFC 6455 §5, MAX_MESSAGE_BYTES=1024)', () => {
+  const WIRE_LIMIT = 1024;
+  const wire = useTestApp({ MAX_MESSAGE_BYTES: String(WIRE_LIMIT) });
+  let token: string;
+  beforeAll(async () => {
+    token = (await registerUser(wire.app.url, 'wire')).accessToken;
+  });
+  const opened = () => openRaw(wire.app.port, token);
 
-async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+  it('[CONTRACT WS] connection_established arrives first, as a text frame', async () => {
+    const raw = await opened();
+    raw.send(frame(0x8, Buffer.from([0x03, 0xe8])));
+    const { code, frames } = await raw.closeFrame();
+    expect(code).toBe(1000);
+    expect(frames[0]?.opcode).toBe(TEXT);
+    expect(JSON.parse(frames[0]?.payload.toString('utf8') ?? '')).toMatchObject({ type: 'connection_established' });
+  });
+
+  it('[RFC 6455 §7.4.1 / CONTRACT close codes] a binary frame closes 1003', async () => {
+    const raw = await opened();
+    raw.send(frame(BINARY, '{"type":"ping"}'));
+    expect((await raw.closeFrame()).code).toBe(1003);
+  });
+
+  it('[RFC 6455 §8.1 / CONTRACT close codes] a text frame with invalid UTF-8 closes 1007', async () => {
+    for (const bad of [Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80])]) {
+      const raw = await opened();
+      raw.send(frame(TEXT, bad));
+      expect((await raw.closeFrame()).code, bad.toString('hex')).toBe(1007);
+    }
+  });
+
+  it('[RFC 6455 §8.1] invalid UTF-8 split across fragments closes 1007', async () => {
+    const raw = await opened();
+    raw.send(frame(TEXT, Buffer.from([0x22, 0xe2, 0x82]), { fin: false }), frame(CONTINUATION, Buffer.from([0x41, 0x22])));
+    expect((await raw.closeFrame()).code).toBe(1007);
+  });
+
+  it('[RFC 6455 §5.1] an unmasked client frame closes 1002', async () => {
+    const raw = await opened();
+    raw.send(frame(TEXT, '{"type":"ping"}', { masked: false }));
+    expect((await raw.closeFrame()).code).toBe(1002);
+  });
+
+  it('[CONTRACT close codes] one frame over MAX_MESSAGE_BYTES closes 1009', async () => {
+    const raw = await opened();
+    raw.send(frame(TEXT, `{"type":"ping","pad":"${'x'.repeat(WIRE_LIMIT)}"}`));
+    expect((await raw.closeFrame()).code).toBe(1009);
+  });
+
+  it('[ws GHSA-6663-c963-2gqg / CVE-2016-10542] a frame header announcing MAX_MESSAGE_BYTES + 1 (or 16 MiB) closes 1009 at once, before any payload is sent', async () => {
+    for (const len of [WIRE_LIMIT + 1, 16 * 1024 * 1024]) {
+      const raw = await opened();
+      const header = Buffer.alloc(len < 65_536 ? 4 : 10);
+      header[0] = 0x81;
+      if (len < 65_536) {
+        header[1] = 0x80 | 126;
+        header.writeUInt16BE(len, 2);
+      } else {
+        header[1] = 0x80 | 127;
+        header.writeBigUInt64BE(BigInt(len), 2);
+      }
+      raw.send(header, randomBytes(4));
+      expect((await raw.closeFrame()).code, `announced ${len}`).toBe(1009);
+    }
+  });
+
+  it('[CONTRACT WS] the limit applies to the reassembled message: small fragments totalling > MAX_MESSAGE_BYTES close 1009', async () => {
+    const raw = await opened();
+    const piece = 'x'.repeat(400); // 20 + 3 * 400 + 2 = 1222 bytes in all, every fragment under 1024
+    raw.send(frame(TEXT, `{"type":"ping","p":"${piece}`, { fin: false }), frame(CONTINUATION, piece, { fin: false }), frame(CONTINUATION, piece, { fin: false }), frame(CONTINUATION, '"}'));
+    expect((await raw.closeFrame()).code).toBe(1009);
+  });
+
+  it('[RFC 6455 §5.4] fragments within the limit are reassembled into one message (pong)', async () => {
+    const raw = await opened();
+    raw.send(frame(TEXT, '{"type":"pi', { fin: false }), frame(0x9, 'hb'), frame(CONTINUATION, 'ng","id":"fr', { fin: false }), frame(CONTINUATION, 'ag"}'));
+    // The answer is written asynchronously: close only once it is on the wire, or the close could overtake it.
+    await raw.expect((b) => (b.includes('"replyTo":"frag"') ? true : undefined), 'no pong for the reassembled ping');
+    raw.send(frame(0x8, Buffer.from([0x03, 0xe8])));
+    const { code, frames } = await raw.closeFrame();
+    expect(code).toBe(1000);
+    const texts = frames.filter((f) => f.opcode === TEXT).map((f) => JSON.parse(f.payload.toString('utf8')) as { type: string });
+    expect(texts).toContainEqual({ type: 'pong', replyTo: 'frag' });
+    expect(frames.some((f) => f.opcode === 0xa && f.payload.toString() === 'hb'), 'a ping inside a fragmented message gets its pong').toBe(true);
+  });
+
+  it('[RFC 6455 §5.5] control frames: a fragmented close or pong, a pong of 126 bytes, a ping in the 16-bit length form over 125 close 1002', async () => {
+    const cases: Array<[string, Buffer]> = [
+      ['fragmented close', encode({ fin: false, rsv: 0, opcode: 8, masked: true, payload: Buffer.from([0x03, 0xe8]), lengthForm: 'shortest' })],
+      ['fragmented pong', encode({ fin: false, rsv: 0, opcode: 0xa, masked: true, payload: Buffer.from('x'), lengthForm: 'shortest' })],
+      ['pong of 126 bytes', encode({ fin: true, rsv: 0, opcode: 0xa, masked: true, payload: Buffer.alloc(126, 1), lengthForm: 'shortest' })],
+      ['ping of 200 bytes, 16-bit length', encode({ fin: true, rsv: 0, opcode: 9, masked: true, payload: Buffer.alloc(200, 1), lengthForm: '16' })],
+    ];
+    for (const [name, bytes] of cases) {
+      const raw = await opened();
+      raw.send(bytes);
+      expect((await raw.closeFrame()).code, name).toBe(1002);
+    }
+  });
+
+  it('[RFC 6455 §5.2] a 64-bit payload length with its most significant bit set closes the connection (1009 or 1002)', async () => {
+    const raw = await opened();
+    raw.send(Buffer.concat([Buffer.from([0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0x05]), randomBytes(4), Buffer.from('hello')]));
+    expect([1009, 1002]).toContain((await raw.closeFrame()).code);
+  });
+
+  it('[CONTRACT close codes] (ws client) exactly MAX_MESSAGE_BYTES is accepted, one byte more closes 1009', async () => {
+    const ws = await TestSocket.open(wsUrl(wire.app.url), { headers: { authorization: `Bearer ${token}` } });
+    const exact = '{"type":"ping","id":"edge"}';
+    ws.send(exact + ' '.repeat(WIRE_LIMIT - exact.length));
+    expect(await ws.next((m) => m.type === 'pong', 5_000)).toMatchObject({ replyTo: 'edge' });
+    ws.send(exact + ' '.repeat(WIRE_LIMIT - exact.length + 1));
+    expect((await ws.waitClose(5_000)).code).toBe(1009);
+  });
+
+  it('[CONTRACT close codes] (ws client) a binary message closes 1003', async () => {
+    const ws = await TestSocket.open(wsUrl(wire.app.url), { headers: { authorization: `Bearer ${token}` } });
+    ws.ws.send(Buffer.from('{"type":"ping"}'), { binary: true });
+    expect((await ws.waitClose(5_000)).code).toBe(1003);
+    expect(ws.ws.readyState).toBe(WebSocket.CLOSED);
+  });
+});
+
+describe('framing: a slowloris frame (HEARTBEAT_INTERVAL_MS=1000)', () => {
+  const slow = useTestApp({ HEARTBEAT_INTERVAL_MS: '1000' });
+
+  it('[OWASP WebSocket Security Cheat Sheet / CWE-400] a peer dribbling one frame (a header announcing 100 bytes, then one byte per 100 ms) cannot answer pings: it is terminated after two missed heartbeats and its slot is freed', async () => {
+    const user = await registerUser(slow.app.url, 'slowloris');
+    const raw = await openRaw(slow.app.port, user.accessToken);
+    const mask = randomBytes(4);
+    raw.send(Buffer.from([0x81, 0x80 | 100]), mask);
+    const started = Date.now();
+    let sent = 0;
+    const dribble = setInterval(() => {
+      if (!raw.ended && sent < 99) raw.send(Buffer.from([0x61 ^ (mask[sent++ % 4] ?? 0)]));
+    }, 100);
+    try {
+      const out = await raw.outcome(8_000);
+      expect(out.kind, 'terminated without a close frame (the client sees 1006)').toBe('dropped');
+      expect(Date.now() - started, 'two missed heartbeats at 1 s, with slack').toBeLessThan(6_000);
+      expect(sent, 'the frame was never completed').toBeLessThan(99);
+      expect(out.frames.filter((f) => f.opcode === 0x9).length, 'pings it could not answer').toBeGreaterThanOrEqual(1);
+    } finally {
+      clearInterval(dribble);
+      raw.destroy();
+    }
+    await until(() => slow.app.gateway.registry.countFor(user.user.id) === 0, 3_000, 'the slot of the terminated peer to be freed');
+  });
+});
+
+describe('framing: hostile barrages (fast-check, MAX_MESSAGE_BYTES=4096)', () => {
+  // Connection, handshake and message rate limits are lifted: every attempt must reach the frame parser.
+  const fuzz = useTestApp({
+    MAX_MESSAGE_BYTES: String(LIMIT),
+    HANDSHAKES_PER_MINUTE: '1000000',
+    MAX_CONNECTIONS_PER_USER: '10000',
+    WS_MESSAGES_PER_SECOND: '100000',
+    WS_MESSAGE_BURST: '1000000',
+  });
+  let fuzzToken: string;
+  beforeAll(async () => {
+    fuzzToken = (await registerUser(fuzz.app.url, 'frames')).accessToken;
+  });
+
+  async function connectionCount(): Promise<number> {
+    const res = await request<{ connections: number }>(fuzz.app.url, 'GET', '/ws/health');
+    return res.body.connections;
   }
-}
 
-// ---------------------------------------------------------------------------------------------------------------
+  async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
 
-describe('hostile raw frames (RFC 6455 5 / CONTRACT close codes)', () => {
-  it('fixed cases: reserved opcodes, RSV bits, long control frames, stray continuations, fragmented control frames, huge 64-bit lengths', async () => {
+  it('[RFC 6455 §5.2, §5.5 / ws GHSA-6663-c963-2gqg] fixed cases: reserved opcodes, RSV bits, long control frames, stray continuations, fragmented control frames, huge 64-bit lengths', async () => {
     const cases: Array<{ name: string; bytes: Buffer; codes: number[] }> = [
       { name: 'reserved opcode 0x3', bytes: encode({ fin: true, rsv: 0, opcode: 0x3, masked: true, payload: Buffer.from('x'), lengthForm: 'shortest' }), codes: [1002] },
       { name: 'reserved control opcode 0xb', bytes: encode({ fin: true, rsv: 0, opcode: 0xb, masked: true, payload: Buffer.alloc(0), lengthForm: 'shortest' }), codes: [1002] },
@@ -311,7 +323,7 @@ describe('hostile raw frames (RFC 6455 5 / CONTRACT close codes)', () => {
       { name: 'invalid UTF-8 text', bytes: encode({ fin: true, rsv: 0, opcode: 1, masked: true, payload: Buffer.from([0x7b, 0xff, 0x7d]), lengthForm: 'shortest' }), codes: [1007] },
     ];
     for (const c of cases) {
-      const raw = await Raw.open();
+      const raw = await openRaw(fuzz.app.port, fuzzToken);
       await raw.write([c.bytes]);
       const out = await raw.outcome(3_000);
       raw.destroy();
@@ -320,7 +332,7 @@ describe('hostile raw frames (RFC 6455 5 / CONTRACT close codes)', () => {
     }
   });
 
-  it('property: any barrage of frames ends in a protocol close code or an open connection, never an internal error', async () => {
+  it('[RFC 6455 §5, §7.4.1 / CONTRACT close codes] property: any barrage of frames ends in a protocol close code or an open connection, never an internal error', async () => {
     await fc.assert(
       fc.asyncProperty(barrageArb, async (barrage) => {
         let stream = Buffer.concat(barrage.frames.map(encode));
@@ -340,7 +352,7 @@ describe('hostile raw frames (RFC 6455 5 / CONTRACT close codes)', () => {
         }
         if (barrage.ending.kind === 'close') allowed.add(1000);
 
-        const raw = await Raw.open();
+        const raw = await openRaw(fuzz.app.port, fuzzToken);
         try {
           await raw.write(pieces);
           // With a well-formed close at the end the server must answer with a close frame; otherwise it may wait.
@@ -365,10 +377,10 @@ describe('hostile raw frames (RFC 6455 5 / CONTRACT close codes)', () => {
     );
   }, 60_000);
 
-  it('after the barrage: no connection is leaked, and a fresh user registers, connects and gets 12*7 = 84', async () => {
+  it('[CWE-400] after the barrage: no connection is leaked, and a fresh user registers, connects and gets 12*7 = 84', async () => {
     await eventually(async () => (await connectionCount()) === 0, 5_000, 'every fuzzed connection to be released');
-    const user = await registerUser(app.url, 'after-frames');
-    const ws = await TestSocket.open(wsUrl(app.url), { headers: { authorization: `Bearer ${user.accessToken}` } });
+    const user = await registerUser(fuzz.app.url, 'after-frames');
+    const ws = await TestSocket.open(wsUrl(fuzz.app.url), { headers: { authorization: `Bearer ${user.accessToken}` } });
     try {
       ws.send({ type: 'user_message', id: 'calc', text: 'calculate 12*7' });
       const ack = await ws.next((m) => (m.type === 'message_accepted' || m.type === 'error') && m.replyTo === 'calc');
@@ -384,3 +396,4 @@ describe('hostile raw frames (RFC 6455 5 / CONTRACT close codes)', () => {
     }
   });
 });
+
