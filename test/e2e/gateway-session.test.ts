@@ -3,22 +3,21 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
 
 /**
- * The life of an open connection: heartbeats, `authenticate`, token expiry (CONTRACT "WebSocket: GET /ws").
+ * The life of an open connection: heartbeats, token expiry and renewal (CONTRACT "WebSocket: GET /ws"). Identity
+ * switches with `authenticate` are attacked in test/attacks/identity-switch.test.ts.
  * The server's clock is shifted by `skewMs` (its `now` option drives token issue, verification and the expiry
  * timers), so a token can be brought to within seconds of its exp without a 30 s wait.
  */
 
 type User = Awaited<ReturnType<typeof registerUser>>;
-type WsError = { type: 'error'; code: string; replyTo: string | null };
 
 const TTL_SECONDS = 30;
 let skewMs = 0;
 let app: TestApp;
 let alice: User;
-let bob: User;
 beforeAll(async () => {
   app = await createTestApp({ HEARTBEAT_INTERVAL_MS: '1000', ACCESS_TOKEN_TTL_SECONDS: String(TTL_SECONDS) }, { now: () => Date.now() + skewMs });
-  [alice, bob] = await Promise.all([registerUser(app.url, 'alice'), registerUser(app.url, 'bob')]);
+  alice = await registerUser(app.url, 'alice');
 });
 afterEach(() => {
   skewMs = 0;
@@ -71,50 +70,6 @@ describe('heartbeat (HEARTBEAT_INTERVAL_MS=1000)', () => {
   });
 });
 
-describe('authenticate', () => {
-  it('CONTRACT WS authenticate: another user\'s valid token gets error invalid_token, then close 1008 "token user mismatch"', async () => {
-    const ws = await open(alice.accessToken);
-    ws.send({ type: 'authenticate', id: 'swap', token: bob.accessToken });
-    const err = (await ws.next((m) => m.type === 'error', 5_000)) as WsError;
-    expect(err).toMatchObject({ code: 'invalid_token', replyTo: 'swap' });
-    expect(await ws.waitClose(5_000)).toEqual({ code: 1008, reason: 'token user mismatch' });
-    expect(ws.messages.some((m) => m.type === 'authenticated')).toBe(false);
-  });
-
-  it('CONTRACT WS authenticate: a garbage token gets error and changes nothing (the socket stays open)', async () => {
-    const ws = await open(alice.accessToken);
-    for (const [id, token] of [['g1', 'garbage'], ['g2', `${alice.accessToken.slice(0, -4)}AAAA`], ['g3', alice.refreshToken]] as const) {
-      ws.send({ type: 'authenticate', id, token });
-      const err = (await ws.waitFor((m) => m.type === 'error' && m.replyTo === id, 5_000)) as WsError;
-      expect(err.code, id).toBe('invalid_token');
-    }
-    await stillOpen(ws, 'after-garbage');
-    expect(ws.messages.some((m) => m.type === 'authenticated')).toBe(false);
-    ws.close();
-  });
-
-  it('CONTRACT WS authenticate: a ticket is not an access token', async () => {
-    const ws = await open(alice.accessToken);
-    const ticket = await request<{ ticket: string }>(app.url, 'POST', '/ws/ticket', { token: alice.accessToken, body: {} });
-    ws.send({ type: 'authenticate', id: 't', token: ticket.body.ticket });
-    expect(await ws.waitFor((m) => m.type === 'error' && m.replyTo === 't', 5_000)).toMatchObject({ code: 'invalid_token' });
-    await stillOpen(ws, 'after-ticket');
-    ws.close();
-  });
-
-  it('CONTRACT WS authenticate: a new valid token of the same user is accepted (authenticated, with its expiresAt)', async () => {
-    const ws = await open(alice.accessToken);
-    const fresh = await login(alice);
-    ws.send({ type: 'authenticate', id: 'renew', token: fresh.accessToken });
-    const ok = (await ws.waitFor((m) => m.type === 'authenticated', 5_000)) as { replyTo: string; expiresAt: string };
-    expect(ok.replyTo).toBe('renew');
-    const exp = (JSON.parse(Buffer.from(fresh.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }).exp;
-    expect(Date.parse(ok.expiresAt)).toBe(exp * 1000);
-    await stillOpen(ws, 'after-renew');
-    ws.close();
-  });
-});
-
 describe('access token expiry', () => {
   it('CONTRACT close codes 4001: token_expiring arrives, then the socket closes 4001 when the access token expires', async () => {
     const user = await registerUser(app.url, 'expiring');
@@ -153,15 +108,5 @@ describe('access token expiry', () => {
     await delay(4_000);
     await stillOpen(ws, 'past-old-exp');
     ws.close();
-  });
-
-  it('CONTRACT WS: an access token already expired on the server clock is refused at the upgrade (401)', async () => {
-    const user = await registerUser(app.url, 'expired');
-    skewMs = (TTL_SECONDS + 120) * 1000;
-    const status = await open(user.accessToken).then(
-      (ws) => (ws.close(), 'opened'),
-      (err: { status?: number }) => err.status,
-    );
-    expect(status).toBe(401);
   });
 });
