@@ -1,30 +1,19 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { RunEvent, ServerMessage } from '../../src/protocol/index.js';
-import { startCluster, type Cluster, type Instance } from '../../src/testing/cluster.js';
+import type { Instance } from '../../src/testing/cluster.js';
+import { useCluster } from './helpers/cluster.js';
 import { describeWithServices } from '../../src/testing/describe-with-services.js';
-import { registerUser, request, TestSocket, wsUrl } from '../../src/testing/index.js';
+import { registerUser, request, type TestSocket } from '../../src/testing/index.js';
 import type { Ack, User, WsError } from './helpers/runs.js';
 
 describeWithServices(['postgres', 'redis'], 'scale-out: exactly-once sends, onBusy and run limits across instances', () => {
-  let cluster: Cluster;
+  const cluster = useCluster(2, { MAX_RUNS_PER_USER: '3' }, 60_000);
+  const open = (instance: Instance, user: User): Promise<TestSocket> => cluster.open(instance, user);
   let a: Instance;
   let b: Instance;
-  const sockets: TestSocket[] = [];
-
-  beforeAll(async () => {
-    cluster = await startCluster(2, { MAX_RUNS_PER_USER: '3' });
+  beforeAll(() => {
     [a, b] = cluster.instances as [Instance, Instance];
-  }, 60_000);
-  afterAll(async () => {
-    for (const s of sockets) s.close();
-    await cluster?.close();
   });
-
-  async function open(instance: Instance, user: User): Promise<TestSocket> {
-    const ws = await TestSocket.open(wsUrl(instance.url), { headers: { authorization: `Bearer ${user.accessToken}` } });
-    sockets.push(ws);
-    return ws;
-  }
 
   const reply = (ws: TestSocket, id: string): Promise<ServerMessage> => ws.next((m) => (m.type === 'message_accepted' || m.type === 'error') && m.replyTo === id, 10_000);
 

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { registerUser, request, TestSocket, wsUrl } from '../../src/testing/index.js';
+import { useCluster } from './helpers/cluster.js';
 import { describeWithServices } from '../../src/testing/describe-with-services.js';
-import { startCluster, type Cluster, type Instance } from '../../src/testing/cluster.js';
+import type { Instance } from '../../src/testing/cluster.js';
 import { eventually, range, seqs, type Ack, type Established, type User } from './helpers/runs.js';
 import { endOf, payloads, sse } from './helpers/sse.js';
 
@@ -10,26 +11,14 @@ const LEASE_MS = 2_000;
 const MAX_CONNECTIONS = 3;
 
 describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing PostgreSQL and Redis', () => {
-  let cluster: Cluster;
+  const cluster = useCluster(3, { INSTANCE_LEASE_MS: String(LEASE_MS), MAX_CONNECTIONS_PER_USER: String(MAX_CONNECTIONS) }, 90_000);
+  const open = (instance: Instance, user: User): Promise<TestSocket> => cluster.open(instance, user);
   let a: Instance;
   let b: Instance;
   let c: Instance;
-  const sockets: TestSocket[] = [];
-
-  beforeAll(async () => {
-    cluster = await startCluster(3, { INSTANCE_LEASE_MS: String(LEASE_MS), MAX_CONNECTIONS_PER_USER: String(MAX_CONNECTIONS) });
+  beforeAll(() => {
     [a, b, c] = cluster.instances as [Instance, Instance, Instance];
-  }, 90_000);
-  afterAll(async () => {
-    for (const s of sockets) s.close();
-    await cluster?.close();
   });
-
-  async function open(instance: Instance, user: User): Promise<TestSocket> {
-    const ws = await TestSocket.open(wsUrl(instance.url), { headers: { authorization: `Bearer ${user.accessToken}` } });
-    sockets.push(ws);
-    return ws;
-  }
 
   async function ticketFrom(instance: Instance, user: User): Promise<string> {
     const res = await request<{ ticket: string }>(instance.url, 'POST', '/ws/ticket', { token: user.accessToken, body: {} });
@@ -61,13 +50,13 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
     const user = await registerUser(a.url, 'ticket');
     const ticket = await ticketFrom(a, user);
     const ws = await TestSocket.open(wsUrl(b.url, `?ticket=${ticket}`));
-    sockets.push(ws);
+    cluster.adopt(ws);
     expect((ws.messages[0] as Established).userId).toBe(user.user.id);
     await expect(TestSocket.open(wsUrl(c.url, `?ticket=${ticket}`))).rejects.toMatchObject({ status: 401 });
     // Ten instances racing for one ticket: one wins.
     const raced = await ticketFrom(c, user);
     const attempts = await Promise.allSettled([a, b, c, a, b, c].map((i) => TestSocket.open(wsUrl(i.url, `?ticket=${raced}`))));
-    for (const r of attempts) if (r.status === 'fulfilled') sockets.push(r.value);
+    for (const r of attempts) if (r.status === 'fulfilled') cluster.adopt(r.value);
     expect(attempts.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(attempts.flatMap((r) => (r.status === 'rejected' ? [(r.reason as { status?: number }).status] : []))).toEqual(Array(5).fill(401));
   });
@@ -144,18 +133,18 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
 
   it('the per-user connection limit holds across instances', async () => {
     const user = await registerUser(a.url, 'limit');
-    await open(a, user);
+    const first = await open(a, user);
     await open(b, user);
     await open(c, user);
     for (const i of [a, b, c]) await expect(open(i, user)).rejects.toMatchObject({ status: 429 });
     // Closing one anywhere frees a slot everywhere.
-    sockets.at(-3)!.close();
+    first.close();
     await eventually(async () => open(c, user).then(() => true, () => false), 5_000, 'a freed slot');
   });
 
   it('SIGKILL of the instance running a run: no persisted event is lost, the run ends interrupted for sockets elsewhere, and its connection slots expire', async () => {
     const user = await registerUser(a.url, 'crash');
-    const victim = await cluster.start();
+    const victim = await cluster.cluster().start();
     const onVictim = await open(victim, user);
     await open(victim, user);
     const watcher = await open(a, user);

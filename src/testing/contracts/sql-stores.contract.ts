@@ -19,6 +19,17 @@ function user(email = `u-${randomUUID()}@example.com`): UserRecord {
   return { id: randomUUID(), email, passwordHash: 'x', displayName: null, isDemo: false, createdAt: iso(), disabledAt: null };
 }
 
+/** A user with one thread and one `running` run on `instanceId`. */
+async function aRunningRun(s: DurableStores, instanceId: string | null): Promise<{ a: UserRecord; threadId: string; runId: string }> {
+  const a = user();
+  await s.users.create(a);
+  const threadId = randomUUID();
+  const runId = randomUUID();
+  await s.conversations.createThread({ id: threadId, userId: a.id, title: 't', createdAt: iso(), updatedAt: iso() });
+  await s.runs.createRun({ id: runId, threadId, userId: a.id, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso(), instanceId });
+  return { a, threadId, runId };
+}
+
 /** The durable-store contracts (users, refresh families, conversations, runs, event log), run against every backend. */
 export function durableStoresContract(name: string, open: () => Promise<DurableStores>): void {
   describe(`durable stores contract: ${name}`, () => {
@@ -111,12 +122,7 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
 
     it('EventLog: of concurrent appends of one seq exactly one is stored', async () => {
       const s = await open();
-      const a = user();
-      await s.users.create(a);
-      const threadId = randomUUID();
-      const runId = randomUUID();
-      await s.conversations.createThread({ id: threadId, userId: a.id, title: 't', createdAt: iso(), updatedAt: iso() });
-      await s.runs.createRun({ id: runId, threadId, userId: a.id, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso(), instanceId: null });
+      const { threadId, runId } = await aRunningRun(s, null);
       const results = await Promise.allSettled(
         Array.from({ length: 8 }, (_, i): Promise<void> => s.events.append({ type: 'agent_message_delta', text: `writer ${i}`, runId, threadId, seq: 1, ts: iso() })),
       );
@@ -128,12 +134,7 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
 
     it('EventLog: ordered, after-filtered, and a duplicate seq is refused', async () => {
       const s = await open();
-      const a = user();
-      await s.users.create(a);
-      const threadId = randomUUID();
-      const runId = randomUUID();
-      await s.conversations.createThread({ id: threadId, userId: a.id, title: 't', createdAt: iso(), updatedAt: iso() });
-      await s.runs.createRun({ id: runId, threadId, userId: a.id, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso(), instanceId: 'instance-1' });
+      const { a, threadId, runId } = await aRunningRun(s, 'instance-1');
       const ev = (seq: number): RunEvent => ({ type: 'agent_message_delta', text: `d${seq}`, runId, threadId, seq, ts: iso() });
       for (let seq = 1; seq <= 5; seq++) await s.events.append(ev(seq));
       await expect(s.events.append(ev(3))).rejects.toBeInstanceOf(SeqTakenError);
