@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isTerminalEvent, verifyRunEvents, type RunEvent, type TicketResponse } from '../../src/protocol/index.js';
@@ -8,6 +7,7 @@ import { describeWithServices } from '../../src/testing/describe-with-services.j
 import { createTestDatabase, TEST_REDIS_URL, testRedisPrefix } from '../../src/testing/services.js';
 import { eventually, isRunEvent, range, seqs, settle, type Ack, type User } from './helpers/runs.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { upgrade } from './helpers/wire.js';
 
 /**
  * Scale-out: Redis goes away under a running server and comes back (a TCP proxy between them is cut and restored;
@@ -26,36 +26,11 @@ type ErrorBody = { error?: { code?: string } };
 
 const errorCode = (body: unknown): string | undefined => (body as ErrorBody | undefined)?.error?.code;
 
-/** One raw upgrade attempt at `url` (ws://…/ws?…): its HTTP status and error code. A 101 socket is closed at once. Bounded. */
-function attemptUpgrade(url: string, headers: Record<string, string> = {}): Promise<{ status: number; code: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url.replace(/^ws/, 'http'), {
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), ...headers },
-    });
-    const timer = setTimeout(() => (req.destroy(), reject(new Error('upgrade attempt timed out'))), 5_000);
-    req.on('upgrade', (res, socket) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ status: res.statusCode ?? 0, code: undefined });
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        clearTimeout(timer);
-        let code: string | undefined;
-        try {
-          code = errorCode(JSON.parse(text));
-        } catch {
-          code = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, code });
-      });
-    });
-    req.on('error', (err) => (clearTimeout(timer), reject(err)));
-    req.end();
-  });
+/** One raw upgrade attempt at `url` (ws://…/ws?…): its HTTP status and error code. A 101 socket is closed at once. */
+async function attemptUpgrade(url: string, headers: Record<string, string> = {}): Promise<{ status: number; code: string | undefined }> {
+  const { status, code, socket } = await upgrade(url, headers);
+  socket?.destroy();
+  return { status, code };
 }
 
 describeWithServices(['postgres', 'redis'], 'scale: Redis outage and recovery (one server, Redis behind a cuttable proxy)', () => {

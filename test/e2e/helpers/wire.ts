@@ -5,10 +5,14 @@ import type { TestApp } from '../../../src/testing/index.js';
 
 export type Upgrade = { status: number; headers: IncomingHttpHeaders; code: string | undefined; socket: Duplex | undefined };
 
-/** One raw upgrade attempt: 101 with the socket, or the refusal's status, headers and error code. Bounded. */
-export function upgrade(app: TestApp, headers: Record<string, string>): Promise<Upgrade> {
+/**
+ * One raw upgrade attempt at the app's /ws (or at a ws:// URL such as a ticket's): 101 with the socket, or the
+ * refusal's status, headers and error code. Bounded.
+ */
+export function upgrade(target: TestApp | string, headers: Record<string, string>): Promise<Upgrade> {
+  const url = typeof target === 'string' ? target.replace(/^ws/, 'http') : `${target.url}/ws`;
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${app.url}/ws`, {
+    const req = httpRequest(url, {
       headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), ...headers },
     });
     const timer = setTimeout(() => (req.destroy(), reject(new Error('upgrade attempt timed out'))), 5_000);
