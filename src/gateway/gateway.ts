@@ -118,7 +118,7 @@ export class Gateway {
       if (!socket.destroyed) {
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           accepted = true;
-          this.accept(ws, principal, lease);
+          this.accept(ws, socket, principal, lease);
         });
       }
     } finally {
@@ -173,11 +173,11 @@ export class Gateway {
     this.wss.close();
   }
 
-  private accept(ws: WebSocket, principal: Principal, lease: Lease): void {
+  private accept(ws: WebSocket, transport: Duplex, principal: Principal, lease: Lease): void {
     const id = lease.connectionId;
     const { runs, auth, now, telemetry } = this.deps;
     const readLog = async (runId: string, afterSeq: number) => (await runs.eventsAfter(principal.userId, runId, afterSeq)).events;
-    const conn = new Connection(id, ws, principal, this.deps.logger.child({ connectionId: id, userId: principal.userId }), this.options, telemetry, readLog);
+    const conn = new Connection(id, ws, transport, principal, this.deps.logger.child({ connectionId: id, userId: principal.userId }), this.options, telemetry, readLog);
     const subscribed = this.registry.add(conn);
     telemetry.handshake(101);
     conn.bindExpiry(now(), this.tokenWarnAheadMs);

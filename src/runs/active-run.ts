@@ -12,10 +12,22 @@ export class RunStop extends Error {
   }
 }
 
+/** An event waiting to be numbered and stored. */
+interface PendingEvent {
+  readonly body: RunEventBody;
+  readonly ts: string;
+  readonly terminal: boolean;
+}
+
+/** Events stored per write: one multi-row INSERT stays far below SQLite's and PostgreSQL's parameter limits. */
+export const MAX_EVENTS_PER_WRITE = 500;
+
 /**
  * One run in progress: its numbering, its ordered persist-then-deliver chain and its abort controller.
- * Events are numbered when emitted, written to the EventLog in order, and published only after they are stored,
- * so anything a client saw can be replayed. After the terminal event every emit is ignored.
+ * Events are numbered when stored, written to the EventLog in order, and published only after they are stored,
+ * so anything a client saw can be replayed. Events emitted while a write is in flight (or in the same tick) are
+ * stored together in the next write: one statement per burst instead of one per event, and the socket layer sends
+ * the burst in one write too. After the terminal event every emit is ignored.
  */
 export class ActiveRun {
   readonly controller = new AbortController();
@@ -30,6 +42,8 @@ export class ActiveRun {
   private storageFailed = false;
   /** Another instance wrote this seq: it decided the run was orphaned and ended it, so nothing more is ours to send. */
   private takenOver = false;
+  private pending: PendingEvent[] = [];
+  private flushQueued = false;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
@@ -65,30 +79,7 @@ export class ActiveRun {
 
   emit(body: RunEventBody): void {
     if (this.ended) return;
-    const ts = new Date(this.now()).toISOString();
-    this.chain = this.chain.then(() => this.storeAndDeliver(body, ts, false));
-  }
-
-  /**
-   * Numbers the event when it is stored, so a failed write never leaves a gap in seq. After a storage failure the
-   * run stops and only its terminal event is still delivered (unstored), so no client waits forever; restart
-   * recovery writes a terminal event at that same seq.
-   */
-  private async storeAndDeliver(body: RunEventBody, ts: string, terminal: boolean): Promise<void> {
-    if ((this.storageFailed && !terminal) || this.takenOver) return;
-    const event = { ...body, runId: this.context.runId, threadId: this.context.threadId, seq: this.deliveredSeq + 1, ts };
-    if (!this.storageFailed) {
-      try {
-        await this.log.append(event);
-      } catch (err) {
-        this.storageFailed = true;
-        this.takenOver = err instanceof SeqTakenError;
-        this.onStoreError(err, event);
-        if (!terminal || this.takenOver) return;
-      }
-    }
-    this.deliveredSeq = event.seq;
-    this.bus.publish(this.context.userId, event);
+    this.enqueue(body, false);
   }
 
   /** Emits the terminal event and resolves once every event is stored and delivered. */
@@ -98,9 +89,56 @@ export class ActiveRun {
       this.emit({ type: 'tool_completed', toolCallId, tool: call.tool, error: { code: 'aborted', message: 'The run ended before the tool finished.' }, durationMs: nowMs - call.startedAt });
     }
     this.openToolCalls.clear();
-    const ts = new Date(this.now()).toISOString();
     this.ended = true;
-    this.chain = this.chain.then(() => this.storeAndDeliver(body, ts, true));
-    await this.chain;
+    this.enqueue(body, true);
+    // A backlog larger than one write queues further writes while it drains.
+    let chain: Promise<void>;
+    do {
+      chain = this.chain;
+      await chain;
+    } while (chain !== this.chain);
+  }
+
+  private enqueue(body: RunEventBody, terminal: boolean): void {
+    this.pending.push({ body, ts: new Date(this.now()).toISOString(), terminal });
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    this.chain = this.chain.then(() => this.flush());
+  }
+
+  /**
+   * Numbers and stores what is pending in one write (all or nothing), then delivers it. After a storage failure the
+   * run stops and only its terminal event is still delivered (unstored) so no client waits forever; it takes the
+   * seq after the last stored one, which is where restart recovery writes its own terminal event, so a failed write
+   * never leaves a gap.
+   */
+  private async flush(): Promise<void> {
+    const batch = this.pending.splice(0, MAX_EVENTS_PER_WRITE);
+    this.flushQueued = this.pending.length > 0;
+    if (this.flushQueued) this.chain = this.chain.then(() => this.flush());
+    if (this.takenOver) return;
+    if (!this.storageFailed) {
+      const events = batch.map((p, i) => this.stamp(p, this.deliveredSeq + 1 + i));
+      try {
+        await this.log.append(events);
+        this.deliveredSeq += events.length;
+        for (const event of events) this.bus.publish(this.context.userId, event);
+        return;
+      } catch (err) {
+        this.storageFailed = true;
+        this.takenOver = err instanceof SeqTakenError;
+        this.onStoreError(err, events[0]!);
+        if (this.takenOver) return;
+      }
+    }
+    const terminal = batch.find((p) => p.terminal);
+    if (terminal === undefined) return;
+    const event = this.stamp(terminal, this.deliveredSeq + 1);
+    this.deliveredSeq = event.seq;
+    this.bus.publish(this.context.userId, event);
+  }
+
+  private stamp(pending: PendingEvent, seq: number): RunEvent {
+    return { ...pending.body, runId: this.context.runId, threadId: this.context.threadId, seq, ts: pending.ts };
   }
 }

@@ -6,7 +6,10 @@ import type { ActiveRun } from './active-run.js';
 /** The AgentIO of one run: every call becomes an event of that run, tool calls are counted and made abortable. */
 export function createAgentIO(run: ActiveRun, tools: ToolRegistry, maxToolCalls: number, now: () => number): AgentIO {
   return {
-    tools: tools.specs(),
+    // Read only by agents that describe tools to a model: not built for every run.
+    get tools() {
+      return tools.specs();
+    },
     think: (text) => run.emit({ type: 'agent_thinking', text }),
     delta: (text) => {
       if (text.length > 0) run.emit({ type: 'agent_message_delta', text });

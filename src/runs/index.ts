@@ -1,4 +1,4 @@
-export { ActiveRun, RunStop } from './active-run.js';
+export { ActiveRun, MAX_EVENTS_PER_WRITE, RunStop } from './active-run.js';
 export type { StopReason } from './active-run.js';
 export { SeqTakenError } from './ports.js';
 export type { Accepted, ConversationStore, EventLog, InstanceLiveness, MessageIdClaim, MessageIdStore, MessageRecord, RunControlBus, RunRecord, RunStore, Subscription, ThreadRecord, UserEventBus, UserEventListener } from './ports.js';

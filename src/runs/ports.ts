@@ -72,8 +72,11 @@ export class SeqTakenError extends Error {
 
 /** The durable, ordered log of run events. */
 export interface EventLog {
-  /** Stores one event; (runId, seq) is unique, so a duplicate throws SeqTakenError instead of forking the log. */
-  append(event: RunEvent): Promise<void>;
+  /**
+   * Stores events of one run, all or none, in one write. (runId, seq) is unique, so a seq already stored throws
+   * SeqTakenError (and stores none of them) instead of forking the log.
+   */
+  append(events: readonly RunEvent[]): Promise<void>;
   /** Events with seq > afterSeq, ascending. */
   list(runId: string, afterSeq: number): Promise<RunEvent[]>;
 }
@@ -138,6 +141,8 @@ export interface RunControlBus {
 export interface InstanceLiveness {
   /** This process's instance id (random, per start). */
   readonly instanceId: string;
+  /** True when no other instance can share this one's state (no Redis): cluster-wide checks are skipped. */
+  readonly alone: boolean;
   /** Of the given instance ids, the ones that are alive (this instance always is). */
   alive(instanceIds: readonly string[]): Promise<Set<string>>;
 }

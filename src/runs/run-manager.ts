@@ -215,7 +215,7 @@ export class RunManager {
     if (ended !== undefined) return this.deps.runs.finishRun(record.id, ended.status, ended.errorCode, ts);
     const append = async (body: RunEventBody): Promise<void> => {
       const event: RunEvent = { ...body, runId: record.id, threadId: record.threadId, seq: ++seq, ts };
-      await this.deps.events.append(event);
+      await this.deps.events.append([event]);
       this.deps.bus.publish(record.userId, event);
     };
     if (seq === 0) await append({ type: 'agent_started' });
@@ -300,7 +300,7 @@ export class RunManager {
     const ack = { threadId, runId };
     onAccepted(ack);
     this.deps.bus.publish(userId, { type: 'message_added', threadId, runId, message: { id: messageId, role: 'user', text: input.text, createdAt: nowIso } });
-    this.queue.enqueue(threadId, run.signal, () => this.execute(run, input.text, messageId));
+    this.queue.enqueue(threadId, run.signal, () => this.execute(run, input.text, messageId, input.threadId === undefined));
     return ack;
   }
 
@@ -330,7 +330,7 @@ export class RunManager {
   private async waitForEarlierRunsElsewhere(run: ActiveRun): Promise<void> {
     const { userId, threadId, runId } = run.context;
     const own = this.deps.liveness.instanceId;
-    while (!run.signal.aborted) {
+    while (!this.deps.liveness.alone && !run.signal.aborted) {
       const ofThread = (await this.deps.runs.listActive(userId)).filter((r) => r.threadId === threadId);
       const position = ofThread.findIndex((r) => r.id === runId);
       if (ofThread.slice(0, Math.max(0, position)).every((r) => r.instanceId === own)) return;
@@ -338,7 +338,8 @@ export class RunManager {
     }
   }
 
-  private async execute(run: ActiveRun, text: string, messageId: string): Promise<void> {
+  /** `newThread`: this run created its thread, so there is no history to read. */
+  private async execute(run: ActiveRun, text: string, messageId: string, newThread: boolean): Promise<void> {
     const { runId, threadId, userId } = run.context;
     const log = this.deps.logger.child({ runId, threadId, userId });
     await this.waitForEarlierRunsElsewhere(run).catch((err: unknown) => log.warn({ err }, 'could not check for earlier runs on other instances'));
@@ -350,9 +351,9 @@ export class RunManager {
     try {
       // Cancelled while queued: end at once, never start the agent.
       run.signal.throwIfAborted();
-      const history = (await this.deps.conversations.listMessages(userId, threadId))
-        .filter((m) => m.id !== messageId && m.runId !== runId)
-        .map((m) => ({ role: m.role, text: m.text }));
+      const history = newThread
+        ? []
+        : (await this.deps.conversations.listMessages(userId, threadId)).filter((m) => m.id !== messageId && m.runId !== runId).map((m) => ({ role: m.role, text: m.text }));
       const io = createAgentIO(run, this.deps.tools, this.deps.limits.maxToolCalls, this.deps.now);
       const result = await raceAbort(this.deps.agent.run({ context: run.context, text, history, signal: run.signal }, io), run.signal);
       terminal = { type: 'agent_completed', text: result.text, durationMs: this.deps.now() - run.startedAt, ...(result.usage ? { usage: result.usage } : {}) };

@@ -122,6 +122,7 @@ describeWithServices(['redis'], 'Redis', () => {
       await liveness.start();
       return {
         instanceId: liveness.instanceId,
+        alone: liveness.alone,
         alive: (ids: readonly string[]) => liveness.alive(ids),
         stop: async () => {
           await liveness.stop();

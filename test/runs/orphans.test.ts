@@ -48,8 +48,10 @@ async function orphan(): Promise<{ userId: string; runId: string }> {
   const runId = randomUUID();
   await conversations.createThread({ id: threadId, userId, title: 't', createdAt: iso(), updatedAt: iso() });
   await conversations.createRun({ id: runId, threadId, userId, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso(), instanceId: 'dead-instance' });
-  await events.append({ type: 'agent_started', runId, threadId, seq: 1, ts: iso() });
-  await events.append({ type: 'tool_executing', toolCallId: 'c1', tool: 'wait', args: {}, runId, threadId, seq: 2, ts: iso() });
+  await events.append([
+    { type: 'agent_started', runId, threadId, seq: 1, ts: iso() },
+    { type: 'tool_executing', toolCallId: 'c1', tool: 'wait', args: {}, runId, threadId, seq: 2, ts: iso() },
+  ]);
   return { userId, runId };
 }
 

@@ -6,6 +6,7 @@ import type { RedisConnection } from './connection.js';
  * lease, and the runs it owned become orphans that another instance ends.
  */
 export class RedisInstanceLiveness implements InstanceLiveness {
+  readonly alone = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(

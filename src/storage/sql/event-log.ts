@@ -7,11 +7,17 @@ import { isUniqueViolation } from './unique-violation.js';
 export class SqlEventLog implements EventLog {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async append(event: RunEvent): Promise<void> {
+  async append(events: readonly RunEvent[]): Promise<void> {
+    const first = events[0];
+    if (first === undefined) return;
     try {
-      await this.db.insertInto('run_events').values({ run_id: event.runId, seq: event.seq, type: event.type, body: JSON.stringify(event) }).execute();
+      // One multi-row INSERT: a single statement is atomic on both engines, so no transaction is needed.
+      await this.db
+        .insertInto('run_events')
+        .values(events.map((event) => ({ run_id: event.runId, seq: event.seq, type: event.type, body: JSON.stringify(event) })))
+        .execute();
     } catch (err) {
-      if (isUniqueViolation(err)) throw new SeqTakenError(event.runId, event.seq, { cause: err });
+      if (isUniqueViolation(err)) throw new SeqTakenError(first.runId, first.seq, { cause: err });
       throw err;
     }
   }

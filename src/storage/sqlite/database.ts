@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { migrateToLatest } from '../migrations/index.js';
 import type { Database } from '../schema.js';
+import { withStatementCache } from './statement-cache.js';
 
 export const SQLITE_FILE = 'agentgate.sqlite';
 
@@ -16,7 +17,7 @@ export async function openSqlite(dataDir: string): Promise<Kysely<Database>> {
   native.pragma('synchronous = NORMAL');
   native.pragma('foreign_keys = ON');
   native.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native) }) });
   await migrateToLatest(db as Kysely<unknown>, 'sqlite');
   return db;
 }

@@ -11,6 +11,7 @@ export function instanceLivenessContract(name: string, open: () => Promise<Liven
     it('an instance is alive to itself; an id that never started is not', async () => {
       const a = await open();
       expect([...(await a.alive([a.instanceId, 'never-started']))]).toEqual([a.instanceId]);
+      expect(a.alone).toBe(!shared);
       await a.stop();
     });
 

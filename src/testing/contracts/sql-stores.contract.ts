@@ -124,7 +124,7 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       const s = await open();
       const { threadId, runId } = await aRunningRun(s, null);
       const results = await Promise.allSettled(
-        Array.from({ length: 8 }, (_, i): Promise<void> => s.events.append({ type: 'agent_message_delta', text: `writer ${i}`, runId, threadId, seq: 1, ts: iso() })),
+        Array.from({ length: 8 }, (_, i): Promise<void> => s.events.append([{ type: 'agent_message_delta', text: `writer ${i}`, runId, threadId, seq: 1, ts: iso() }])),
       );
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(SeqTakenError);
@@ -136,8 +136,12 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       const s = await open();
       const { a, threadId, runId } = await aRunningRun(s, 'instance-1');
       const ev = (seq: number): RunEvent => ({ type: 'agent_message_delta', text: `d${seq}`, runId, threadId, seq, ts: iso() });
-      for (let seq = 1; seq <= 5; seq++) await s.events.append(ev(seq));
-      await expect(s.events.append(ev(3))).rejects.toBeInstanceOf(SeqTakenError);
+      await s.events.append([ev(1), ev(2)]);
+      for (let seq = 3; seq <= 5; seq++) await s.events.append([ev(seq)]);
+      await expect(s.events.append([ev(3)])).rejects.toBeInstanceOf(SeqTakenError);
+      // A batch is all or nothing: 6 must not be stored when 5 in the same write is taken.
+      await expect(s.events.append([ev(5), ev(6)])).rejects.toBeInstanceOf(SeqTakenError);
+      await s.events.append([]);
       expect((await s.events.list(runId, 0)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
       expect(await s.events.list(runId, 3)).toEqual([ev(4), ev(5)].map((e) => ({ ...e, ts: expect.any(String) })));
       expect((await s.runs.getRun(a.id, runId))?.lastSeq).toBe(5);
