@@ -31,3 +31,32 @@ export type {
   ToolOutcome,
   ToolSpec,
 } from './tools/index.js';
+export {
+  AnthropicProvider,
+  ANTHROPIC_DEFAULT_BASE_URL,
+  createLlmAgent,
+  DEFAULT_SYSTEM_PROMPT,
+  hourBucketOf,
+  LlmAgent,
+  OpenAiProvider,
+  OPENAI_DEFAULT_BASE_URL,
+  TokenBudget,
+} from './providers/index.js';
+export type {
+  ConversationTurn,
+  FinishReason,
+  LlmAgentDeps,
+  LlmAgentOptions,
+  LlmProvider,
+  LlmSettings,
+  ModelReasoning,
+  ModelToolCall,
+  ModelToolResult,
+  ProviderLogger,
+  ProviderSettings,
+  StepRequest,
+  StepResult,
+  StepSink,
+  TokenBudgetSettings,
+  TokenUsageStore,
+} from './providers/index.js';

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { builtinTools, OfflineAgent, preloadCalculator, ToolRegistry, type Agent } from '../agents/index.js';
+import { builtinTools, createLlmAgent, OfflineAgent, preloadCalculator, ToolRegistry, type Agent } from '../agents/index.js';
 import { AccessTokens, AuthService, DependencyGuard, loadSigningKeys, PasswordHasher, Tickets, type TokenStore, type UserStore } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createHttpApp } from '../http/index.js';
 import { RunManager } from '../runs/index.js';
-import { FlexibleAttemptLimiter, SqlConversationStore, SqlEventLog, SqlTokenStore, SqlUserStore } from '../storage/index.js';
+import { FlexibleAttemptLimiter, SqlConversationStore, SqlEventLog, SqlTokenStore, SqlTokenUsageStore, SqlUserStore } from '../storage/index.js';
 import { openBackends } from './backends.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -85,6 +85,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   }, 3_600_000);
   cleanup.unref();
 
+  // LLM_PROVIDER picks the agent; token usage is counted in the durable store, so budgets hold across instances.
+  const agent =
+    options.agent ??
+    (config.llm.provider === 'offline' ? new OfflineAgent() : createLlmAgent(config.llm, { usage: new SqlTokenUsageStore(db), logger: logger.child({ component: 'llm' }), now }));
   const runs = new RunManager({
     conversations,
     runs: conversations,
@@ -93,7 +97,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     runControl: backends.runControl,
     liveness: backends.liveness,
     messageIds: backends.messageIds,
-    agent: options.agent ?? new OfflineAgent(),
+    agent,
     tools: new ToolRegistry(builtinTools({ docsPaths: DOCS_PATHS })),
     limits: config.runs,
     telemetry,
@@ -164,7 +168,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   if (publicUrl === '') publicUrl = url;
   ownOrigins = ownOriginsOf(publicUrl, port);
   logger.info(
-    { url, publicUrl, instanceId, storage: config.database ? 'postgres' : 'sqlite', shared: config.redis ? 'redis' : 'memory', signing: keys.alg, demoMode: config.demoMode },
+    { url, publicUrl, instanceId, agent: agent.name, storage: config.database ? 'postgres' : 'sqlite', shared: config.redis ? 'redis' : 'memory', signing: keys.alg, demoMode: config.demoMode },
     'agentgate listening',
   );
   if (config.database !== undefined && config.redis === undefined) {

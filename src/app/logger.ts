@@ -13,6 +13,9 @@ export const REDACTED_PATHS = [
   '*.refreshToken',
   '*.ticket',
   '*.token',
+  // The model API key (config.llm.apiKey), should a config object ever be logged.
+  '*.apiKey',
+  '*.*.apiKey',
 ];
 
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: NodeJS.WritableStream): Logger {

@@ -14,6 +14,16 @@ export interface UserStore {
   create(user: UserRecord): Promise<void>;
   findByEmail(email: string): Promise<UserRecord | undefined>;
   findById(id: string): Promise<UserRecord | undefined>;
+  /** Every user, oldest first (ties by id); demo users only when `includeDemo`. For administration, not requests. */
+  list(options?: { readonly includeDemo?: boolean }): Promise<UserRecord[]>;
+  /**
+   * Disables the user at `now` and revokes every refresh family of theirs not yet revoked, in one transaction.
+   * Returns the ids of the families it revoked (for the RevocationBus, so open sockets close), or undefined for an
+   * unknown user. Idempotent: an already disabled user keeps its first `disabledAt`.
+   */
+  disable(userId: string, now: string): Promise<{ readonly revokedSessions: readonly string[] } | undefined>;
+  /** Clears `disabledAt`; false for an unknown user. Sessions revoked by disable stay revoked (log in again). */
+  enable(userId: string): Promise<boolean>;
 }
 
 /** A refresh token as stored: only its SHA-256 hash, never the token. */

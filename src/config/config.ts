@@ -43,6 +43,21 @@ export interface Config {
   /** Redis for ephemeral shared state; undefined means in memory (one instance). */
   readonly redis: { readonly url: string; readonly keyPrefix: string } | undefined;
   readonly instanceLeaseMs: number;
+  /** The agent: the offline one, or a language model behind an API (LLM_* settings). */
+  readonly llm: {
+    readonly provider: Raw['LLM_PROVIDER'];
+    readonly baseUrl: string | undefined;
+    /** Secret: only the provider's SDK gets it. */
+    readonly apiKey: string | undefined;
+    readonly model: string | undefined;
+    readonly systemPrompt: string | undefined;
+    readonly maxSteps: number;
+    readonly maxOutputTokens: number;
+    readonly thinkingBudgetTokens: number;
+    readonly timeoutMs: number;
+    readonly maxRetries: number;
+    readonly tokenBudget: { readonly perUser: number; readonly windowHours: number };
+  };
 }
 
 export class ConfigError extends Error {
@@ -54,7 +69,7 @@ export class ConfigError extends Error {
 
 const MIN_SECRET_BYTES = 32;
 /** Settings whose values may hold credentials: never echoed in errors. */
-const SECRET_SETTINGS = new Set(['JWT_SECRET_KEY', 'DATABASE_URL', 'REDIS_URL']);
+const SECRET_SETTINGS = new Set(['JWT_SECRET_KEY', 'DATABASE_URL', 'REDIS_URL', 'LLM_API_KEY', 'LLM_BASE_URL']);
 
 /** Parses and validates the whole environment at once, reporting every problem together. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
@@ -102,6 +117,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       problems.push('REDIS_URL is set without JWT_SECRET_KEY: each instance would sign with its own generated key and refuse the others\' tokens. Generate one with `openssl rand -base64 48` and give the same value to every instance.');
     }
   }
+  problems.push(...llmProblems(r));
   if (problems.length > 0) throw new ConfigError(problems);
 
   return deepFreeze({
@@ -140,7 +156,48 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     database: r.DATABASE_URL === undefined ? undefined : { url: r.DATABASE_URL, poolSize: r.DATABASE_POOL_SIZE },
     redis: r.REDIS_URL === undefined ? undefined : { url: r.REDIS_URL, keyPrefix: r.REDIS_KEY_PREFIX },
     instanceLeaseMs: r.INSTANCE_LEASE_MS,
+    llm: {
+      provider: r.LLM_PROVIDER,
+      baseUrl: r.LLM_BASE_URL?.replace(/\/+$/, ''),
+      apiKey: r.LLM_API_KEY,
+      model: r.LLM_MODEL,
+      systemPrompt: r.LLM_SYSTEM_PROMPT,
+      maxSteps: r.LLM_MAX_STEPS,
+      maxOutputTokens: r.LLM_MAX_OUTPUT_TOKENS,
+      thinkingBudgetTokens: r.LLM_THINKING_BUDGET_TOKENS,
+      timeoutMs: r.LLM_TIMEOUT_MS,
+      maxRetries: r.LLM_MAX_RETRIES,
+      tokenBudget: { perUser: r.LLM_TOKEN_BUDGET_PER_USER, windowHours: r.LLM_TOKEN_BUDGET_WINDOW_HOURS },
+    },
   });
+}
+
+/** The LLM_* settings that only make sense together. None apply to the offline agent. */
+function llmProblems(r: Raw): string[] {
+  if (r.LLM_PROVIDER === 'offline') return [];
+  const problems: string[] = [];
+  const provider = r.LLM_PROVIDER;
+  if (r.LLM_MODEL === undefined) problems.push(`LLM_MODEL is required with LLM_PROVIDER=${provider}: name the model as the API knows it, e.g. ${provider === 'openai' ? 'LLM_MODEL=gpt-4o-mini' : 'LLM_MODEL=claude-sonnet-4-5'}.`);
+  if (r.LLM_API_KEY === undefined && (provider === 'anthropic' || r.LLM_BASE_URL === undefined)) {
+    problems.push(`LLM_API_KEY is required with LLM_PROVIDER=${provider}${provider === 'openai' ? ' at the default https://api.openai.com/v1 (set LLM_BASE_URL for a self-hosted server that needs no key)' : ''}.`);
+  }
+  const base = r.LLM_BASE_URL === undefined ? undefined : new URL(r.LLM_BASE_URL);
+  if (base !== undefined && (base.username !== '' || base.password !== '' || base.search !== '')) {
+    problems.push('LLM_BASE_URL must not carry credentials or a query string: put the key in LLM_API_KEY.');
+  }
+  // A key sent in clear text to another machine can be read on the way; a local server, or a private one that needs no key, is fine.
+  if (r.NODE_ENV === 'production' && base?.protocol === 'http:' && r.LLM_API_KEY !== undefined && !isLoopback(base.hostname)) {
+    problems.push('LLM_BASE_URL is http:// to another host while LLM_API_KEY is set: the key would travel unencrypted. Use https://, or a loopback address for a local server.');
+  }
+  const thinking = r.LLM_THINKING_BUDGET_TOKENS;
+  if (thinking > 0 && (thinking < 1024 || thinking >= r.LLM_MAX_OUTPUT_TOKENS)) {
+    problems.push(`LLM_THINKING_BUDGET_TOKENS=${thinking} must be 0 (off), or at least 1024 and below LLM_MAX_OUTPUT_TOKENS (${r.LLM_MAX_OUTPUT_TOKENS}).`);
+  }
+  return problems;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 /** `scheme://host[:port]` in the form browsers send it (default ports dropped), or undefined. */

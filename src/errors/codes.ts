@@ -29,6 +29,13 @@ export const ERROR_CODES = {
   tool_limit_exceeded: { http: 500, doc: 'The run exceeded its maximum number of tool calls.' },
   agent_failed: { http: 500, doc: 'The agent failed while producing its answer.' },
   interrupted: { http: 500, doc: 'The server stopped while the run was in progress.' },
+  llm_unavailable: { http: 503, doc: 'The model API could not be reached, or kept failing (5xx, overloaded), after LLM_MAX_RETRIES retries.' },
+  llm_rate_limited: { http: 429, doc: 'The model API kept answering 429 after LLM_MAX_RETRIES retries, or asked to wait longer than LLM_TIMEOUT_MS.' },
+  llm_timeout: { http: 504, doc: 'The model API did not answer, or its stream stalled, for longer than LLM_TIMEOUT_MS.' },
+  llm_bad_response: { http: 502, doc: 'The model API sent a malformed or truncated stream.' },
+  llm_request_rejected: { http: 502, doc: 'The model API refused the request: bad credentials, unknown model, or a request it cannot serve (such as too long a conversation).' },
+  llm_step_limit: { http: 500, doc: 'The model was still calling tools after LLM_MAX_STEPS steps.' },
+  token_budget_exceeded: { http: 429, doc: 'The user has used the token budget (LLM_TOKEN_BUDGET_PER_USER) of the current window; the message says when it resets.' },
 } as const satisfies Record<string, { http: number; doc: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -7,6 +7,7 @@ import { conversationRoutes } from './routes/conversations.js';
 import { gatewayRoutes } from './routes/gateway.js';
 import { healthRoutes } from './routes/health.js';
 import { streamRoutes } from './routes/streams.js';
+import { webRoutes } from './routes/web.js';
 
 export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
   const fastifyLogger: FastifyBaseLogger = logger;
@@ -44,5 +45,6 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
   conversationRoutes(app, deps);
   healthRoutes(app, deps);
   streamRoutes(app, deps);
+  webRoutes(app, deps);
   return app;
 }

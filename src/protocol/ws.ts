@@ -59,8 +59,24 @@ export type ControlMessage =
 
 export type ServerMessage = ControlMessage | RunEvent;
 
-/** A `ws` text message as a string (ws hands over a Buffer, a Buffer[] of fragments, or an ArrayBuffer). */
-export function textOf(data: Buffer | ArrayBuffer | Buffer[]): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return (Buffer.isBuffer(data) ? data : Buffer.from(new Uint8Array(data))).toString('utf8');
+// ignoreBOM keeps a leading U+FEFF in the text, as Buffer#toString does: such a message is not valid JSON.
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/**
+ * A `ws` text message as a string (ws hands over a Buffer, a Buffer[] of fragments, or an ArrayBuffer). Written
+ * without Node's Buffer so this module also compiles for the browser.
+ */
+export function textOf(data: Uint8Array | ArrayBuffer | readonly Uint8Array[]): string {
+  if (!isFragments(data)) return utf8.decode(data);
+  const whole = new Uint8Array(data.reduce((n, part) => n + part.byteLength, 0));
+  let offset = 0;
+  for (const part of data) {
+    whole.set(part, offset);
+    offset += part.byteLength;
+  }
+  return utf8.decode(whole);
+}
+
+function isFragments(data: Uint8Array | ArrayBuffer | readonly Uint8Array[]): data is readonly Uint8Array[] {
+  return Array.isArray(data);
 }

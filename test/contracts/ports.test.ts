@@ -10,6 +10,7 @@ import {
   MemoryConnectionLeases,
   MemoryMessageIdStore,
   MemoryTicketStore,
+  MemoryTokenUsageStore,
   MemoryUserEventBus,
   openPostgres,
   openSqlite,
@@ -23,6 +24,7 @@ import {
   SqlConversationStore,
   SqlEventLog,
   SqlTokenStore,
+  SqlTokenUsageStore,
   SqlUserStore,
   type Database,
   type RedisConnection,
@@ -34,6 +36,8 @@ import { instanceLivenessContract } from '../../src/testing/contracts/instance-l
 import { messageIdStoreContract } from '../../src/testing/contracts/message-id-store.contract.js';
 import { durableStoresContract, type DurableStores } from '../../src/testing/contracts/sql-stores.contract.js';
 import { ticketStoreContract } from '../../src/testing/contracts/ticket-store.contract.js';
+import { tokenUsageStoreContract } from '../../src/testing/contracts/token-usage-store.contract.js';
+import { userAdminContract } from '../../src/testing/contracts/user-admin.contract.js';
 import { userEventBusContract } from '../../src/testing/contracts/user-event-bus.contract.js';
 import { describeWithServices } from '../../src/testing/describe-with-services.js';
 import { connectTestRedis, createTestDatabase, testRedisPrefix } from '../../src/testing/services.js';
@@ -56,7 +60,27 @@ instanceLivenessContract('sole instance', async () => Object.assign(new SoleInst
 attemptLimiterContract('memory fixed window', async (points) => FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix: 'contract' }));
 // The rate + burst limiter (FlexibleAttemptLimiter.withBurst) is time-driven by its 1 s window; its contract is
 // the end-to-end test/e2e/hardening-message-rate.test.ts.
+tokenUsageStoreContract('memory', async (n) => ({ stores: same(n, new MemoryTokenUsageStore()), close: async () => {} }));
+tokenUsageStoreContract('sqlite', async (n) => {
+  const dir = mkdtempSync(join(tmpdir(), 'agentgate-contract-'));
+  const db = await openSqlite(dir);
+  return {
+    stores: Array.from({ length: n }, () => new SqlTokenUsageStore(db)),
+    close: async () => {
+      await db.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
 durableStoresContract('sqlite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'agentgate-contract-'));
+  const db = await openSqlite(dir);
+  return storesOver(db, async () => {
+    await db.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+userAdminContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'agentgate-contract-'));
   const db = await openSqlite(dir);
   return storesOver(db, async () => {
@@ -67,9 +91,30 @@ durableStoresContract('sqlite', async () => {
 
 // PostgreSQL: one fresh database per test, migrated from empty.
 describeWithServices(['postgres'], 'PostgreSQL', () => {
+  // One pool per instance on one database.
+  tokenUsageStoreContract('postgres', async (n) => {
+    const database = await createTestDatabase();
+    const pools: Array<Kysely<Database>> = [];
+    for (let i = 0; i < n; i++) pools.push(await openPostgres({ url: database.url, poolSize: 4 }));
+    return {
+      stores: pools.map((db) => new SqlTokenUsageStore(db)),
+      close: async () => {
+        await Promise.all(pools.map((db) => db.destroy()));
+        await database.drop();
+      },
+    };
+  });
   durableStoresContract('postgres', async () => {
     const database = await createTestDatabase();
     const db = await openPostgres({ url: database.url, poolSize: 10 });
+    return storesOver(db, async () => {
+      await db.destroy();
+      await database.drop();
+    });
+  });
+  userAdminContract('postgres', async () => {
+    const database = await createTestDatabase();
+    const db = await openPostgres({ url: database.url, poolSize: 4 });
     return storesOver(db, async () => {
       await db.destroy();
       await database.drop();

@@ -1,6 +1,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
 import * as initial from './001-initial.js';
 import * as runOwnership from './002-run-ownership.js';
+import * as tokenUsage from './003-token-usage.js';
 import type { SqlDialectName } from './dialect.js';
 
 export type { SqlDialectName } from './dialect.js';
@@ -10,6 +11,7 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
   return {
     '001-initial': { up: (db) => initial.up(db, dialect), down: (db) => initial.down(db) },
     '002-run-ownership': runOwnership,
+    '003-token-usage': tokenUsage,
   };
 }
 

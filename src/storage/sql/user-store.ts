@@ -37,6 +37,31 @@ export class SqlUserStore implements UserStore {
     const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
     return row && toUser(row);
   }
+
+  async list(options: { readonly includeDemo?: boolean } = {}): Promise<UserRecord[]> {
+    let query = this.db.selectFrom('users').selectAll().orderBy('created_at').orderBy('id');
+    if (options.includeDemo !== true) query = query.where('is_demo', '=', 0);
+    return (await query.execute()).map(toUser);
+  }
+
+  async disable(userId: string, now: string): Promise<{ revokedSessions: string[] } | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const user = await trx.selectFrom('users').select('disabled_at').where('id', '=', userId).executeTakeFirst();
+      if (user === undefined) return undefined;
+      if (user.disabled_at === null) await trx.updateTable('users').set({ disabled_at: now }).where('id', '=', userId).execute();
+      const live = await trx.selectFrom('refresh_families').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+      const revokedSessions = live.map((f) => f.id);
+      if (revokedSessions.length > 0) {
+        await trx.updateTable('refresh_families').set({ revoked_at: now, revoked_reason: 'user_disabled' }).where('id', 'in', revokedSessions).where('revoked_at', 'is', null).execute();
+      }
+      return { revokedSessions };
+    });
+  }
+
+  async enable(userId: string): Promise<boolean> {
+    const result = await this.db.updateTable('users').set({ disabled_at: null }).where('id', '=', userId).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
 }
 
 function toUser(row: UsersTable): UserRecord {

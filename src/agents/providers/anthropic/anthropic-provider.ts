@@ -1,0 +1,82 @@
+import Anthropic, { AnthropicError, APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
+import { AppError, isAppError } from '../../../errors/index.js';
+import type { LlmProvider, StepRequest, StepResult, StepSink } from '../provider.js';
+import type { ProviderSettings } from '../settings.js';
+import { brokenStream, consumeStream, fetchCappingRetryAfter, httpFailure, isBrokenConnection, malformedStream, sdkLoggerFor, silentLogger, streamedApiFailure, type ProviderLogger } from '../transport.js';
+import { EventAccumulator } from './events.js';
+import { toAnthropicMessages, toAnthropicTools } from './messages.js';
+
+export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
+
+/**
+ * The Messages API, streamed, through the official `@anthropic-ai/sdk`: text, extended thinking and tool use. The
+ * SDK does HTTP, SSE parsing (it turns `error` events into errors and skips `ping`), retries with backoff, the
+ * per-attempt timeout and aborts; this class only maps its events and errors.
+ */
+export class AnthropicProvider implements LlmProvider {
+  readonly kind = 'anthropic';
+  readonly model: string;
+  readonly #client: Anthropic;
+  readonly #settings: ProviderSettings;
+
+  constructor(settings: ProviderSettings, logger: ProviderLogger = silentLogger) {
+    if (settings.apiKey === undefined) throw new TypeError('The Anthropic provider needs an API key (config checks LLM_API_KEY).');
+    this.#settings = settings;
+    this.model = settings.model;
+    this.#client = new Anthropic({
+      // An explicit key and base URL keep the SDK from reading credentials or a host from the environment or disk.
+      apiKey: settings.apiKey,
+      baseURL: settings.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL,
+      timeout: settings.timeoutMs,
+      maxRetries: settings.maxRetries,
+      fetch: fetchCappingRetryAfter(settings.timeoutMs),
+      logger: sdkLoggerFor(logger, 'anthropic'),
+      logLevel: 'info',
+      openTelemetry: false,
+    });
+  }
+
+  async streamStep(request: StepRequest, sink: StepSink): Promise<StepResult> {
+    const events = new EventAccumulator(sink);
+    const thinking = this.#settings.thinkingBudgetTokens;
+    await consumeStream<unknown>({
+      signal: request.signal,
+      idleMs: this.#settings.timeoutMs,
+      open: (signal) =>
+        this.#client.messages.create(
+          {
+            model: this.model,
+            max_tokens: this.#settings.maxOutputTokens,
+            system: request.system,
+            messages: toAnthropicMessages(request.turns),
+            ...(request.tools.length === 0 ? {} : { tools: toAnthropicTools(request.tools) }),
+            ...(thinking > 0 ? { thinking: { type: 'enabled', budget_tokens: thinking } } : {}),
+            stream: true,
+          },
+          { signal },
+        ),
+      onEvent: (event) => events.add(event),
+      classify: (err) => this.#classify(err),
+    });
+    return events.finish();
+  }
+
+  #classify(err: unknown): unknown {
+    if (isAppError(err)) return err;
+    if (err instanceof APIConnectionTimeoutError) {
+      return new AppError('llm_timeout', `The model API did not answer within ${this.#settings.timeoutMs} ms (tried ${this.#settings.maxRetries + 1} times).`);
+    }
+    if (err instanceof APIConnectionError) return new AppError('llm_unavailable', `The model API cannot be reached (tried ${this.#settings.maxRetries + 1} times).`);
+    // `instanceof` on the generic class yields APIError<any>: the cast restores the declared field types.
+    if (err instanceof APIError) return apiFailure(err as APIError);
+    if (err instanceof SyntaxError) return malformedStream('an event whose data is not JSON');
+    if (isBrokenConnection(err)) return brokenStream();
+    if (err instanceof AnthropicError) return malformedStream('the SDK could not read it');
+    return err;
+  }
+}
+
+/** A status means an HTTP error after the retries; none means a stream `error` event (overloaded_error, api_error, …). */
+function apiFailure(err: APIError): AppError {
+  return err.status === undefined ? streamedApiFailure(err.type) : httpFailure(err.status, err.headers);
+}

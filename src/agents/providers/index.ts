@@ -1,0 +1,37 @@
+import { AnthropicProvider } from './anthropic/anthropic-provider.js';
+import { LlmAgent } from './llm-agent.js';
+import { OpenAiProvider } from './openai/openai-provider.js';
+import type { LlmSettings } from './settings.js';
+import { TokenBudget, type TokenUsageStore } from './token-budget.js';
+import type { ProviderLogger } from './transport.js';
+
+export interface LlmAgentDeps {
+  /** Where token usage is counted (the per-user budget reads it back). */
+  readonly usage: TokenUsageStore;
+  readonly logger?: ProviderLogger | undefined;
+  readonly now?: (() => number) | undefined;
+}
+
+/** The agent LLM_PROVIDER names, for `openai` and `anthropic` (`offline` is the built-in agent, not built here). */
+export function createLlmAgent(settings: LlmSettings, deps: LlmAgentDeps): LlmAgent {
+  if (settings.provider === 'offline' || settings.model === undefined) throw new TypeError('createLlmAgent needs LLM_PROVIDER openai or anthropic, and LLM_MODEL.');
+  const providerSettings = { ...settings, model: settings.model };
+  const provider = settings.provider === 'openai' ? new OpenAiProvider(providerSettings, deps.logger) : new AnthropicProvider(providerSettings, deps.logger);
+  return new LlmAgent({
+    provider,
+    systemPrompt: settings.systemPrompt,
+    maxSteps: settings.maxSteps,
+    budget: new TokenBudget(deps.usage, settings.tokenBudget, deps.now),
+    logger: deps.logger,
+  });
+}
+
+export { AnthropicProvider, ANTHROPIC_DEFAULT_BASE_URL } from './anthropic/anthropic-provider.js';
+export { DEFAULT_SYSTEM_PROMPT, LlmAgent } from './llm-agent.js';
+export type { LlmAgentOptions } from './llm-agent.js';
+export { OpenAiProvider, OPENAI_DEFAULT_BASE_URL } from './openai/openai-provider.js';
+export type { ConversationTurn, FinishReason, LlmProvider, ModelReasoning, ModelToolCall, ModelToolResult, StepRequest, StepResult, StepSink } from './provider.js';
+export type { LlmSettings, ProviderSettings } from './settings.js';
+export { hourBucketOf, TokenBudget } from './token-budget.js';
+export type { TokenBudgetSettings, TokenUsageStore } from './token-budget.js';
+export type { ProviderLogger } from './transport.js';

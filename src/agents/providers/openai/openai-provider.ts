@@ -1,0 +1,85 @@
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, OpenAIError } from 'openai';
+import { AppError, isAppError } from '../../../errors/index.js';
+import type { LlmProvider, StepRequest, StepResult, StepSink } from '../provider.js';
+import type { ProviderSettings } from '../settings.js';
+import { brokenStream, consumeStream, fetchCappingRetryAfter, httpFailure, isBrokenConnection, malformedStream, sdkLoggerFor, silentLogger, streamedApiFailure, type ProviderLogger } from '../transport.js';
+import { ChunkAccumulator } from './chunks.js';
+import { toChatMessages, toChatTools } from './messages.js';
+
+export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+/** The SDK insists on a key; self-hosted servers started without one ignore whatever is sent. */
+const NO_KEY = 'no-key';
+
+/**
+ * Chat Completions, streamed, through the official `openai` SDK: OpenAI itself and the OpenAI-compatible servers
+ * (vLLM, Ollama, llama.cpp server, LM Studio). The SDK does HTTP, SSE parsing, retries with backoff, the
+ * per-attempt timeout and aborts; this class only maps its chunks and errors.
+ */
+export class OpenAiProvider implements LlmProvider {
+  readonly kind = 'openai';
+  readonly model: string;
+  readonly #client: OpenAI;
+  readonly #settings: ProviderSettings;
+
+  constructor(settings: ProviderSettings, logger: ProviderLogger = silentLogger) {
+    this.#settings = settings;
+    this.model = settings.model;
+    this.#client = new OpenAI({
+      apiKey: settings.apiKey ?? NO_KEY,
+      // Every option the SDK would otherwise read from process.env is given, so only our config decides.
+      baseURL: settings.baseUrl ?? OPENAI_DEFAULT_BASE_URL,
+      adminAPIKey: null,
+      organization: null,
+      project: null,
+      webhookSecret: null,
+      timeout: settings.timeoutMs,
+      maxRetries: settings.maxRetries,
+      fetch: fetchCappingRetryAfter(settings.timeoutMs),
+      logger: sdkLoggerFor(logger, 'openai'),
+      logLevel: 'info',
+    });
+  }
+
+  async streamStep(request: StepRequest, sink: StepSink): Promise<StepResult> {
+    const chunks = new ChunkAccumulator(sink);
+    await consumeStream<unknown>({
+      signal: request.signal,
+      idleMs: this.#settings.timeoutMs,
+      open: (signal) =>
+        this.#client.chat.completions.create(
+          {
+            model: this.model,
+            messages: toChatMessages(request.system, request.turns),
+            ...(request.tools.length === 0 ? {} : { tools: toChatTools(request.tools) }),
+            max_completion_tokens: this.#settings.maxOutputTokens,
+            stream: true,
+            // The usage arrives in one last chunk with empty `choices`.
+            stream_options: { include_usage: true },
+          },
+          { signal },
+        ),
+      onEvent: (chunk) => chunks.add(chunk),
+      classify: (err) => this.#classify(err),
+    });
+    return chunks.finish();
+  }
+
+  #classify(err: unknown): unknown {
+    if (isAppError(err)) return err;
+    if (err instanceof APIConnectionTimeoutError) {
+      return new AppError('llm_timeout', `The model API did not answer within ${this.#settings.timeoutMs} ms (tried ${this.#settings.maxRetries + 1} times).`);
+    }
+    if (err instanceof APIConnectionError) return new AppError('llm_unavailable', `The model API cannot be reached (tried ${this.#settings.maxRetries + 1} times).`);
+    // `instanceof` on the generic class yields APIError<any>: the cast restores the declared field types.
+    if (err instanceof APIError) return apiFailure(err as APIError);
+    if (err instanceof SyntaxError) return malformedStream('an event whose data is not JSON');
+    if (isBrokenConnection(err)) return brokenStream();
+    if (err instanceof OpenAIError) return malformedStream('the SDK could not read it');
+    return err;
+  }
+}
+
+/** A status means an HTTP error after the retries; none means an `error` object inside the stream (its type or code says what). */
+function apiFailure(err: APIError): AppError {
+  return err.status === undefined ? streamedApiFailure([err.type, err.code].filter(Boolean).join(' ')) : httpFailure(err.status, err.headers);
+}

@@ -1,0 +1,25 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Wrong arguments: the message says what, and the caller prints the command's help after it (exit 2). */
+export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * `node:util` parseArgs, strict, plus `--help`/`-h` on every command: undefined when help was asked for (the caller
+ * prints it and exits 0). Anything parseArgs refuses becomes a UsageError.
+ */
+export function parseCommand<O extends Options>(args: readonly string[], options: O, positionals = false) {
+  if (args.includes('--help') || args.includes('-h')) return undefined;
+  try {
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: positionals });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** A required string option. */
+export function required(value: string | boolean | Array<string | boolean> | undefined, name: string): string {
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required.`);
+  return value;
+}

@@ -1,0 +1,44 @@
+import { startApp } from '../../app/index.js';
+import { parseCommand } from '../args.js';
+import { configOrReport, describeStorage } from '../config.js';
+import { EXIT, EXIT_CODES_HELP } from '../exit-codes.js';
+import { print, type CliIo } from '../io.js';
+
+export const SERVE_HELP = `Usage: agentgate serve
+  Serves HTTP and WebSocket on HOST:PORT until SIGTERM or SIGINT (what \`npm start\` runs; also what
+  \`agentgate\` with no command does). Settings come from the environment: see docs/CONFIG.md.
+  On the first signal it shuts down gracefully (sockets close 1001, runs get SHUTDOWN_GRACE_MS); a second
+  signal exits at once with 1.
+
+${EXIT_CODES_HELP}
+  serve: 0 after a clean shutdown, 1 invalid configuration or failed shutdown, 70 failed to start.`;
+
+/** Starts the server; resolves with -1 (keep running) once listening, or an exit code when it cannot start. */
+export async function serve(args: readonly string[], io: CliIo): Promise<number> {
+  if (parseCommand(args, {}) === undefined) return print(io.stdout, SERVE_HELP), EXIT.ok;
+  const config = configOrReport(io, 'agentgate: refusing to start.');
+  if (config === undefined) return EXIT.failure;
+  let app;
+  try {
+    app = await startApp(config);
+  } catch (err) {
+    print(io.stderr, `agentgate failed to start (${describeStorage(config)}): ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT.startFailed;
+  }
+  const running = app;
+  let signals = 0;
+  io.onSignal('SIGINT', () => shutdown('SIGINT'));
+  io.onSignal('SIGTERM', () => shutdown('SIGTERM'));
+  function shutdown(signal: string): void {
+    if (++signals > 1) process.exit(EXIT.failure);
+    running.logger.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => process.exit(EXIT.ok),
+      (err: unknown) => {
+        running.logger.error({ err }, 'shutdown failed');
+        process.exit(EXIT.failure);
+      },
+    );
+  }
+  return -1;
+}

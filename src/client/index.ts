@@ -1,0 +1,28 @@
+/**
+ * The agentgate client SDK, for browsers and Node (see docs/SDK.md). Universal: fetch, a WebSocket constructor and
+ * timers only. In Node use ./node.js, which adds the `ws` package and Bearer-header connections.
+ */
+export { AgentgateClient, SUBPROTOCOL } from './client.js';
+export { ClientError, closeRuleOf, isClientError } from './errors.js';
+export type { ClientErrorCode, CloseErrorCode, CloseRule, ReconnectRule } from './errors.js';
+export type {
+  ActiveRun,
+  AuthMethod,
+  ChatMessage,
+  ClientOptions,
+  ConnectionState,
+  HandshakeRefusal,
+  MessageAdded,
+  PublicUser,
+  ReconnectOptions,
+  RunEvent,
+  RunHandle,
+  RunOptions,
+  StateDetail,
+  StateListener,
+  TerminalEvent,
+  Thread,
+  ThreadMessage,
+  WebSocketConstructorLike,
+  WebSocketLike,
+} from './types.js';
