@@ -1,14 +1,30 @@
-/** npm run bench [-- <name>]: runs the named benchmark (default: every one). */
+/**
+ * npm run bench [-- <name>] [options]
+ *   (no name)   the comparison with bare `ws`, quick profile; `-- --full` for the full one (bench/compare.ts)
+ *   profile     agentgate under --cpu-prof during the events/s workload, top functions by self time (bench/profile.ts)
+ *   all         every single-purpose benchmark below, one after another
+ *   golden-path, abuse, scale, resume, sse
+ */
 const benches: Record<string, () => Promise<unknown>> = {
+  compare: () => import('./compare.js'),
+  profile: () => import('./profile.js'),
   'golden-path': () => import('./golden-path.js'),
   abuse: () => import('./abuse.js'),
   scale: () => import('./scale.js'),
   resume: () => import('./resume.js'),
   sse: () => import('./sse.js'),
 };
-const name = process.argv.slice(2).find((a) => !a.startsWith('--') && !/^\d+$/.test(a));
-for (const [key, load] of Object.entries(benches)) if (name === undefined || name === key) await load();
-if (name !== undefined && benches[name] === undefined) {
-  console.error(`unknown benchmark ${name}; known: ${Object.keys(benches).join(', ')}`);
+const SINGLE_PURPOSE = ['golden-path', 'abuse', 'scale', 'resume', 'sse'];
+/** Options that take a value: the value is not a benchmark name. */
+const WITH_VALUE = new Set(['--n', '--passes', '--log-level', '--only', '--seconds', '--connections']);
+
+const args = process.argv.slice(2);
+const name = args.find((a, i) => !a.startsWith('--') && !WITH_VALUE.has(args[i - 1] ?? '')) ?? 'compare';
+if (name === 'all') {
+  for (const key of SINGLE_PURPOSE) await benches[key]!();
+} else if (benches[name] !== undefined) {
+  await benches[name]();
+} else {
+  console.error(`unknown benchmark ${name}; known: ${Object.keys(benches).join(', ')}, all`);
   process.exitCode = 2;
 }

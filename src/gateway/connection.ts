@@ -17,11 +17,14 @@ const HARD_BACKLOG_FLOOR = 64 * 1024 * 1024;
 export class Connection {
   readonly userId: string;
   readonly delivery: RunDelivery;
+  private childLog: Logger | undefined;
   /** Missed heartbeats in a row. */
   missedPongs = 0;
   private closing = false;
   private backlogCheck: NodeJS.Timeout | undefined;
-  private expiryTimers: NodeJS.Timeout[] = [];
+  /** When the access token expires (epoch ms), and whether token_expiring went out for that token. */
+  private expiresAtMs = 0;
+  private expiryWarned = false;
   /** Messages produced before connection_established went out; it is always the first message. */
   private beforeEstablished: ServerMessage[] | undefined = [];
   /** Messages written since the transport was corked; they leave in one write when it is uncorked. */
@@ -33,7 +36,7 @@ export class Connection {
     /** The TCP socket under `socket`: corked while a burst is written so the burst leaves in one syscall. */
     private readonly transport: Duplex,
     public principal: Principal,
-    readonly log: Logger,
+    private readonly parentLog: Logger,
     private readonly limits: { readonly maxBufferedBytes: number },
     private readonly telemetry: Telemetry,
     readLog: (runId: string, afterSeq: number) => Promise<readonly RunEvent[]>,
@@ -44,6 +47,16 @@ export class Connection {
       readLog,
       (err, runId) => this.log.warn({ err, runId }, 'could not re-read run events to fill a gap'),
     );
+  }
+
+  /** This connection's logger, made on first use: most connections never log, and 10,000 idle ones add up. */
+  get log(): Logger {
+    return (this.childLog ??= this.parentLog.child({ connectionId: this.id, userId: this.userId }));
+  }
+
+  /** Debug lines cost nothing (not even the child logger) unless debug logging is on. */
+  debug(fields: Record<string, unknown>, message: string): void {
+    if (this.parentLog.isLevelEnabled('debug')) this.log.debug(fields, message);
   }
 
   /** Sends connection_established, then whatever was produced while it was being prepared. */
@@ -67,7 +80,7 @@ export class Connection {
     if (this.beforeEstablished !== undefined) return void this.beforeEstablished.push(message);
     if (this.corkedMessages++ === 0) {
       this.transport.cork();
-      process.nextTick(this.uncork);
+      process.nextTick(uncork, this);
     }
     this.socket.send(JSON.stringify(message));
   }
@@ -76,13 +89,13 @@ export class Connection {
    * Runs after the synchronous stretch that sent messages (a run's stored burst is published in one loop), so a
    * burst of events costs one write instead of one or two per event.
    */
-  private readonly uncork = (): void => {
+  flushCorked(): void {
     const sent = this.corkedMessages;
     this.corkedMessages = 0;
     this.transport.uncork();
     this.telemetry.messagesSent(sent);
     this.watchBacklog();
-  };
+  }
 
   /**
    * A reader that falls behind is cut off rather than buffered without bound; its runs go on and it can resume.
@@ -128,22 +141,32 @@ export class Connection {
     setTimeout(() => this.socket.terminate(), flooder ? 1_000 : 5_000).unref();
   }
 
-  /** Warns the client ahead of its token's expiry and closes 4001 at the expiry itself. */
+  /** Starts watching the expiry of the connection's (new) access token. */
   bindExpiry(nowMs: number, warnAheadMs: number): void {
-    for (const t of this.expiryTimers) clearTimeout(t);
-    const expiresAtMs = this.principal.expiresAt * 1000;
-    const untilExpiry = Math.max(0, expiresAtMs - nowMs);
-    this.expiryTimers = [
-      setTimeout(() => this.send({ type: 'token_expiring', expiresAt: new Date(expiresAtMs).toISOString() }), Math.max(0, untilExpiry - warnAheadMs)),
-      setTimeout(() => this.close('tokenExpired'), untilExpiry),
-    ];
-    for (const t of this.expiryTimers) t.unref();
+    this.expiresAtMs = this.principal.expiresAt * 1000;
+    this.expiryWarned = false;
+    this.checkExpiry(nowMs, warnAheadMs);
+  }
+
+  /**
+   * Sends token_expiring once the expiry is within warnAheadMs and closes 4001 once it has passed. The gateway calls
+   * this for every connection about once a second: one shared sweep instead of two timers per connection, which
+   * matter at tens of thousands of idle connections.
+   */
+  checkExpiry(nowMs: number, warnAheadMs: number): void {
+    if (nowMs >= this.expiresAtMs) return this.close('tokenExpired');
+    if (this.expiryWarned || nowMs < this.expiresAtMs - warnAheadMs) return;
+    this.expiryWarned = true;
+    this.send({ type: 'token_expiring', expiresAt: new Date(this.expiresAtMs).toISOString() });
   }
 
   /** Stops every timer of this connection (it is closing). */
   clearTimers(): void {
     clearTimeout(this.backlogCheck);
-    for (const t of this.expiryTimers) clearTimeout(t);
-    this.expiryTimers = [];
   }
+}
+
+/** A module function rather than a per-connection closure: one less object per idle connection. */
+function uncork(connection: Connection): void {
+  connection.flushCorked();
 }

@@ -45,12 +45,16 @@ export interface GatewayDeps {
   readonly now: () => number;
 }
 
+/** How often token expiries are checked: a socket closes 4001 at most this long after its token expired. */
+export const EXPIRY_SWEEP_MS = 1_000;
+
 /** The WebSocket side of the server: authenticates upgrades, tracks connections, relays messages. */
 export class Gateway {
   readonly registry: ConnectionRegistry;
   private readonly wss: WebSocketServer;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly leaseRenewal: NodeJS.Timeout;
+  private readonly expirySweep: NodeJS.Timeout;
   private readonly stopRevocations: () => void;
   private readonly tokenWarnAheadMs: number;
 
@@ -70,6 +74,11 @@ export class Gateway {
     this.heartbeat.unref();
     this.leaseRenewal = setInterval(() => this.renewLeases(), options.leaseRenewIntervalMs);
     this.leaseRenewal.unref();
+    this.expirySweep = setInterval(() => {
+      const nowMs = deps.now();
+      for (const conn of this.registry.each()) conn.checkExpiry(nowMs, this.tokenWarnAheadMs);
+    }, EXPIRY_SWEEP_MS);
+    this.expirySweep.unref();
     this.stopRevocations = deps.revocations.subscribe((sessionId) => {
       const closed = this.registry.closeSession(sessionId, 'sessionRevoked');
       if (closed > 0) deps.logger.info({ closed }, 'closed sockets of a revoked session');
@@ -79,7 +88,8 @@ export class Gateway {
 
   /** The http server's 'upgrade' listener. */
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', () => socket.destroy());
+    // Not a closure: it would keep this request's headers alive for as long as the socket lives.
+    socket.on('error', destroySocket);
     const url = new URL(req.url ?? '/', 'http://upgrade.invalid');
     if (url.pathname !== this.options.path) return this.refuse(socket, new HandshakeRefusal(404, 'not_found', 'No WebSocket endpoint here.'));
     const { auth, tickets, handshakeLimiter, now } = this.deps;
@@ -163,6 +173,7 @@ export class Gateway {
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
     clearInterval(this.leaseRenewal);
+    clearInterval(this.expirySweep);
     this.stopRevocations();
     const closing = this.registry.all().map((c) => new Promise<void>((resolve) => {
       c.socket.once('close', () => resolve());
@@ -177,7 +188,7 @@ export class Gateway {
     const id = lease.connectionId;
     const { runs, auth, now, telemetry } = this.deps;
     const readLog = async (runId: string, afterSeq: number) => (await runs.eventsAfter(principal.userId, runId, afterSeq)).events;
-    const conn = new Connection(id, ws, transport, principal, this.deps.logger.child({ connectionId: id, userId: principal.userId }), this.options, telemetry, readLog);
+    const conn = new Connection(id, ws, transport, principal, this.deps.logger, this.options, telemetry, readLog);
     const subscribed = this.registry.add(conn);
     telemetry.handshake(101);
     conn.bindExpiry(now(), this.tokenWarnAheadMs);
@@ -205,7 +216,7 @@ export class Gateway {
       conn.log.warn({ err }, 'connection could not be established');
       conn.close('internalError');
     });
-    conn.log.debug('connection opened');
+    conn.debug({}, 'connection opened');
 
     // Messages of one connection are handled one at a time, in order, each after the rate limit admits it.
     let chain: Promise<void> = established;
@@ -233,13 +244,13 @@ export class Gateway {
     ws.on('pong', () => {
       conn.missedPongs = 0;
     });
-    ws.on('error', (err) => conn.log.debug({ err }, 'socket error'));
+    ws.on('error', (err) => conn.debug({ err }, 'socket error'));
     ws.on('close', (code) => {
       conn.clearTimers();
       this.registry.remove(conn);
       this.releaseLease(lease);
       void this.deps.messageLimiter.reset(id);
-      conn.log.debug({ code }, 'connection closed');
+      conn.debug({ code }, 'connection closed');
     });
   }
 
@@ -254,6 +265,10 @@ export class Gateway {
       conn.socket.ping();
     }
   }
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

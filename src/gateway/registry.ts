@@ -52,6 +52,11 @@ export class ConnectionRegistry {
     return this.byUser.get(userId)?.connections.size ?? 0;
   }
 
+  /** Every connection, without copying them into an array first. */
+  *each(): Generator<Connection> {
+    for (const entry of this.byUser.values()) yield* entry.connections;
+  }
+
   all(): Connection[] {
     return [...this.byUser.values()].flatMap((e) => [...e.connections]);
   }

@@ -4,22 +4,32 @@ import { SeqTakenError, type EventLog } from '../../runs/index.js';
 import type { Database } from '../schema.js';
 import { isUniqueViolation } from './unique-violation.js';
 
+interface PendingWrite {
+  readonly events: readonly RunEvent[];
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * The run event log in SQL. Writes are group-committed: the appends of every run that arrive in the same turn of
+ * the event loop are stored in one transaction, so many concurrent runs pay for one commit, not one each. Each
+ * append stays all-or-nothing and is acknowledged only once committed; if the group fails (a seq was taken, the
+ * database is away), each append is retried alone so only the guilty one fails.
+ */
 export class SqlEventLog implements EventLog {
+  private queue: PendingWrite[] = [];
+  private commitScheduled = false;
+
   constructor(private readonly db: Kysely<Database>) {}
 
-  async append(events: readonly RunEvent[]): Promise<void> {
-    const first = events[0];
-    if (first === undefined) return;
-    try {
-      // One multi-row INSERT: a single statement is atomic on both engines, so no transaction is needed.
-      await this.db
-        .insertInto('run_events')
-        .values(events.map((event) => ({ run_id: event.runId, seq: event.seq, type: event.type, body: JSON.stringify(event) })))
-        .execute();
-    } catch (err) {
-      if (isUniqueViolation(err)) throw new SeqTakenError(first.runId, first.seq, { cause: err });
-      throw err;
-    }
+  append(events: readonly RunEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      if (this.commitScheduled) return;
+      this.commitScheduled = true;
+      setImmediate(() => void this.commit());
+    });
   }
 
   async list(runId: string, afterSeq: number): Promise<RunEvent[]> {
@@ -27,4 +37,38 @@ export class SqlEventLog implements EventLog {
     // Parsing guards against rows written by an incompatible version rather than trusting the cast.
     return rows.map((r) => RunEventSchema.parse(JSON.parse(r.body)));
   }
+
+  private async commit(): Promise<void> {
+    const writes = this.queue;
+    this.queue = [];
+    this.commitScheduled = false;
+    if (writes.length === 1) return this.writeAlone(writes[0]!);
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        for (const write of writes) await insertEvents(trx, write.events);
+      });
+    } catch {
+      for (const write of writes) await this.writeAlone(write);
+      return;
+    }
+    for (const write of writes) write.resolve();
+  }
+
+  private async writeAlone(write: PendingWrite): Promise<void> {
+    try {
+      await insertEvents(this.db, write.events);
+      write.resolve();
+    } catch (err) {
+      const first = write.events[0]!;
+      write.reject(isUniqueViolation(err) ? new SeqTakenError(first.runId, first.seq, { cause: err }) : err);
+    }
+  }
+}
+
+/** One multi-row INSERT: a single statement is atomic on both engines. */
+async function insertEvents(db: Kysely<Database>, events: readonly RunEvent[]): Promise<void> {
+  await db
+    .insertInto('run_events')
+    .values(events.map((event) => ({ run_id: event.runId, seq: event.seq, type: event.type, body: JSON.stringify(event) })))
+    .execute();
 }

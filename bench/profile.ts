@@ -1,0 +1,120 @@
+/**
+ * Where agentgate's hot path spends its time.
+ *   npm run bench -- profile [--seconds 10] [--connections 1000]
+ * Runs agentgate (the comparison's server: SQLite, auth, metrics, bench agent) under
+ * `node --cpu-prof --cpu-prof-dir=bench/results/profiles` during the closed-loop events/s workload, then prints the
+ * functions with the most self time, and the files, counting only the samples taken inside the measured window (not
+ * start-up or seeding). The .cpuprofile opens in Chrome DevTools (Performance panel) or VS Code.
+ */
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Generators, Server, type GeneratorMark } from './compare/fleet.js';
+import type { CpuSample } from './lib/children.js';
+import { fixed, int } from './lib/stats.js';
+
+const argv = process.argv.slice(2);
+const option = (name: string, fallback: number): number => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+};
+const seconds = option('seconds', 10);
+const connections = option('connections', 1_000);
+const TOP = 15;
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dir = `${root}bench/results/profiles`;
+mkdirSync(dir, { recursive: true });
+
+interface CallFrame {
+  readonly functionName: string;
+  readonly url: string;
+  readonly lineNumber: number;
+}
+interface CpuProfile {
+  readonly nodes: readonly { readonly id: number; readonly callFrame: CallFrame }[];
+  readonly startTime: number;
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+const shortUrl = (url: string): string =>
+  url
+    .replace(`file://${root}`, '')
+    .replace(/^.*node_modules\//, '')
+    .replace(/^file:\/\//, '');
+
+/** Self time (µs) per function and per file, from the samples stamped inside [fromUs, toUs]. */
+function selfTimes(profile: CpuProfile, fromUs: number, toUs: number): { total: number; byFunction: Map<string, number>; byFile: Map<string, number>; inWindow: boolean } {
+  const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const byFunction = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  let t = profile.startTime;
+  let total = 0;
+  const stamps = profile.samples.map((_, i) => (t += profile.timeDeltas[i] ?? 0));
+  // Cut to the window when the clocks agree (they do on Linux: both CLOCK_MONOTONIC); otherwise keep everything.
+  const inWindow = stamps.some((s) => s >= fromUs && s <= toUs);
+  profile.samples.forEach((id, i) => {
+    if (inWindow && (stamps[i]! < fromUs || stamps[i]! > toUs)) return;
+    const spent = profile.timeDeltas[i + 1] ?? 0;
+    const f = frames.get(id);
+    if (f === undefined) return;
+    const file = f.url === '' ? '(native)' : shortUrl(f.url);
+    const key = `${f.functionName === '' ? '(anonymous)' : f.functionName}  ${f.url === '' ? '' : `${file}:${f.lineNumber + 1}`}`;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + spent);
+    byFile.set(file, (byFile.get(file) ?? 0) + spent);
+    total += spent;
+  });
+  return { total, byFunction, byFile, inWindow };
+}
+
+function top(map: Map<string, number>, total: number, n: number): string[] {
+  return [...map.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([key, us]) => `${fixed((us / total) * 100, 1).padStart(5)}%  ${fixed(us / 1000, 0).padStart(6)} ms  ${key}`);
+}
+
+const startedAt = Date.now();
+const generators = new Generators(600_000);
+const server = await Server.start('agentgate', { users: connections, logLevel: 'info', lifetimeMs: 600_000, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'] });
+let window: { fromUs: number; toUs: number; events: number } | undefined;
+// CLOCK_MONOTONIC is one clock for every process on the machine, and V8 stamps profile samples with it.
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+const cores = (a: CpuSample, b: CpuSample): number => (b.cpuUs - a.cpuUs) / 1000 / (b.wallMs - a.wallMs);
+try {
+  const [gen] = await generators.take(1);
+  const { opened } = await generators.open(server, [gen!], connections, (i) => i);
+  await gen!.call('closedStart', { group: 'agentgate' });
+  await delay(1_000);
+  const c0 = server.child.cpu();
+  const fromUs = monotonicUs();
+  const m0 = await gen!.call<GeneratorMark>('mark', { group: 'agentgate' });
+  await delay(seconds * 1000);
+  const c1 = server.child.cpu();
+  const toUs = monotonicUs();
+  const m1 = await gen!.call<GeneratorMark>('mark', { group: 'agentgate' });
+  await gen!.call('closedStop', { group: 'agentgate', drainMs: 30_000 }, 60_000);
+  await generators.closeAll([gen!]);
+  window = { fromUs, toUs, events: m1.events - m0.events };
+  console.log(`profiled agentgate (${process.env.AGENTGATE_BENCH_CODE === 'src' ? 'src/ through tsx' : 'dist/'}): ${opened} connections, ${seconds} s window, ${int((window.events * 1000) / (m1.wallMs - m0.wallMs))} events/s under the profiler, server ${fixed(cores(c0, c1), 2)} cores, ${fixed((c1.cpuUs - c0.cpuUs) / window.events, 2)} µs CPU/event`);
+} finally {
+  await server.stop();
+  await generators.stop();
+}
+
+// One profile per thread (tsx's module loader runs in its own): the main thread's is the largest.
+const written = readdirSync(dir)
+  .filter((f) => f.endsWith('.cpuprofile'))
+  .map((f) => ({ f, stat: statSync(`${dir}/${f}`) }))
+  .filter((p) => p.stat.mtimeMs >= startedAt)
+  .sort((a, b) => b.stat.size - a.stat.size)[0];
+if (written === undefined || window === undefined) throw new Error(`no new .cpuprofile in ${dir}`);
+const profile = JSON.parse(readFileSync(`${dir}/${written.f}`, 'utf8')) as CpuProfile;
+const { total, byFunction, byFile, inWindow } = selfTimes(profile, window.fromUs, window.toUs);
+const idle = byFunction.get('(idle)  ') ?? 0;
+console.log(`profile: bench/results/profiles/${written.f} (${inWindow ? 'samples of the measured window only' : 'whole process: the clocks did not line up'}; ${fixed(total / 1000, 0)} ms of ${fixed((window.toUs - window.fromUs) / 1000, 0)} ms sampled, ${fixed((idle / total) * 100, 1)}% idle; shares below are of the whole window)`);
+console.log(`\ntop ${TOP} functions by self time:`);
+for (const line of top(byFunction, total, TOP)) console.log(`  ${line}`);
+console.log('\ntop 10 files by self time:');
+for (const line of top(byFile, total, 10)) console.log(`  ${line}`);
