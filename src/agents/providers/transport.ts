@@ -1,4 +1,4 @@
-import { AppError } from '../../errors/index.js';
+import { AppError, isAppError } from '../../errors/index.js';
 
 /** The two log levels providers use; a pino logger fits. Never given API keys, bodies or headers. */
 export interface ProviderLogger {
@@ -150,6 +150,31 @@ export function isBrokenConnection(err: unknown): boolean {
 
 export const brokenStream = (): AppError => new AppError('llm_unavailable', 'The connection to the model API broke in the middle of its answer.');
 export const malformedStream = (what: string): AppError => new AppError('llm_bad_response', `The model API sent a malformed stream: ${what}.`);
+
+/** An SDK's error classes: both official SDKs come from the same generator and share this hierarchy. */
+export interface SdkErrors<A extends Error> {
+  readonly timeout: abstract new (...args: never[]) => Error;
+  readonly connection: abstract new (...args: never[]) => Error;
+  readonly api: abstract new (...args: never[]) => A;
+  /** The SDK's base class: anything else it throws means it could not read the stream. */
+  readonly base: abstract new (...args: never[]) => Error;
+}
+
+/**
+ * Turns what an SDK call threw into one of our codes. Timeouts are tested before connection errors (the SDKs make
+ * the first a kind of the second); `apiFailure` maps an HTTP error or an `error` event inside the stream.
+ */
+export function classifySdkError<A extends Error>(err: unknown, sdk: SdkErrors<A>, settings: { readonly timeoutMs: number; readonly maxRetries: number }, apiFailure: (err: A) => AppError): unknown {
+  if (isAppError(err)) return err;
+  const attempts = `tried ${settings.maxRetries + 1} times`;
+  if (err instanceof sdk.timeout) return new AppError('llm_timeout', `The model API did not answer within ${settings.timeoutMs} ms (${attempts}).`);
+  if (err instanceof sdk.connection) return new AppError('llm_unavailable', `The model API cannot be reached (${attempts}).`);
+  if (err instanceof sdk.api) return apiFailure(err);
+  if (err instanceof SyntaxError) return malformedStream('an event whose data is not JSON');
+  if (isBrokenConnection(err)) return brokenStream();
+  if (err instanceof sdk.base) return malformedStream('the SDK could not read it');
+  return err;
+}
 
 export interface StreamCall<E> {
   /** The run's signal. */

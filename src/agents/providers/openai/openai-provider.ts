@@ -1,8 +1,8 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, OpenAIError } from 'openai';
-import { AppError, isAppError } from '../../../errors/index.js';
+import { type AppError } from '../../../errors/index.js';
 import type { LlmProvider, StepRequest, StepResult, StepSink } from '../provider.js';
 import type { ProviderSettings } from '../settings.js';
-import { brokenStream, consumeStream, fetchCappingRetryAfter, httpFailure, isBrokenConnection, malformedStream, sdkLoggerFor, silentLogger, streamedApiFailure, type ProviderLogger } from '../transport.js';
+import { classifySdkError, consumeStream, fetchCappingRetryAfter, httpFailure, sdkLoggerFor, silentLogger, streamedApiFailure, type ProviderLogger } from '../transport.js';
 import { ChunkAccumulator } from './chunks.js';
 import { toChatMessages, toChatTools } from './messages.js';
 
@@ -65,18 +65,10 @@ export class OpenAiProvider implements LlmProvider {
   }
 
   #classify(err: unknown): unknown {
-    if (isAppError(err)) return err;
-    if (err instanceof APIConnectionTimeoutError) {
-      return new AppError('llm_timeout', `The model API did not answer within ${this.#settings.timeoutMs} ms (tried ${this.#settings.maxRetries + 1} times).`);
-    }
-    if (err instanceof APIConnectionError) return new AppError('llm_unavailable', `The model API cannot be reached (tried ${this.#settings.maxRetries + 1} times).`);
     // `instanceof` on the generic class yields APIError<any>: the cast restores the declared field types.
-    if (err instanceof APIError) return apiFailure(err as APIError);
-    if (err instanceof SyntaxError) return malformedStream('an event whose data is not JSON');
-    if (isBrokenConnection(err)) return brokenStream();
-    if (err instanceof OpenAIError) return malformedStream('the SDK could not read it');
-    return err;
+    return classifySdkError(err, { timeout: APIConnectionTimeoutError, connection: APIConnectionError, api: APIError, base: OpenAIError }, this.#settings, (e) => apiFailure(e as APIError));
   }
+
 }
 
 /** A status means an HTTP error after the retries; none means an `error` object inside the stream (its type or code says what). */
