@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type * as AgentsModule from '../../src/agents/index.js';
 import type * as AppModule from '../../src/app/index.js';
 import type * as AuthModule from '../../src/auth/index.js';
 import type * as ConfigModule from '../../src/config/index.js';
@@ -19,7 +18,6 @@ if (!useSrc && !existsSync(fileURLToPath(new URL('app/index.js', base)))) {
 const load = (path: string): Promise<unknown> => import(new URL(path, base).href);
 
 export const codeRoot = useSrc ? 'src' : 'dist';
-export const agents = (await load('agents/index.js')) as typeof AgentsModule;
 export const app = (await load('app/index.js')) as typeof AppModule;
 export const auth = (await load('auth/index.js')) as typeof AuthModule;
 export const config = (await load('config/index.js')) as typeof ConfigModule;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { RunningApp } from '../../src/app/index.js';
 import { BenchAgent } from '../bench-agent.js';
 import { announceReady, serveCommands } from '../lib/child-ipc.js';
-import { agents as agentsModule, app as appModule, codeRoot, config as configModule } from './agentgate-code.js';
+import { app as appModule, codeRoot, config as configModule } from './agentgate-code.js';
 import { seedUsers } from './seed-users.js';
 
 const users = Number(process.argv[2] ?? 100);
@@ -55,9 +55,6 @@ try {
   // Through the front door once: a seeded token must be accepted like a registered one.
   const me = await fetch(`${app.url}/auth/me`, { headers: { authorization: `Bearer ${tokens[0]}` } });
   if (me.status !== 200) throw new Error(`a seeded access token was refused: GET /auth/me answered ${me.status}`);
-  // startApp warms the calculator library (1-2 s, tens of MB) just after it starts listening. Wait for it, so a
-  // one-time start-up cost is never counted in a figure (it used to land in "RSS per idle connection").
-  await agentsModule.preloadCalculator();
 } catch (err) {
   rmSync(dataDir, { recursive: true, force: true });
   throw err;

@@ -50,6 +50,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const metrics = createMetrics({ connections: () => live.gateway?.connectionCount ?? 0, activeRuns: () => live.runs?.activeCount ?? 0 });
   const { telemetry } = metrics;
   const instanceId = randomUUID();
+  // The calculator library takes 1-3 s to evaluate and blocks the event loop meanwhile. Loaded first, before any
+  // connection to Redis or PostgreSQL exists and before serving: loaded later, it stalled requests and let Redis
+  // command timeouts fire while the replies sat unread.
+  await preloadCalculator().catch((err: unknown) => logger.error({ err }, 'calculator failed to load'));
   const backends = await openBackends(config, instanceId, logger);
   const { db, bus, revocations, perMinute } = backends;
   const authStores = (options.wrapAuthStores ?? ((s) => s))({ users: new SqlUserStore(db), tokens: new SqlTokenStore(db) });
@@ -174,8 +178,6 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   if (config.database !== undefined && config.redis === undefined) {
     logger.warn('DATABASE_URL without REDIS_URL: run exactly one instance (without Redis, instances cannot see each other and would end each other\'s runs).');
   }
-  // Serving first, then loading the slow calculator library, keeps start-up fast and the first "calculate" quick.
-  setImmediate(() => void preloadCalculator().catch((err: unknown) => logger.error({ err }, 'calculator failed to load')));
 
   let stopping: Promise<void> | undefined;
   return {
