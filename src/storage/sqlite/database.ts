@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { migrateToLatest } from '../migrations/index.js';
 import type { Database } from '../schema.js';
+import { GroupCommitSqliteDialect } from './group-commit.js';
 import { withStatementCache } from './statement-cache.js';
 
 export const SQLITE_FILE = 'agentgate.sqlite';
@@ -17,7 +18,8 @@ export async function openSqlite(dataDir: string): Promise<Kysely<Database>> {
   native.pragma('synchronous = NORMAL');
   native.pragma('foreign_keys = ON');
   native.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native) }) });
-  await migrateToLatest(db as Kysely<unknown>, 'sqlite');
-  return db;
+  // Migrations run on Kysely's own driver (DDL, one at a time); serving uses group commit (group-commit.ts).
+  const migrator = new Kysely<unknown>({ dialect: new SqliteDialect({ database: withStatementCache(native) }) });
+  await migrateToLatest(migrator, 'sqlite');
+  return new Kysely<Database>({ dialect: new GroupCommitSqliteDialect(native) });
 }

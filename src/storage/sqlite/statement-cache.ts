@@ -1,5 +1,4 @@
 import type { Database as NativeDatabase, Statement } from 'better-sqlite3';
-import type { SqliteDatabase } from 'kysely';
 
 /** Prepared statements kept per database; SQL varies with batch sizes, so the least recently used are dropped. */
 export const STATEMENT_CACHE_SIZE = 256;
@@ -9,7 +8,13 @@ export const STATEMENT_CACHE_SIZE = 256;
  * This keeps the statements, keyed by their SQL text. A statement still iterating (a streamed query) is busy and
  * cannot be shared, so a busy one gets a fresh, uncached statement instead.
  */
-export function withStatementCache(native: NativeDatabase, size = STATEMENT_CACHE_SIZE): SqliteDatabase {
+/** The part of better-sqlite3 Kysely's SQLite drivers use, with prepared statements reused. */
+export interface StatementCache {
+  prepare(sql: string): Statement;
+  close(): void;
+}
+
+export function withStatementCache(native: NativeDatabase, size = STATEMENT_CACHE_SIZE): StatementCache {
   const cache = new Map<string, Statement>();
   return {
     close: () => native.close(),
