@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import type { Principal } from '../auth/index.js';
 import { CLOSE, type CloseKind } from '../errors/index.js';
-import type { RunEvent, ServerMessage } from '../protocol/index.js';
+import { encodeServerMessage, type RunEvent, type ServerMessage } from '../protocol/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import { RunDelivery } from '../runs/index.js';
 
@@ -82,7 +82,7 @@ export class Connection {
       this.transport.cork();
       process.nextTick(uncork, this);
     }
-    this.socket.send(JSON.stringify(message));
+    this.socket.send(encodeServerMessage(message));
   }
 
   /**

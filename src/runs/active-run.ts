@@ -45,6 +45,8 @@ export class ActiveRun {
   private pending: PendingEvent[] = [];
   private flushQueued = false;
   private chain: Promise<void> = Promise.resolve();
+  private lastTsMs = Number.NaN;
+  private lastTs = '';
 
   constructor(
     readonly context: RunContext,
@@ -100,7 +102,7 @@ export class ActiveRun {
   }
 
   private enqueue(body: RunEventBody, terminal: boolean): void {
-    this.pending.push({ body, ts: new Date(this.now()).toISOString(), terminal });
+    this.pending.push({ body, ts: this.timestamp(), terminal });
     if (this.flushQueued) return;
     this.flushQueued = true;
     this.chain = this.chain.then(() => this.flush());
@@ -138,7 +140,21 @@ export class ActiveRun {
     this.bus.publish(this.context.userId, event);
   }
 
+  /** Now as ISO 8601; a burst emitted within one millisecond shares one string. */
+  private timestamp(): string {
+    const nowMs = this.now();
+    if (nowMs !== this.lastTsMs) {
+      this.lastTsMs = nowMs;
+      this.lastTs = new Date(nowMs).toISOString();
+    }
+    return this.lastTs;
+  }
+
   private stamp(pending: PendingEvent, seq: number): RunEvent {
-    return { ...pending.body, runId: this.context.runId, threadId: this.context.threadId, seq, ts: pending.ts };
+    // An object of fixed shape first, then the body's own fields copied in: V8 does that fast whatever the body's
+    // shape, while a literal that starts with the spread took microseconds per event once bodies of many shapes
+    // went through it (the profile's top function of ours).
+    const { body } = pending;
+    return Object.assign({ type: body.type, runId: this.context.runId, threadId: this.context.threadId, seq, ts: pending.ts }, body);
   }
 }

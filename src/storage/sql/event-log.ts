@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import { RunEventSchema, type RunEvent } from '../../protocol/index.js';
+import type { CompiledQuery, Kysely } from 'kysely';
+import { encodeRunEvent, RunEventSchema, type RunEvent } from '../../protocol/index.js';
 import { SeqTakenError, type EventLog } from '../../runs/index.js';
 import type { Database } from '../schema.js';
 import { isUniqueViolation } from './unique-violation.js';
@@ -18,6 +18,8 @@ interface PendingWrite {
  */
 export class SqlEventLog implements EventLog {
   private queue: PendingWrite[] = [];
+  /** The INSERT for each row count, compiled once (see insertEvents). */
+  private readonly inserts = new Map<number, CompiledQuery>();
   private commitScheduled = false;
 
   constructor(private readonly db: Kysely<Database>) {}
@@ -45,7 +47,7 @@ export class SqlEventLog implements EventLog {
     if (writes.length === 1) return this.writeAlone(writes[0]!);
     try {
       await this.db.transaction().execute(async (trx) => {
-        for (const write of writes) await insertEvents(trx, write.events);
+        for (const write of writes) await this.insertEvents(trx, write.events);
       });
     } catch {
       for (const write of writes) await this.writeAlone(write);
@@ -56,19 +58,36 @@ export class SqlEventLog implements EventLog {
 
   private async writeAlone(write: PendingWrite): Promise<void> {
     try {
-      await insertEvents(this.db, write.events);
+      await this.insertEvents(this.db, write.events);
       write.resolve();
     } catch (err) {
       const first = write.events[0]!;
       write.reject(isUniqueViolation(err) ? new SeqTakenError(first.runId, first.seq, { cause: err }) : err);
     }
   }
-}
 
-/** One multi-row INSERT: a single statement is atomic on both engines. */
-async function insertEvents(db: Kysely<Database>, events: readonly RunEvent[]): Promise<void> {
-  await db
-    .insertInto('run_events')
-    .values(events.map((event) => ({ run_id: event.runId, seq: event.seq, type: event.type, body: JSON.stringify(event) })))
-    .execute();
+  /**
+   * One multi-row INSERT: a single statement is atomic on both engines. Building it with Kysely cost more than
+   * running it (nodes, frozen arrays and compilation for four values per event), so the statement for each row
+   * count is compiled once and run with fresh parameters, in the database or in a transaction alike.
+   */
+  private async insertEvents(db: Kysely<Database>, events: readonly RunEvent[]): Promise<void> {
+    const parameters: unknown[] = [];
+    for (const event of events) parameters.push(event.runId, event.seq, event.type, encodeRunEvent(event));
+    await db.executeQuery({ ...this.insertStatement(events.length), parameters });
+  }
+
+  private insertStatement(rows: number): CompiledQuery {
+    let compiled = this.inserts.get(rows);
+    if (compiled !== undefined) return compiled;
+    const markers = Array.from({ length: rows }, (_, i) => ({ run_id: `run ${i}`, seq: i, type: `type ${i}`, body: `body ${i}` }));
+    compiled = this.db.insertInto('run_events').values(markers).compile();
+    // Reusing the SQL is right only if it takes its parameters row after row, column after column.
+    const expected = markers.flatMap((m) => [m.run_id, m.seq, m.type, m.body]);
+    if (compiled.parameters.length !== expected.length || compiled.parameters.some((p, i) => p !== expected[i])) {
+      throw new Error('the run_events INSERT does not take its parameters in row order');
+    }
+    this.inserts.set(rows, compiled);
+    return compiled;
+  }
 }
