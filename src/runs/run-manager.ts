@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createRunContext, raceAbort, type Agent, type ToolRegistry } from '../agents/index.js';
 import { AppError, isAppError, notFound } from '../errors/index.js';
 import type { ActiveRun as ActiveRunInfo, RunEvent, RunEventBody, RunStatus } from '../protocol/index.js';
 import { ActiveRun } from './active-run.js';
 import { createAgentIO } from './agent-io.js';
+import { newId } from './ids.js';
 import type { Telemetry } from '../telemetry/index.js';
 import {
   SeqTakenError,
@@ -69,6 +69,8 @@ const THREAD_POLL_MS = 100;
  */
 export class RunManager {
   private readonly active = new Map<string, ActiveRun>();
+  /** The same runs per user, in the order they were accepted. */
+  private readonly activeByUser = new Map<string, Map<string, ActiveRun>>();
   private readonly queue = new ThreadQueue();
   private readonly accepted = new Map<string, { ack: Promise<Accepted>; expiresAt: number }>();
   private readonly stopControl: () => void;
@@ -147,8 +149,36 @@ export class RunManager {
 
   /** The user's runs in progress on any instance, for connection_established. */
   async activeRuns(userId: string): Promise<ActiveRunInfo[]> {
-    const records = await this.deps.runs.listActive(userId);
-    return records.map((r) => ({ runId: r.id, threadId: r.threadId, lastSeq: r.lastSeq }));
+    return (await this.inProgress(userId)).map((r) => ({ runId: r.id, threadId: r.threadId, lastSeq: r.lastSeq }));
+  }
+
+  /**
+   * The user's runs in progress, oldest first. An instance that is alone holds every one of them (the runs of a
+   * previous process were ended at start-up), so it answers from memory instead of the database, on every
+   * handshake and every message. Otherwise the database answers for the whole cluster.
+   */
+  private async inProgress(userId: string): Promise<Pick<RunRecord, 'id' | 'threadId' | 'lastSeq' | 'instanceId'>[]> {
+    if (!this.deps.liveness.alone) return this.deps.runs.listActive(userId);
+    const runs = this.activeByUser.get(userId);
+    if (runs === undefined) return [];
+    const instanceId = this.deps.liveness.instanceId;
+    return [...runs.values()].map((r) => ({ id: r.context.runId, threadId: r.context.threadId, lastSeq: r.deliveredSeq, instanceId }));
+  }
+
+  private track(run: ActiveRun): void {
+    this.active.set(run.context.runId, run);
+    const { userId } = run.context;
+    let runs = this.activeByUser.get(userId);
+    if (runs === undefined) this.activeByUser.set(userId, (runs = new Map()));
+    runs.set(run.context.runId, run);
+  }
+
+  private untrack(run: ActiveRun): void {
+    const { userId, runId } = run.context;
+    this.active.delete(runId);
+    const runs = this.activeByUser.get(userId);
+    runs?.delete(runId);
+    if (runs?.size === 0) this.activeByUser.delete(userId);
   }
 
   /** A run of this user, or not_found. */
@@ -256,13 +286,13 @@ export class RunManager {
 
   private async accept(userId: string, input: Submission, onAccepted: (ack: Accepted) => void): Promise<Accepted> {
     // The runs in progress on every instance: the per-user limit and onBusy are decided for the whole cluster.
-    const inProgress = await this.deps.runs.listActive(userId);
+    const inProgress = await this.inProgress(userId);
     if (inProgress.length >= this.deps.limits.maxPerUser) {
       this.deps.telemetry.rateLimited('runs');
       throw new AppError('too_many_runs', `You already have ${inProgress.length} runs in progress (the limit is ${this.deps.limits.maxPerUser}).`);
     }
     const nowIso = new Date(this.deps.now()).toISOString();
-    const threadId = input.threadId ?? randomUUID();
+    const threadId = input.threadId ?? newId();
     if (input.threadId === undefined) {
       await this.deps.conversations.createThread({ id: threadId, userId, title: titleOf(input.text), createdAt: nowIso, updatedAt: nowIso });
     } else if ((await this.deps.conversations.getThread(userId, input.threadId)) === undefined) {
@@ -276,8 +306,8 @@ export class RunManager {
     if (busy.length > 0 && onBusy === 'reject') throw new AppError('thread_busy', 'This thread already has a run in progress.');
     if (onBusy === 'interrupt') await Promise.all(busy.map((r) => this.interrupt(r.id)));
 
-    const runId = input.runId ?? randomUUID();
-    const messageId = randomUUID();
+    const runId = input.runId ?? newId();
+    const messageId = newId();
     try {
       await this.deps.runs.createRun({ id: runId, threadId, userId, status: 'running', errorCode: null, lastSeq: 0, createdAt: nowIso, updatedAt: nowIso, instanceId: this.deps.liveness.instanceId });
     } catch (err) {
@@ -296,7 +326,7 @@ export class RunManager {
         run.stop('shutdown');
       },
     );
-    this.active.set(runId, run);
+    this.track(run);
     const ack = { threadId, runId };
     onAccepted(ack);
     this.deps.bus.publish(userId, { type: 'message_added', threadId, runId, message: { id: messageId, role: 'user', text: input.text, createdAt: nowIso } });
@@ -358,7 +388,7 @@ export class RunManager {
       const result = await raceAbort(this.deps.agent.run({ context: run.context, text, history, signal: run.signal }, io), run.signal);
       terminal = { type: 'agent_completed', text: result.text, durationMs: this.deps.now() - run.startedAt, ...(result.usage ? { usage: result.usage } : {}) };
       status = 'completed';
-      await this.deps.conversations.addMessage({ id: randomUUID(), threadId, userId, role: 'assistant', text: result.text, runId, createdAt: new Date(this.deps.now()).toISOString() });
+      await this.deps.conversations.addMessage({ id: newId(), threadId, userId, role: 'assistant', text: result.text, runId, createdAt: new Date(this.deps.now()).toISOString() });
     } catch (err) {
       ({ terminal, status } = this.failure(run, err, log));
     } finally {
@@ -370,7 +400,7 @@ export class RunManager {
     } catch (err) {
       log.error({ err }, 'run could not be finished in storage');
     } finally {
-      this.active.delete(runId);
+      this.untrack(run);
     }
     const durationMs = this.deps.now() - run.startedAt;
     this.deps.telemetry.runEnded(status, durationMs);
