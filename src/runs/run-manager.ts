@@ -169,7 +169,7 @@ export class RunManager {
     this.active.set(run.context.runId, run);
     const { userId } = run.context;
     let runs = this.activeByUser.get(userId);
-    if (runs === undefined) this.activeByUser.set(userId, (runs = new Map()));
+    if (runs === undefined) this.activeByUser.set(userId, (runs = new Map<string, ActiveRun>()));
     runs.set(run.context.runId, run);
   }
 
