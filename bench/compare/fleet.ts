@@ -80,6 +80,23 @@ export class Server {
     return this.child.call<ProcessStats>('stats', { gc });
   }
 
+  /**
+   * Stats after a full GC once RSS has stopped falling: a server just started still hands start-up memory back to
+   * the system for a while, and a baseline read too early makes every later reading look small (even negative).
+   */
+  async settledStats(maxWaitMs = 10_000): Promise<ProcessStats> {
+    const until = Date.now() + maxWaitMs;
+    let last = await this.stats(true);
+    while (Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = await this.stats(true);
+      const settled = Math.abs(now.rss - last.rss) < 1024 * 1024;
+      last = now;
+      if (settled) break;
+    }
+    return last;
+  }
+
   connections(): Promise<number> {
     return this.child.call<number>('connections');
   }

@@ -54,7 +54,7 @@ export function measureIdle(kind: ServerKind, generators: Generators, connection
     const userOf = (offset: number) => (i: number) => Math.floor((i + offset) / IDLE_CONNECTIONS_PER_USER);
     // Bearer header (no ticket minting): the connection keeps the same state either way, and set-up is faster.
     const auth = server.isAgentgate ? 'bearer' : 'none';
-    const s0 = await server.stats(true);
+    const s0 = await server.settledStats();
     try {
       const first = await generators.open(server, gens, warm, userOf(0), auth);
       await delay(500);
