@@ -1,19 +1,26 @@
 import type { RunEvent, ServerMessage } from './index.js';
 
-/** The JSON of each run event, made once: the same immutable event is stored and sent to every tab of its user. */
-const encodedEvents = new WeakMap<RunEvent, string>();
+/**
+ * Where a run event keeps its JSON once made: the same event is stored and then sent to every tab of its user, and
+ * encoding it is a large part of its cost. A non-enumerable symbol: JSON, copies and equality checks never see it
+ * (a WeakMap did the same at twice the cost).
+ */
+const ENCODED = Symbol('agentgate.encoded');
 
-/** JSON of a run event; computed on first use and remembered for as long as the event object lives. */
+type Encodable = RunEvent & { [ENCODED]?: string };
+
+/** JSON of a run event; made on first use and kept on the event. Run events must not change once encoded. */
 export function encodeRunEvent(event: RunEvent): string {
-  let json = encodedEvents.get(event);
+  const encodable = event as Encodable;
+  let json = encodable[ENCODED];
   if (json === undefined) {
     json = JSON.stringify(event);
-    encodedEvents.set(event, json);
+    Object.defineProperty(event, ENCODED, { value: json });
   }
   return json;
 }
 
-/** JSON of any server message (run events through encodeRunEvent). Messages must not be mutated once encoded. */
+/** JSON of any server message (run events through encodeRunEvent). */
 export function encodeServerMessage(message: ServerMessage): string {
   return 'seq' in message ? encodeRunEvent(message) : JSON.stringify(message);
 }

@@ -98,6 +98,8 @@ export class RunManager {
     }
     this.sweepAccepted(nowMs);
     const ack = this.acceptOnce(key, userId, input, onAccepted);
+    // Deleted first: set() on a key still present would keep its old place, and the sweep relies on expiry order.
+    this.accepted.delete(key);
     this.accepted.set(key, { ack, expiresAt: nowMs + IDEMPOTENCY_WINDOW_MS });
     ack.catch(() => this.accepted.delete(key));
     return ack;
@@ -423,9 +425,16 @@ export class RunManager {
     return { terminal: { type: 'agent_error', code: 'agent_failed', message: 'The agent failed while answering.' }, status: 'error' };
   }
 
+  /**
+   * Drops the ids whose window has passed. Every id gets the same window, so the Map is in expiry order and the
+   * sweep stops at the first live one: its cost is the expired ids, not all of them. (It used to walk the whole
+   * Map on every message once it held 1,024: under load, the top allocator and a cost that grew with traffic.)
+   */
   private sweepAccepted(nowMs: number): void {
-    if (this.accepted.size < 1024) return;
-    for (const [key, entry] of this.accepted) if (entry.expiresAt <= nowMs) this.accepted.delete(key);
+    for (const [key, entry] of this.accepted) {
+      if (entry.expiresAt > nowMs) return;
+      this.accepted.delete(key);
+    }
   }
 }
 

@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OfflineAgent, ToolRegistry } from '../../src/agents/index.js';
+import { IDEMPOTENCY_WINDOW_MS, RunManager } from '../../src/runs/index.js';
+import { MemoryBroadcast, MemoryMessageIdStore, MemoryUserEventBus, openSqlite, SoleInstanceLiveness, SqlConversationStore, SqlEventLog, SqlUserStore } from '../../src/storage/index.js';
+import { noTelemetry } from '../../src/telemetry/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'agentgate-idempotency-'));
+const db = await openSqlite(dir);
+afterAll(async () => {
+  await db.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('message ids: the idempotency window on one instance', () => {
+  it('answers a re-sent id with its first ack within the window and accepts it anew after, also among many ids accepted at different times', async () => {
+    let nowMs = Date.parse('2026-01-01T00:00:00Z');
+    const conversations = new SqlConversationStore(db);
+    const runs = new RunManager({
+      conversations,
+      runs: conversations,
+      events: new SqlEventLog(db),
+      bus: new MemoryUserEventBus(),
+      runControl: new MemoryBroadcast(),
+      liveness: new SoleInstanceLiveness(randomUUID()),
+      messageIds: new MemoryMessageIdStore(() => nowMs),
+      agent: new OfflineAgent(),
+      tools: new ToolRegistry([]),
+      limits: { maxPerUser: 100, maxDurationMs: 60_000, maxToolCalls: 5 },
+      telemetry: noTelemetry,
+      logger: pino({ level: 'silent' }),
+      now: () => nowMs,
+    });
+    const userId = randomUUID();
+    await new SqlUserStore(db).create({ id: userId, email: `${userId}@example.com`, passwordHash: 'x', displayName: null, isDemo: false, createdAt: new Date(nowMs).toISOString(), disabledAt: null });
+    const send = (clientId: string) => runs.submit(userId, { text: 'hello', clientId, connectionId: null });
+
+    // Ids accepted a minute apart; the first one again, once its window has passed but not the others'.
+    const first = await send('m-0');
+    const acks = [first];
+    for (let i = 1; i < 5; i++) {
+      nowMs += 60_000;
+      acks.push(await send(`m-${i}`));
+    }
+    expect(new Set(acks.map((a) => a.runId)).size).toBe(5);
+    expect(await send('m-0')).toEqual(first);
+
+    nowMs = Date.parse('2026-01-01T00:00:00Z') + IDEMPOTENCY_WINDOW_MS + 1;
+    const again = await send('m-0');
+    expect(again.runId).not.toBe(first.runId);
+    // The later ids are still inside their windows: the same acks, no new runs.
+    for (let i = 1; i < 5; i++) expect(await send(`m-${i}`)).toEqual(acks[i]);
+    // And the renewed id now keeps its new ack.
+    nowMs += 60_000;
+    expect(await send('m-0')).toEqual(again);
+    await runs.shutdown(5_000);
+  });
+});
