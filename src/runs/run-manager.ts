@@ -385,12 +385,12 @@ export class RunManager {
       run.signal.throwIfAborted();
       const history = newThread
         ? []
-        : (await this.deps.conversations.listMessages(userId, threadId)).filter((m) => m.id !== messageId && m.runId !== runId).map((m) => ({ role: m.role, text: m.text }));
+        : (await storing(this.deps.conversations.listMessages(userId, threadId))).filter((m) => m.id !== messageId && m.runId !== runId).map((m) => ({ role: m.role, text: m.text }));
       const io = createAgentIO(run, this.deps.tools, this.deps.limits.maxToolCalls, this.deps.now);
       const result = await raceAbort(this.deps.agent.run({ context: run.context, text, history, signal: run.signal }, io), run.signal);
       terminal = { type: 'agent_completed', text: result.text, durationMs: this.deps.now() - run.startedAt, ...(result.usage ? { usage: result.usage } : {}) };
       status = 'completed';
-      await this.deps.conversations.addMessage({ id: newId(), threadId, userId, role: 'assistant', text: result.text, runId, createdAt: new Date(this.deps.now()).toISOString() });
+      await storing(this.deps.conversations.addMessage({ id: newId(), threadId, userId, role: 'assistant', text: result.text, runId, createdAt: new Date(this.deps.now()).toISOString() }));
     } catch (err) {
       ({ terminal, status } = this.failure(run, err, log));
     } finally {
@@ -420,6 +420,10 @@ export class RunManager {
       case undefined:
         break;
     }
+    if (err instanceof StorageFailure) {
+      log.error({ err: err.cause }, 'run could not read or store its conversation');
+      return { terminal: { type: 'agent_error', code: 'service_unavailable', message: 'The conversation could not be read or stored right now: send the message again shortly.' }, status: 'error' };
+    }
     if (isAppError(err)) return { terminal: { type: 'agent_error', code: err.code, message: err.message }, status: 'error' };
     log.error({ err }, 'agent failed');
     return { terminal: { type: 'agent_error', code: 'agent_failed', message: 'The agent failed while answering.' }, status: 'error' };
@@ -435,6 +439,19 @@ export class RunManager {
       if (entry.expiresAt > nowMs) return;
       this.accepted.delete(key);
     }
+  }
+}
+
+/** The run's own storage failed (not the agent): the run ends `service_unavailable`, never `agent_failed`. */
+class StorageFailure extends Error {
+  override readonly name = 'StorageFailure';
+}
+
+async function storing<T>(operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (err) {
+    throw new StorageFailure('conversation storage failed', { cause: err });
   }
 }
 

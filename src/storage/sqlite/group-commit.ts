@@ -197,7 +197,9 @@ class GroupCommitDriver implements Driver {
   /** The group statements join now; opens one (BEGIN, commit scheduled) if none is pending. */
   private openGroup(): Group {
     if (this.group !== undefined) return this.group;
-    this.run('begin');
+    // IMMEDIATE takes the write lock now (waiting out another process, such as the CLI, under busy_timeout): a
+    // deferred group that read first could not write later if someone else had committed meanwhile.
+    this.run('begin immediate');
     const group = new Group();
     this.group = group;
     setImmediate(() => {

@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OfflineAgent, ToolRegistry } from '../../src/agents/index.js';
+import type { RunEvent, ServerMessage } from '../../src/protocol/index.js';
+import { RunManager, type ConversationStore, type MessageRecord } from '../../src/runs/index.js';
+import { MemoryBroadcast, MemoryMessageIdStore, MemoryUserEventBus, openSqlite, SoleInstanceLiveness, SqlConversationStore, SqlEventLog, SqlUserStore } from '../../src/storage/index.js';
+import { noTelemetry } from '../../src/telemetry/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'agentgate-storage-failure-'));
+const db = await openSqlite(dir);
+afterAll(async () => {
+  await db.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The database refuses to store assistant messages (a pool timeout, a full disk). */
+class AnswersRefused implements ConversationStore {
+  constructor(private readonly inner: SqlConversationStore) {}
+  createThread = (...a: Parameters<ConversationStore['createThread']>) => this.inner.createThread(...a);
+  getThread = (...a: Parameters<ConversationStore['getThread']>) => this.inner.getThread(...a);
+  listThreads = (...a: Parameters<ConversationStore['listThreads']>) => this.inner.listThreads(...a);
+  listMessages = (...a: Parameters<ConversationStore['listMessages']>) => this.inner.listMessages(...a);
+  async addMessage(m: MessageRecord): Promise<void> {
+    if (m.role === 'assistant') throw new Error('timeout exceeded when trying to connect');
+    return this.inner.addMessage(m);
+  }
+}
+
+describe('a run whose storage fails', () => {
+  it('ends agent_error service_unavailable (not agent_failed: the agent did nothing wrong), stored as such', async () => {
+    const sql = new SqlConversationStore(db);
+    const bus = new MemoryUserEventBus();
+    const runs = new RunManager({
+      conversations: new AnswersRefused(sql),
+      runs: sql,
+      events: new SqlEventLog(db),
+      bus,
+      runControl: new MemoryBroadcast(),
+      liveness: new SoleInstanceLiveness(randomUUID()),
+      messageIds: new MemoryMessageIdStore(),
+      agent: new OfflineAgent(),
+      tools: new ToolRegistry([]),
+      limits: { maxPerUser: 5, maxDurationMs: 60_000, maxToolCalls: 5 },
+      telemetry: noTelemetry,
+      logger: pino({ level: 'silent' }),
+      now: Date.now,
+    });
+    const userId = randomUUID();
+    await new SqlUserStore(db).create({ id: userId, email: `${userId}@example.com`, passwordHash: 'x', displayName: null, isDemo: false, createdAt: new Date().toISOString(), disabledAt: null });
+    const seen: RunEvent[] = [];
+    let ended!: () => void;
+    const terminal = new Promise<void>((resolve) => (ended = resolve));
+    bus.subscribe(userId, {
+      message: (m: ServerMessage) => {
+        if (!('seq' in m)) return;
+        seen.push(m);
+        if (m.type === 'agent_completed' || m.type === 'agent_error' || m.type === 'run_cancelled') ended();
+      },
+      resync: () => {},
+    });
+
+    const { runId } = await runs.submit(userId, { text: 'hello', connectionId: null });
+    await terminal;
+    await runs.shutdown(5_000);
+
+    const last = seen.at(-1)!;
+    expect(last).toMatchObject({ type: 'agent_error', code: 'service_unavailable' });
+    expect(seen.some((e) => e.type === 'agent_completed')).toBe(false);
+    expect(seen.map((e) => e.seq)).toEqual(seen.map((_, i) => i + 1));
+    expect(await runs.getRun(userId, runId)).toMatchObject({ status: 'error', errorCode: 'service_unavailable' });
+    const { events } = await runs.eventsAfter(userId, runId, 0);
+    expect(events).toEqual(seen);
+  });
+});
