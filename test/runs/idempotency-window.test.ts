@@ -2,12 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OfflineAgent, ToolRegistry } from '../../src/agents/index.js';
 import { IDEMPOTENCY_WINDOW_MS, RunManager } from '../../src/runs/index.js';
-import { MemoryBroadcast, MemoryMessageIdStore, MemoryUserEventBus, openSqlite, SoleInstanceLiveness, SqlConversationStore, SqlEventLog, SqlUserStore } from '../../src/storage/index.js';
-import { noTelemetry } from '../../src/telemetry/index.js';
+import { MemoryMessageIdStore, openSqlite, SqlUserStore } from '../../src/storage/index.js';
+import { runManagerDeps } from './run-manager-deps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-idempotency-'));
 const db = await openSqlite(dir);
@@ -19,22 +17,7 @@ afterAll(async () => {
 describe('message ids: the idempotency window on one instance', () => {
   it('answers a re-sent id with its first ack within the window and accepts it anew after, also among many ids accepted at different times', async () => {
     let nowMs = Date.parse('2026-01-01T00:00:00Z');
-    const conversations = new SqlConversationStore(db);
-    const runs = new RunManager({
-      conversations,
-      runs: conversations,
-      events: new SqlEventLog(db),
-      bus: new MemoryUserEventBus(),
-      runControl: new MemoryBroadcast(),
-      liveness: new SoleInstanceLiveness(randomUUID()),
-      messageIds: new MemoryMessageIdStore(() => nowMs),
-      agent: new OfflineAgent(),
-      tools: new ToolRegistry([]),
-      limits: { maxPerUser: 100, maxDurationMs: 60_000, maxToolCalls: 5 },
-      telemetry: noTelemetry,
-      logger: pino({ level: 'silent' }),
-      now: () => nowMs,
-    });
+    const runs = new RunManager(runManagerDeps(db, { messageIds: new MemoryMessageIdStore(() => nowMs), limits: { maxPerUser: 100, maxDurationMs: 60_000, maxToolCalls: 5 }, now: () => nowMs }));
     const userId = randomUUID();
     await new SqlUserStore(db).create({ id: userId, email: `${userId}@example.com`, passwordHash: 'x', displayName: null, isDemo: false, createdAt: new Date(nowMs).toISOString(), disabledAt: null });
     const send = (clientId: string) => runs.submit(userId, { text: 'hello', clientId, connectionId: null });

@@ -2,13 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OfflineAgent, ToolRegistry } from '../../src/agents/index.js';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { RunManager, type RunStore } from '../../src/runs/index.js';
-import { MemoryBroadcast, MemoryMessageIdStore, MemoryUserEventBus, openSqlite, SoleInstanceLiveness, SqlConversationStore, SqlEventLog, SqlUserStore } from '../../src/storage/index.js';
-import { noTelemetry } from '../../src/telemetry/index.js';
+import { MemoryUserEventBus, openSqlite, SoleInstanceLiveness, SqlConversationStore, SqlEventLog, SqlUserStore } from '../../src/storage/index.js';
+import { runManagerDeps } from './run-manager-deps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-orphans-'));
 const db = await openSqlite(dir);
@@ -23,21 +21,7 @@ const iso = () => new Date().toISOString();
 
 /** An instance that sees only itself as alive, sharing one database with the others. */
 function instance(bus = new MemoryUserEventBus(), liveness = new SoleInstanceLiveness(randomUUID()), runs: RunStore = conversations): RunManager {
-  return new RunManager({
-    conversations,
-    runs,
-    events,
-    bus,
-    runControl: new MemoryBroadcast(),
-    liveness,
-    messageIds: new MemoryMessageIdStore(),
-    agent: new OfflineAgent(),
-    tools: new ToolRegistry([]),
-    limits: { maxPerUser: 5, maxDurationMs: 60_000, maxToolCalls: 5 },
-    telemetry: noTelemetry,
-    logger: pino({ level: 'silent' }),
-    now: Date.now,
-  });
+  return new RunManager(runManagerDeps(db, { conversations, runs, events, bus, liveness }));
 }
 
 /** A run left `running` by a dead instance, with an open tool call. */

@@ -2,13 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OfflineAgent, ToolRegistry } from '../../src/agents/index.js';
 import type { RunEvent, ServerMessage } from '../../src/protocol/index.js';
 import { RunManager, type ConversationStore, type MessageRecord } from '../../src/runs/index.js';
-import { MemoryBroadcast, MemoryMessageIdStore, MemoryUserEventBus, openSqlite, SoleInstanceLiveness, SqlConversationStore, SqlEventLog, SqlUserStore } from '../../src/storage/index.js';
-import { noTelemetry } from '../../src/telemetry/index.js';
+import { MemoryUserEventBus, openSqlite, SqlConversationStore, SqlUserStore } from '../../src/storage/index.js';
+import { runManagerDeps } from './run-manager-deps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-storage-failure-'));
 const db = await openSqlite(dir);
@@ -34,21 +32,7 @@ describe('a run whose storage fails', () => {
   it('ends agent_error service_unavailable (not agent_failed: the agent did nothing wrong), stored as such', async () => {
     const sql = new SqlConversationStore(db);
     const bus = new MemoryUserEventBus();
-    const runs = new RunManager({
-      conversations: new AnswersRefused(sql),
-      runs: sql,
-      events: new SqlEventLog(db),
-      bus,
-      runControl: new MemoryBroadcast(),
-      liveness: new SoleInstanceLiveness(randomUUID()),
-      messageIds: new MemoryMessageIdStore(),
-      agent: new OfflineAgent(),
-      tools: new ToolRegistry([]),
-      limits: { maxPerUser: 5, maxDurationMs: 60_000, maxToolCalls: 5 },
-      telemetry: noTelemetry,
-      logger: pino({ level: 'silent' }),
-      now: Date.now,
-    });
+    const runs = new RunManager(runManagerDeps(db, { conversations: new AnswersRefused(sql), runs: sql, bus }));
     const userId = randomUUID();
     await new SqlUserStore(db).create({ id: userId, email: `${userId}@example.com`, passwordHash: 'x', displayName: null, isDemo: false, createdAt: new Date().toISOString(), disabledAt: null });
     const seen: RunEvent[] = [];

@@ -1,0 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { pino } from 'pino';
+import { OfflineAgent, ToolRegistry } from '../../src/agents/index.js';
+import type { RunManagerDeps } from '../../src/runs/index.js';
+import { MemoryBroadcast, MemoryMessageIdStore, MemoryUserEventBus, SoleInstanceLiveness, SqlConversationStore, SqlEventLog, type Database } from '../../src/storage/index.js';
+import { noTelemetry } from '../../src/telemetry/index.js';
+
+/** A RunManager's dependencies on one database, with memory for the rest and the offline agent; override any. */
+export function runManagerDeps(db: Kysely<Database>, overrides: Partial<RunManagerDeps> = {}): RunManagerDeps {
+  const conversations = new SqlConversationStore(db);
+  return {
+    conversations,
+    runs: conversations,
+    events: new SqlEventLog(db),
+    bus: new MemoryUserEventBus(),
+    runControl: new MemoryBroadcast(),
+    liveness: new SoleInstanceLiveness(randomUUID()),
+    messageIds: new MemoryMessageIdStore(),
+    agent: new OfflineAgent(),
+    tools: new ToolRegistry([]),
+    limits: { maxPerUser: 5, maxDurationMs: 60_000, maxToolCalls: 5 },
+    telemetry: noTelemetry,
+    logger: pino({ level: 'silent' }),
+    now: Date.now,
+    ...overrides,
+  };
+}
