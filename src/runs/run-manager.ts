@@ -159,12 +159,11 @@ export class RunManager {
    * previous process were ended at start-up), so it answers from memory instead of the database, on every
    * handshake and every message. Otherwise the database answers for the whole cluster.
    */
-  private async inProgress(userId: string): Promise<Pick<RunRecord, 'id' | 'threadId' | 'lastSeq' | 'instanceId'>[]> {
+  private async inProgress(userId: string): Promise<Pick<RunRecord, 'id' | 'threadId' | 'lastSeq'>[]> {
     if (!this.deps.liveness.alone) return this.deps.runs.listActive(userId);
     const runs = this.activeByUser.get(userId);
     if (runs === undefined) return [];
-    const instanceId = this.deps.liveness.instanceId;
-    return [...runs.values()].map((r) => ({ id: r.context.runId, threadId: r.context.threadId, lastSeq: r.deliveredSeq, instanceId }));
+    return [...runs.values()].map((r) => ({ id: r.context.runId, threadId: r.context.threadId, lastSeq: r.deliveredSeq }));
   }
 
   private track(run: ActiveRun): void {
