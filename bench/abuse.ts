@@ -1,5 +1,5 @@
 /**
- * Abuse while others work, on loopback:  npm run bench -- abuse [--n 50]   
+ * Abuse while others work, on loopback:  npm run bench -- abuse [--n 50]  
  * The server runs as its own process (node dist/main.js, default limits: WS_MESSAGES_PER_SECOND=20,
  * WS_MESSAGE_BURST=100), the flooders in another (bench/flooders.ts), the well-behaved user here, so no side
  * borrows another's event loop.
@@ -17,15 +17,30 @@ import { flood } from './flooders.js';
 
 const nFlag = process.argv.indexOf('--n');
 const n = nFlag >= 0 ? Number(process.argv[nFlag + 1]) : 50;
-const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
+const quantile = (xs: number[], q: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
 
 async function startServer(): Promise<{ url: string; child: ChildProcess; dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'agentgate-abuse-'));
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const env = { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn', HANDSHAKES_PER_MINUTE: '100000', LOGIN_ATTEMPTS_PER_MINUTE: '1000', MAX_RUNS_PER_USER: '10' };
+  const env = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    HANDSHAKES_PER_MINUTE: '100000',
+    LOGIN_ATTEMPTS_PER_MINUTE: '1000',
+    MAX_RUNS_PER_USER: '10',
+  };
   const child = spawn(process.execPath, ['dist/main.js'], { env, stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
-  for (const t0 = performance.now(); !(await fetch(`${url}/health/live`).then((r) => r.ok, () => false)); ) {
+  for (
+    const t0 = performance.now();
+    !(await fetch(`${url}/health/live`).then(
+      (r) => r.ok,
+      () => false,
+    ));
+  ) {
     if (performance.now() - t0 > 30_000) throw new Error('server did not start');
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -50,7 +65,9 @@ const server = await startServer();
 try {
   const abuser = await registerUser(server.url, 'abuser');
   const single = await flood(wsUrl(server.url), abuser.accessToken);
-  console.log(`one flooding connection: ${single.sent} frames written in ${single.ms.toFixed(0)} ms until close ${single.code} "${single.reason}" (limit 20/s + burst 100)`);
+  console.log(
+    `one flooding connection: ${single.sent} frames written in ${single.ms.toFixed(0)} ms until close ${single.code} "${single.reason}" (limit 20/s + burst 100)`,
+  );
 
   const good = await registerUser(server.url, 'good');
   const ws = await TestSocket.open(wsUrl(server.url), { headers: { authorization: `Bearer ${good.accessToken}` } });
@@ -58,7 +75,11 @@ try {
   const alone = await latencies(ws, n);
 
   const abusers = await Promise.all(Array.from({ length: 4 }, (_, i) => registerUser(server.url, `abuser${i}`)));
-  const flooders = spawn(process.execPath, ['--import', 'tsx', 'bench/flooders.ts', wsUrl(server.url), ...abusers.map((a) => a.accessToken)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const flooders = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bench/flooders.ts', wsUrl(server.url), ...abusers.map((a) => a.accessToken)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let cycles = 0;
   flooders.stdout.on('data', (chunk: Buffer) => (cycles += chunk.toString().split('\n').filter(Boolean).length));
   await new Promise((r) => setTimeout(r, 1_000)); // let the flood start

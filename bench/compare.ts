@@ -32,7 +32,11 @@ const base = PROFILES[flag('full') ? 'full' : 'quick'];
 const passes = Number(option('passes') ?? base.passes);
 const profile: Profile = { ...base, passes, idle: { ...base.idle, passes: Math.min(base.idle.passes, passes) } };
 const logLevel = option('log-level') ?? 'info';
-const only = new Set((option('only') ?? 'throughput,latency,handshakes,memory').split(',').flatMap((p) => (p === 'memory' ? ['idle', 'stall', 'cycles'] : [p])));
+const only = new Set(
+  (option('only') ?? 'throughput,latency,handshakes,memory')
+    .split(',')
+    .flatMap((p) => (p === 'memory' ? ['idle', 'stall', 'cycles'] : [p])),
+);
 const withPg = flag('pg') || (profile.name === 'full' && pgAvailable());
 if (withPg && !pgAvailable()) throw new Error('--pg needs TEST_DATABASE_URL and TEST_REDIS_URL');
 const kinds: ServerKind[] = ['bare', 'corked', 'agentgate', ...(withPg ? (['agentgate-pg'] as const) : [])];
@@ -62,7 +66,9 @@ const meta = {
   cpu: `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`,
   memory: mb(totalmem()),
   kernel: release(),
-  loadAverageAtStart: loadavg().map((x) => fixed(x, 2)).join(' '),
+  loadAverageAtStart: loadavg()
+    .map((x) => fixed(x, 2))
+    .join(' '),
   workload: `${EVENTS_PER_REQUEST} JSON events of ~200 B per request (agentgate: user_message "${REQUEST_TEXT}" → message_accepted, message_added, agent_started, ${EVENTS_PER_REQUEST - 2} agent_message_delta, agent_completed; only the ${EVENTS_PER_REQUEST} run events are counted)`,
   agentgateLogLevel: logLevel,
   agentgateCode: process.env.AGENTGATE_BENCH_CODE === 'src' ? 'src/ through tsx' : 'dist/ (npm run build)',
@@ -75,10 +81,16 @@ const started = Date.now();
 const log = (line: string): void => console.log(`[${fixed((Date.now() - started) / 1000, 0).padStart(4)} s] ${line}`);
 const serverOptions = { logLevel, lifetimeMs: LIFETIME_MS };
 
-console.log(`agentgate vs bare ws — ${profile.name} profile, ${profile.passes} interleaved passes — ${meta.cpu}, Node ${meta.node}, load average ${meta.loadAverageAtStart}`);
+console.log(
+  `agentgate vs bare ws — ${profile.name} profile, ${profile.passes} interleaved passes — ${meta.cpu}, Node ${meta.node}, load average ${meta.loadAverageAtStart}`,
+);
 
 /** Opens `n` connections to every server (kept open across the passes), runs `work`, closes them. */
-async function withConnections(servers: readonly Server[], n: number, work: (open: OpenConnections[]) => Promise<void>): Promise<void> {
+async function withConnections(
+  servers: readonly Server[],
+  n: number,
+  work: (open: OpenConnections[]) => Promise<void>,
+): Promise<void> {
   const open: OpenConnections[] = [];
   try {
     for (const server of servers) {
@@ -104,7 +116,9 @@ async function loadPhases(): Promise<void> {
       for (const on of open) {
         const s = await measureLatency(on, pass, profile);
         samples.latency.push(s);
-        log(`${tag(pass)} · latency @ ${int(s.offeredEventsPerSecond)} ev/s · ${on.server.label}: started p50 ${fixed(s.p50StartedMs, 2)} p99 ${fixed(s.p99StartedMs, 2)} ms, terminal p50 ${fixed(s.p50TerminalMs, 2)} p99 ${fixed(s.p99TerminalMs, 2)} ms, server ${fixed(s.serverCores, 2)} cores, delivered ${int(s.eventsPerSecond)} ev/s${s.late + s.missing > 0 ? `, ${s.late} late, ${s.missing} missing` : ''}`);
+        log(
+          `${tag(pass)} · latency @ ${int(s.offeredEventsPerSecond)} ev/s · ${on.server.label}: started p50 ${fixed(s.p50StartedMs, 2)} p99 ${fixed(s.p99StartedMs, 2)} ms, terminal p50 ${fixed(s.p50TerminalMs, 2)} p99 ${fixed(s.p99TerminalMs, 2)} ms, server ${fixed(s.serverCores, 2)} cores, delivered ${int(s.eventsPerSecond)} ev/s${s.late + s.missing > 0 ? `, ${s.late} late, ${s.missing} missing` : ''}`,
+        );
       }
     }
   };
@@ -118,7 +132,9 @@ async function loadPhases(): Promise<void> {
           for (const on of open) {
             const s = await measureThroughput(on, pass, profile);
             samples.throughput.push(s);
-            log(`${tag(pass)} · events/s · ${int(n)} conn · ${on.server.label}: ${int(s.eventsPerSecond)} (server ${fixed(s.serverCores, 2)} cores, ${fixed(s.serverCpuUsPerEvent, 2)} µs/event; generators ${s.generatorCores.map((c) => fixed(c, 2)).join('+')})${s.badBursts + s.errors > 0 ? ` ${s.badBursts} bad bursts, ${s.errors} errors: ${s.firstError}` : ''}`);
+            log(
+              `${tag(pass)} · events/s · ${int(n)} conn · ${on.server.label}: ${int(s.eventsPerSecond)} (server ${fixed(s.serverCores, 2)} cores, ${fixed(s.serverCpuUsPerEvent, 2)} µs/event; generators ${s.generatorCores.map((c) => fixed(c, 2)).join('+')})${s.badBursts + s.errors > 0 ? ` ${s.badBursts} bad bursts, ${s.errors} errors: ${s.firstError}` : ''}`,
+            );
           }
         }
         // The latency runs reuse these connections when the counts match.
@@ -136,7 +152,9 @@ async function loadPhases(): Promise<void> {
         for (const mode of modes) {
           const s = await measureHandshakes(server, generators, mode, pass, profile);
           samples.handshakes.push(s);
-          log(`${tag(pass)} · handshakes · ${server.label}, ${HANDSHAKE_LABELS[mode]}: ${int(s.perSecond)}/s (${fixed(s.serverCpuUsPerHandshake, 0)} µs server CPU each; ${JSON.stringify(s.statuses)})${s.ticketsPerSecond === undefined ? '' : `; tickets minted at ${int(s.ticketsPerSecond)}/s`}`);
+          log(
+            `${tag(pass)} · handshakes · ${server.label}, ${HANDSHAKE_LABELS[mode]}: ${int(s.perSecond)}/s (${fixed(s.serverCpuUsPerHandshake, 0)} µs server CPU each; ${JSON.stringify(s.statuses)})${s.ticketsPerSecond === undefined ? '' : `; tickets minted at ${int(s.ticketsPerSecond)}/s`}`,
+          );
         }
       }
     }
@@ -152,7 +170,9 @@ async function memoryPhases(): Promise<void> {
       for (const kind of memoryKinds) {
         const s = await measureIdle(kind, generators, n, pass, serverOptions);
         samples.idle.push(s);
-        log(`idle pass ${pass + 1}/${profile.idle.passes} · ${SERVER_LABELS[kind]} · ${int(n)} connections (${s.serverConnections} open): ${kb(s.rssPerConnection)} RSS, ${kb(s.heapPerConnection)} heap per connection${Object.keys(s.failures).length > 0 ? `; failures ${JSON.stringify(s.failures)}` : ''}`);
+        log(
+          `idle pass ${pass + 1}/${profile.idle.passes} · ${SERVER_LABELS[kind]} · ${int(n)} connections (${s.serverConnections} open): ${kb(s.rssPerConnection)} RSS, ${kb(s.heapPerConnection)} heap per connection${Object.keys(s.failures).length > 0 ? `; failures ${JSON.stringify(s.failures)}` : ''}`,
+        );
       }
     }
   }
@@ -160,14 +180,18 @@ async function memoryPhases(): Promise<void> {
     for (const kind of memoryKinds) {
       const s = await measureStall(kind, generators, profile, serverOptions);
       samples.stall.push(s);
-      log(`stalled reader · ${SERVER_LABELS[kind]}: peak RSS +${mb(s.stalled.peakGrowth)} (reading client: +${mb(s.control.peakGrowth)}), after GC +${mb(s.stalled.endGrowth)}, ${s.stalled.cutOffAtMs === null ? 'never cut off' : `cut off after ${fixed(s.stalled.cutOffAtMs / 1000, 1)} s (close frame ${s.stalled.closeCode ?? 'unread'} ${s.stalled.closeReason})`}`);
+      log(
+        `stalled reader · ${SERVER_LABELS[kind]}: peak RSS +${mb(s.stalled.peakGrowth)} (reading client: +${mb(s.control.peakGrowth)}), after GC +${mb(s.stalled.endGrowth)}, ${s.stalled.cutOffAtMs === null ? 'never cut off' : `cut off after ${fixed(s.stalled.cutOffAtMs / 1000, 1)} s (close frame ${s.stalled.closeCode ?? 'unread'} ${s.stalled.closeReason})`}`,
+      );
     }
   }
   if (profile.cycles !== undefined && only.has('cycles')) {
     for (const kind of memoryKinds) {
       const s = await measureCycles(kind, generators, profile, serverOptions);
       samples.cycles.push(s);
-      log(`cycles · ${SERVER_LABELS[kind]}: RSS ${s.rssAfter.map(mb).join(' → ')}, heap ${s.heapAfter.map(mb).join(' → ')}`);
+      log(
+        `cycles · ${SERVER_LABELS[kind]}: RSS ${s.rssAfter.map(mb).join(' → ')}, heap ${s.heapAfter.map(mb).join(' → ')}`,
+      );
     }
   }
 }
@@ -182,7 +206,9 @@ try {
 const rows = buildRows(samples);
 const elapsed = `${fixed((Date.now() - started) / 1000, 0)} s`;
 console.log(`\n${textTable(rows)}\n`);
-console.log(`${meta.command} · ${meta.commit} · ${elapsed} · ratios are agentgate ÷ bare ws within each pass, median (min–max) of ${profile.passes}`);
+console.log(
+  `${meta.command} · ${meta.commit} · ${elapsed} · ratios are agentgate ÷ bare ws within each pass, median (min–max) of ${profile.passes}`,
+);
 
 const resultsDir = `${root}bench/results`;
 mkdirSync(resultsDir, { recursive: true });

@@ -10,7 +10,10 @@ let stopping = false;
 process.on('SIGTERM', () => (stopping = true));
 
 /** Floods pings on one connection until the server closes it. */
-export async function flood(wsUrl: string, token: string): Promise<{ sent: number; ms: number; code: number; reason: string }> {
+export async function flood(
+  wsUrl: string,
+  token: string,
+): Promise<{ sent: number; ms: number; code: number; reason: string }> {
   const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${token}` } });
   await new Promise((resolve, reject) => ws.once('message', resolve).once('error', reject));
   const t0 = performance.now();

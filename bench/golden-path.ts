@@ -45,7 +45,10 @@ async function latency(): Promise<void> {
     const base = quantile(ping, 0.5);
     console.log(`golden path, n=${n} sequential runs of "calculate 12*7" on one connection (SQLite, persistence on)`);
     console.log(`  baseline ws ping→pong          p50 ${fmt(base)}  p90 ${fmt(quantile(ping, 0.9))}`);
-    for (const [name, xs] of [['user_message → agent_started  ', started], ['user_message → agent_completed', completed]] as const) {
+    for (const [name, xs] of [
+      ['user_message → agent_started  ', started],
+      ['user_message → agent_completed', completed],
+    ] as const) {
       const p50 = quantile(xs, 0.5);
       console.log(`  ${name} p50 ${fmt(p50)}  p90 ${fmt(quantile(xs, 0.9))}  (${(p50 / base).toFixed(1)}x ping)`);
     }
@@ -69,7 +72,10 @@ async function ask(ws: TestSocket, text: string): Promise<{ started: number; com
   await ws.next((m) => m.type === 'agent_completed' && m.runId === ack.runId);
   ws.ws.off('message', stamp);
   ws.messages.length = 0;
-  return { started: (arrival.get('agent_started') ?? NaN) - t0, completed: (arrival.get('agent_completed') ?? NaN) - t0 };
+  return {
+    started: (arrival.get('agent_started') ?? NaN) - t0,
+    completed: (arrival.get('agent_completed') ?? NaN) - t0,
+  };
 }
 
 async function coldStart(): Promise<void> {
@@ -78,9 +84,15 @@ async function coldStart(): Promise<void> {
     const dataDir = mkdtempSync(join(tmpdir(), 'agentgate-bench-'));
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['dist/main.js'], { env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+    const child = spawn(process.execPath, ['dist/main.js'], {
+      env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/health/live`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/health/live`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (performance.now() - t0 > 30_000) throw new Error('server did not start in 30 s');
       await new Promise((r) => setTimeout(r, 10));
@@ -93,7 +105,9 @@ async function coldStart(): Promise<void> {
   const nodeT0 = performance.now();
   await new Promise((r) => spawn(process.execPath, ['-e', '0']).once('exit', r));
   const bare = performance.now() - nodeT0;
-  console.log(`cold start (node dist/main.js → /health/live 200, fresh DATA_DIR), 5 runs: median ${fmt(quantile(times, 0.5))}, min ${fmt(Math.min(...times))}, max ${fmt(Math.max(...times))}; bare \`node -e 0\` ${fmt(bare)} (${(quantile(times, 0.5) / bare).toFixed(1)}x)`);
+  console.log(
+    `cold start (node dist/main.js → /health/live 200, fresh DATA_DIR), 5 runs: median ${fmt(quantile(times, 0.5))}, min ${fmt(Math.min(...times))}, max ${fmt(Math.max(...times))}; bare \`node -e 0\` ${fmt(bare)} (${(quantile(times, 0.5) / bare).toFixed(1)}x)`,
+  );
 }
 
 await latency();

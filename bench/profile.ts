@@ -45,7 +45,11 @@ const shortUrl = (url: string): string =>
     .replace(/^file:\/\//, '');
 
 /** Self time (µs) per function and per file, from the samples stamped inside [fromUs, toUs]. */
-function selfTimes(profile: CpuProfile, fromUs: number, toUs: number): { total: number; byFunction: Map<string, number>; byFile: Map<string, number>; inWindow: boolean } {
+function selfTimes(
+  profile: CpuProfile,
+  fromUs: number,
+  toUs: number,
+): { total: number; byFunction: Map<string, number>; byFile: Map<string, number>; inWindow: boolean } {
   const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
   const byFunction = new Map<string, number>();
   const byFile = new Map<string, number>();
@@ -77,7 +81,12 @@ function top(map: Map<string, number>, total: number, n: number): string[] {
 
 const startedAt = Date.now();
 const generators = new Generators(600_000);
-const server = await Server.start('agentgate', { users: connections, logLevel: 'info', lifetimeMs: 600_000, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'] });
+const server = await Server.start('agentgate', {
+  users: connections,
+  logLevel: 'info',
+  lifetimeMs: 600_000,
+  nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'],
+});
 let window: { fromUs: number; toUs: number; events: number } | undefined;
 // CLOCK_MONOTONIC is one clock for every process on the machine, and V8 stamps profile samples with it.
 const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
@@ -97,7 +106,9 @@ try {
   await gen!.call('closedStop', { group: 'agentgate', drainMs: 30_000 }, 60_000);
   await generators.closeAll([gen!]);
   window = { fromUs, toUs, events: m1.events - m0.events };
-  console.log(`profiled agentgate (${process.env.AGENTGATE_BENCH_CODE === 'src' ? 'src/ through tsx' : 'dist/'}): ${opened} connections, ${seconds} s window, ${int((window.events * 1000) / (m1.wallMs - m0.wallMs))} events/s under the profiler, server ${fixed(cores(c0, c1), 2)} cores, ${fixed((c1.cpuUs - c0.cpuUs) / window.events, 2)} µs CPU/event`);
+  console.log(
+    `profiled agentgate (${process.env.AGENTGATE_BENCH_CODE === 'src' ? 'src/ through tsx' : 'dist/'}): ${opened} connections, ${seconds} s window, ${int((window.events * 1000) / (m1.wallMs - m0.wallMs))} events/s under the profiler, server ${fixed(cores(c0, c1), 2)} cores, ${fixed((c1.cpuUs - c0.cpuUs) / window.events, 2)} µs CPU/event`,
+  );
 } finally {
   await server.stop();
   await generators.stop();
@@ -113,7 +124,9 @@ if (written === undefined || window === undefined) throw new Error(`no new .cpup
 const profile = JSON.parse(readFileSync(`${dir}/${written.f}`, 'utf8')) as CpuProfile;
 const { total, byFunction, byFile, inWindow } = selfTimes(profile, window.fromUs, window.toUs);
 const idle = byFunction.get('(idle)  ') ?? 0;
-console.log(`profile: bench/results/profiles/${written.f} (${inWindow ? 'samples of the measured window only' : 'whole process: the clocks did not line up'}; ${fixed(total / 1000, 0)} ms of ${fixed((window.toUs - window.fromUs) / 1000, 0)} ms sampled, ${fixed((idle / total) * 100, 1)}% idle; shares below are of the whole window)`);
+console.log(
+  `profile: bench/results/profiles/${written.f} (${inWindow ? 'samples of the measured window only' : 'whole process: the clocks did not line up'}; ${fixed(total / 1000, 0)} ms of ${fixed((window.toUs - window.fromUs) / 1000, 0)} ms sampled, ${fixed((idle / total) * 100, 1)}% idle; shares below are of the whole window)`,
+);
 console.log(`\ntop ${TOP} functions by self time:`);
 for (const line of top(byFunction, total, TOP)) console.log(`  ${line}`);
 console.log('\ntop 10 files by self time:');

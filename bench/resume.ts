@@ -40,7 +40,8 @@ const quantile = (xs: number[], q: number): number => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 };
 const fmt = (ms: number): string => `${ms.toFixed(2)} ms`;
-const rate = (events: number, ms: number): string => `${Math.round((events / ms) * 1000).toLocaleString('en-US')} events/s`;
+const rate = (events: number, ms: number): string =>
+  `${Math.round((events / ms) * 1000).toLocaleString('en-US')} events/s`;
 const p5090 = (xs: number[]): string => `p50 ${fmt(quantile(xs, 0.5))}  p90 ${fmt(quantile(xs, 0.9))}`;
 const isRunEvent = (m: ServerMessage): m is RunEvent => 'seq' in m;
 
@@ -60,7 +61,15 @@ class Client {
   }
 
   /** Opens a socket; times are from just before `new WebSocket`. */
-  static async connect(url: string, token: string): Promise<{ client: Client; upgraded: number; established: number; hello: Extract<ServerMessage, { type: 'connection_established' }> }> {
+  static async connect(
+    url: string,
+    token: string,
+  ): Promise<{
+    client: Client;
+    upgraded: number;
+    established: number;
+    hello: Extract<ServerMessage, { type: 'connection_established' }>;
+  }> {
     const t0 = performance.now();
     const client = new Client(new WebSocket(url, { headers: { authorization: `Bearer ${token}` } }));
     let upgraded = NaN;
@@ -89,7 +98,9 @@ class Client {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.handler = undefined;
-        reject(new Error(`timed out after ${timeoutMs} ms${send === undefined ? '' : ` answering ${JSON.stringify(send)}`}`));
+        reject(
+          new Error(`timed out after ${timeoutMs} ms${send === undefined ? '' : ` answering ${JSON.stringify(send)}`}`),
+        );
       }, timeoutMs);
       this.handler = (m, t) => {
         // A failed check inside `done` rejects this exchange instead of escaping from the socket's listener.
@@ -142,7 +153,9 @@ class Client {
     await this.until(
       (m) => {
         if (m.type === 'message_accepted' && m.replyTo === id) runId = m.runId;
-        return runId !== undefined && (!waitEnd || (isRunEvent(m) && m.runId === runId && m.type === 'agent_completed'));
+        return (
+          runId !== undefined && (!waitEnd || (isRunEvent(m) && m.runId === runId && m.type === 'agent_completed'))
+        );
       },
       { type: 'user_message', id, text },
       60_000,
@@ -151,7 +164,10 @@ class Client {
   }
 
   /** resume → first replayed event and → resumed, in ms from just before the send. */
-  async resume(runId: string, afterSeq: number): Promise<{ first: number; resumed: number; count: number; lastSeq: number; finished: boolean }> {
+  async resume(
+    runId: string,
+    afterSeq: number,
+  ): Promise<{ first: number; resumed: number; count: number; lastSeq: number; finished: boolean }> {
     const id = this.nextId('r');
     let first = NaN;
     let resumedAt = NaN;
@@ -182,9 +198,16 @@ class Client {
 }
 
 /** GET /runs/:id/events?after=N until the body is parsed. */
-async function httpEvents(app: TestApp, token: string, runId: string, after: number): Promise<{ ms: number; count: number }> {
+async function httpEvents(
+  app: TestApp,
+  token: string,
+  runId: string,
+  after: number,
+): Promise<{ ms: number; count: number }> {
   const t0 = performance.now();
-  const res = await fetch(`${app.url}/runs/${runId}/events?after=${after}`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(`${app.url}/runs/${runId}/events?after=${after}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   const body = (await res.json()) as { events: RunEvent[] };
   const ms = performance.now() - t0;
   if (res.status !== 200) throw new Error(`GET /runs/${runId}/events: ${res.status}`);
@@ -195,7 +218,10 @@ function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`check failed: ${what}`);
 }
 
-const app = await createTestApp({ MAX_RUNS_PER_USER: '10', MAX_CONNECTIONS_PER_USER: '1000' }, { agent: new BenchAgent() });
+const app = await createTestApp(
+  { MAX_RUNS_PER_USER: '10', MAX_CONNECTIONS_PER_USER: '1000' },
+  { agent: new BenchAgent() },
+);
 const clients: Client[] = [];
 let ticking: { sender: Client; runId: string } | undefined;
 try {
@@ -214,7 +240,13 @@ try {
   const short = await sender.run(`flood ${SHORT_RUN_EVENTS - 2}`);
 
   // 1. Replay throughput.
-  const replay = { ping: [] as number[], ws: [] as number[], http: [] as number[], wsEmpty: [] as number[], httpEmpty: [] as number[] };
+  const replay = {
+    ping: [] as number[],
+    ws: [] as number[],
+    http: [] as number[],
+    wsEmpty: [] as number[],
+    httpEmpty: [] as number[],
+  };
   for (let i = 0; i <= REPLAY_REPS; i++) {
     const c = await open();
     const ping = await c.ping();
@@ -224,7 +256,10 @@ try {
     check(empty.count === 0, 'empty tail');
     const hEmpty = await httpEvents(app, token, long.runId, LONG_RUN_EVENTS);
     const r = await c.resume(long.runId, 0);
-    check(r.count === LONG_RUN_EVENTS && r.lastSeq === LONG_RUN_EVENTS && r.finished, `replay of ${LONG_RUN_EVENTS} events (got ${r.count}, lastSeq ${r.lastSeq})`);
+    check(
+      r.count === LONG_RUN_EVENTS && r.lastSeq === LONG_RUN_EVENTS && r.finished,
+      `replay of ${LONG_RUN_EVENTS} events (got ${r.count}, lastSeq ${r.lastSeq})`,
+    );
     await delay(100);
     const h = await httpEvents(app, token, long.runId, 0);
     check(h.count === LONG_RUN_EVENTS, `HTTP events (got ${h.count})`);
@@ -239,7 +274,13 @@ try {
   }
 
   // 2. Resume latency.
-  const lat = { ping: [] as number[], shortFirst: [] as number[], shortEnd: [] as number[], midFirst: [] as number[], midEnd: [] as number[] };
+  const lat = {
+    ping: [] as number[],
+    shortFirst: [] as number[],
+    shortEnd: [] as number[],
+    midFirst: [] as number[],
+    midEnd: [] as number[],
+  };
   const half = LONG_RUN_EVENTS / 2;
   {
     const c = await open();
@@ -262,7 +303,18 @@ try {
   const tick = await sender.run(`tick ${TICK_MS} ${TICK_MAX_MS}`, false);
   ticking = { sender, runId: tick.runId };
   await sender.until((m) => isRunEvent(m) && m.runId === tick.runId && m.seq >= 5);
-  const join = { upgraded: [] as number[], established: [] as number[], first: [] as number[], resumed: [] as number[], live: [] as number[], wait: [] as number[], age: [] as number[], ping: [] as number[], wsPing: [] as number[], replayed: [] as number[] };
+  const join = {
+    upgraded: [] as number[],
+    established: [] as number[],
+    first: [] as number[],
+    resumed: [] as number[],
+    live: [] as number[],
+    wait: [] as number[],
+    age: [] as number[],
+    ping: [] as number[],
+    wsPing: [] as number[],
+    replayed: [] as number[],
+  };
   for (let i = 0; i < joins + 5; i++) {
     // A random phase against the agent's ticks: otherwise the loop locks onto them and biases (c).
     await delay(Math.random() * TICK_MS);
@@ -316,7 +368,11 @@ try {
     join.replayed.push(replayed);
   }
   const cancelId = sender.nextId('c');
-  await sender.until((m) => isRunEvent(m) && m.runId === tick.runId && m.type === 'run_cancelled', { type: 'cancel_run', id: cancelId, runId: tick.runId });
+  await sender.until((m) => isRunEvent(m) && m.runId === tick.runId && m.type === 'run_cancelled', {
+    type: 'cancel_run',
+    id: cancelId,
+    runId: tick.runId,
+  });
   ticking = undefined;
 
   // Report.
@@ -324,12 +380,19 @@ try {
   const wsMed = quantile(replay.ws, 0.5);
   const httpMed = quantile(replay.http, 0.5);
   const pingMed = quantile(replay.ping, 0.5);
-  console.log(`resume: loopback, one process (SQLite, persistence on); producing the ${LONG_RUN_EVENTS}-event run took ${fmt(long.ms)} (${rate(LONG_RUN_EVENTS, long.ms)} stored and delivered)`);
-  console.log(`  1. replay of a finished ${LONG_RUN_EVENTS}-event run from seq 0, fresh connection each time, median of ${REPLAY_REPS}`);
+  console.log(
+    `resume: loopback, one process (SQLite, persistence on); producing the ${LONG_RUN_EVENTS}-event run took ${fmt(long.ms)} (${rate(LONG_RUN_EVENTS, long.ms)} stored and delivered)`,
+  );
+  console.log(
+    `  1. replay of a finished ${LONG_RUN_EVENTS}-event run from seq 0, fresh connection each time, median of ${REPLAY_REPS}`,
+  );
   row('ws ping→pong (same connection)', fmt(pingMed));
   row('ws resume → resumed', `${fmt(wsMed)}  ${rate(LONG_RUN_EVENTS, wsMed)}  (${(wsMed / pingMed).toFixed(0)}x ping)`);
   row(`ws resume, empty tail (afterSeq ${LONG_RUN_EVENTS})`, fmt(quantile(replay.wsEmpty, 0.5)));
-  row('GET /runs/:id/events?after=0 (body parsed)', `${fmt(httpMed)}  ${rate(LONG_RUN_EVENTS, httpMed)}  (${(httpMed / wsMed).toFixed(2)}x ws)`);
+  row(
+    'GET /runs/:id/events?after=0 (body parsed)',
+    `${fmt(httpMed)}  ${rate(LONG_RUN_EVENTS, httpMed)}  (${(httpMed / wsMed).toFixed(2)}x ws)`,
+  );
   row(`GET …?after=${LONG_RUN_EVENTS}, empty tail`, fmt(quantile(replay.httpEmpty, 0.5)));
   const lp = quantile(lat.ping, 0.5);
   const ratio = (xs: number[]): string => `(${(quantile(xs, 0.5) / lp).toFixed(1)}x ping)`;
@@ -338,13 +401,21 @@ try {
   row(`${SHORT_RUN_EVENTS}-event run, afterSeq 0 → 1st event`, `${p5090(lat.shortFirst)}  ${ratio(lat.shortFirst)}`);
   row('                         → resumed', `${p5090(lat.shortEnd)}  ${ratio(lat.shortEnd)}`);
   row(`${LONG_RUN_EVENTS}-event run, afterSeq ${half} → 1st event`, `${p5090(lat.midFirst)}  ${ratio(lat.midFirst)}`);
-  row('                         → resumed', `${p5090(lat.midEnd)}  ${ratio(lat.midEnd)}  ${rate(LONG_RUN_EVENTS - half, quantile(lat.midEnd, 0.5))}`);
+  row(
+    '                         → resumed',
+    `${p5090(lat.midEnd)}  ${ratio(lat.midEnd)}  ${rate(LONG_RUN_EVENTS - half, quantile(lat.midEnd, 0.5))}`,
+  );
   const est = quantile(join.established, 0.5);
   const jr = (xs: number[]): string => `(${(quantile(xs, 0.5) / est).toFixed(2)}x established)`;
-  console.log(`  3. join a running run (delta every ${TICK_MS} ms), n=${joins} new connections, from before \`new WebSocket\``);
+  console.log(
+    `  3. join a running run (delta every ${TICK_MS} ms), n=${joins} new connections, from before \`new WebSocket\``,
+  );
   row("upgrade done (ws 'open')", p5090(join.upgraded));
   row('(a) connection_established [baseline]', p5090(join.established));
-  row('(b) first event of the run', `${p5090(join.first)}  ${jr(join.first)}  (replayed before resumed: p50 ${quantile(join.replayed, 0.5)}, max ${Math.max(...join.replayed)})`);
+  row(
+    '(b) first event of the run',
+    `${p5090(join.first)}  ${jr(join.first)}  (replayed before resumed: p50 ${quantile(join.replayed, 0.5)}, max ${Math.max(...join.replayed)})`,
+  );
   row('    resumed', `${p5090(join.resumed)}  ${jr(join.resumed)}`);
   row('(c) first live event (after resumed)', `${p5090(join.live)}  ${jr(join.live)}`);
   row('    of which waiting after resumed', `${p5090(join.wait)}  (agent period ${TICK_MS} ms)`);
@@ -355,7 +426,11 @@ try {
   if (ticking !== undefined) {
     const { sender, runId } = ticking;
     try {
-      await sender.until((m) => isRunEvent(m) && m.runId === runId && m.type === 'run_cancelled', { type: 'cancel_run', runId }, 5_000);
+      await sender.until(
+        (m) => isRunEvent(m) && m.runId === runId && m.type === 'run_cancelled',
+        { type: 'cancel_run', runId },
+        5_000,
+      );
     } catch {
       // best effort: closing the app stops the run anyway
     }

@@ -73,7 +73,8 @@ async function twoInstances(): Promise<{ ping: number[]; local: number[]; remote
   try {
     const [a, b] = cluster.instances;
     const user = await registerUser(a!.url, 'bench');
-    const open = (url: string) => TestSocket.open(wsUrl(url), { headers: { authorization: `Bearer ${user.accessToken}` } });
+    const open = (url: string) =>
+      TestSocket.open(wsUrl(url), { headers: { authorization: `Bearer ${user.accessToken}` } });
     const onA = await open(a!.url);
     const onB = await open(b!.url);
     const arrivalsA = completions(onA);
@@ -101,16 +102,29 @@ async function twoInstances(): Promise<{ ping: number[]; local: number[]; remote
 }
 
 if (TEST_DATABASE_URL === undefined || TEST_REDIS_URL === undefined) {
-  console.log('scale: skipped (set TEST_DATABASE_URL and TEST_REDIS_URL, e.g. postgres://postgres@127.0.0.1:5432/test and redis://127.0.0.1:6379)');
+  console.log(
+    'scale: skipped (set TEST_DATABASE_URL and TEST_REDIS_URL, e.g. postgres://postgres@127.0.0.1:5432/test and redis://127.0.0.1:6379)',
+  );
 } else {
   const single = await singleInstance();
   const { ping, local, remote, hop } = await twoInstances();
   const base = quantile(single, 0.5);
   console.log(`scale: n=${n} runs of "calculate 12*7", user_message → agent_completed, loopback, 2-core machine`);
-  console.log(`  ws ping→pong (instance A)                 p50 ${fmt(quantile(ping, 0.5))}  p99 ${fmt(quantile(ping, 0.99))}`);
-  console.log(`  single instance (SQLite, memory bus)      p50 ${fmt(base)}  p99 ${fmt(quantile(single, 0.99))}  (1.00x)`);
-  for (const [label, xs] of [['two instances, socket on A (run on A)  ', local], ['two instances, socket on B (via Redis) ', remote]] as const) {
-    console.log(`  ${label}   p50 ${fmt(quantile(xs, 0.5))}  p99 ${fmt(quantile(xs, 0.99))}  (${(quantile(xs, 0.5) / base).toFixed(2)}x single)`);
+  console.log(
+    `  ws ping→pong (instance A)                 p50 ${fmt(quantile(ping, 0.5))}  p99 ${fmt(quantile(ping, 0.99))}`,
+  );
+  console.log(
+    `  single instance (SQLite, memory bus)      p50 ${fmt(base)}  p99 ${fmt(quantile(single, 0.99))}  (1.00x)`,
+  );
+  for (const [label, xs] of [
+    ['two instances, socket on A (run on A)  ', local],
+    ['two instances, socket on B (via Redis) ', remote],
+  ] as const) {
+    console.log(
+      `  ${label}   p50 ${fmt(quantile(xs, 0.5))}  p99 ${fmt(quantile(xs, 0.99))}  (${(quantile(xs, 0.5) / base).toFixed(2)}x single)`,
+    );
   }
-  console.log(`  extra hop B after A, same event           p50 ${fmt(quantile(hop, 0.5))}  p99 ${fmt(quantile(hop, 0.99))}`);
+  console.log(
+    `  extra hop B after A, same event           p50 ${fmt(quantile(hop, 0.5))}  p99 ${fmt(quantile(hop, 0.99))}`,
+  );
 }

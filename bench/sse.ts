@@ -16,7 +16,8 @@ const n = nFlag >= 0 ? Number(process.argv[nFlag + 1]) : 5;
 const EVENTS = 5_000;
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const rate = (events: number, ms: number): string => `${Math.round((events / ms) * 1000).toLocaleString('en-US')} events/s`;
+const rate = (events: number, ms: number): string =>
+  `${Math.round((events / ms) * 1000).toLocaleString('en-US')} events/s`;
 
 /** Reads an SSE response to its end; returns how many `data:` events came and when the first and last arrived. */
 async function readSse(url: string, token: string): Promise<{ events: number; first: number; last: number }> {
@@ -44,7 +45,10 @@ async function readSse(url: string, token: string): Promise<{ events: number; fi
   return { events, first, last };
 }
 
-const app = await createTestApp({ MAX_RUNS_PER_USER: '100', MAX_BUFFERED_BYTES: '1073741824' }, { agent: new BenchAgent() });
+const app = await createTestApp(
+  { MAX_RUNS_PER_USER: '100', MAX_BUFFERED_BYTES: '1073741824' },
+  { agent: new BenchAgent() },
+);
 try {
   const user = await registerUser(app.url, 'bench');
   const ws = await TestSocket.open(wsUrl(app.url), { headers: { authorization: `Bearer ${user.accessToken}` } });
@@ -57,7 +61,9 @@ try {
     const stamp = (): void => void stamps.push(performance.now());
     ws.ws.on('message', stamp);
     ws.send({ type: 'user_message', id: `live${i}`, text: `flood ${EVENTS}` });
-    const ack = (await ws.waitFor((m) => m.type === 'message_accepted' && m.replyTo === `live${i}`)) as { runId: string };
+    const ack = (await ws.waitFor((m) => m.type === 'message_accepted' && m.replyTo === `live${i}`)) as {
+      runId: string;
+    };
     const sse = readSse(`${app.url}/runs/${ack.runId}/stream`, user.accessToken);
     await ws.next((m) => m.type === 'agent_completed' && m.runId === ack.runId, 60_000);
     ws.ws.off('message', stamp);
@@ -84,14 +90,26 @@ try {
     replay.agui.push(performance.now() - t0);
   }
   ws.close();
-  console.log(`sse: a run of ${total.toLocaleString('en-US')} events (${EVENTS} deltas), median of ${n}, one process, loopback, SQLite`);
+  console.log(
+    `sse: a run of ${total.toLocaleString('en-US')} events (${EVENTS} deltas), median of ${n}, one process, loopback, SQLite`,
+  );
   console.log(`  live, same run, one burst: first → terminal event arrival`);
-  console.log(`    WebSocket (open before the run)     ${median(live.ws).toFixed(1)} ms  ${rate(total, median(live.ws))}`);
-  console.log(`    SSE /runs/:id/stream (after the ack) ${median(live.sse).toFixed(1)} ms  ${rate(total, median(live.sse))}  (${(median(live.ws) / median(live.sse)).toFixed(2)}x the WebSocket's rate)`);
+  console.log(
+    `    WebSocket (open before the run)     ${median(live.ws).toFixed(1)} ms  ${rate(total, median(live.ws))}`,
+  );
+  console.log(
+    `    SSE /runs/:id/stream (after the ack) ${median(live.sse).toFixed(1)} ms  ${rate(total, median(live.sse))}  (${(median(live.ws) / median(live.sse)).toFixed(2)}x the WebSocket's rate)`,
+  );
   console.log(`  finished run, read whole`);
-  console.log(`    WebSocket resume {afterSeq: 0}       ${median(replay.ws).toFixed(1)} ms  ${rate(total, median(replay.ws))}`);
-  console.log(`    SSE stream from 0                    ${median(replay.sse).toFixed(1)} ms  ${rate(total, median(replay.sse))}  (${(median(replay.ws) / median(replay.sse)).toFixed(2)}x)`);
-  console.log(`    SSE stream from 0, ?format=agui      ${median(replay.agui).toFixed(1)} ms  ${rate(total, median(replay.agui))}  (${(median(replay.ws) / median(replay.agui)).toFixed(2)}x)`);
+  console.log(
+    `    WebSocket resume {afterSeq: 0}       ${median(replay.ws).toFixed(1)} ms  ${rate(total, median(replay.ws))}`,
+  );
+  console.log(
+    `    SSE stream from 0                    ${median(replay.sse).toFixed(1)} ms  ${rate(total, median(replay.sse))}  (${(median(replay.ws) / median(replay.sse)).toFixed(2)}x)`,
+  );
+  console.log(
+    `    SSE stream from 0, ?format=agui      ${median(replay.agui).toFixed(1)} ms  ${rate(total, median(replay.agui))}  (${(median(replay.ws) / median(replay.agui)).toFixed(2)}x)`,
+  );
 } finally {
   await app.close();
 }

@@ -20,7 +20,14 @@ function problems(env: Record<string, string>): string[] {
 describe('config', () => {
   it('starts on embedded defaults with no environment at all', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ env: 'development', host: '127.0.0.1', port: 8080, ticketTtlSeconds: 60, demoMode: false, allowedOrigins: [] });
+    expect(config).toMatchObject({
+      env: 'development',
+      host: '127.0.0.1',
+      port: 8080,
+      ticketTtlSeconds: 60,
+      demoMode: false,
+      allowedOrigins: [],
+    });
     expect(config.jwt).toMatchObject({ secretKey: undefined, accessTtlSeconds: 900 });
     expect(Object.isFrozen(config) && Object.isFrozen(config.jwt)).toBe(true);
   });
@@ -43,7 +50,10 @@ describe('config', () => {
     ['demo mode', { DEMO_MODE: '1' }, 'DEMO_MODE'],
     ['no allowed origins', { ALLOWED_ORIGINS: undefined }, 'ALLOWED_ORIGINS'],
   ])('refuses production with %s, saying how to fix it', (_what, change, variable) => {
-    const env = Object.fromEntries(Object.entries({ ...PROD, ...change }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+    const env = Object.fromEntries(Object.entries({ ...PROD, ...change }).filter(([, v]) => v !== undefined)) as Record<
+      string,
+      string
+    >;
     const found = problems(env);
     expect(found).toHaveLength(1);
     expect(found[0]).toContain(variable);
@@ -59,8 +69,12 @@ describe('config', () => {
 
   it('refuses malformed values and origins that are not origins', () => {
     expect(problems({ PORT: '70000' })[0]).toContain('PORT');
-    expect(problems({ ALLOWED_ORIGINS: 'https://ok.example.com,https://bad.example.com/path' })[0]).toContain('bad.example.com/path');
-    expect(loadConfig({ ALLOWED_ORIGINS: 'https://a.example.com:443, http://b.example.com:8080' }).allowedOrigins).toEqual(['https://a.example.com', 'http://b.example.com:8080']);
+    expect(problems({ ALLOWED_ORIGINS: 'https://ok.example.com,https://bad.example.com/path' })[0]).toContain(
+      'bad.example.com/path',
+    );
+    expect(
+      loadConfig({ ALLOWED_ORIGINS: 'https://a.example.com:443, http://b.example.com:8080' }).allowedOrigins,
+    ).toEqual(['https://a.example.com', 'http://b.example.com:8080']);
   });
 
   it('never echoes the secret in a problem report', () => {
@@ -78,10 +92,11 @@ describe('the --check-config command', () => {
   const run = promisify(execFile);
   const main = new URL('../src/main.ts', import.meta.url).pathname;
   const tsx = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
-  const check = (env: Record<string, string>) => run(tsx, [main, '--check-config'], { env: { PATH: process.env.PATH ?? '', ...env } }).then(
-    ({ stdout }) => ({ code: 0, output: stdout }),
-    (err: { code: number; stderr: string }) => ({ code: err.code, output: err.stderr }),
-  );
+  const check = (env: Record<string, string>) =>
+    run(tsx, [main, '--check-config'], { env: { PATH: process.env.PATH ?? '', ...env } }).then(
+      ({ stdout }) => ({ code: 0, output: stdout }),
+      (err: { code: number; stderr: string }) => ({ code: err.code, output: err.stderr }),
+    );
 
   it('exits 0 for a valid configuration without serving', async () => {
     const result = await check(PROD);

@@ -52,7 +52,12 @@ export class Server {
   static async start(kind: ServerKind, options: ServerOptions): Promise<Server> {
     const nodeFlags = ['--expose-gc', ...(options.nodeFlags ?? [])];
     if (kind === 'bare' || kind === 'corked') {
-      const { child, ready } = await Child.start<{ port: number; path: string }>(kind, 'servers/ws-baseline.ts', [kind], { nodeFlags, lifetimeMs: options.lifetimeMs });
+      const { child, ready } = await Child.start<{ port: number; path: string }>(
+        kind,
+        'servers/ws-baseline.ts',
+        [kind],
+        { nodeFlags, lifetimeMs: options.lifetimeMs },
+      );
       return new Server(kind, child, ready.port, ready.path, [], async () => {});
     }
     const env: Record<string, string> = {};
@@ -61,14 +66,23 @@ export class Server {
       if (!pgAvailable()) throw new Error('agentgate-pg needs TEST_DATABASE_URL and TEST_REDIS_URL');
       const db = await createTestDatabase();
       drop = () => db.drop();
-      Object.assign(env, { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL!, REDIS_KEY_PREFIX: `agentgate-bench:${randomBytes(6).toString('hex')}:` });
+      Object.assign(env, {
+        DATABASE_URL: db.url,
+        REDIS_URL: TEST_REDIS_URL!,
+        REDIS_KEY_PREFIX: `agentgate-bench:${randomBytes(6).toString('hex')}:`,
+      });
     }
     try {
-      const { child, ready } = await Child.start<{ port: number; path: string; tokens: string[] }>(kind, 'servers/agentgate-server.ts', [String(options.users), options.logLevel], {
-        nodeFlags,
-        env: { AGENTGATE_BENCH_ENV: JSON.stringify(env) },
-        lifetimeMs: options.lifetimeMs,
-      });
+      const { child, ready } = await Child.start<{ port: number; path: string; tokens: string[] }>(
+        kind,
+        'servers/agentgate-server.ts',
+        [String(options.users), options.logLevel],
+        {
+          nodeFlags,
+          env: { AGENTGATE_BENCH_ENV: JSON.stringify(env) },
+          lifetimeMs: options.lifetimeMs,
+        },
+      );
       return new Server(kind, child, ready.port, ready.path, ready.tokens, drop);
     } catch (err) {
       await drop();
@@ -168,21 +182,38 @@ export class Generators {
    * Opens `count` connections to `server`, split over `gens` generators. Connection i authenticates as user
    * tokenOf(i) (agentgate) or not at all (baselines).
    */
-  async open(server: Server, gens: readonly Child[], count: number, tokenOf: (i: number) => number, auth: Auth = server.isAgentgate ? 'ticket' : 'none'): Promise<OpenResult> {
+  async open(
+    server: Server,
+    gens: readonly Child[],
+    count: number,
+    tokenOf: (i: number) => number,
+    auth: Auth = server.isAgentgate ? 'ticket' : 'none',
+  ): Promise<OpenResult> {
     const group = server.kind;
     const parts = split(count, gens.length);
     let first = 0;
     const results = await Promise.all(
       gens.map((g, k) => {
         const n = parts[k]!;
-        const tokens = server.isAgentgate ? Array.from({ length: n }, (_, j) => server.tokens[tokenOf(first + j) % server.tokens.length]!) : [];
+        const tokens = server.isAgentgate
+          ? Array.from({ length: n }, (_, j) => server.tokens[tokenOf(first + j) % server.tokens.length]!)
+          : [];
         first += n;
-        return g.call<OpenResult>('open', { group, port: server.port, path: server.path, auth, tokens, count: n, waitFirstFrame: server.isAgentgate }, 180_000);
+        return g.call<OpenResult>(
+          'open',
+          { group, port: server.port, path: server.path, auth, tokens, count: n, waitFirstFrame: server.isAgentgate },
+          180_000,
+        );
       }),
     );
     const failures: Record<string, number> = {};
     for (const r of results) for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
-    return { opened: results.reduce((s, r) => s + r.opened, 0), failures, mintMs: Math.max(...results.map((r) => r.mintMs)), connectMs: Math.max(...results.map((r) => r.connectMs)) };
+    return {
+      opened: results.reduce((s, r) => s + r.opened, 0),
+      failures,
+      mintMs: Math.max(...results.map((r) => r.mintMs)),
+      connectMs: Math.max(...results.map((r) => r.connectMs)),
+    };
   }
 
   /** Closes the connections of one server's group (of every group when none is named). */

@@ -45,7 +45,8 @@ interface HandshakeReply {
 }
 
 /** A token with the same header and claims but a signature the server never made. */
-const forge = (token: string): string => `${token.split('.').slice(0, 2).join('.')}.${randomBytes(32).toString('base64url')}`;
+const forge = (token: string): string =>
+  `${token.split('.').slice(0, 2).join('.')}.${randomBytes(32).toString('base64url')}`;
 
 interface Batch {
   readonly replies: readonly HandshakeReply[];
@@ -55,7 +56,14 @@ interface Batch {
 }
 
 /** Prepares `count` credentials (users from `first` on), then upgrades with each; server CPU around the upgrades. */
-async function batch(server: Server, gens: readonly Child[], mode: HandshakeMode, count: number, first: number, concurrency: number): Promise<Batch> {
+async function batch(
+  server: Server,
+  gens: readonly Child[],
+  mode: HandshakeMode,
+  count: number,
+  first: number,
+  concurrency: number,
+): Promise<Batch> {
   const auth: Auth = mode === 'rejected' ? 'bearer' : mode;
   const pool = server.tokens;
   let next = first;
@@ -64,12 +72,23 @@ async function batch(server: Server, gens: readonly Child[], mode: HandshakeMode
       const n = split(count, gens.length)[k]!;
       const tokens = pool.length === 0 ? [] : Array.from({ length: n }, (_, j) => pool[(next + j) % pool.length]!);
       next += n;
-      const args = { port: server.port, path: server.path, auth, tokens: mode === 'rejected' ? tokens.map(forge) : tokens, count: n, waitFirstFrame: server.isAgentgate && mode !== 'rejected' };
+      const args = {
+        port: server.port,
+        path: server.path,
+        auth,
+        tokens: mode === 'rejected' ? tokens.map(forge) : tokens,
+        count: n,
+        waitFirstFrame: server.isAgentgate && mode !== 'rejected',
+      };
       return g.call<{ mintMs: number; minted: number }>('prepareHandshakes', args, 120_000);
     }),
   );
   const s0 = server.child.cpu();
-  const replies = await Promise.all(gens.map((g) => g.call<HandshakeReply>('handshakes', { concurrency: Math.ceil(concurrency / gens.length) }, 120_000)));
+  const replies = await Promise.all(
+    gens.map((g) =>
+      g.call<HandshakeReply>('handshakes', { concurrency: Math.ceil(concurrency / gens.length) }, 120_000),
+    ),
+  );
   const s1 = server.child.cpu();
   await server.settleConnections(0);
   return { replies, prepared, s0, s1 };
@@ -78,7 +97,13 @@ async function batch(server: Server, gens: readonly Child[], mode: HandshakeMode
 /** Unmeasured handshakes of each kind before its first pass (the first few hundred also compile the code path). */
 const WARM_UP = 200;
 
-export async function measureHandshakes(server: Server, generators: Generators, mode: HandshakeMode, pass: number, profile: Profile): Promise<HandshakeSample> {
+export async function measureHandshakes(
+  server: Server,
+  generators: Generators,
+  mode: HandshakeMode,
+  pass: number,
+  profile: Profile,
+): Promise<HandshakeSample> {
   const { count, concurrency } = profile.handshakes;
   const gens = await generators.take(2);
   if (pass === 0) await batch(server, gens, mode, WARM_UP, 0, concurrency);

@@ -64,7 +64,16 @@ async function snapshot(server: Server, gens: readonly Child[]): Promise<Snapsho
   return { ...cpu, marks: await Promise.all(gens.map((g) => g.call<GeneratorMark>('mark', { group: server.kind }))) };
 }
 
-function base(server: Server, pass: number, connections: number, opened: number, a: Snapshot, b: Snapshot, events: number, eventsPerSecond: number): LoadSample {
+function base(
+  server: Server,
+  pass: number,
+  connections: number,
+  opened: number,
+  a: Snapshot,
+  b: Snapshot,
+  events: number,
+  eventsPerSecond: number,
+): LoadSample {
   const [s0, s1, m0, m1] = [a.server, b.server, a.marks, b.marks];
   const generatorCores = b.generators.map((g, k) => cores(a.generators[k]!, g));
   const serverCores = cores(s0, s1);
@@ -104,7 +113,8 @@ export async function openConnections(server: Server, generators: Generators, co
 export async function measureThroughput(on: OpenConnections, pass: number, profile: Profile): Promise<LoadSample> {
   const { server, gens } = on;
   const group = { group: server.kind };
-  const requests = async (): Promise<number> => (await Promise.all(gens.map((g) => g.call<GeneratorMark>('mark', group)))).reduce((n, m) => n + m.requests, 0);
+  const requests = async (): Promise<number> =>
+    (await Promise.all(gens.map((g) => g.call<GeneratorMark>('mark', group)))).reduce((n, m) => n + m.requests, 0);
   /** Waits until `rounds` requests per connection have completed since `from` (at most ROUND_WAIT_MS). */
   const rounds = async (from: number, count: number): Promise<void> => {
     const until = Date.now() + ROUND_WAIT_MS;
@@ -118,7 +128,10 @@ export async function measureThroughput(on: OpenConnections, pass: number, profi
   await rounds(start, 1);
   const a = await snapshot(server, gens);
   await delay(profile.throughput.windowMs);
-  await rounds(a.marks.reduce((n, m) => n + m.requests, 0), WINDOW_ROUNDS);
+  await rounds(
+    a.marks.reduce((n, m) => n + m.requests, 0),
+    WINDOW_ROUNDS,
+  );
   const b = await snapshot(server, gens);
   // Let the requests in flight finish (their runs go on anyway), so the next measurement starts on an idle machine.
   await Promise.all(gens.map((g) => g.call('closedStop', { ...group, drainMs: 60_000 }, 90_000)));
@@ -126,7 +139,10 @@ export async function measureThroughput(on: OpenConnections, pass: number, profi
   const [m0, m1] = [a.marks, b.marks];
   const events = m1.reduce((s, m, k) => s + m.events - m0[k]!.events, 0);
   // Each generator's own clock: a mark answered late shifts both ends of its window alike.
-  const eventsPerSecond = m1.reduce((s, m, k) => s + ((m.events - m0[k]!.events) * 1000) / (m.wallMs - m0[k]!.wallMs), 0);
+  const eventsPerSecond = m1.reduce(
+    (s, m, k) => s + ((m.events - m0[k]!.events) * 1000) / (m.wallMs - m0[k]!.wallMs),
+    0,
+  );
   return base(server, pass, on.count, on.opened, a, b, events, eventsPerSecond);
 }
 
@@ -146,10 +162,19 @@ export async function measureLatency(on: OpenConnections, pass: number, profile:
   const group = { group: server.kind };
   const requestsPerSecond = offered / EVENTS_PER_REQUEST;
   const shares = split(count, gens.length).map((n) => (requestsPerSecond * n) / count);
-  const cpuAt = (ms: number): Promise<{ server: CpuSample; generators: CpuSample[] }> => delay(ms).then(() => ({ server: server.child.cpu(), generators: gens.map((g) => g.cpu()) }));
+  const cpuAt = (ms: number): Promise<{ server: CpuSample; generators: CpuSample[] }> =>
+    delay(ms).then(() => ({ server: server.child.cpu(), generators: gens.map((g) => g.cpu()) }));
   const m0 = await Promise.all(gens.map((g) => g.call<GeneratorMark>('mark', group)));
   const [replies, c0, c1] = await Promise.all([
-    Promise.all(gens.map((g, k) => g.call<OpenLoopReply>('openLoop', { ...group, requestsPerSecond: shares[k], warmupMs, windowMs }, warmupMs + windowMs + 30_000))),
+    Promise.all(
+      gens.map((g, k) =>
+        g.call<OpenLoopReply>(
+          'openLoop',
+          { ...group, requestsPerSecond: shares[k], warmupMs, windowMs },
+          warmupMs + windowMs + 30_000,
+        ),
+      ),
+    ),
     cpuAt(warmupMs),
     cpuAt(warmupMs + windowMs),
   ]);
@@ -163,7 +188,16 @@ export async function measureLatency(on: OpenConnections, pass: number, profile:
   const toStarted = [...replies.flatMap((r) => r.toStarted), ...never];
   const toTerminal = [...replies.flatMap((r) => r.toTerminal), ...never];
   return {
-    ...base(server, pass, count, on.opened, { ...c0, marks: m0 }, { ...c1, marks: m1 }, events, (events * 1000) / windowMs),
+    ...base(
+      server,
+      pass,
+      count,
+      on.opened,
+      { ...c0, marks: m0 },
+      { ...c1, marks: m1 },
+      events,
+      (events * 1000) / windowMs,
+    ),
     offeredEventsPerSecond: offered,
     p50StartedMs: quantile(toStarted, 0.5),
     p99StartedMs: quantile(toStarted, 0.99),

@@ -35,7 +35,12 @@ export interface IdleSample {
   readonly heapPerConnection: number;
 }
 
-async function withServer<T>(kind: ServerKind, users: number, base: Base, work: (server: Server) => Promise<T>): Promise<T> {
+async function withServer<T>(
+  kind: ServerKind,
+  users: number,
+  base: Base,
+  work: (server: Server) => Promise<T>,
+): Promise<T> {
   const server = await Server.start(kind, { ...base, users });
   try {
     return await work(server);
@@ -47,7 +52,13 @@ async function withServer<T>(kind: ServerKind, users: number, base: Base, work: 
 /** Connections opened before the first reading: the first sockets also pay for code, pools and heap growth. */
 const warmCount = (connections: number): number => Math.min(1_000, Math.floor(connections / 10));
 
-export function measureIdle(kind: ServerKind, generators: Generators, connections: number, pass: number, base: Base): Promise<IdleSample> {
+export function measureIdle(
+  kind: ServerKind,
+  generators: Generators,
+  connections: number,
+  pass: number,
+  base: Base,
+): Promise<IdleSample> {
   return withServer(kind, Math.ceil(connections / IDLE_CONNECTIONS_PER_USER), base, async (server) => {
     const gens = await generators.take(generatorsFor(connections));
     const warm = warmCount(connections);
@@ -126,14 +137,22 @@ async function stream(server: Server, generators: Generators, read: boolean, pro
     while (sampling) {
       if (!asking) {
         asking = true;
-        void server.connections().then((n) => ((count = n), (asking = false)), () => (asking = false));
+        void server.connections().then(
+          (n) => ((count = n), (asking = false)),
+          () => (asking = false),
+        );
       }
       series.push([Date.now() - t0, server.child.rss() - s0.rss, count]);
       await delay(250);
     }
   })();
   try {
-    const reply = await gens[0]!.call<{ sent: number; closeCode: number | null; closeReason: string; endedAtMs: number | null }>('stall', { group: server.kind, requestsPerSecond, durationMs, read }, durationMs + 60_000);
+    const reply = await gens[0]!.call<{
+      sent: number;
+      closeCode: number | null;
+      closeReason: string;
+      endedAtMs: number | null;
+    }>('stall', { group: server.kind, requestsPerSecond, durationMs, read }, durationMs + 60_000);
     sampling = false;
     await sampler;
     await generators.closeAll(gens, server);
@@ -141,9 +160,19 @@ async function stream(server: Server, generators: Generators, read: boolean, pro
     await server.quiesce();
     const s1 = await server.stats(true);
     // Cut off: the client saw its socket end while it was still sending, or the server stopped counting it.
-    const cutOffAtMs = reply.endedAtMs !== null && reply.endedAtMs < durationMs ? reply.endedAtMs : (series.find(([t, , n]) => n === 0 && t < durationMs)?.[0] ?? null);
+    const cutOffAtMs =
+      reply.endedAtMs !== null && reply.endedAtMs < durationMs
+        ? reply.endedAtMs
+        : (series.find(([t, , n]) => n === 0 && t < durationMs)?.[0] ?? null);
     const { endedAtMs: _ended, ...rest } = reply;
-    return { ...rest, peakGrowth: Math.max(0, ...series.map(([, g]) => g)), endGrowth: s1.rss - s0.rss, heapGrowth: s1.heapUsed - s0.heapUsed, cutOffAtMs, series };
+    return {
+      ...rest,
+      peakGrowth: Math.max(0, ...series.map(([, g]) => g)),
+      endGrowth: s1.rss - s0.rss,
+      heapGrowth: s1.heapUsed - s0.heapUsed,
+      cutOffAtMs,
+      series,
+    };
   } finally {
     sampling = false;
     await generators.closeAll(gens, server);
@@ -151,7 +180,12 @@ async function stream(server: Server, generators: Generators, read: boolean, pro
 }
 
 /** A control stream (the client reads), then the same stream from a client that stops reading, on one server. */
-export function measureStall(kind: ServerKind, generators: Generators, profile: Profile, base: Base): Promise<StallSample> {
+export function measureStall(
+  kind: ServerKind,
+  generators: Generators,
+  profile: Profile,
+  base: Base,
+): Promise<StallSample> {
   const { requestsPerSecond, durationMs } = profile.stall!;
   return withServer(kind, 1, base, async (server) => {
     const control = await stream(server, generators, true, profile);
@@ -172,7 +206,12 @@ export interface CycleSample {
   readonly opened: readonly number[];
 }
 
-export function measureCycles(kind: ServerKind, generators: Generators, profile: Profile, base: Base): Promise<CycleSample> {
+export function measureCycles(
+  kind: ServerKind,
+  generators: Generators,
+  profile: Profile,
+  base: Base,
+): Promise<CycleSample> {
   const { connections, cycles } = profile.cycles!;
   return withServer(kind, Math.ceil(connections / IDLE_CONNECTIONS_PER_USER), base, async (server) => {
     const gens = await generators.take(generatorsFor(connections));
@@ -182,7 +221,9 @@ export function measureCycles(kind: ServerKind, generators: Generators, profile:
     const opened: number[] = [];
     let rssConnected = NaN;
     for (let c = 0; c < cycles; c++) {
-      opened.push((await generators.open(server, gens, connections, (i) => Math.floor(i / IDLE_CONNECTIONS_PER_USER))).opened);
+      opened.push(
+        (await generators.open(server, gens, connections, (i) => Math.floor(i / IDLE_CONNECTIONS_PER_USER))).opened,
+      );
       if (c === 0) rssConnected = (await server.stats(true)).rss;
       await generators.closeAll(gens);
       await server.settleConnections(0);
@@ -191,6 +232,15 @@ export function measureCycles(kind: ServerKind, generators: Generators, profile:
       rssAfter.push(s.rss);
       heapAfter.push(s.heapUsed);
     }
-    return { server: kind, connections, rssBefore: s0.rss, heapBefore: s0.heapUsed, rssConnected, rssAfter, heapAfter, opened };
+    return {
+      server: kind,
+      connections,
+      rssBefore: s0.rss,
+      heapBefore: s0.heapUsed,
+      rssConnected,
+      rssAfter,
+      heapAfter,
+      opened,
+    };
   });
 }

@@ -3,8 +3,17 @@ export interface Profile {
   readonly name: 'quick' | 'full';
   /** Interleaved passes (bare, corked, agentgate, bare, ...); figures are medians over them. */
   readonly passes: number;
-  readonly throughput: { readonly connections: readonly number[]; readonly warmupMs: number; readonly windowMs: number };
-  readonly latency: { readonly connections: number; readonly eventsPerSecond: number; readonly warmupMs: number; readonly windowMs: number };
+  readonly throughput: {
+    readonly connections: readonly number[];
+    readonly warmupMs: number;
+    readonly windowMs: number;
+  };
+  readonly latency: {
+    readonly connections: number;
+    readonly eventsPerSecond: number;
+    readonly warmupMs: number;
+    readonly windowMs: number;
+  };
   readonly handshakes: { readonly count: number; readonly concurrency: number };
   /** Idle connection counts for RSS per connection (fresh server each), and passes for them. */
   readonly idle: { readonly connections: readonly number[]; readonly passes: number };
@@ -40,7 +49,10 @@ export const PROFILES: Record<Profile['name'], Profile> = {
 export const CONNECTIONS_PER_GENERATOR = 5_000;
 
 /** Generators for `connections`: one up to 1,000 (it is far from busy), then one per 2,500, at least 2 past 5,000. */
-export const generatorsFor = (connections: number): number => (connections <= 1_000 ? 1 : Math.max(Math.ceil(connections / 2_500), Math.ceil(connections / CONNECTIONS_PER_GENERATOR)));
+export const generatorsFor = (connections: number): number =>
+  connections <= 1_000
+    ? 1
+    : Math.max(Math.ceil(connections / 2_500), Math.ceil(connections / CONNECTIONS_PER_GENERATOR));
 
 /** Connections per user when idle sockets are counted (the throughput runs use one user per connection). */
 export const IDLE_CONNECTIONS_PER_USER = 20;

@@ -36,7 +36,10 @@ const AGENTGATE: readonly ServerKind[] = ['agentgate', 'agentgate-pg'];
 const STALL_BOUND_BYTES = 64 * 1024 * 1024;
 
 /** Per-pass values of one figure, by server. */
-function byServer<S extends { server: ServerKind; pass: number }>(samples: readonly S[], value: (s: S) => number): Partial<Record<ServerKind, Summary>> {
+function byServer<S extends { server: ServerKind; pass: number }>(
+  samples: readonly S[],
+  value: (s: S) => number,
+): Partial<Record<ServerKind, Summary>> {
   const out: Partial<Record<ServerKind, Summary>> = {};
   for (const kind of Object.keys(SERVER_LABELS) as ServerKind[]) {
     const mine = samples.filter((s) => s.server === kind).sort((a, b) => a.pass - b.pass);
@@ -46,7 +49,12 @@ function byServer<S extends { server: ServerKind; pass: number }>(samples: reado
 }
 
 /** agentgate's value ÷ the baseline's, pass by pass (same pass = measured side by side). */
-function ratioOf<S extends { server: ServerKind; pass: number }>(samples: readonly S[], value: (s: S) => number, baseline: (s: S) => boolean, subject: ServerKind = 'agentgate'): Summary | undefined {
+function ratioOf<S extends { server: ServerKind; pass: number }>(
+  samples: readonly S[],
+  value: (s: S) => number,
+  baseline: (s: S) => boolean,
+  subject: ServerKind = 'agentgate',
+): Summary | undefined {
   const ratios = samples
     .filter((s) => s.server === subject)
     .map((s) => {
@@ -57,14 +65,21 @@ function ratioOf<S extends { server: ServerKind; pass: number }>(samples: readon
 }
 
 /** The PostgreSQL + Redis variant's ratio, for the notes ('' when it did not run). */
-function pgRatio<S extends { server: ServerKind; pass: number }>(samples: readonly S[], value: (s: S) => number, baseline: (s: S) => boolean): string {
-  const r = samples.some((s) => s.server === 'agentgate-pg') ? ratioOf(samples, value, baseline, 'agentgate-pg') : undefined;
+function pgRatio<S extends { server: ServerKind; pass: number }>(
+  samples: readonly S[],
+  value: (s: S) => number,
+  baseline: (s: S) => boolean,
+): string {
+  const r = samples.some((s) => s.server === 'agentgate-pg')
+    ? ratioOf(samples, value, baseline, 'agentgate-pg')
+    : undefined;
   return r === undefined ? '' : `PostgreSQL + Redis ÷ bare ws: ${ratioSpread(r)}`;
 }
 
 /** Which servers' passes were client-bound, saturated the machine, or got a broken workload back. */
 function flags(samples: readonly (LoadSample | HandshakeSample)[]): string {
-  const servers = (pick: (s: LoadSample | HandshakeSample) => boolean): string => [...new Set(samples.filter(pick).map((s) => s.server))].join(', ');
+  const servers = (pick: (s: LoadSample | HandshakeSample) => boolean): string =>
+    [...new Set(samples.filter(pick).map((s) => s.server))].join(', ');
   const out: string[] = [];
   const client = servers((s) => s.clientBound);
   const machine = servers((s) => 'machineSaturated' in s && s.machineSaturated);
@@ -76,8 +91,10 @@ function flags(samples: readonly (LoadSample | HandshakeSample)[]): string {
 }
 
 // A median of Infinity (never answered) is a figure, and a missed one; NaN (not measured) is none.
-const atLeast = (r: Summary | undefined, x: number): boolean | undefined => (r === undefined || Number.isNaN(r.median) ? undefined : r.median >= x);
-const atMost = (r: Summary | undefined, x: number): boolean | undefined => (r === undefined || Number.isNaN(r.median) ? undefined : r.median <= x);
+const atLeast = (r: Summary | undefined, x: number): boolean | undefined =>
+  r === undefined || Number.isNaN(r.median) ? undefined : r.median >= x;
+const atMost = (r: Summary | undefined, x: number): boolean | undefined =>
+  r === undefined || Number.isNaN(r.median) ? undefined : r.median <= x;
 
 export function buildRows(s: Samples): Row[] {
   const rows: Row[] = [];
@@ -85,8 +102,24 @@ export function buildRows(s: Samples): Row[] {
   for (const n of [...new Set(s.throughput.map((x) => x.connections))]) {
     const at = s.throughput.filter((x) => x.connections === n);
     const r = ratioOf(at, (x) => x.eventsPerSecond, isBare);
-    rows.push({ figure: `events/s, ${int(n)} connections`, values: byServer(at, (x) => x.eventsPerSecond), format: int, ratio: r, target: '>= 3.0x', met: atLeast(r, 3.0), note: [pgRatio(at, (x) => x.eventsPerSecond, isBare), flags(at)].filter((x) => x !== '').join('; ') });
-    rows.push({ figure: `↳ server CPU µs/event, ${int(n)} conn.`, values: byServer(at, (x) => x.serverCpuUsPerEvent), format: (x) => fixed(x, 2), ratio: ratioOf(at, (x) => x.serverCpuUsPerEvent, isBare), target: '', met: undefined, note: '' });
+    rows.push({
+      figure: `events/s, ${int(n)} connections`,
+      values: byServer(at, (x) => x.eventsPerSecond),
+      format: int,
+      ratio: r,
+      target: '>= 3.0x',
+      met: atLeast(r, 3.0),
+      note: [pgRatio(at, (x) => x.eventsPerSecond, isBare), flags(at)].filter((x) => x !== '').join('; '),
+    });
+    rows.push({
+      figure: `↳ server CPU µs/event, ${int(n)} conn.`,
+      values: byServer(at, (x) => x.serverCpuUsPerEvent),
+      format: (x) => fixed(x, 2),
+      ratio: ratioOf(at, (x) => x.serverCpuUsPerEvent, isBare),
+      target: '',
+      met: undefined,
+      note: '',
+    });
   }
   if (s.latency.length > 0) {
     const l = s.latency;
@@ -95,15 +128,60 @@ export function buildRows(s: Samples): Row[] {
     const p99s = ratioOf(l, (x) => x.p99StartedMs, isBare);
     const p99t = ratioOf(l, (x) => x.p99TerminalMs, isBare);
     const cpu = ratioOf(l, (x) => x.serverCores, isBare);
-    const late = l.filter((x) => x.missing > 0 || x.late > 0).map((x) => `${x.server} pass ${x.pass + 1}: ${x.late} sent late, ${x.missing} never answered (∞)`);
-    rows.push({ figure: `p50 → agent_started @ ${offered}`, values: byServer(l, (x) => x.p50StartedMs), format: ms, ratio: ratioOf(l, (x) => x.p50StartedMs, isBare), target: '', met: undefined, note: '' });
-    rows.push({ figure: `p99 → agent_started @ ${offered}`, values: byServer(l, (x) => x.p99StartedMs), format: ms, ratio: p99s, target: '<= 1.5x', met: atMost(p99s, 1.5), note: '' });
-    rows.push({ figure: `p50 → terminal @ ${offered}`, values: byServer(l, (x) => x.p50TerminalMs), format: ms, ratio: ratioOf(l, (x) => x.p50TerminalMs, isBare), target: '', met: undefined, note: '' });
-    rows.push({ figure: `p99 → terminal @ ${offered}`, values: byServer(l, (x) => x.p99TerminalMs), format: ms, ratio: p99t, target: '<= 1.5x', met: atMost(p99t, 1.5), note: late.join('; ') });
+    const late = l
+      .filter((x) => x.missing > 0 || x.late > 0)
+      .map((x) => `${x.server} pass ${x.pass + 1}: ${x.late} sent late, ${x.missing} never answered (∞)`);
+    rows.push({
+      figure: `p50 → agent_started @ ${offered}`,
+      values: byServer(l, (x) => x.p50StartedMs),
+      format: ms,
+      ratio: ratioOf(l, (x) => x.p50StartedMs, isBare),
+      target: '',
+      met: undefined,
+      note: '',
+    });
+    rows.push({
+      figure: `p99 → agent_started @ ${offered}`,
+      values: byServer(l, (x) => x.p99StartedMs),
+      format: ms,
+      ratio: p99s,
+      target: '<= 1.5x',
+      met: atMost(p99s, 1.5),
+      note: '',
+    });
+    rows.push({
+      figure: `p50 → terminal @ ${offered}`,
+      values: byServer(l, (x) => x.p50TerminalMs),
+      format: ms,
+      ratio: ratioOf(l, (x) => x.p50TerminalMs, isBare),
+      target: '',
+      met: undefined,
+      note: '',
+    });
+    rows.push({
+      figure: `p99 → terminal @ ${offered}`,
+      values: byServer(l, (x) => x.p99TerminalMs),
+      format: ms,
+      ratio: p99t,
+      target: '<= 1.5x',
+      met: atMost(p99t, 1.5),
+      note: late.join('; '),
+    });
     const behind = l.filter((x) => !x.keptUp);
-    const keptUp = behind.length === 0 ? '' : `did not keep up with the offered rate: ${behind.map((x) => `${x.server} pass ${x.pass + 1} (${int(x.eventsPerSecond)} ev/s)`).join(', ')}`;
+    const keptUp =
+      behind.length === 0
+        ? ''
+        : `did not keep up with the offered rate: ${behind.map((x) => `${x.server} pass ${x.pass + 1} (${int(x.eventsPerSecond)} ev/s)`).join(', ')}`;
     const cpuMet = atMost(cpu, 0.6);
-    rows.push({ figure: `server CPU (cores) @ ${offered}`, values: byServer(l, (x) => x.serverCores), format: (x) => fixed(x, 2), ratio: cpu, target: '<= 0.6x', met: cpuMet === undefined ? undefined : cpuMet && !behind.some((x) => AGENTGATE.includes(x.server)), note: [keptUp, flags(l)].filter((x) => x !== '').join('; ') });
+    rows.push({
+      figure: `server CPU (cores) @ ${offered}`,
+      values: byServer(l, (x) => x.serverCores),
+      format: (x) => fixed(x, 2),
+      ratio: cpu,
+      target: '<= 0.6x',
+      met: cpuMet === undefined ? undefined : cpuMet && !behind.some((x) => AGENTGATE.includes(x.server)),
+      note: [keptUp, flags(l)].filter((x) => x !== '').join('; '),
+    });
   }
   if (s.handshakes.length > 0) {
     const h = s.handshakes;
@@ -115,27 +193,72 @@ export function buildRows(s: Samples): Row[] {
       const r = mode === 'none' ? undefined : ratioOf([...of, ...h.filter(isNone)], (x) => x.perSecond, isNone);
       const accepting = mode === 'ticket' || mode === 'bearer' || mode === 'subprotocol';
       const pg = mode === 'none' ? '' : pgRatio([...of, ...h.filter(isNone)], (x) => x.perSecond, isNone);
-      rows.push({ figure: `handshakes/s, ${HANDSHAKE_LABELS[mode]}`, values: byServer(of, (x) => x.perSecond), format: int, ratio: r, target: accepting ? '>= 0.7x' : '', met: accepting ? atLeast(r, 0.7) : undefined, note: [pg, flags(of)].filter((x) => x !== '').join('; ') });
+      rows.push({
+        figure: `handshakes/s, ${HANDSHAKE_LABELS[mode]}`,
+        values: byServer(of, (x) => x.perSecond),
+        format: int,
+        ratio: r,
+        target: accepting ? '>= 0.7x' : '',
+        met: accepting ? atLeast(r, 0.7) : undefined,
+        note: [pg, flags(of)].filter((x) => x !== '').join('; '),
+      });
       if (mode === 'rejected') {
         const rej = summarize(of.filter((x) => x.server === 'agentgate').map((x) => x.serverCpuUsPerHandshake));
         const acc = summarize(accepted.map((x) => x.serverCpuUsPerHandshake));
-        rows.push({ figure: '↳ server CPU µs per rejected handshake', values: byServer(of, (x) => x.serverCpuUsPerHandshake), format: (x) => fixed(x, 0), ratio: undefined, target: `<= accepted Bearer (${fixed(acc.median, 0)} µs)`, met: Number.isFinite(rej.median) && Number.isFinite(acc.median) ? rej.median <= acc.median : undefined, note: '' });
+        rows.push({
+          figure: '↳ server CPU µs per rejected handshake',
+          values: byServer(of, (x) => x.serverCpuUsPerHandshake),
+          format: (x) => fixed(x, 0),
+          ratio: undefined,
+          target: `<= accepted Bearer (${fixed(acc.median, 0)} µs)`,
+          met: Number.isFinite(rej.median) && Number.isFinite(acc.median) ? rej.median <= acc.median : undefined,
+          note: '',
+        });
       }
     }
     const minted = h.filter((x) => x.ticketsPerSecond !== undefined);
-    if (minted.length > 0) rows.push({ figure: 'POST /ws/ticket per second (not in the above)', values: byServer(minted, (x) => x.ticketsPerSecond!), format: int, ratio: undefined, target: '', met: undefined, note: '8 requests in flight per generator, keep-alive' });
+    if (minted.length > 0)
+      rows.push({
+        figure: 'POST /ws/ticket per second (not in the above)',
+        values: byServer(minted, (x) => x.ticketsPerSecond!),
+        format: int,
+        ratio: undefined,
+        target: '',
+        met: undefined,
+        note: '8 requests in flight per generator, keep-alive',
+      });
   }
   for (const n of [...new Set(s.idle.map((x) => x.connections))]) {
     const at = s.idle.filter((x) => x.connections === n);
     const r = ratioOf(at, (x) => x.rssPerConnection, isBare);
     const abs = byServer(at, (x) => x.rssPerConnection).agentgate;
     // RSS that fell while connections were added says nothing about what they cost: not met, and noted.
-    const met = abs === undefined || r === undefined ? undefined : abs.median > 0 && abs.median <= 12 * 1024 && r.median <= 1.5;
-    const short = at.filter((x) => x.serverConnections < n).map((x) => `${x.server} pass ${x.pass + 1}: ${x.serverConnections} open (${JSON.stringify(x.failures)})`);
-    const each = (pick: (x: IdleSample) => number): string => Object.entries(byServer(at, pick)).map(([k, v]) => `${k} ${kb(v.median)}`).join(', ');
-    const fell = at.filter((x) => x.rssPerConnection <= 0).map((x) => `${x.server} pass ${x.pass + 1}: RSS fell while connecting (not a measurement)`);
-    const note = [`per connection added after the first ${int(at[0]!.warm)}: RSS ${each((x) => x.rssPerAddedConnection)}; V8 heap ${each((x) => x.heapPerConnection)}`, ...short, ...fell];
-    rows.push({ figure: `RSS per idle connection, ${int(n)}`, values: byServer(at, (x) => x.rssPerConnection), format: kb, ratio: r, target: '<= 12 KB and <= 1.5x', met, note: note.join('; ') });
+    const met =
+      abs === undefined || r === undefined ? undefined : abs.median > 0 && abs.median <= 12 * 1024 && r.median <= 1.5;
+    const short = at
+      .filter((x) => x.serverConnections < n)
+      .map((x) => `${x.server} pass ${x.pass + 1}: ${x.serverConnections} open (${JSON.stringify(x.failures)})`);
+    const each = (pick: (x: IdleSample) => number): string =>
+      Object.entries(byServer(at, pick))
+        .map(([k, v]) => `${k} ${kb(v.median)}`)
+        .join(', ');
+    const fell = at
+      .filter((x) => x.rssPerConnection <= 0)
+      .map((x) => `${x.server} pass ${x.pass + 1}: RSS fell while connecting (not a measurement)`);
+    const note = [
+      `per connection added after the first ${int(at[0]!.warm)}: RSS ${each((x) => x.rssPerAddedConnection)}; V8 heap ${each((x) => x.heapPerConnection)}`,
+      ...short,
+      ...fell,
+    ];
+    rows.push({
+      figure: `RSS per idle connection, ${int(n)}`,
+      values: byServer(at, (x) => x.rssPerConnection),
+      format: kb,
+      ratio: r,
+      target: '<= 12 KB and <= 1.5x',
+      met,
+      note: note.join('; '),
+    });
   }
   for (const st of s.stall) {
     const ag = AGENTGATE.includes(st.server);
@@ -143,7 +266,10 @@ export function buildRows(s: Samples): Row[] {
     const cut = st.stalled.cutOffAtMs;
     const bounded = ag ? cut !== null && extra <= STALL_BOUND_BYTES : undefined;
     // A cut-off socket's close frame waits behind the unread data; the server may terminate it before it is read.
-    const how = cut === null ? 'never cut off' : `cut off after ${fixed(cut / 1000, 1)} s (${st.stalled.closeCode === null ? 'terminated; close frame unread' : `close ${st.stalled.closeCode} ${st.stalled.closeReason}`})`;
+    const how =
+      cut === null
+        ? 'never cut off'
+        : `cut off after ${fixed(cut / 1000, 1)} s (${st.stalled.closeCode === null ? 'terminated; close frame unread' : `close ${st.stalled.closeCode} ${st.stalled.closeReason}`})`;
     rows.push({
       figure: `stalled reader: peak RSS growth (${st.server})`,
       values: { [st.server]: summarize([st.stalled.peakGrowth]) },
@@ -182,19 +308,44 @@ function columns(rows: readonly Row[]): ServerKind[] {
 
 function tableCells(rows: readonly Row[]): string[][] {
   const kinds = columns(rows);
-  const head = ['figure', ...kinds.map((k) => SERVER_LABELS[k]), 'agentgate ÷ bare ws (min–max)', 'target', 'met?', 'notes'];
-  return [head, ...rows.map((r) => [r.figure, ...kinds.map((k) => cell(r, k)), r.ratio === undefined ? '' : ratioSpread(r.ratio), r.target, metText(r.met), r.note])];
+  const head = [
+    'figure',
+    ...kinds.map((k) => SERVER_LABELS[k]),
+    'agentgate ÷ bare ws (min–max)',
+    'target',
+    'met?',
+    'notes',
+  ];
+  return [
+    head,
+    ...rows.map((r) => [
+      r.figure,
+      ...kinds.map((k) => cell(r, k)),
+      r.ratio === undefined ? '' : ratioSpread(r.ratio),
+      r.target,
+      metText(r.met),
+      r.note,
+    ]),
+  ];
 }
 
 export function textTable(rows: readonly Row[]): string {
   const cells = tableCells(rows);
   const widths = cells[0]!.map((_, i) => Math.min(60, Math.max(...cells.map((r) => r[i]!.length))));
-  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function markdownTable(rows: readonly Row[]): string {
   const cells = tableCells(rows);
   // `<jwt>` would be read as an HTML tag.
-  const line = (r: readonly string[]): string => `| ${r.map((c) => c.replace(/\|/g, '\\|').replace(/</g, '&lt;')).join(' | ')} |`;
+  const line = (r: readonly string[]): string =>
+    `| ${r.map((c) => c.replace(/\|/g, '\\|').replace(/</g, '&lt;')).join(' | ')} |`;
   return [line(cells[0]!), line(cells[0]!.map(() => '---')), ...cells.slice(1).map(line)].join('\n');
 }

@@ -24,7 +24,13 @@ export function processStats(collect: boolean): ProcessStats {
   }
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
-  return { wallMs: performance.now(), cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external };
+  return {
+    wallMs: performance.now(),
+    cpuUs: cpu.user + cpu.system,
+    rss: mem.rss,
+    heapUsed: mem.heapUsed,
+    external: mem.external,
+  };
 }
 
 /** Serves commands until the parent disconnects. `stats` is answered for every child. */
@@ -43,12 +49,18 @@ export function serveCommands(handlers: Record<string, Handler>, onExit: () => P
   process.on('message', (raw: unknown) => {
     const command = raw as Command;
     const handler = command.cmd === 'stats' ? () => processStats(command.gc === true) : handlers[command.cmd];
-    if (handler === undefined) return void process.send!({ id: command.id, ok: false, error: `unknown command ${command.cmd}` });
+    if (handler === undefined)
+      return void process.send!({ id: command.id, ok: false, error: `unknown command ${command.cmd}` });
     Promise.resolve()
       .then(() => handler(command))
       .then(
         (result) => process.send!({ id: command.id, ok: true, result }),
-        (err: unknown) => process.send!({ id: command.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+        (err: unknown) =>
+          process.send!({
+            id: command.id,
+            ok: false,
+            error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+          }),
       );
   });
 }

@@ -95,7 +95,12 @@ export class Child {
   }
 
   /** Starts `file` (relative to bench/) and waits for its `ready` message. */
-  static async start<R>(name: string, file: string, args: readonly string[], options: ChildOptions): Promise<{ child: Child; ready: R }> {
+  static async start<R>(
+    name: string,
+    file: string,
+    args: readonly string[],
+    options: ChildOptions,
+  ): Promise<{ child: Child; ready: R }> {
     installTraps();
     const path = fileURLToPath(new URL(`../${file}`, import.meta.url));
     const proc = fork(path, [...args], {
@@ -108,7 +113,9 @@ export class Child {
     const ready = await Promise.race([
       child.readyMessage,
       child.exited.then((code) => Promise.reject(new Error(`${name} exited (${code}) before it was ready`))),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${name} not ready in 120 s`)), 120_000).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`${name} not ready in 120 s`)), 120_000).unref(),
+      ),
     ]);
     return { child, ready: ready as R };
   }

@@ -24,13 +24,19 @@ export interface Summary {
 /** NaN (not measured) is left out; Infinity (never arrived) is kept and sorts last. */
 export function summarize(passes: readonly number[]): Summary {
   const known = passes.filter((x) => !Number.isNaN(x));
-  return { median: median(known), min: known.length === 0 ? NaN : Math.min(...known), max: known.length === 0 ? NaN : Math.max(...known), passes };
+  return {
+    median: median(known),
+    min: known.length === 0 ? NaN : Math.min(...known),
+    max: known.length === 0 ? NaN : Math.max(...known),
+    passes,
+  };
 }
 
 /** Thousands separators, no decimals: 88123 → "88,123". */
 export const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
 
-export const fixed = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : x === Infinity ? '∞' : '—');
+export const fixed = (x: number, digits: number): string =>
+  Number.isFinite(x) ? x.toFixed(digits) : x === Infinity ? '∞' : '—';
 
 export const ratio = (x: number): string => (Number.isNaN(x) ? '—' : `${fixed(x, 2)}x`);
 

@@ -24,11 +24,32 @@ export function baselineBurst(): string[] {
   const runId = randomUUID();
   const threadId = randomUUID();
   const startedAt = Date.now();
-  const frames: string[] = [JSON.stringify({ type: 'agent_started', agent: 'bench', runId, threadId, seq: 1, ts: new Date().toISOString() })];
+  const frames: string[] = [
+    JSON.stringify({ type: 'agent_started', agent: 'bench', runId, threadId, seq: 1, ts: new Date().toISOString() }),
+  ];
   for (let i = 1; i <= DELTAS_PER_REQUEST; i++) {
-    frames.push(JSON.stringify({ type: 'agent_message_delta', text: deltaText(i), runId, threadId, seq: i + 1, ts: new Date().toISOString() }));
+    frames.push(
+      JSON.stringify({
+        type: 'agent_message_delta',
+        text: deltaText(i),
+        runId,
+        threadId,
+        seq: i + 1,
+        ts: new Date().toISOString(),
+      }),
+    );
   }
-  frames.push(JSON.stringify({ type: 'agent_completed', text: `${DELTAS_PER_REQUEST} deltas`, durationMs: Date.now() - startedAt, runId, threadId, seq: EVENTS_PER_REQUEST, ts: new Date().toISOString() }));
+  frames.push(
+    JSON.stringify({
+      type: 'agent_completed',
+      text: `${DELTAS_PER_REQUEST} deltas`,
+      durationMs: Date.now() - startedAt,
+      runId,
+      threadId,
+      seq: EVENTS_PER_REQUEST,
+      ts: new Date().toISOString(),
+    }),
+  );
   return frames;
 }
 

@@ -39,11 +39,19 @@ const OPEN_CONCURRENCY = 64;
 const UPGRADE_TIMEOUT_MS = 15_000;
 
 /** Credentials for `count` sockets: tickets are minted here (timed separately from the upgrades). */
-async function credentials(port: number, auth: Auth, tokens: readonly string[], count: number): Promise<{ creds: Credential[]; mintMs: number }> {
+async function credentials(
+  port: number,
+  auth: Auth,
+  tokens: readonly string[],
+  count: number,
+): Promise<{ creds: Credential[]; mintMs: number }> {
   const pick = (i: number): string => tokens[i % tokens.length]!;
   if (auth === 'none') return { creds: Array.from({ length: count }, () => ({ kind: 'none' })), mintMs: 0 };
   if (auth === 'ticket') {
-    const { tickets, ms } = await mintTickets(port, Array.from({ length: count }, (_, i) => pick(i)));
+    const { tickets, ms } = await mintTickets(
+      port,
+      Array.from({ length: count }, (_, i) => pick(i)),
+    );
     return { creds: tickets.map((ticket) => ({ kind: 'ticket', ticket })), mintMs: ms };
   }
   return { creds: Array.from({ length: count }, (_, i) => ({ kind: auth, token: pick(i) })), mintMs: 0 };
@@ -60,7 +68,8 @@ async function pool(count: number, concurrency: number, work: (i: number) => Pro
 }
 
 function tally(statuses: Record<string, number>, err: unknown): void {
-  const key = err instanceof UpgradeRefused ? String(err.status) : err instanceof Error ? err.message.slice(0, 60) : 'error';
+  const key =
+    err instanceof UpgradeRefused ? String(err.status) : err instanceof Error ? err.message.slice(0, 60) : 'error';
   statuses[key] = (statuses[key] ?? 0) + 1;
 }
 
@@ -72,7 +81,13 @@ async function open(c: Command): Promise<unknown> {
   const t0 = performance.now();
   await pool(creds.length, OPEN_CONCURRENCY, async (i) => {
     try {
-      const ws = await RawWs.open({ port, path: c.path as string, credential: creds[i]!, waitFirstFrame: c.waitFirstFrame === true, timeoutMs: UPGRADE_TIMEOUT_MS });
+      const ws = await RawWs.open({
+        port,
+        path: c.path as string,
+        credential: creds[i]!,
+        waitFirstFrame: c.waitFirstFrame === true,
+        timeoutMs: UPGRADE_TIMEOUT_MS,
+      });
       conns.push(new LoadConnection(ws, `${name}-${opened++}`, counters));
     } catch (err) {
       tally(failures, err);
@@ -137,7 +152,8 @@ async function stall(c: Command): Promise<unknown> {
   // Read again: whatever was queued drains, then the close frame (if the server cut us off) arrives.
   ws.socket.resume();
   const until = performance.now() + 15_000;
-  while (ws.closeCode === undefined && !ws.closed && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
+  while (ws.closeCode === undefined && !ws.closed && performance.now() < until)
+    await new Promise((r) => setTimeout(r, 50));
   return { sent, closeCode: ws.closeCode ?? null, closeReason: ws.closeReason, endedAtMs };
 }
 
@@ -147,7 +163,8 @@ async function closeAll(c: Command): Promise<unknown> {
   for (const n of names) groups.delete(n);
   for (const conn of conns) conn.ws.close();
   const until = performance.now() + 10_000;
-  while (conns.some((conn) => !conn.ws.closed) && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+  while (conns.some((conn) => !conn.ws.closed) && performance.now() < until)
+    await new Promise((r) => setTimeout(r, 20));
   for (const conn of conns) conn.ws.destroy();
   return { closed: conns.length };
 }
@@ -158,7 +175,8 @@ serveCommands(
     closedStart: (c) => void loops.set(keyOf(c), new ClosedLoop(groupOf(c))),
     closedStop: async (c) => ({ inFlight: (await loops.get(keyOf(c))?.stop(c.drainMs as number)) ?? 0 }),
     mark: (c) => ({ ...counters, ...processStats(false), open: groupOf(c).filter((conn) => !conn.ws.closed).length }),
-    openLoop: (c) => openLoop(groupOf(c), counters, c.requestsPerSecond as number, c.warmupMs as number, c.windowMs as number),
+    openLoop: (c) =>
+      openLoop(groupOf(c), counters, c.requestsPerSecond as number, c.warmupMs as number, c.windowMs as number),
     prepareHandshakes,
     handshakes,
     stall,

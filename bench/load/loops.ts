@@ -93,7 +93,8 @@ export class ClosedLoop {
   async stop(drainMs = 5_000): Promise<number> {
     this.running = false;
     const until = performance.now() + drainMs;
-    while (this.conns.some((c) => c.busy && !c.ws.closed) && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (this.conns.some((c) => c.busy && !c.ws.closed) && performance.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
     return this.conns.filter((c) => c.busy && !c.ws.closed).length;
   }
 }
@@ -112,7 +113,13 @@ export interface OpenLoopResult {
 }
 
 /** Offers `requestsPerSecond` (for this generator) for warmupMs + windowMs, then drains. */
-export async function openLoop(conns: readonly LoadConnection[], counters: Counters, requestsPerSecond: number, warmupMs: number, windowMs: number): Promise<OpenLoopResult> {
+export async function openLoop(
+  conns: readonly LoadConnection[],
+  counters: Counters,
+  requestsPerSecond: number,
+  warmupMs: number,
+  windowMs: number,
+): Promise<OpenLoopResult> {
   const periodMs = (conns.length / requestsPerSecond) * 1000;
   const t0 = performance.now();
   const from = t0 + warmupMs;
@@ -145,10 +152,13 @@ export async function openLoop(conns: readonly LoadConnection[], counters: Count
         late++;
         queue.push(at);
       } else c.send(at);
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        fire(at + periodMs);
-      }, Math.max(0, at + periodMs - performance.now()));
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          fire(at + periodMs);
+        },
+        Math.max(0, at + periodMs - performance.now()),
+      );
       timers.add(timer);
     };
     const first = t0 + Math.random() * periodMs;
@@ -161,8 +171,16 @@ export async function openLoop(conns: readonly LoadConnection[], counters: Count
   await new Promise((r) => setTimeout(r, warmupMs + windowMs));
   // Let the window's requests finish (bounded), then stop every schedule.
   const drainUntil = performance.now() + 5_000;
-  while (toTerminal.length < due && performance.now() < drainUntil && conns.some((c) => c.busy && !c.ws.closed)) await new Promise((r) => setTimeout(r, 20));
+  while (toTerminal.length < due && performance.now() < drainUntil && conns.some((c) => c.busy && !c.ws.closed))
+    await new Promise((r) => setTimeout(r, 20));
   for (const t of [...timers, ...marks]) clearTimeout(t);
   for (const c of conns) c.onDone = () => {};
-  return { toStarted, toTerminal, late, missing: Math.max(0, due - toTerminal.length), windowMs, events: eventsAtTo - eventsAtFrom };
+  return {
+    toStarted,
+    toTerminal,
+    late,
+    missing: Math.max(0, due - toTerminal.length),
+    windowMs,
+    events: eventsAtTo - eventsAtFrom,
+  };
 }

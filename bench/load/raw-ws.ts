@@ -81,7 +81,10 @@ export class RawWs {
         socket.destroy();
         reject(err);
       };
-      const timer = setTimeout(() => fail(new Error(`upgrade timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`upgrade timed out after ${options.timeoutMs} ms`)),
+        options.timeoutMs,
+      );
       socket.on('error', fail);
       socket.on('close', () => fail(new UpgradeRefused(0)));
       const onHead = (chunk: Buffer): void => {

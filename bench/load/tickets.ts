@@ -8,23 +8,38 @@ import { performance } from 'node:perf_hooks';
 
 function post(agent: Agent, port: number, token: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/ws/ticket', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { ticket?: string };
-        if (res.statusCode !== 201 || body.ticket === undefined) reject(new Error(`POST /ws/ticket answered ${res.statusCode}`));
-        else resolve(body.ticket);
-      });
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/ws/ticket',
+        agent,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { ticket?: string };
+          if (res.statusCode !== 201 || body.ticket === undefined)
+            reject(new Error(`POST /ws/ticket answered ${res.statusCode}`));
+          else resolve(body.ticket);
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end('{}');
   });
 }
 
 /** One ticket per entry of `tokens` (a token may repeat), `concurrency` requests in flight; throws on any non-201. */
-export async function mintTickets(port: number, tokens: readonly string[], concurrency = 8): Promise<{ tickets: string[]; ms: number }> {
+export async function mintTickets(
+  port: number,
+  tokens: readonly string[],
+  concurrency = 8,
+): Promise<{ tickets: string[]; ms: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const t0 = performance.now();
   const tickets: string[] = new Array<string>(tokens.length);

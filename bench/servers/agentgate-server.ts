@@ -65,4 +65,11 @@ serveCommands({ connections: () => running.gateway.connectionCount }, async () =
   await running.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
-announceReady({ port: running.port, path: '/ws', tokens, code: codeRoot, storage: config.database === undefined ? 'sqlite' : 'postgres', shared: config.redis === undefined ? 'memory' : 'redis' });
+announceReady({
+  port: running.port,
+  path: '/ws',
+  tokens,
+  code: codeRoot,
+  storage: config.database === undefined ? 'sqlite' : 'postgres',
+  shared: config.redis === undefined ? 'memory' : 'redis',
+});

@@ -16,12 +16,18 @@ const BATCH = 50;
 export async function seedUsers(config: Config, count: number): Promise<string[]> {
   const { AccessTokens, hashSecret, loadSigningKeys, newOpaqueSecret, PasswordHasher } = auth;
   const { openPostgres, openSqlite, SqlTokenStore, SqlUserStore } = storage;
-  const db: Kysely<Database> = config.database === undefined ? await openSqlite(config.dataDir) : await openPostgres(config.database);
+  const db: Kysely<Database> =
+    config.database === undefined ? await openSqlite(config.dataDir) : await openPostgres(config.database);
   try {
     const users = new SqlUserStore(db);
     const tokens = new SqlTokenStore(db);
     const keys = await loadSigningKeys({ secretKey: config.jwt.secretKey, dataDir: config.dataDir });
-    const accessTokens = new AccessTokens({ keys, issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.accessTtlSeconds });
+    const accessTokens = new AccessTokens({
+      keys,
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      ttlSeconds: config.jwt.accessTtlSeconds,
+    });
     const passwordHash = await new PasswordHasher().hash('bench password, never used to log in');
     const now = new Date();
     const createdAt = now.toISOString();
@@ -31,8 +37,19 @@ export async function seedUsers(config: Config, count: number): Promise<string[]
       const batch = Array.from({ length: Math.min(BATCH, count - start) }, async (_, k) => {
         const userId = randomUUID();
         const familyId = randomUUID();
-        await users.create({ id: userId, email: `bench-${start + k}-${userId}@example.com`, passwordHash, displayName: null, isDemo: false, createdAt, disabledAt: null });
-        await tokens.createFamily({ id: familyId, userId, createdAt }, { tokenHash: hashSecret(newOpaqueSecret('rt_')), familyId, createdAt, expiresAt });
+        await users.create({
+          id: userId,
+          email: `bench-${start + k}-${userId}@example.com`,
+          passwordHash,
+          displayName: null,
+          isDemo: false,
+          createdAt,
+          disabledAt: null,
+        });
+        await tokens.createFamily(
+          { id: familyId, userId, createdAt },
+          { tokenHash: hashSecret(newOpaqueSecret('rt_')), familyId, createdAt, expiresAt },
+        );
         return (await accessTokens.sign(userId, familyId, Math.floor(now.getTime() / 1000))).token;
       });
       out.push(...(await Promise.all(batch)));

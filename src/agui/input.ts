@@ -22,12 +22,16 @@ export function parseRunAgentInput(body: unknown): AguiRunRequest {
     throw new AppError('invalid_request', `Invalid RunAgentInput: ${issues}.`);
   }
   const { threadId, runId, messages } = parsed.data;
-  for (const [name, value] of [['threadId', threadId], ['runId', runId]] as const) {
-    if (value.length === 0 || value.length > MAX_ID_LENGTH) throw new AppError('invalid_request', `${name} must be 1 to ${MAX_ID_LENGTH} characters.`);
+  for (const [name, value] of [
+    ['threadId', threadId],
+    ['runId', runId],
+  ] as const) {
+    if (value.length === 0 || value.length > MAX_ID_LENGTH)
+      throw new AppError('invalid_request', `${name} must be 1 to ${MAX_ID_LENGTH} characters.`);
   }
   const last = messages.at(-1);
-  if (last?.role !== 'user') throw new AppError('invalid_request', 'The last message must be the user\'s new message.');
+  if (last?.role !== 'user') throw new AppError('invalid_request', "The last message must be the user's new message.");
   const text = contentToText(last.content).trim();
-  if (text === '') throw new AppError('invalid_request', 'The user\'s message has no text.');
+  if (text === '') throw new AppError('invalid_request', "The user's message has no text.");
   return { threadId, runId, text };
 }

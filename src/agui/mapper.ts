@@ -21,7 +21,10 @@ export class AguiMapper {
         return [{ type: EventType.RUN_STARTED, threadId: event.threadId, runId: event.runId, timestamp }];
       case 'agent_thinking': {
         const messageId = `${event.runId}:reasoning:${event.seq}`;
-        const content: AguiEvent[] = event.text === '' ? [] : [{ type: EventType.REASONING_MESSAGE_CONTENT, messageId, delta: event.text, timestamp }];
+        const content: AguiEvent[] =
+          event.text === ''
+            ? []
+            : [{ type: EventType.REASONING_MESSAGE_CONTENT, messageId, delta: event.text, timestamp }];
         return [
           ...this.closeText(timestamp),
           { type: EventType.REASONING_START, messageId, timestamp },
@@ -36,16 +39,29 @@ export class AguiMapper {
         const opened: AguiEvent[] = [];
         if (this.openMessageId === undefined) {
           this.openMessageId = `${event.runId}:message:${event.seq}`;
-          opened.push({ type: EventType.TEXT_MESSAGE_START, messageId: this.openMessageId, role: 'assistant', timestamp });
+          opened.push({
+            type: EventType.TEXT_MESSAGE_START,
+            messageId: this.openMessageId,
+            role: 'assistant',
+            timestamp,
+          });
         }
         this.streamedText = true;
-        return [...opened, { type: EventType.TEXT_MESSAGE_CONTENT, messageId: this.openMessageId, delta: event.text, timestamp }];
+        return [
+          ...opened,
+          { type: EventType.TEXT_MESSAGE_CONTENT, messageId: this.openMessageId, delta: event.text, timestamp },
+        ];
       }
       case 'tool_executing':
         return [
           ...this.closeText(timestamp),
           { type: EventType.TOOL_CALL_START, toolCallId: event.toolCallId, toolCallName: event.tool, timestamp },
-          { type: EventType.TOOL_CALL_ARGS, toolCallId: event.toolCallId, delta: JSON.stringify(event.args ?? {}), timestamp },
+          {
+            type: EventType.TOOL_CALL_ARGS,
+            toolCallId: event.toolCallId,
+            delta: JSON.stringify(event.args ?? {}),
+            timestamp,
+          },
           { type: EventType.TOOL_CALL_END, toolCallId: event.toolCallId, timestamp },
         ];
       case 'tool_completed':
@@ -70,17 +86,48 @@ export class AguiMapper {
             { type: EventType.TEXT_MESSAGE_END, messageId, timestamp },
           );
         }
-        const usage = event.usage === undefined ? {} : { usage: [{ inputTokens: event.usage.inputTokens, outputTokens: event.usage.outputTokens, totalTokens: event.usage.inputTokens + event.usage.outputTokens }] };
+        const usage =
+          event.usage === undefined
+            ? {}
+            : {
+                usage: [
+                  {
+                    inputTokens: event.usage.inputTokens,
+                    outputTokens: event.usage.outputTokens,
+                    totalTokens: event.usage.inputTokens + event.usage.outputTokens,
+                  },
+                ],
+              };
         return [
           ...this.closeText(timestamp),
           ...whole,
-          { type: EventType.RUN_FINISHED, threadId: event.threadId, runId: event.runId, result: event.text, outcome: { type: 'success' }, ...usage, timestamp },
+          {
+            type: EventType.RUN_FINISHED,
+            threadId: event.threadId,
+            runId: event.runId,
+            result: event.text,
+            outcome: { type: 'success' },
+            ...usage,
+            timestamp,
+          },
         ];
       }
       case 'run_cancelled':
-        return [...this.closeText(timestamp), { type: EventType.RUN_FINISHED, threadId: event.threadId, runId: event.runId, outcome: { type: 'cancelled' }, timestamp }];
+        return [
+          ...this.closeText(timestamp),
+          {
+            type: EventType.RUN_FINISHED,
+            threadId: event.threadId,
+            runId: event.runId,
+            outcome: { type: 'cancelled' },
+            timestamp,
+          },
+        ];
       case 'agent_error':
-        return [...this.closeText(timestamp), { type: EventType.RUN_ERROR, code: event.code, message: event.message, timestamp }];
+        return [
+          ...this.closeText(timestamp),
+          { type: EventType.RUN_ERROR, code: event.code, message: event.message, timestamp },
+        ];
     }
   }
 

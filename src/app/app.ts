@@ -2,13 +2,36 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { builtinTools, createLlmAgent, OfflineAgent, preloadCalculator, ToolRegistry, type Agent } from '../agents/index.js';
-import { AccessTokens, AuthService, DependencyGuard, loadSigningKeys, PasswordHasher, Tickets, type TokenStore, type UserStore } from '../auth/index.js';
+import {
+  builtinTools,
+  createLlmAgent,
+  OfflineAgent,
+  preloadCalculator,
+  ToolRegistry,
+  type Agent,
+} from '../agents/index.js';
+import {
+  AccessTokens,
+  AuthService,
+  DependencyGuard,
+  loadSigningKeys,
+  PasswordHasher,
+  Tickets,
+  type TokenStore,
+  type UserStore,
+} from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createHttpApp } from '../http/index.js';
 import { RunManager } from '../runs/index.js';
-import { FlexibleAttemptLimiter, SqlConversationStore, SqlEventLog, SqlTokenStore, SqlTokenUsageStore, SqlUserStore } from '../storage/index.js';
+import {
+  FlexibleAttemptLimiter,
+  SqlConversationStore,
+  SqlEventLog,
+  SqlTokenStore,
+  SqlTokenUsageStore,
+  SqlUserStore,
+} from '../storage/index.js';
 import { openBackends } from './backends.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -20,7 +43,10 @@ export interface AppOptions {
   readonly agent?: Agent;
   readonly now?: () => number;
   /** Wraps the stores auth depends on (fault-injection tests). */
-  readonly wrapAuthStores?: (stores: { users: UserStore; tokens: TokenStore }) => { users: UserStore; tokens: TokenStore };
+  readonly wrapAuthStores?: (stores: { users: UserStore; tokens: TokenStore }) => {
+    users: UserStore;
+    tokens: TokenStore;
+  };
 }
 
 export interface RunningApp {
@@ -36,7 +62,10 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-export const DOCS_PATHS = [fileURLToPath(new URL('../../docs/', import.meta.url)), fileURLToPath(new URL('../../README.md', import.meta.url))];
+export const DOCS_PATHS = [
+  fileURLToPath(new URL('../../docs/', import.meta.url)),
+  fileURLToPath(new URL('../../README.md', import.meta.url)),
+];
 
 /**
  * The composition root: turns config into concrete backends, wires the domains, listens, and owns shutdown order
@@ -47,7 +76,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const now = options.now ?? Date.now;
   // Metrics come first (everything reports to them); their gauges read the gateway and runs once those exist.
   const live: { gateway?: Gateway; runs?: RunManager } = {};
-  const metrics = createMetrics({ connections: () => live.gateway?.connectionCount ?? 0, activeRuns: () => live.runs?.activeCount ?? 0 });
+  const metrics = createMetrics({
+    connections: () => live.gateway?.connectionCount ?? 0,
+    activeRuns: () => live.runs?.activeCount ?? 0,
+  });
   const { telemetry } = metrics;
   const instanceId = randomUUID();
   // The calculator library takes 1-3 s to evaluate and blocks the event loop meanwhile. Loaded first, before any
@@ -56,7 +88,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   await preloadCalculator().catch((err: unknown) => logger.error({ err }, 'calculator failed to load'));
   const backends = await openBackends(config, instanceId, logger);
   const { db, bus, revocations, perMinute } = backends;
-  const authStores = (options.wrapAuthStores ?? ((s) => s))({ users: new SqlUserStore(db), tokens: new SqlTokenStore(db) });
+  const authStores = (options.wrapAuthStores ?? ((s) => s))({
+    users: new SqlUserStore(db),
+    tokens: new SqlTokenStore(db),
+  });
   const conversations = new SqlConversationStore(db);
   const events = new SqlEventLog(db);
 
@@ -64,7 +99,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const authGuard = new DependencyGuard('the user and session store');
   const auth = new AuthService({
     ...authStores,
-    accessTokens: new AccessTokens({ keys, issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.accessTtlSeconds }),
+    accessTokens: new AccessTokens({
+      keys,
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      ttlSeconds: config.jwt.accessTtlSeconds,
+    }),
     passwords: new PasswordHasher(),
     revocations,
     ipLimiter: perMinute(config.rateLimits.loginPerMinute, 'ip'),
@@ -92,7 +132,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // LLM_PROVIDER picks the agent; token usage is counted in the durable store, so budgets hold across instances.
   const agent =
     options.agent ??
-    (config.llm.provider === 'offline' ? new OfflineAgent() : createLlmAgent(config.llm, { usage: new SqlTokenUsageStore(db), logger: logger.child({ component: 'llm' }), now }));
+    (config.llm.provider === 'offline'
+      ? new OfflineAgent()
+      : createLlmAgent(config.llm, {
+          usage: new SqlTokenUsageStore(db),
+          logger: logger.child({ component: 'llm' }),
+          now,
+        }));
   const runs = new RunManager({
     conversations,
     runs: conversations,
@@ -121,7 +167,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       maxMessageBytes: config.maxMessageBytes,
       maxConnectionsPerUser: config.gatewayLimits.maxConnectionsPerUser,
       maxBufferedBytes: config.gatewayLimits.maxBufferedBytes,
-      isOriginAllowed: (origin) => (config.allowedOrigins.length > 0 ? config.allowedOrigins : ownOrigins).includes(origin),
+      isOriginAllowed: (origin) =>
+        (config.allowedOrigins.length > 0 ? config.allowedOrigins : ownOrigins).includes(origin),
       leaseRenewIntervalMs: Math.max(100, Math.floor(config.instanceLeaseMs / 3)),
     },
     {
@@ -132,7 +179,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       revocations,
       leases: backends.leases,
       handshakeLimiter: perMinute(config.gatewayLimits.handshakesPerMinute, 'handshake'),
-      messageLimiter: FlexibleAttemptLimiter.withBurst({ perSecond: config.gatewayLimits.messagesPerSecond, burst: config.gatewayLimits.messageBurst, burstWindowSeconds: 10, keyPrefix: 'ws-messages' }),
+      messageLimiter: FlexibleAttemptLimiter.withBurst({
+        perSecond: config.gatewayLimits.messagesPerSecond,
+        burst: config.gatewayLimits.messageBurst,
+        burstWindowSeconds: 10,
+        keyPrefix: 'ws-messages',
+      }),
       telemetry,
       logger,
       now,
@@ -172,11 +224,22 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   if (publicUrl === '') publicUrl = url;
   ownOrigins = ownOriginsOf(publicUrl, port);
   logger.info(
-    { url, publicUrl, instanceId, agent: agent.name, storage: config.database ? 'postgres' : 'sqlite', shared: config.redis ? 'redis' : 'memory', signing: keys.alg, demoMode: config.demoMode },
+    {
+      url,
+      publicUrl,
+      instanceId,
+      agent: agent.name,
+      storage: config.database ? 'postgres' : 'sqlite',
+      shared: config.redis ? 'redis' : 'memory',
+      signing: keys.alg,
+      demoMode: config.demoMode,
+    },
     'agentgate listening',
   );
   if (config.database !== undefined && config.redis === undefined) {
-    logger.warn('DATABASE_URL without REDIS_URL: run exactly one instance (without Redis, instances cannot see each other and would end each other\'s runs).');
+    logger.warn(
+      "DATABASE_URL without REDIS_URL: run exactly one instance (without Redis, instances cannot see each other and would end each other's runs).",
+    );
   }
 
   let stopping: Promise<void> | undefined;

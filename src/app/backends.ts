@@ -44,7 +44,9 @@ export interface Backends {
 
 export async function openBackends(config: Config, instanceId: string, logger: Logger): Promise<Backends> {
   const db = config.database === undefined ? await openSqlite(config.dataDir) : await openPostgres(config.database);
-  const readiness: Record<string, () => Promise<void>> = { database: async () => void (await sql`select 1`.execute(db)) };
+  const readiness: Record<string, () => Promise<void>> = {
+    database: async () => void (await sql`select 1`.execute(db)),
+  };
   if (config.redis === undefined) {
     const tickets = new MemoryTicketStore();
     return {
@@ -73,7 +75,12 @@ export async function openBackends(config: Config, instanceId: string, logger: L
     throw err;
   }
   const warn = (what: string) => (err: unknown) => logger.warn({ err }, what);
-  const liveness = new RedisInstanceLiveness(redis, instanceId, config.instanceLeaseMs, warn('instance lease renewal failed'));
+  const liveness = new RedisInstanceLiveness(
+    redis,
+    instanceId,
+    config.instanceLeaseMs,
+    warn('instance lease renewal failed'),
+  );
   await liveness.start();
   const bus = new RedisUserEventBus(redis, instanceId, warn('event not published to other instances'));
   readiness.redis = () => redis.ping();
@@ -86,7 +93,8 @@ export async function openBackends(config: Config, instanceId: string, logger: L
     liveness,
     leases: new RedisConnectionLeases(redis, config.instanceLeaseMs),
     messageIds: new RedisMessageIdStore(redis),
-    perMinute: (points, keyPrefix) => FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix, redis }),
+    perMinute: (points, keyPrefix) =>
+      FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix, redis }),
     readiness,
     close: async () => {
       bus.close();

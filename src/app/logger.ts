@@ -24,15 +24,32 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Nod
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     base: { service: 'agentgate' },
     serializers: {
-      req: (req: { method?: string; url?: string; id?: unknown }) => ({ id: req.id, method: req.method, url: redactQuery(req.url ?? '') }),
+      req: (req: { method?: string; url?: string; id?: unknown }) => ({
+        id: req.id,
+        method: req.method,
+        url: redactQuery(req.url ?? ''),
+      }),
     },
   };
   return destination === undefined ? pino(options) : pino(options, destination as pino.DestinationStream);
 }
 
 const SECRET_PARAMS = new Set([
-  'ticket', 'token', 'access_token', 'accesstoken', 'refresh_token', 'refreshtoken', 'id_token', 'jwt', 'bearer', 'authorization',
-  'password', 'secret', 'client_secret', 'api_key', 'apikey',
+  'ticket',
+  'token',
+  'access_token',
+  'accesstoken',
+  'refresh_token',
+  'refreshtoken',
+  'id_token',
+  'jwt',
+  'bearer',
+  'authorization',
+  'password',
+  'secret',
+  'client_secret',
+  'api_key',
+  'apikey',
 ]);
 
 /**
@@ -43,17 +60,20 @@ export function redactQuery(url: string): string {
   const start = url.indexOf('?');
   if (start < 0) return url;
   const end = url.indexOf('#', start) < 0 ? url.length : url.indexOf('#', start);
-  const pairs = url.slice(start + 1, end).split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    if (eq < 0) return pair;
-    const rawName = pair.slice(0, eq);
-    let name: string | undefined;
-    try {
-      name = decodeURIComponent(rawName.replace(/\+/g, ' ')).trim().toLowerCase();
-    } catch {
-      name = undefined;
-    }
-    return name === undefined || SECRET_PARAMS.has(name) ? `${rawName}=[redacted]` : pair;
-  });
+  const pairs = url
+    .slice(start + 1, end)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq < 0) return pair;
+      const rawName = pair.slice(0, eq);
+      let name: string | undefined;
+      try {
+        name = decodeURIComponent(rawName.replace(/\+/g, ' ')).trim().toLowerCase();
+      } catch {
+        name = undefined;
+      }
+      return name === undefined || SECRET_PARAMS.has(name) ? `${rawName}=[redacted]` : pair;
+    });
   return `${url.slice(0, start + 1)}${pairs.join('&')}${url.slice(end)}`;
 }

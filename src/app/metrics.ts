@@ -2,14 +2,40 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Telemetry } from '../telemetry/index.js';
 
 /** Process metrics plus the gateway's own; no label ever carries a user id or email. */
-export function createMetrics(sources: { connections: () => number; activeRuns: () => number }): { registry: Registry; telemetry: Telemetry } {
+export function createMetrics(sources: { connections: () => number; activeRuns: () => number }): {
+  registry: Registry;
+  telemetry: Telemetry;
+} {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'agentgate_' });
   const registers = [registry];
-  new Gauge({ name: 'agentgate_ws_connections', help: 'Open WebSocket connections on this instance.', registers, collect() { this.set(sources.connections()); } });
-  new Gauge({ name: 'agentgate_runs_active', help: 'Runs in progress on this instance.', registers, collect() { this.set(sources.activeRuns()); } });
-  const handshakes = new Counter({ name: 'agentgate_ws_handshakes_total', help: 'WebSocket upgrade attempts by HTTP status (101 = accepted).', labelNames: ['status'], registers });
-  const sent = new Counter({ name: 'agentgate_ws_messages_sent_total', help: 'Messages written to WebSockets.', registers });
+  new Gauge({
+    name: 'agentgate_ws_connections',
+    help: 'Open WebSocket connections on this instance.',
+    registers,
+    collect() {
+      this.set(sources.connections());
+    },
+  });
+  new Gauge({
+    name: 'agentgate_runs_active',
+    help: 'Runs in progress on this instance.',
+    registers,
+    collect() {
+      this.set(sources.activeRuns());
+    },
+  });
+  const handshakes = new Counter({
+    name: 'agentgate_ws_handshakes_total',
+    help: 'WebSocket upgrade attempts by HTTP status (101 = accepted).',
+    labelNames: ['status'],
+    registers,
+  });
+  const sent = new Counter({
+    name: 'agentgate_ws_messages_sent_total',
+    help: 'Messages written to WebSockets.',
+    registers,
+  });
   const runs = new Histogram({
     name: 'agentgate_run_duration_seconds',
     help: 'Run durations from agent_started to the terminal event, by final status.',
@@ -17,8 +43,18 @@ export function createMetrics(sources: { connections: () => number; activeRuns: 
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
     registers,
   });
-  const limited = new Counter({ name: 'agentgate_rate_limited_total', help: 'Requests refused by a limit, by kind.', labelNames: ['kind'], registers });
-  const closed = new Counter({ name: 'agentgate_ws_server_closes_total', help: 'Connections the server closed, by reason.', labelNames: ['reason'], registers });
+  const limited = new Counter({
+    name: 'agentgate_rate_limited_total',
+    help: 'Requests refused by a limit, by kind.',
+    labelNames: ['kind'],
+    registers,
+  });
+  const closed = new Counter({
+    name: 'agentgate_ws_server_closes_total',
+    help: 'Connections the server closed, by reason.',
+    labelNames: ['reason'],
+    registers,
+  });
   return {
     registry,
     telemetry: {

@@ -29,7 +29,11 @@ export class AccessTokens {
     const { keys, issuer, audience, ttlSeconds } = this.options;
     const expiresAt = nowSeconds + ttlSeconds;
     const token = await new SignJWT({ sid: sessionId })
-      .setProtectedHeader(keys.kid === undefined ? { alg: keys.alg, typ: ACCESS_TOKEN_TYP } : { alg: keys.alg, typ: ACCESS_TOKEN_TYP, kid: keys.kid })
+      .setProtectedHeader(
+        keys.kid === undefined
+          ? { alg: keys.alg, typ: ACCESS_TOKEN_TYP }
+          : { alg: keys.alg, typ: ACCESS_TOKEN_TYP, kid: keys.kid },
+      )
       .setSubject(userId)
       .setIssuer(issuer)
       .setAudience(audience)
@@ -55,13 +59,19 @@ export class AccessTokens {
         requiredClaims: ['sub', 'sid', 'iat', 'exp', 'jti'],
         ...(nowSeconds === undefined ? {} : { currentDate: new Date(nowSeconds * 1000) }),
       });
-      if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || typeof payload.jti !== 'string' || typeof payload.exp !== 'number') {
+      if (
+        typeof payload.sub !== 'string' ||
+        typeof payload.sid !== 'string' ||
+        typeof payload.jti !== 'string' ||
+        typeof payload.exp !== 'number'
+      ) {
         throw new AppError('invalid_token', 'The access token is missing required claims.');
       }
       return { userId: payload.sub, sessionId: payload.sid, tokenId: payload.jti, expiresAt: payload.exp };
     } catch (err) {
       if (err instanceof AppError) throw err;
-      if (err instanceof joseErrors.JWTExpired) throw new AppError('token_expired', 'The access token has expired: refresh it.', { cause: err });
+      if (err instanceof joseErrors.JWTExpired)
+        throw new AppError('token_expired', 'The access token has expired: refresh it.', { cause: err });
       throw new AppError('invalid_token', 'The access token is not valid.', { cause: err });
     }
   }

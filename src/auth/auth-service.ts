@@ -32,7 +32,12 @@ export interface AuthServiceDeps {
 }
 
 export class AuthService {
-  readonly counters = { totalValidations: 0, reuseAttemptsBlocked: 0, concurrentUsageDetected: 0, tokensExpiredCleanup: 0 };
+  readonly counters = {
+    totalValidations: 0,
+    reuseAttemptsBlocked: 0,
+    concurrentUsageDetected: 0,
+    tokensExpiredCleanup: 0,
+  };
 
   constructor(private readonly deps: AuthServiceDeps) {}
 
@@ -93,9 +98,13 @@ export class AuthService {
       // tell a racing tab from a racing thief), but counted apart so operators can see it happening.
       if (result.spentAt >= receivedAt) this.counters.concurrentUsageDetected += 1;
       this.announceRevocation(result.familyId);
-      throw new AppError('refresh_token_reused', 'This refresh token was already used: every token of this login has been revoked. Log in again.');
+      throw new AppError(
+        'refresh_token_reused',
+        'This refresh token was already used: every token of this login has been revoked. Log in again.',
+      );
     }
-    const user = result.kind === 'rotated' ? await this.guarded(() => this.deps.users.findById(result.userId)) : undefined;
+    const user =
+      result.kind === 'rotated' ? await this.guarded(() => this.deps.users.findById(result.userId)) : undefined;
     if (result.kind === 'invalid' || user === undefined || user.disabledAt !== null) {
       throw new AppError('invalid_refresh_token', 'The refresh token is not valid.');
     }
@@ -174,7 +183,10 @@ export class AuthService {
       ...this.counters,
       activeTokenSessions: sessions.activeSessions,
       activeSessionsByUser: sessions.activeSessionsByUser,
-      oldestSessionAgeSeconds: sessions.oldestSessionCreatedAt === null ? 0 : Math.floor((now - Date.parse(sessions.oldestSessionCreatedAt)) / 1000),
+      oldestSessionAgeSeconds:
+        sessions.oldestSessionCreatedAt === null
+          ? 0
+          : Math.floor((now - Date.parse(sessions.oldestSessionCreatedAt)) / 1000),
     };
   }
 
@@ -185,13 +197,24 @@ export class AuthService {
   private async startSession(user: UserRecord): Promise<AuthResponse> {
     const familyId = randomUUID();
     const first = this.newRefreshToken();
-    await this.guarded(() => this.deps.tokens.createFamily({ id: familyId, userId: user.id, createdAt: this.isoNow() }, { ...first.record, familyId }));
+    await this.guarded(() =>
+      this.deps.tokens.createFamily(
+        { id: familyId, userId: user.id, createdAt: this.isoNow() },
+        { ...first.record, familyId },
+      ),
+    );
     return this.issue(user, familyId, first.token);
   }
 
   private async issue(user: UserRecord, familyId: string, refreshToken: string): Promise<AuthResponse> {
     const { token } = await this.deps.accessTokens.sign(user.id, familyId, Math.floor(this.deps.now() / 1000));
-    return { user: this.toPublic(user), accessToken: token, refreshToken, tokenType: 'Bearer', expiresIn: this.deps.accessTtlSeconds };
+    return {
+      user: this.toPublic(user),
+      accessToken: token,
+      refreshToken,
+      tokenType: 'Bearer',
+      expiresIn: this.deps.accessTtlSeconds,
+    };
   }
 
   private newRefreshToken(): { token: string; record: { tokenHash: string; createdAt: string; expiresAt: string } } {
@@ -199,7 +222,11 @@ export class AuthService {
     const now = this.deps.now();
     return {
       token,
-      record: { tokenHash: hashSecret(token), createdAt: new Date(now).toISOString(), expiresAt: new Date(now + this.deps.refreshTtlSeconds * 1000).toISOString() },
+      record: {
+        tokenHash: hashSecret(token),
+        createdAt: new Date(now).toISOString(),
+        expiresAt: new Date(now + this.deps.refreshTtlSeconds * 1000).toISOString(),
+      },
     };
   }
 

@@ -1,4 +1,11 @@
-import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, CircuitState, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import {
+  BrokenCircuitError,
+  circuitBreaker,
+  ConsecutiveBreaker,
+  CircuitState,
+  handleWhen,
+  type CircuitBreakerPolicy,
+} from 'cockatiel';
 import { AppError, isAppError } from '../errors/index.js';
 
 /**
@@ -25,7 +32,10 @@ export class DependencyGuard {
       return await this.policy.execute(call);
     } catch (err) {
       if (isAppError(err)) throw err;
-      const message = err instanceof BrokenCircuitError ? `${this.name} is unavailable (circuit open).` : `${this.name} is unavailable.`;
+      const message =
+        err instanceof BrokenCircuitError
+          ? `${this.name} is unavailable (circuit open).`
+          : `${this.name} is unavailable.`;
       throw new AppError('service_unavailable', message, { cause: err });
     }
   }

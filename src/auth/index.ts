@@ -4,7 +4,17 @@ export { AuthService } from './auth-service.js';
 export type { AuthServiceDeps, Principal } from './auth-service.js';
 export { normalizeEmail } from './emails.js';
 export { ARGON2_OPTIONS, PasswordHasher } from './passwords.js';
-export type { AttemptLimiter, NewRefreshToken, RevocationBus, RotationResult, TicketRecord, TicketStore, TokenStore, UserRecord, UserStore } from './ports.js';
+export type {
+  AttemptLimiter,
+  NewRefreshToken,
+  RevocationBus,
+  RotationResult,
+  TicketRecord,
+  TicketStore,
+  TokenStore,
+  UserRecord,
+  UserStore,
+} from './ports.js';
 export { hashSecret, newOpaqueSecret } from './secrets.js';
 export { DEV_KEY_FILE, loadSigningKeys } from './signing-keys.js';
 export type { SigningKeys } from './signing-keys.js';

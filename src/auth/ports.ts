@@ -62,7 +62,11 @@ export interface TokenStore {
   /** Deletes refresh tokens whose expiry is before `now`; returns how many. */
   deleteExpired(now: string): Promise<number>;
   /** Figures for GET /auth/stats. */
-  stats(now: string): Promise<{ activeSessions: number; activeSessionsByUser: Record<string, number>; oldestSessionCreatedAt: string | null }>;
+  stats(now: string): Promise<{
+    activeSessions: number;
+    activeSessionsByUser: Record<string, number>;
+    oldestSessionCreatedAt: string | null;
+  }>;
 }
 
 export interface TicketRecord {

@@ -17,11 +17,20 @@ export interface SigningKeys {
 
 export const DEV_KEY_FILE = 'jwt-signing-key.json';
 
-export async function loadSigningKeys(options: { secretKey: string | undefined; dataDir: string }): Promise<SigningKeys> {
+export async function loadSigningKeys(options: {
+  secretKey: string | undefined;
+  dataDir: string;
+}): Promise<SigningKeys> {
   if (options.secretKey !== undefined) {
     // Imported once as a CryptoKey: jose works on WebCrypto keys, so raw bytes or a KeyObject would be converted
     // again on every sign and verify (measured: the conversion was a visible share of each handshake).
-    const key = await nodeWebcrypto.subtle.importKey('raw', Buffer.from(options.secretKey, 'utf8'), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    const key = await nodeWebcrypto.subtle.importKey(
+      'raw',
+      Buffer.from(options.secretKey, 'utf8'),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    );
     return { alg: 'HS256', signingKey: key, verificationKey: key, kid: undefined, jwks: { keys: [] } };
   }
   const privateJwk = readOrCreateDevKey(options.dataDir, await generateDevJwk());

@@ -10,7 +10,11 @@ export class Tickets {
     private readonly options: { defaultTtlSeconds: number; maxTtlSeconds: number; perUserLimiter: AttemptLimiter },
   ) {}
 
-  async issue(principal: Principal, nowMs: number, ttlSeconds = this.options.defaultTtlSeconds): Promise<{ ticket: string; expiresIn: number }> {
+  async issue(
+    principal: Principal,
+    nowMs: number,
+    ttlSeconds = this.options.defaultTtlSeconds,
+  ): Promise<{ ticket: string; expiresIn: number }> {
     if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > this.options.maxTtlSeconds) {
       throw new AppError('invalid_request', `ttlSeconds must be an integer from 1 to ${this.options.maxTtlSeconds}.`);
     }

@@ -15,7 +15,8 @@ export interface ChatView {
   close(): void;
 }
 
-const oneLine = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value) ?? '').replace(/\s+/g, ' ');
+const oneLine = (value: unknown): string =>
+  (typeof value === 'string' ? value : (JSON.stringify(value) ?? '')).replace(/\s+/g, ' ');
 const clip = (text: string, max = 80): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /** A tool's result for people: tools answer `{..., result}` objects; the `result` is what matters. */
@@ -26,7 +27,8 @@ function resultOf(result: unknown): string {
 
 function connectionLine(state: ConnectionState, detail?: StateDetail): string | undefined {
   const why = detail?.error === undefined ? '' : ` (${detail.error.code})`;
-  if (state === 'reconnecting') return `reconnecting${detail?.retryInMs === undefined ? '' : ` in ${(detail.retryInMs / 1000).toFixed(1)} s`}${why}`;
+  if (state === 'reconnecting')
+    return `reconnecting${detail?.retryInMs === undefined ? '' : ` in ${(detail.retryInMs / 1000).toFixed(1)} s`}${why}`;
   if (state === 'offline' || state === 'closed') return detail?.error === undefined ? undefined : `disconnected${why}`;
   return undefined;
 }
@@ -51,7 +53,9 @@ export class PlainView implements ChatView {
       case 'tool_executing':
         return this.line(`[tool] ${e.tool} ${oneLine(e.args)}`);
       case 'tool_completed':
-        return this.line(`[tool] ${e.tool} ${e.error === undefined ? `-> ${clip(resultOf(e.result), 200)}` : `failed: ${e.error.code}`} (${Math.round(e.durationMs)} ms)`);
+        return this.line(
+          `[tool] ${e.tool} ${e.error === undefined ? `-> ${clip(resultOf(e.result), 200)}` : `failed: ${e.error.code}`} (${Math.round(e.durationMs)} ms)`,
+        );
       case 'agent_message_delta':
         this.out.write(e.text);
         this.midLine = e.text !== '' && !e.text.endsWith('\n');

@@ -28,7 +28,8 @@ interface CommandModule {
 // Loaded on demand: `chat` and `token` need the SDK only, not the server with its database drivers and agents.
 const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   serve: () => import('./commands/serve.js').then((m) => ({ run: m.serve, help: m.SERVE_HELP })),
-  'check-config': () => import('./commands/check-config.js').then((m) => ({ run: m.checkConfig, help: m.CHECK_CONFIG_HELP })),
+  'check-config': () =>
+    import('./commands/check-config.js').then((m) => ({ run: m.checkConfig, help: m.CHECK_CONFIG_HELP })),
   migrate: () => import('./commands/migrate.js').then((m) => ({ run: m.migrate, help: m.MIGRATE_HELP })),
   user: () => import('./commands/user.js').then((m) => ({ run: m.user, help: m.USER_HELP })),
   token: () => import('./commands/token.js').then((m) => ({ run: m.token, help: m.TOKEN_HELP })),
@@ -41,15 +42,16 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [first = 'serve', ...rest] = argv;
-  if (first === '--help' || first === '-h' || first === 'help') return print(io.stdout, HELP), EXIT.ok;
+  if (first === '--help' || first === '-h' || first === 'help') return (print(io.stdout, HELP), EXIT.ok);
   const name = first === '--check-config' ? 'check-config' : first;
   const load = COMMANDS[name];
-  if (load === undefined) return print(io.stderr, `agentgate: unknown command "${first}".\n\n${HELP}`), EXIT.usage;
+  if (load === undefined) return (print(io.stderr, `agentgate: unknown command "${first}".\n\n${HELP}`), EXIT.usage);
   const command = await load();
   try {
     return await command.run(rest, io);
   } catch (err) {
-    if (err instanceof UsageError) return print(io.stderr, `agentgate ${name}: ${err.message}\n\n${command.help}`), EXIT.usage;
+    if (err instanceof UsageError)
+      return (print(io.stderr, `agentgate ${name}: ${err.message}\n\n${command.help}`), EXIT.usage);
     if (err instanceof InterruptedError) return EXIT.interrupted;
     print(io.stderr, `agentgate ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
     return EXIT.failure;

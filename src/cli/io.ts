@@ -46,8 +46,8 @@ export function promptHidden(io: CliIo, question: string): Promise<string> {
     };
     const onData = (chunk: string): void => {
       for (const ch of chunk) {
-        if (ch === '\u0003') return done(), reject(new InterruptedError());
-        if (ch === '\r' || ch === '\n' || ch === '\u0004') return done(), resolve(secret);
+        if (ch === '\u0003') return (done(), reject(new InterruptedError()));
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return (done(), resolve(secret));
         if (ch === '\u007f' || ch === '\b') secret = secret.slice(0, -1);
         else secret += ch;
       }

@@ -26,10 +26,15 @@ export interface LoginValues {
  * Logs a Node client in as the options say. `passwordFromStdin` lets a command read the password from its stdin
  * when nothing else gives it (token); chat keeps stdin for messages.
  */
-export async function loggedInClient(values: LoginValues, io: CliIo, options: { passwordFromStdin: boolean; client?: Partial<ClientOptions> }): Promise<AgentgateClient> {
+export async function loggedInClient(
+  values: LoginValues,
+  io: CliIo,
+  options: { passwordFromStdin: boolean; client?: Partial<ClientOptions> },
+): Promise<AgentgateClient> {
   const email = values.email ?? io.env.AGENTGATE_EMAIL;
   if (values.demo === true && values.email !== undefined) throw new UsageError('Give --email or --demo, not both.');
-  if (values.demo !== true && email === undefined) throw new UsageError('Give --email EMAIL (or AGENTGATE_EMAIL), or --demo.');
+  if (values.demo !== true && email === undefined)
+    throw new UsageError('Give --email EMAIL (or AGENTGATE_EMAIL), or --demo.');
   const client = new AgentgateClient({ baseUrl: values.url ?? io.env.AGENTGATE_URL ?? DEFAULT_URL, ...options.client });
   if (values.demo === true) {
     await client.demo();
@@ -51,7 +56,17 @@ async function passwordFor(io: CliIo, fromStdin: boolean): Promise<string> {
 export function reportClientError(io: CliIo, err: unknown): number {
   if (!(err instanceof ClientError)) throw err;
   print(io.stderr, `agentgate: ${err.message} (${err.code})`);
-  if (['invalid_credentials', 'invalid_token', 'invalid_refresh_token', 'refresh_token_reused', 'session_revoked', 'not_authenticated'].includes(err.code)) return EXIT.auth;
+  if (
+    [
+      'invalid_credentials',
+      'invalid_token',
+      'invalid_refresh_token',
+      'refresh_token_reused',
+      'session_revoked',
+      'not_authenticated',
+    ].includes(err.code)
+  )
+    return EXIT.auth;
   if (err.code === 'not_found') return EXIT.conflict;
   return EXIT.failure;
 }

@@ -1,4 +1,13 @@
-import type { AuthResponse, SUBPROTOCOL as PROTOCOL_SUBPROTOCOL, PublicUser, RunEvent, ServerMessage, ThreadMessage, ThreadSummary, TicketResponse } from '../protocol/index.js';
+import type {
+  AuthResponse,
+  SUBPROTOCOL as PROTOCOL_SUBPROTOCOL,
+  PublicUser,
+  RunEvent,
+  ServerMessage,
+  ThreadMessage,
+  ThreadSummary,
+  TicketResponse,
+} from '../protocol/index.js';
 import { Connection, type Dialed, type Established } from './connection.js';
 import { ClientError, isClientError } from './errors.js';
 import { isRunEvent } from './frames.js';
@@ -7,7 +16,16 @@ import { newId } from './ids.js';
 import { RunHandleImpl } from './run-handle.js';
 import { RunTracker, type ResumeOutcome } from './run-tracker.js';
 import { Session } from './session.js';
-import type { ClientOptions, ConnectionState, MessageAdded, RunHandle, RunOptions, StateDetail, StateListener, WebSocketLike } from './types.js';
+import type {
+  ClientOptions,
+  ConnectionState,
+  MessageAdded,
+  RunHandle,
+  RunOptions,
+  StateDetail,
+  StateListener,
+  WebSocketLike,
+} from './types.js';
 
 /** The SDK's one subprotocol (the server answers with it, never with the bearer entry beside it). */
 export const SUBPROTOCOL: typeof PROTOCOL_SUBPROTOCOL = 'agentgate.v1';
@@ -16,7 +34,13 @@ const DEFAULT_RECONNECT = { initialDelayMs: 500, maxDelayMs: 15_000, maxAttempts
 const BUSY_RETRIES = 3;
 
 interface Outgoing {
-  readonly message: { type: 'user_message'; id: string; text: string; threadId?: string; onBusy?: 'enqueue' | 'interrupt' | 'reject' };
+  readonly message: {
+    type: 'user_message';
+    id: string;
+    text: string;
+    threadId?: string;
+    onBusy?: 'enqueue' | 'interrupt' | 'reject';
+  };
   readonly handle: RunHandleImpl;
   /** How many sockets it was sent on: a repeat's run may have gone on unseen. */
   sends: number;
@@ -66,7 +90,11 @@ export class AgentgateClient {
   // accounts
 
   async register(email: string, password: string, displayName?: string): Promise<PublicUser> {
-    return this.adopt(await this.http.call<AuthResponse>('POST', '/auth/register', { body: { email, password, ...(displayName === undefined ? {} : { displayName }) } }));
+    return this.adopt(
+      await this.http.call<AuthResponse>('POST', '/auth/register', {
+        body: { email, password, ...(displayName === undefined ? {} : { displayName }) },
+      }),
+    );
   }
 
   async login(email: string, password: string): Promise<PublicUser> {
@@ -123,11 +151,21 @@ export class AgentgateClient {
   }
 
   async messages(threadId: string): Promise<ThreadMessage[]> {
-    return (await this.session.authed<{ messages: ThreadMessage[] }>('GET', `/threads/${encodeURIComponent(threadId)}/messages`)).messages;
+    return (
+      await this.session.authed<{ messages: ThreadMessage[] }>(
+        'GET',
+        `/threads/${encodeURIComponent(threadId)}/messages`,
+      )
+    ).messages;
   }
 
   async runEvents(runId: string, after = 0): Promise<RunEvent[]> {
-    return (await this.session.authed<{ events: RunEvent[] }>('GET', `/runs/${encodeURIComponent(runId)}/events?after=${after}`)).events;
+    return (
+      await this.session.authed<{ events: RunEvent[] }>(
+        'GET',
+        `/runs/${encodeURIComponent(runId)}/events?after=${after}`,
+      )
+    ).events;
   }
 
   // realtime
@@ -164,9 +202,16 @@ export class AgentgateClient {
   run(text: string, options: RunOptions = {}): RunHandle {
     const handle = new RunHandleImpl(0, (h) => this.cancelHandle(h));
     const { signal } = options;
-    if (signal?.aborted === true) return failed(handle, new ClientError('aborted', 'The signal was aborted before the message was sent.'));
+    if (signal?.aborted === true)
+      return failed(handle, new ClientError('aborted', 'The signal was aborted before the message was sent.'));
     const id = newId();
-    const message = { type: 'user_message' as const, id, text, ...(options.threadId === undefined ? {} : { threadId: options.threadId }), ...(options.onBusy === undefined ? {} : { onBusy: options.onBusy }) };
+    const message = {
+      type: 'user_message' as const,
+      id,
+      text,
+      ...(options.threadId === undefined ? {} : { threadId: options.threadId }),
+      ...(options.onBusy === undefined ? {} : { onBusy: options.onBusy }),
+    };
     const outgoing: Outgoing = { message, handle, sends: 0, busyRetries: 0 };
     this.outbox.set(id, outgoing);
     if (signal !== undefined) {
@@ -210,10 +255,19 @@ export class AgentgateClient {
   }
 
   /** Opens one socket; node.ts overrides it to send headers. */
-  protected createSocket(url: string, protocols: string[] | undefined, headers: Record<string, string> | undefined): WebSocketLike {
-    if (headers !== undefined) throw new TypeError("auth: 'bearer' needs the Node client (src/client/node.ts): browsers cannot send headers on a WebSocket.");
-    const WebSocketImpl = this.options.WebSocket ?? (globalThis as { WebSocket?: ClientOptions['WebSocket'] }).WebSocket;
-    if (WebSocketImpl === undefined) throw new TypeError('No WebSocket implementation: pass options.WebSocket (in Node, use src/client/node.ts).');
+  protected createSocket(
+    url: string,
+    protocols: string[] | undefined,
+    headers: Record<string, string> | undefined,
+  ): WebSocketLike {
+    if (headers !== undefined)
+      throw new TypeError(
+        "auth: 'bearer' needs the Node client (src/client/node.ts): browsers cannot send headers on a WebSocket.",
+      );
+    const WebSocketImpl =
+      this.options.WebSocket ?? (globalThis as { WebSocket?: ClientOptions['WebSocket'] }).WebSocket;
+    if (WebSocketImpl === undefined)
+      throw new TypeError('No WebSocket implementation: pass options.WebSocket (in Node, use src/client/node.ts).');
     return new WebSocketImpl(url, protocols);
   }
 
@@ -242,8 +296,10 @@ export class AgentgateClient {
     const method = this.options.auth ?? 'ticket';
     let token = await this.session.accessToken();
     const url = this.webSocketUrl();
-    if (method === 'bearer') return { socket: this.createSocket(url, undefined, { authorization: `Bearer ${token}` }), token };
-    if (method === 'subprotocol') return { socket: this.createSocket(url, [SUBPROTOCOL, `bearer.${token}`], undefined), token };
+    if (method === 'bearer')
+      return { socket: this.createSocket(url, undefined, { authorization: `Bearer ${token}` }), token };
+    if (method === 'subprotocol')
+      return { socket: this.createSocket(url, [SUBPROTOCOL, `bearer.${token}`], undefined), token };
     let ticket: TicketResponse;
     try {
       ticket = await this.http.call<TicketResponse>('POST', '/ws/ticket', { token, body: {} });
@@ -253,12 +309,18 @@ export class AgentgateClient {
       ticket = await this.http.call<TicketResponse>('POST', '/ws/ticket', { token, body: {} });
     }
     // The socket lives no longer than the token that asked for the ticket.
-    return { socket: this.createSocket(`${url}?ticket=${encodeURIComponent(ticket.ticket)}`, undefined, undefined), token };
+    return {
+      socket: this.createSocket(`${url}?ticket=${encodeURIComponent(ticket.ticket)}`, undefined, undefined),
+      token,
+    };
   }
 
   private webSocketUrl(): string {
     if (this.options.wsUrl !== undefined) return this.options.wsUrl;
-    const base = this.options.baseUrl === '' ? (globalThis as { location?: { origin?: string } }).location?.origin ?? '' : this.options.baseUrl;
+    const base =
+      this.options.baseUrl === ''
+        ? ((globalThis as { location?: { origin?: string } }).location?.origin ?? '')
+        : this.options.baseUrl;
     return `${base.replace(/\/+$/, '').replace(/^http/, 'ws')}/ws`;
   }
 
@@ -270,7 +332,8 @@ export class AgentgateClient {
 
   private onMessage(message: ServerMessage): void {
     if (isRunEvent(message)) return this.tracker.ingest(message);
-    if (message.type === 'message_added') notify(this.addedListeners, { threadId: message.threadId, runId: message.runId, message: message.message });
+    if (message.type === 'message_added')
+      notify(this.addedListeners, { threadId: message.threadId, runId: message.runId, message: message.message });
   }
 
   private onStopped(error: ClientError, sessionEnded: boolean): void {
@@ -283,7 +346,8 @@ export class AgentgateClient {
 
   private sendOutgoing(outgoing: Outgoing): void {
     const sentBefore = outgoing.sends > 0;
-    if (!this.connection.send(outgoing.message, (reply) => this.onUserMessageReply(outgoing, reply, sentBefore))) return;
+    if (!this.connection.send(outgoing.message, (reply) => this.onUserMessageReply(outgoing, reply, sentBefore)))
+      return;
     outgoing.sends += 1;
   }
 
@@ -311,7 +375,9 @@ export class AgentgateClient {
       else if (reply?.type === 'error') this.tracker.resumeRefused(runId, new ClientError(reply.code, reply.message));
     });
     if (sent) return 'sent';
-    return this.state === 'connecting' || this.state === 'reconnecting' || this.state === 'connected' ? 'later' : 'never';
+    return this.state === 'connecting' || this.state === 'reconnecting' || this.state === 'connected'
+      ? 'later'
+      : 'never';
   }
 
   private async cancelHandle(handle: RunHandleImpl): Promise<void> {

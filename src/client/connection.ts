@@ -35,7 +35,13 @@ const RENEW_LEAD_MS = 30_000;
 
 interface Failure {
   readonly error: ClientError;
-  readonly rule: CloseRule | { readonly reconnect: 'retry' | 'refresh' | 'stop'; readonly minDelayMs?: number; readonly endsSession?: boolean };
+  readonly rule:
+    | CloseRule
+    | {
+        readonly reconnect: 'retry' | 'refresh' | 'stop';
+        readonly minDelayMs?: number;
+        readonly endsSession?: boolean;
+      };
   /** The token the failed attempt used: a refresh must replace it. */
   readonly token?: string;
 }
@@ -52,7 +58,11 @@ export class Connection {
   private epoch = 0;
   private ready: { promise: Promise<void>; resolve: () => void; reject: (e: ClientError) => void } | undefined;
   private readonly replies = new Map<string, Reply>();
-  private timers: { retry?: ReturnType<typeof setTimeout>; renew?: ReturnType<typeof setTimeout>; watchdog?: ReturnType<typeof setInterval> } = {};
+  private timers: {
+    retry?: ReturnType<typeof setTimeout>;
+    renew?: ReturnType<typeof setTimeout>;
+    watchdog?: ReturnType<typeof setInterval>;
+  } = {};
   private lastHeardAt = 0;
   /** Server clock minus local clock, from connection_established. */
   private skewMs = 0;
@@ -65,7 +75,8 @@ export class Connection {
 
   connect(): Promise<void> {
     if (this.state === 'connected') return Promise.resolve();
-    if ((this.state === 'connecting' || this.state === 'reconnecting') && this.ready !== undefined) return this.ready.promise;
+    if ((this.state === 'connecting' || this.state === 'reconnecting') && this.ready !== undefined)
+      return this.ready.promise;
     return this.startCycle();
   }
 
@@ -119,7 +130,8 @@ export class Connection {
         }
         if (delayMs === undefined) {
           attempt += 1;
-          if (attempt > this.deps.backoff.maxAttempts) return this.stop('offline', { error, ...closeDetail(error) }, false);
+          if (attempt > this.deps.backoff.maxAttempts)
+            return this.stop('offline', { error, ...closeDetail(error) }, false);
           delayMs = Math.max(rule.minDelayMs ?? 0, backoffDelay(attempt - 1, this.deps.backoff));
           this.setState('reconnecting', { ...closeDetail(error), retryInMs: delayMs, error });
           await new Promise<void>((resolve) => (this.timers.retry = setTimeout(resolve, delayMs)));
@@ -149,7 +161,14 @@ export class Connection {
       const timeout = setTimeout(() => {
         if (this.socket !== socket) return;
         this.dropSocket(4000, 'not established');
-        reject(new AttemptFailure({ error: new ClientError('connection_lost', 'The server did not confirm the connection in time.', { closeCode: 1006 }), rule: { reconnect: 'retry' } }));
+        reject(
+          new AttemptFailure({
+            error: new ClientError('connection_lost', 'The server did not confirm the connection in time.', {
+              closeCode: 1006,
+            }),
+            rule: { reconnect: 'retry' },
+          }),
+        );
       }, ESTABLISH_TIMEOUT_MS);
       socket.addEventListener('error', () => {});
       socket.addEventListener('message', (event) => {
@@ -201,7 +220,10 @@ export class Connection {
     if (Number.isNaN(deadline)) return;
     const remaining = deadline - Date.now();
     clearTimeout(this.timers.renew);
-    this.timers.renew = setTimeout(() => void this.renew(2), Math.max(0, remaining - Math.min(RENEW_LEAD_MS, remaining / 2)));
+    this.timers.renew = setTimeout(
+      () => void this.renew(2),
+      Math.max(0, remaining - Math.min(RENEW_LEAD_MS, remaining / 2)),
+    );
   }
 
   private async renew(triesLeft: number): Promise<void> {
@@ -289,25 +311,45 @@ function closeDetail(error: ClientError): StateDetail {
   return error.closeCode === undefined ? {} : { closeCode: error.closeCode };
 }
 
-function failureOfClose(code: number, reason: string, refusal: HandshakeRefusal | undefined, token: string | undefined): Failure {
+function failureOfClose(
+  code: number,
+  reason: string,
+  refusal: HandshakeRefusal | undefined,
+  token: string | undefined,
+): Failure {
   if (refusal !== undefined) return failureOfRefusal(refusal, token);
   const rule = closeRuleOf(code, reason);
-  const error = new ClientError(rule.code, `The connection closed (${code}${reason === '' ? '' : ` ${reason}`}).`, { closeCode: code });
+  const error = new ClientError(rule.code, `The connection closed (${code}${reason === '' ? '' : ` ${reason}`}).`, {
+    closeCode: code,
+  });
   return { error, rule, ...(token === undefined ? {} : { token }) };
 }
 
 /** Codes of HTTP answers after which no retry can succeed without a new login. */
-const LOGIN_OVER: ReadonlySet<string> = new Set(['not_authenticated', 'unauthorized', 'invalid_token', 'invalid_refresh_token', 'refresh_token_reused']);
+const LOGIN_OVER: ReadonlySet<string> = new Set([
+  'not_authenticated',
+  'unauthorized',
+  'invalid_token',
+  'invalid_refresh_token',
+  'refresh_token_reused',
+]);
 
 function failureOfRefusal(refusal: HandshakeRefusal, token: string | undefined): Failure {
   const code = refusal.code ?? 'unexpected_response';
-  const error = new ClientError(code, `The WebSocket upgrade was refused (${refusal.status} ${code}).`, { status: refusal.status, ...(refusal.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: refusal.retryAfterSeconds }) });
-  if (code === 'token_expired') return { error, rule: { reconnect: 'refresh' }, ...(token === undefined ? {} : { token }) };
+  const error = new ClientError(code, `The WebSocket upgrade was refused (${refusal.status} ${code}).`, {
+    status: refusal.status,
+    ...(refusal.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: refusal.retryAfterSeconds }),
+  });
+  if (code === 'token_expired')
+    return { error, rule: { reconnect: 'refresh' }, ...(token === undefined ? {} : { token }) };
   return { error, rule: ruleOfHttp(error) };
 }
 
 function classifyDialError(err: unknown): Failure {
-  const error = err instanceof ClientError ? err : new ClientError('network_error', 'The connection could not be opened.', { cause: err });
+  const error =
+    err instanceof ClientError
+      ? err
+      : new ClientError('network_error', 'The connection could not be opened.', { cause: err });
   return { error, rule: ruleOfHttp(error) };
 }
 
@@ -315,7 +357,12 @@ function classifyDialError(err: unknown): Failure {
 function ruleOfHttp(error: ClientError): Failure['rule'] {
   if (LOGIN_OVER.has(error.code)) return { reconnect: 'stop', endsSession: true };
   const retryAfterMs = (error.retryAfterSeconds ?? 0) * 1000;
-  if (error.code === 'network_error' || error.status === 429 || (error.status !== undefined && error.status >= 500) || error.code === 'invalid_ticket') {
+  if (
+    error.code === 'network_error' ||
+    error.status === 429 ||
+    (error.status !== undefined && error.status >= 500) ||
+    error.code === 'invalid_ticket'
+  ) {
     return { reconnect: 'retry', minDelayMs: retryAfterMs };
   }
   return { reconnect: 'stop' };

@@ -47,7 +47,11 @@ export class ClientError extends Error {
   /** Seconds the server asked to wait (HTTP `Retry-After`). */
   readonly retryAfterSeconds?: number;
 
-  constructor(code: ClientErrorCode | (string & {}), message: string, options: { status?: number; closeCode?: number; retryAfterSeconds?: number; cause?: unknown } = {}) {
+  constructor(
+    code: ClientErrorCode | (string & {}),
+    message: string,
+    options: { status?: number; closeCode?: number; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     if (options.status !== undefined) this.status = options.status;
@@ -102,10 +106,17 @@ const POLICY_BY_REASON: Readonly<Record<string, CloseRule>> = {
 /** The rule for a close code and reason; unknown codes are treated as a lost connection when ≥ 1000 and < 4000. */
 export function closeRuleOf(closeCode: number, reason: string): CloseRule {
   if (closeCode === 1008) return POLICY_BY_REASON[reason] ?? { code: 'policy_violation', reconnect: 'stop' };
-  return BY_CODE[closeCode] ?? (closeCode >= 4000 ? { code: 'connection_closed', reconnect: 'stop' } : { code: 'connection_lost', reconnect: 'retry' });
+  return (
+    BY_CODE[closeCode] ??
+    (closeCode >= 4000
+      ? { code: 'connection_closed', reconnect: 'stop' }
+      : { code: 'connection_lost', reconnect: 'retry' })
+  );
 }
 
 export function closeError(closeCode: number, reason: string): ClientError {
   const rule = closeRuleOf(closeCode, reason);
-  return new ClientError(rule.code, `The connection closed (${closeCode}${reason === '' ? '' : ` ${reason}`}).`, { closeCode });
+  return new ClientError(rule.code, `The connection closed (${closeCode}${reason === '' ? '' : ` ${reason}`}).`, {
+    closeCode,
+  });
 }

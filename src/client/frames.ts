@@ -1,7 +1,16 @@
 import type { RunEvent, ServerMessage } from '../protocol/index.js';
 
 /** Run event types (kept beside the schema's by the type checks below: zod stays out of the browser bundle). */
-const RUN_EVENT_TYPES = ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_message_delta', 'agent_completed', 'agent_error', 'run_cancelled'] as const;
+const RUN_EVENT_TYPES = [
+  'agent_started',
+  'agent_thinking',
+  'tool_executing',
+  'tool_completed',
+  'agent_message_delta',
+  'agent_completed',
+  'agent_error',
+  'run_cancelled',
+] as const;
 const TERMINAL_TYPES = ['agent_completed', 'agent_error', 'run_cancelled'] as const;
 // Compile-time: both lists name exactly the protocol's types.
 type Missing<All, Listed> = Exclude<All, Listed> extends never ? true : never;
@@ -25,7 +34,13 @@ type Shape = Readonly<Record<string, 'string' | 'number' | 'boolean' | 'object' 
 
 /** The fields the SDK reads from each message it handles; anything else (a newer server's type) is ignored. */
 const CONTROL_SHAPES: Readonly<Record<string, Shape>> = {
-  connection_established: { connectionId: 'string', userId: 'string', serverTime: 'string', heartbeatIntervalMs: 'number', activeRuns: 'array' },
+  connection_established: {
+    connectionId: 'string',
+    userId: 'string',
+    serverTime: 'string',
+    heartbeatIntervalMs: 'number',
+    activeRuns: 'array',
+  },
   message_accepted: { replyTo: 'string?', threadId: 'string', runId: 'string' },
   message_added: { threadId: 'string', runId: 'string', message: 'object' },
   error: { code: 'string', message: 'string', replyTo: 'string?' },
@@ -40,10 +55,13 @@ function fits(value: Record<string, unknown>, shape: Shape): boolean {
   for (const [key, kind] of Object.entries(shape)) {
     const field = value[key];
     const ok =
-      kind === 'string?' ? field === null || field === undefined || typeof field === 'string'
-      : kind === 'array' ? Array.isArray(field)
-      : kind === 'object' ? typeof field === 'object' && field !== null
-      : typeof field === kind;
+      kind === 'string?'
+        ? field === null || field === undefined || typeof field === 'string'
+        : kind === 'array'
+          ? Array.isArray(field)
+          : kind === 'object'
+            ? typeof field === 'object' && field !== null
+            : typeof field === kind;
     if (!ok) return false;
   }
   return true;
@@ -67,7 +85,9 @@ export function parseFrame(data: unknown): ServerMessage | undefined {
   if (typeof type !== 'string') return undefined;
   if (runEventTypes.has(type)) {
     const seq = record.seq;
-    return fits(record, RUN_EVENT_SHAPE) && Number.isInteger(seq) && (seq as number) >= 1 ? (record as unknown as ServerMessage) : undefined;
+    return fits(record, RUN_EVENT_SHAPE) && Number.isInteger(seq) && (seq as number) >= 1
+      ? (record as unknown as ServerMessage)
+      : undefined;
   }
   const shape = CONTROL_SHAPES[type];
   return shape !== undefined && fits(record, shape) ? (record as unknown as ServerMessage) : undefined;

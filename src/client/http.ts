@@ -19,19 +19,29 @@ export class HttpApi {
     if (call.token !== undefined) headers.authorization = `Bearer ${call.token}`;
     let res: Response;
     try {
-      res = await this.fetchImpl(this.baseUrl + path, { method, headers, ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }) });
+      res = await this.fetchImpl(this.baseUrl + path, {
+        method,
+        headers,
+        ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
+      });
     } catch (err) {
-      throw new ClientError('network_error', `${method} ${path} failed: the server could not be reached.`, { cause: err });
+      throw new ClientError('network_error', `${method} ${path} failed: the server could not be reached.`, {
+        cause: err,
+      });
     }
     const text = await res.text().catch(() => '');
     const json = parseJson(text);
     if (res.ok) return json as T;
     const retryAfter = Number(res.headers.get('retry-after'));
     const error = errorOf(json);
-    throw new ClientError(error?.code ?? 'unexpected_response', error?.message ?? `${method} ${path} answered ${res.status}.`, {
-      status: res.status,
-      ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
-    });
+    throw new ClientError(
+      error?.code ?? 'unexpected_response',
+      error?.message ?? `${method} ${path} answered ${res.status}.`,
+      {
+        status: res.status,
+        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+      },
+    );
   }
 }
 
@@ -47,7 +57,8 @@ function parseJson(text: string): unknown {
 function errorOf(body: unknown): { code: string; message: string } | undefined {
   if (typeof body !== 'object' || body === null || !('error' in body)) return undefined;
   const error = body.error;
-  if (typeof error !== 'object' || error === null || !('code' in error) || typeof error.code !== 'string') return undefined;
+  if (typeof error !== 'object' || error === null || !('code' in error) || typeof error.code !== 'string')
+    return undefined;
   const message = 'message' in error && typeof error.message === 'string' ? error.message : error.code;
   return { code: error.code, message };
 }

@@ -17,8 +17,13 @@ export class AgentgateClient extends UniversalClient {
     super({ auth: 'bearer', ...options });
   }
 
-  protected override createSocket(url: string, protocols: string[] | undefined, headers: Record<string, string> | undefined): WebSocketLike {
-    if (this.options.WebSocket !== undefined && headers === undefined) return super.createSocket(url, protocols, headers);
+  protected override createSocket(
+    url: string,
+    protocols: string[] | undefined,
+    headers: Record<string, string> | undefined,
+  ): WebSocketLike {
+    if (this.options.WebSocket !== undefined && headers === undefined)
+      return super.createSocket(url, protocols, headers);
     return new NodeSocket(url, protocols, headers);
   }
 }
@@ -54,7 +59,8 @@ function codeOf(body: string): { code?: string } {
     const parsed: unknown = JSON.parse(body);
     if (typeof parsed === 'object' && parsed !== null && 'error' in parsed) {
       const { error } = parsed;
-      if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') return { code: error.code };
+      if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string')
+        return { code: error.code };
     }
   } catch {
     // Not JSON: the status alone says enough.

@@ -11,7 +11,10 @@ export class RunHandleImpl implements RunHandle {
   readonly accepted: Promise<{ runId: string; threadId: string }>;
   readonly done: Promise<TerminalEvent>;
   runId: string | undefined;
-  private settleAccepted!: { resolve: (ack: { runId: string; threadId: string }) => void; reject: (err: ClientError) => void };
+  private settleAccepted!: {
+    resolve: (ack: { runId: string; threadId: string }) => void;
+    reject: (err: ClientError) => void;
+  };
   private settleDone!: { resolve: (e: TerminalEvent) => void; reject: (err: ClientError) => void };
   private readonly events: RunEvent[] = [];
   /** Events that arrived ahead of a gap, by seq. */

@@ -93,7 +93,8 @@ export class RunTracker {
     if (finished && !run.finished) {
       // Ended without a stored terminal event (its instance died before orphan recovery): nothing more will come.
       this.retire(run);
-      for (const handle of run.handles) handle.fail(new ClientError('interrupted', 'The run ended without a terminal event.'));
+      for (const handle of run.handles)
+        handle.fail(new ClientError('interrupted', 'The run ended without a terminal event.'));
       run.handles.clear();
     }
   }
@@ -148,13 +149,27 @@ export class RunTracker {
           if (run === undefined) run = this.runs.get(runId);
           if (run !== undefined) for (const event of run.events) handle.offer(event);
         },
-        (err: unknown) => handle.fail(err instanceof ClientError ? err : new ClientError('network_error', 'Could not read the run events.', { cause: err })),
+        (err: unknown) =>
+          handle.fail(
+            err instanceof ClientError
+              ? err
+              : new ClientError('network_error', 'Could not read the run events.', { cause: err }),
+          ),
       );
     }
   }
 
   private track(runId: string, from: number): TrackedRun {
-    const run: TrackedRun = { runId, threadId: undefined, lastSeq: from, historyFrom: from, events: [], finished: false, handles: new Set(), resuming: false };
+    const run: TrackedRun = {
+      runId,
+      threadId: undefined,
+      lastSeq: from,
+      historyFrom: from,
+      events: [],
+      finished: false,
+      handles: new Set(),
+      resuming: false,
+    };
     this.runs.set(runId, run);
     return run;
   }
@@ -168,7 +183,10 @@ export class RunTracker {
     this.deps.fetchEvents(run.runId, run.lastSeq).then(
       (events) => events.forEach((e) => this.ingest(e)),
       (err: unknown) => {
-        const error = err instanceof ClientError ? err : new ClientError('network_error', 'Could not read the run events.', { cause: err });
+        const error =
+          err instanceof ClientError
+            ? err
+            : new ClientError('network_error', 'Could not read the run events.', { cause: err });
         for (const handle of run.handles) handle.fail(error);
       },
     );

@@ -3,7 +3,11 @@ import { ClientError } from './errors.js';
 import type { HttpApi } from './http.js';
 
 /** Codes after which the login is over: the refresh token cannot be used again. */
-const SESSION_ENDING_CODES: ReadonlySet<string> = new Set(['invalid_refresh_token', 'refresh_token_reused', 'session_revoked']);
+const SESSION_ENDING_CODES: ReadonlySet<string> = new Set([
+  'invalid_refresh_token',
+  'refresh_token_reused',
+  'session_revoked',
+]);
 
 export function endsSession(err: unknown): boolean {
   return err instanceof ClientError && SESSION_ENDING_CODES.has(err.code);
@@ -96,7 +100,8 @@ export class Session {
    */
   async freshToken(stale: string | undefined): Promise<string> {
     const access = this.access;
-    if (access !== undefined && access.token !== stale && access.expiresAtMs - Date.now() > this.leadMs(access)) return access.token;
+    if (access !== undefined && access.token !== stale && access.expiresAtMs - Date.now() > this.leadMs(access))
+      return access.token;
     return this.refresh();
   }
 
@@ -107,7 +112,10 @@ export class Session {
       return await this.http.call<T>(method, path, { token, ...(body === undefined ? {} : { body }) });
     } catch (err) {
       if (!(err instanceof ClientError) || err.code !== 'token_expired') throw err;
-      return this.http.call<T>(method, path, { token: await this.freshToken(token), ...(body === undefined ? {} : { body }) });
+      return this.http.call<T>(method, path, {
+        token: await this.freshToken(token),
+        ...(body === undefined ? {} : { body }),
+      });
     }
   }
 
@@ -120,7 +128,8 @@ export class Session {
 
   private async rotate(): Promise<string> {
     const refreshToken = this.refreshToken;
-    if (refreshToken === undefined) throw new ClientError('not_authenticated', 'Not logged in: call login(), register(), demo() or restore() first.');
+    if (refreshToken === undefined)
+      throw new ClientError('not_authenticated', 'Not logged in: call login(), register(), demo() or restore() first.');
     const generation = this.generation;
     let auth: AuthResponse;
     try {
@@ -129,7 +138,8 @@ export class Session {
       if (generation === this.generation && endsSession(err)) this.end(err as ClientError);
       throw err;
     }
-    if (generation !== this.generation) throw new ClientError('client_closed', 'The login changed while its token was being refreshed.');
+    if (generation !== this.generation)
+      throw new ClientError('client_closed', 'The login changed while its token was being refreshed.');
     this.adopt(auth);
     return auth.accessToken;
   }
@@ -144,6 +154,8 @@ export class Session {
   private leadMs(access: AccessToken): number {
     const lead = this.options.refreshLeadMs;
     // Never more than half the lifetime, or every token would look stale the moment it arrives.
-    return lead === undefined ? Math.min(DEFAULT_LEAD_MS, access.lifetimeMs / 4) : Math.min(lead, access.lifetimeMs / 2);
+    return lead === undefined
+      ? Math.min(DEFAULT_LEAD_MS, access.lifetimeMs / 4)
+      : Math.min(lead, access.lifetimeMs / 2);
   }
 }

@@ -37,7 +37,11 @@ export interface Config {
   readonly maxMessageBytes: number;
   readonly httpBodyLimitBytes: number;
   readonly runs: { readonly maxPerUser: number; readonly maxDurationMs: number; readonly maxToolCalls: number };
-  readonly rateLimits: { readonly loginPerMinute: number; readonly refreshPerMinute: number; readonly ticketsPerMinute: number };
+  readonly rateLimits: {
+    readonly loginPerMinute: number;
+    readonly refreshPerMinute: number;
+    readonly ticketsPerMinute: number;
+  };
   /** PostgreSQL for durable data; undefined means SQLite under dataDir. */
   readonly database: { readonly url: string; readonly poolSize: number } | undefined;
   /** Redis for ephemeral shared state; undefined means in memory (one instance). */
@@ -76,7 +80,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const problems: string[] = [];
   for (const alias of LEGACY_SECRET_ALIASES) {
     if (env[alias] !== undefined) {
-      problems.push(`${alias} is set: remove it. JWT_SECRET_KEY is the only signing secret, so no two services can disagree.`);
+      problems.push(
+        `${alias} is set: remove it. JWT_SECRET_KEY is the only signing secret, so no two services can disagree.`,
+      );
     }
   }
   const raw: Record<string, unknown> = {};
@@ -86,35 +92,55 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     const input = given === undefined || given === '' ? setting.default : given;
     const parsed = setting.schema.safeParse(input);
     if (parsed.success) raw[name] = parsed.data;
-    else problems.push(`${name}=${JSON.stringify(SECRET_SETTINGS.has(name) ? '[redacted]' : given)} is invalid: ${parsed.error.issues.map((i) => i.message).join('; ')}. ${setting.doc}`);
+    else
+      problems.push(
+        `${name}=${JSON.stringify(SECRET_SETTINGS.has(name) ? '[redacted]' : given)} is invalid: ${parsed.error.issues.map((i) => i.message).join('; ')}. ${setting.doc}`,
+      );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const r = raw as Raw;
 
   const origins = r.ALLOWED_ORIGINS.map(normalizeOrigin);
   origins.forEach((o, i) => {
-    if (o === undefined) problems.push(`ALLOWED_ORIGINS entry ${JSON.stringify(r.ALLOWED_ORIGINS[i])} is not an origin: write scheme://host[:port], e.g. https://chat.example.com.`);
+    if (o === undefined)
+      problems.push(
+        `ALLOWED_ORIGINS entry ${JSON.stringify(r.ALLOWED_ORIGINS[i])} is not an origin: write scheme://host[:port], e.g. https://chat.example.com.`,
+      );
   });
   // A weak secret is refused in every environment: development tokens must not be forgeable either.
   if (r.JWT_SECRET_KEY !== undefined && Buffer.byteLength(r.JWT_SECRET_KEY) < MIN_SECRET_BYTES) {
-    problems.push(`JWT_SECRET_KEY is shorter than ${MIN_SECRET_BYTES} bytes: generate one with \`openssl rand -base64 48\`.`);
+    problems.push(
+      `JWT_SECRET_KEY is shorter than ${MIN_SECRET_BYTES} bytes: generate one with \`openssl rand -base64 48\`.`,
+    );
   } else if (r.JWT_SECRET_KEY !== undefined && isLowEntropy(r.JWT_SECRET_KEY)) {
-    problems.push('JWT_SECRET_KEY looks weak (too few distinct characters): generate one with `openssl rand -base64 48`.');
+    problems.push(
+      'JWT_SECRET_KEY looks weak (too few distinct characters): generate one with `openssl rand -base64 48`.',
+    );
   }
   if (r.NODE_ENV === 'production') {
     if (r.JWT_SECRET_KEY === undefined) {
-      problems.push('JWT_SECRET_KEY is required in production: generate one with `openssl rand -base64 48` and give the same value to every instance.');
+      problems.push(
+        'JWT_SECRET_KEY is required in production: generate one with `openssl rand -base64 48` and give the same value to every instance.',
+      );
     }
-    if (r.DEMO_MODE) problems.push('DEMO_MODE must be off in production: unset DEMO_MODE (demo identities need no password).');
-    if (origins.length === 0) problems.push('ALLOWED_ORIGINS is required in production: list the browser origins of your chat front end, e.g. ALLOWED_ORIGINS=https://chat.example.com.');
+    if (r.DEMO_MODE)
+      problems.push('DEMO_MODE must be off in production: unset DEMO_MODE (demo identities need no password).');
+    if (origins.length === 0)
+      problems.push(
+        'ALLOWED_ORIGINS is required in production: list the browser origins of your chat front end, e.g. ALLOWED_ORIGINS=https://chat.example.com.',
+      );
   }
   if (r.REDIS_URL !== undefined) {
     // Instances that share Redis act as one service, so they must share durable data and the signing secret too.
     if (r.DATABASE_URL === undefined) {
-      problems.push('REDIS_URL is set without DATABASE_URL: instances sharing Redis would each keep their own SQLite. Set DATABASE_URL=postgres://... (the same for every instance), or unset REDIS_URL for a single instance.');
+      problems.push(
+        'REDIS_URL is set without DATABASE_URL: instances sharing Redis would each keep their own SQLite. Set DATABASE_URL=postgres://... (the same for every instance), or unset REDIS_URL for a single instance.',
+      );
     }
     if (r.JWT_SECRET_KEY === undefined) {
-      problems.push('REDIS_URL is set without JWT_SECRET_KEY: each instance would sign with its own generated key and refuse the others\' tokens. Generate one with `openssl rand -base64 48` and give the same value to every instance.');
+      problems.push(
+        "REDIS_URL is set without JWT_SECRET_KEY: each instance would sign with its own generated key and refuse the others' tokens. Generate one with `openssl rand -base64 48` and give the same value to every instance.",
+      );
     }
   }
   problems.push(...llmProblems(r));
@@ -152,7 +178,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     maxMessageBytes: r.MAX_MESSAGE_BYTES,
     httpBodyLimitBytes: r.HTTP_BODY_LIMIT_BYTES,
     runs: { maxPerUser: r.MAX_RUNS_PER_USER, maxDurationMs: r.RUN_MAX_DURATION_MS, maxToolCalls: r.RUN_MAX_TOOL_CALLS },
-    rateLimits: { loginPerMinute: r.LOGIN_ATTEMPTS_PER_MINUTE, refreshPerMinute: r.REFRESH_ATTEMPTS_PER_MINUTE, ticketsPerMinute: r.TICKETS_PER_MINUTE },
+    rateLimits: {
+      loginPerMinute: r.LOGIN_ATTEMPTS_PER_MINUTE,
+      refreshPerMinute: r.REFRESH_ATTEMPTS_PER_MINUTE,
+      ticketsPerMinute: r.TICKETS_PER_MINUTE,
+    },
     database: r.DATABASE_URL === undefined ? undefined : { url: r.DATABASE_URL, poolSize: r.DATABASE_POOL_SIZE },
     redis: r.REDIS_URL === undefined ? undefined : { url: r.REDIS_URL, keyPrefix: r.REDIS_KEY_PREFIX },
     instanceLeaseMs: r.INSTANCE_LEASE_MS,
@@ -177,21 +207,35 @@ function llmProblems(r: Raw): string[] {
   if (r.LLM_PROVIDER === 'offline') return [];
   const problems: string[] = [];
   const provider = r.LLM_PROVIDER;
-  if (r.LLM_MODEL === undefined) problems.push(`LLM_MODEL is required with LLM_PROVIDER=${provider}: name the model as the API knows it, e.g. ${provider === 'openai' ? 'LLM_MODEL=gpt-4o-mini' : 'LLM_MODEL=claude-sonnet-4-5'}.`);
+  if (r.LLM_MODEL === undefined)
+    problems.push(
+      `LLM_MODEL is required with LLM_PROVIDER=${provider}: name the model as the API knows it, e.g. ${provider === 'openai' ? 'LLM_MODEL=gpt-4o-mini' : 'LLM_MODEL=claude-sonnet-4-5'}.`,
+    );
   if (r.LLM_API_KEY === undefined && (provider === 'anthropic' || r.LLM_BASE_URL === undefined)) {
-    problems.push(`LLM_API_KEY is required with LLM_PROVIDER=${provider}${provider === 'openai' ? ' at the default https://api.openai.com/v1 (set LLM_BASE_URL for a self-hosted server that needs no key)' : ''}.`);
+    problems.push(
+      `LLM_API_KEY is required with LLM_PROVIDER=${provider}${provider === 'openai' ? ' at the default https://api.openai.com/v1 (set LLM_BASE_URL for a self-hosted server that needs no key)' : ''}.`,
+    );
   }
   const base = r.LLM_BASE_URL === undefined ? undefined : new URL(r.LLM_BASE_URL);
   if (base !== undefined && (base.username !== '' || base.password !== '' || base.search !== '')) {
     problems.push('LLM_BASE_URL must not carry credentials or a query string: put the key in LLM_API_KEY.');
   }
   // A key sent in clear text to another machine can be read on the way; a local server, or a private one that needs no key, is fine.
-  if (r.NODE_ENV === 'production' && base?.protocol === 'http:' && r.LLM_API_KEY !== undefined && !isLoopback(base.hostname)) {
-    problems.push('LLM_BASE_URL is http:// to another host while LLM_API_KEY is set: the key would travel unencrypted. Use https://, or a loopback address for a local server.');
+  if (
+    r.NODE_ENV === 'production' &&
+    base?.protocol === 'http:' &&
+    r.LLM_API_KEY !== undefined &&
+    !isLoopback(base.hostname)
+  ) {
+    problems.push(
+      'LLM_BASE_URL is http:// to another host while LLM_API_KEY is set: the key would travel unencrypted. Use https://, or a loopback address for a local server.',
+    );
   }
   const thinking = r.LLM_THINKING_BUDGET_TOKENS;
   if (thinking > 0 && (thinking < 1024 || thinking >= r.LLM_MAX_OUTPUT_TOKENS)) {
-    problems.push(`LLM_THINKING_BUDGET_TOKENS=${thinking} must be 0 (off), or at least 1024 and below LLM_MAX_OUTPUT_TOKENS (${r.LLM_MAX_OUTPUT_TOKENS}).`);
+    problems.push(
+      `LLM_THINKING_BUDGET_TOKENS=${thinking} must be 0 (off), or at least 1024 and below LLM_MAX_OUTPUT_TOKENS (${r.LLM_MAX_OUTPUT_TOKENS}).`,
+    );
   }
   return problems;
 }

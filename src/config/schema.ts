@@ -4,61 +4,246 @@ const bool = z
   .enum(['0', '1', 'true', 'false', 'yes', 'no', ''])
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0),
+);
 
 /**
  * Every setting, by its environment variable name, with its default and what it does.
  * docs/CONFIG.md is the prose form of this table; test/config.test.ts keeps the two in sync.
  */
 export const SETTINGS = {
-  NODE_ENV: { schema: z.enum(['development', 'production', 'test']), default: 'development', doc: '`production` turns on the strict start-up validator.' },
+  NODE_ENV: {
+    schema: z.enum(['development', 'production', 'test']),
+    default: 'development',
+    doc: '`production` turns on the strict start-up validator.',
+  },
   HOST: { schema: z.string().min(1), default: '127.0.0.1', doc: 'Interface to listen on.' },
   PORT: { schema: int(0, 65535), default: '8080', doc: 'TCP port for HTTP and WebSocket (0 picks a free port).' },
-  DATA_DIR: { schema: z.string().min(1), default: './data', doc: 'Where the SQLite database and the generated development signing key live.' },
-  PUBLIC_URL: { schema: z.url().optional(), default: undefined, doc: 'The URL clients use to reach this server (behind a proxy). Default: http://HOST:PORT.' },
-  JWT_SECRET_KEY: { schema: z.string().min(1).optional(), default: undefined, doc: 'The one HS256 secret for access tokens (>= 32 bytes). Unset in development: an EdDSA key pair is generated in DATA_DIR.' },
-  JWT_ISSUER: { schema: z.string().min(1), default: 'agentgate', doc: 'The `iss` claim written and required on access tokens.' },
-  JWT_AUDIENCE: { schema: z.string().min(1), default: 'agentgate', doc: 'The `aud` claim written and required on access tokens.' },
+  DATA_DIR: {
+    schema: z.string().min(1),
+    default: './data',
+    doc: 'Where the SQLite database and the generated development signing key live.',
+  },
+  PUBLIC_URL: {
+    schema: z.url().optional(),
+    default: undefined,
+    doc: 'The URL clients use to reach this server (behind a proxy). Default: http://HOST:PORT.',
+  },
+  JWT_SECRET_KEY: {
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    doc: 'The one HS256 secret for access tokens (>= 32 bytes). Unset in development: an EdDSA key pair is generated in DATA_DIR.',
+  },
+  JWT_ISSUER: {
+    schema: z.string().min(1),
+    default: 'agentgate',
+    doc: 'The `iss` claim written and required on access tokens.',
+  },
+  JWT_AUDIENCE: {
+    schema: z.string().min(1),
+    default: 'agentgate',
+    doc: 'The `aud` claim written and required on access tokens.',
+  },
   ACCESS_TOKEN_TTL_SECONDS: { schema: int(30, 86_400), default: '900', doc: 'Access token lifetime.' },
-  REFRESH_TOKEN_TTL_SECONDS: { schema: int(60, 31_536_000), default: '2592000', doc: 'Refresh token lifetime (each rotation starts a new one).' },
+  REFRESH_TOKEN_TTL_SECONDS: {
+    schema: int(60, 31_536_000),
+    default: '2592000',
+    doc: 'Refresh token lifetime (each rotation starts a new one).',
+  },
   TICKET_TTL_SECONDS: { schema: int(1, 3600), default: '60', doc: 'Default lifetime of a WebSocket ticket.' },
-  DEMO_MODE: { schema: bool, default: '0', doc: '`1` enables POST /auth/demo (throwaway users). Refused in production.' },
-  ALLOWED_ORIGINS: { schema: list, default: '', doc: 'Comma-separated browser origins allowed to open WebSockets (exact scheme://host:port). Default in development: the server\'s own origin. Required in production.' },
+  DEMO_MODE: {
+    schema: bool,
+    default: '0',
+    doc: '`1` enables POST /auth/demo (throwaway users). Refused in production.',
+  },
+  ALLOWED_ORIGINS: {
+    schema: list,
+    default: '',
+    doc: "Comma-separated browser origins allowed to open WebSockets (exact scheme://host:port). Default in development: the server's own origin. Required in production.",
+  },
   ADMIN_EMAILS: { schema: list, default: '', doc: 'Comma-separated emails of admin users (for /auth/stats).' },
-  LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'Log level (JSON logs on stdout).' },
-  HEARTBEAT_INTERVAL_MS: { schema: int(1000, 600_000), default: '30000', doc: 'Server ping interval; a peer that misses two pongs is terminated.' },
-  MAX_MESSAGE_BYTES: { schema: int(256, 16_777_216), default: '65536', doc: 'Largest WebSocket message accepted (reassembled); larger closes 1009.' },
-  HTTP_BODY_LIMIT_BYTES: { schema: int(1024, 16_777_216), default: '65536', doc: 'Largest HTTP body accepted; larger gets 413 payload_too_large.' },
-  MAX_CONNECTIONS_PER_USER: { schema: int(1, 10_000), default: '20', doc: 'Open WebSockets one user may hold (on all instances together, with Redis); more are refused at the upgrade with 429.' },
-  WS_MESSAGES_PER_SECOND: { schema: int(1, 100_000), default: '20', doc: 'Sustained client messages per second per connection.' },
-  WS_MESSAGE_BURST: { schema: int(0, 1_000_000), default: '100', doc: 'Extra messages a connection may send in a burst (refilled over 10 s); past rate and burst it closes 1008 `rate limit exceeded`.' },
-  HANDSHAKES_PER_MINUTE: { schema: int(1, 1_000_000), default: '300', doc: 'WebSocket upgrade attempts per client IP per minute; more get 429.' },
-  MAX_BUFFERED_BYTES: { schema: int(16_384, 1_073_741_824), default: '4194304', doc: 'Unsent bytes a connection may keep queued for more than 2 s; a slower reader is closed 1008 `slow consumer` (its runs go on and stay replayable).' },
-  SSE_KEEPALIVE_MS: { schema: int(1000, 600_000), default: '15000', doc: 'A comment line this often on quiet Server-Sent Event streams (GET /runs/:id/stream, POST /agui), so proxies keep them open.' },
-  SHUTDOWN_GRACE_MS: { schema: int(0, 600_000), default: '10000', doc: 'On SIGTERM, how long runs in progress may go on finishing before they are ended `interrupted`.' },
-  MAX_RUNS_PER_USER: { schema: int(1, 1000), default: '5', doc: 'Runs one user may have in progress at once, counted by the instance that receives the message; more get error too_many_runs.' },
-  RUN_MAX_DURATION_MS: { schema: int(1000, 86_400_000), default: '300000', doc: 'A run still going after this ends with agent_error run_timeout.' },
-  RUN_MAX_TOOL_CALLS: { schema: int(1, 1000), default: '25', doc: 'A run asking for more tool calls ends with agent_error tool_limit_exceeded.' },
-  LOGIN_ATTEMPTS_PER_MINUTE: { schema: int(1, 100_000), default: '10', doc: 'Login, register and demo attempts allowed per minute per IP (and login attempts per account).' },
-  REFRESH_ATTEMPTS_PER_MINUTE: { schema: int(1, 100_000), default: '60', doc: 'Refresh attempts allowed per IP per minute.' },
-  TICKETS_PER_MINUTE: { schema: int(1, 100_000), default: '60', doc: 'WebSocket tickets one user may obtain per minute.' },
-  DATABASE_URL: { schema: z.url({ protocol: /^postgres(ql)?$/, error: 'expected postgres://user:password@host:port/database' }).optional(), default: undefined, doc: 'PostgreSQL URL: durable data (users, sessions, threads, runs, events) moves there from SQLite. Unset: SQLite under DATA_DIR.' },
-  DATABASE_POOL_SIZE: { schema: int(1, 1000), default: '10', doc: 'PostgreSQL connections this instance keeps at most.' },
-  REDIS_URL: { schema: z.url({ protocol: /^rediss?$/, error: 'expected redis://[:password@]host:port[/db] or rediss://...' }).optional(), default: undefined, doc: 'Redis URL: tickets, rate limits, connection leases, run ownership and cross-instance delivery move there from memory. Set it (with DATABASE_URL) to run several instances as one.' },
-  INSTANCE_LEASE_MS: { schema: int(1000, 600_000), default: '15000', doc: 'With Redis: how long the claims of a crashed instance (its runs, its users\' connection slots) outlive it. Renewed every third of it.' },
-  REDIS_KEY_PREFIX: { schema: z.string().min(1).max(64).regex(/^[\w.:-]+$/), default: 'agentgate:', doc: 'Prefix of every Redis key and channel, so several deployments can share one Redis.' },
-  LLM_PROVIDER: { schema: z.enum(['offline', 'openai', 'anthropic']), default: 'offline', doc: 'Which agent answers: `offline` (the built-in agent, no model, no network), `openai` (any OpenAI-compatible Chat Completions API: OpenAI, vLLM, Ollama, llama.cpp server, LM Studio) or `anthropic` (the Anthropic Messages API). See docs/AGENTS.md.' },
-  LLM_BASE_URL: { schema: z.url({ protocol: /^https?$/, error: 'expected http(s)://host[:port]/path' }).optional(), default: undefined, doc: 'The model API base URL. Default: https://api.openai.com/v1 (openai) or https://api.anthropic.com (anthropic). Self-hosted: e.g. http://127.0.0.1:11434/v1 (Ollama), http://127.0.0.1:8000/v1 (vLLM).' },
-  LLM_API_KEY: { schema: z.string().min(1).optional(), default: undefined, doc: 'The model API key: required for anthropic, and for openai at its default URL; self-hosted servers may need none. Never logged or echoed.' },
-  LLM_MODEL: { schema: z.string().min(1).max(256).optional(), default: undefined, doc: 'The model name as the API knows it (gpt-4o-mini, claude-sonnet-4-5, qwen2.5:7b...). Required for openai and anthropic.' },
-  LLM_SYSTEM_PROMPT: { schema: z.string().min(1).max(100_000).optional(), default: undefined, doc: 'Replaces the built-in system prompt (DEFAULT_SYSTEM_PROMPT in src/agents/providers/llm-agent.ts).' },
-  LLM_MAX_STEPS: { schema: int(1, 100), default: '8', doc: 'Model calls per run (each answer to tool results is one more); a model still calling tools after this many ends the run with agent_error llm_step_limit.' },
-  LLM_MAX_OUTPUT_TOKENS: { schema: int(16, 1_000_000), default: '4096', doc: 'Most tokens the model may write per step (max_completion_tokens / max_tokens).' },
-  LLM_THINKING_BUDGET_TOKENS: { schema: int(0, 1_000_000), default: '0', doc: 'anthropic only: extended thinking budget per step (0 = off; else at least 1024 and below LLM_MAX_OUTPUT_TOKENS). OpenAI-compatible servers send reasoning without it. Either becomes agent_thinking.' },
-  LLM_TIMEOUT_MS: { schema: int(100, 600_000), default: '60000', doc: 'Longest wait for the response to start (per attempt; retried) and then for each streamed event; longer ends the run with agent_error llm_timeout.' },
-  LLM_MAX_RETRIES: { schema: int(0, 10), default: '2', doc: 'Retries of a model request that failed before streaming (connection error, timeout, 408, 409, 429, 5xx), with exponential backoff from 0.5 s or the server\'s Retry-After; a Retry-After longer than LLM_TIMEOUT_MS is not waited for.' },
-  LLM_TOKEN_BUDGET_PER_USER: { schema: int(0, 1_000_000_000_000), default: '0', doc: 'Tokens (input + output) one user may use per budget window; 0 = unlimited. Checked before every model call: over it, the run ends with agent_error token_budget_exceeded, saying when the budget resets.' },
-  LLM_TOKEN_BUDGET_WINDOW_HOURS: { schema: int(1, 744), default: '24', doc: 'Length of the token budget window in hours, aligned to the Unix epoch in UTC (24 = each UTC day, reset at 00:00 UTC).' },
+  LOG_LEVEL: {
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    default: 'info',
+    doc: 'Log level (JSON logs on stdout).',
+  },
+  HEARTBEAT_INTERVAL_MS: {
+    schema: int(1000, 600_000),
+    default: '30000',
+    doc: 'Server ping interval; a peer that misses two pongs is terminated.',
+  },
+  MAX_MESSAGE_BYTES: {
+    schema: int(256, 16_777_216),
+    default: '65536',
+    doc: 'Largest WebSocket message accepted (reassembled); larger closes 1009.',
+  },
+  HTTP_BODY_LIMIT_BYTES: {
+    schema: int(1024, 16_777_216),
+    default: '65536',
+    doc: 'Largest HTTP body accepted; larger gets 413 payload_too_large.',
+  },
+  MAX_CONNECTIONS_PER_USER: {
+    schema: int(1, 10_000),
+    default: '20',
+    doc: 'Open WebSockets one user may hold (on all instances together, with Redis); more are refused at the upgrade with 429.',
+  },
+  WS_MESSAGES_PER_SECOND: {
+    schema: int(1, 100_000),
+    default: '20',
+    doc: 'Sustained client messages per second per connection.',
+  },
+  WS_MESSAGE_BURST: {
+    schema: int(0, 1_000_000),
+    default: '100',
+    doc: 'Extra messages a connection may send in a burst (refilled over 10 s); past rate and burst it closes 1008 `rate limit exceeded`.',
+  },
+  HANDSHAKES_PER_MINUTE: {
+    schema: int(1, 1_000_000),
+    default: '300',
+    doc: 'WebSocket upgrade attempts per client IP per minute; more get 429.',
+  },
+  MAX_BUFFERED_BYTES: {
+    schema: int(16_384, 1_073_741_824),
+    default: '4194304',
+    doc: 'Unsent bytes a connection may keep queued for more than 2 s; a slower reader is closed 1008 `slow consumer` (its runs go on and stay replayable).',
+  },
+  SSE_KEEPALIVE_MS: {
+    schema: int(1000, 600_000),
+    default: '15000',
+    doc: 'A comment line this often on quiet Server-Sent Event streams (GET /runs/:id/stream, POST /agui), so proxies keep them open.',
+  },
+  SHUTDOWN_GRACE_MS: {
+    schema: int(0, 600_000),
+    default: '10000',
+    doc: 'On SIGTERM, how long runs in progress may go on finishing before they are ended `interrupted`.',
+  },
+  MAX_RUNS_PER_USER: {
+    schema: int(1, 1000),
+    default: '5',
+    doc: 'Runs one user may have in progress at once, counted by the instance that receives the message; more get error too_many_runs.',
+  },
+  RUN_MAX_DURATION_MS: {
+    schema: int(1000, 86_400_000),
+    default: '300000',
+    doc: 'A run still going after this ends with agent_error run_timeout.',
+  },
+  RUN_MAX_TOOL_CALLS: {
+    schema: int(1, 1000),
+    default: '25',
+    doc: 'A run asking for more tool calls ends with agent_error tool_limit_exceeded.',
+  },
+  LOGIN_ATTEMPTS_PER_MINUTE: {
+    schema: int(1, 100_000),
+    default: '10',
+    doc: 'Login, register and demo attempts allowed per minute per IP (and login attempts per account).',
+  },
+  REFRESH_ATTEMPTS_PER_MINUTE: {
+    schema: int(1, 100_000),
+    default: '60',
+    doc: 'Refresh attempts allowed per IP per minute.',
+  },
+  TICKETS_PER_MINUTE: {
+    schema: int(1, 100_000),
+    default: '60',
+    doc: 'WebSocket tickets one user may obtain per minute.',
+  },
+  DATABASE_URL: {
+    schema: z
+      .url({ protocol: /^postgres(ql)?$/, error: 'expected postgres://user:password@host:port/database' })
+      .optional(),
+    default: undefined,
+    doc: 'PostgreSQL URL: durable data (users, sessions, threads, runs, events) moves there from SQLite. Unset: SQLite under DATA_DIR.',
+  },
+  DATABASE_POOL_SIZE: {
+    schema: int(1, 1000),
+    default: '10',
+    doc: 'PostgreSQL connections this instance keeps at most.',
+  },
+  REDIS_URL: {
+    schema: z
+      .url({ protocol: /^rediss?$/, error: 'expected redis://[:password@]host:port[/db] or rediss://...' })
+      .optional(),
+    default: undefined,
+    doc: 'Redis URL: tickets, rate limits, connection leases, run ownership and cross-instance delivery move there from memory. Set it (with DATABASE_URL) to run several instances as one.',
+  },
+  INSTANCE_LEASE_MS: {
+    schema: int(1000, 600_000),
+    default: '15000',
+    doc: "With Redis: how long the claims of a crashed instance (its runs, its users' connection slots) outlive it. Renewed every third of it.",
+  },
+  REDIS_KEY_PREFIX: {
+    schema: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[\w.:-]+$/),
+    default: 'agentgate:',
+    doc: 'Prefix of every Redis key and channel, so several deployments can share one Redis.',
+  },
+  LLM_PROVIDER: {
+    schema: z.enum(['offline', 'openai', 'anthropic']),
+    default: 'offline',
+    doc: 'Which agent answers: `offline` (the built-in agent, no model, no network), `openai` (any OpenAI-compatible Chat Completions API: OpenAI, vLLM, Ollama, llama.cpp server, LM Studio) or `anthropic` (the Anthropic Messages API). See docs/AGENTS.md.',
+  },
+  LLM_BASE_URL: {
+    schema: z.url({ protocol: /^https?$/, error: 'expected http(s)://host[:port]/path' }).optional(),
+    default: undefined,
+    doc: 'The model API base URL. Default: https://api.openai.com/v1 (openai) or https://api.anthropic.com (anthropic). Self-hosted: e.g. http://127.0.0.1:11434/v1 (Ollama), http://127.0.0.1:8000/v1 (vLLM).',
+  },
+  LLM_API_KEY: {
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    doc: 'The model API key: required for anthropic, and for openai at its default URL; self-hosted servers may need none. Never logged or echoed.',
+  },
+  LLM_MODEL: {
+    schema: z.string().min(1).max(256).optional(),
+    default: undefined,
+    doc: 'The model name as the API knows it (gpt-4o-mini, claude-sonnet-4-5, qwen2.5:7b...). Required for openai and anthropic.',
+  },
+  LLM_SYSTEM_PROMPT: {
+    schema: z.string().min(1).max(100_000).optional(),
+    default: undefined,
+    doc: 'Replaces the built-in system prompt (DEFAULT_SYSTEM_PROMPT in src/agents/providers/llm-agent.ts).',
+  },
+  LLM_MAX_STEPS: {
+    schema: int(1, 100),
+    default: '8',
+    doc: 'Model calls per run (each answer to tool results is one more); a model still calling tools after this many ends the run with agent_error llm_step_limit.',
+  },
+  LLM_MAX_OUTPUT_TOKENS: {
+    schema: int(16, 1_000_000),
+    default: '4096',
+    doc: 'Most tokens the model may write per step (max_completion_tokens / max_tokens).',
+  },
+  LLM_THINKING_BUDGET_TOKENS: {
+    schema: int(0, 1_000_000),
+    default: '0',
+    doc: 'anthropic only: extended thinking budget per step (0 = off; else at least 1024 and below LLM_MAX_OUTPUT_TOKENS). OpenAI-compatible servers send reasoning without it. Either becomes agent_thinking.',
+  },
+  LLM_TIMEOUT_MS: {
+    schema: int(100, 600_000),
+    default: '60000',
+    doc: 'Longest wait for the response to start (per attempt; retried) and then for each streamed event; longer ends the run with agent_error llm_timeout.',
+  },
+  LLM_MAX_RETRIES: {
+    schema: int(0, 10),
+    default: '2',
+    doc: "Retries of a model request that failed before streaming (connection error, timeout, 408, 409, 429, 5xx), with exponential backoff from 0.5 s or the server's Retry-After; a Retry-After longer than LLM_TIMEOUT_MS is not waited for.",
+  },
+  LLM_TOKEN_BUDGET_PER_USER: {
+    schema: int(0, 1_000_000_000_000),
+    default: '0',
+    doc: 'Tokens (input + output) one user may use per budget window; 0 = unlimited. Checked before every model call: over it, the run ends with agent_error token_budget_exceeded, saying when the budget resets.',
+  },
+  LLM_TOKEN_BUDGET_WINDOW_HOURS: {
+    schema: int(1, 744),
+    default: '24',
+    doc: 'Length of the token budget window in hours, aligned to the Unix epoch in UTC (24 = each UTC day, reset at 00:00 UTC).',
+  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

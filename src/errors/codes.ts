@@ -10,7 +10,10 @@ export const ERROR_CODES = {
   token_expired: { http: 401, doc: 'The access token has expired: refresh it.' },
   invalid_credentials: { http: 401, doc: 'Email or password is wrong (the answer does not say which).' },
   invalid_refresh_token: { http: 401, doc: 'The refresh token is unknown, expired or revoked.' },
-  refresh_token_reused: { http: 401, doc: 'A spent refresh token was replayed: the whole login (family) is now revoked.' },
+  refresh_token_reused: {
+    http: 401,
+    doc: 'A spent refresh token was replayed: the whole login (family) is now revoked.',
+  },
   invalid_ticket: { http: 401, doc: 'The WebSocket ticket is unknown, expired or already spent.' },
   forbidden: { http: 403, doc: 'Authenticated, but not allowed (for example a non-admin on an admin route).' },
   origin_not_allowed: { http: 403, doc: 'The WebSocket Origin is not in ALLOWED_ORIGINS.' },
@@ -29,13 +32,28 @@ export const ERROR_CODES = {
   tool_limit_exceeded: { http: 500, doc: 'The run exceeded its maximum number of tool calls.' },
   agent_failed: { http: 500, doc: 'The agent failed while producing its answer.' },
   interrupted: { http: 500, doc: 'The server stopped while the run was in progress.' },
-  llm_unavailable: { http: 503, doc: 'The model API could not be reached, or kept failing (5xx, overloaded), after LLM_MAX_RETRIES retries.' },
-  llm_rate_limited: { http: 429, doc: 'The model API kept answering 429 after LLM_MAX_RETRIES retries, or asked to wait longer than LLM_TIMEOUT_MS.' },
-  llm_timeout: { http: 504, doc: 'The model API did not answer, or its stream stalled, for longer than LLM_TIMEOUT_MS.' },
+  llm_unavailable: {
+    http: 503,
+    doc: 'The model API could not be reached, or kept failing (5xx, overloaded), after LLM_MAX_RETRIES retries.',
+  },
+  llm_rate_limited: {
+    http: 429,
+    doc: 'The model API kept answering 429 after LLM_MAX_RETRIES retries, or asked to wait longer than LLM_TIMEOUT_MS.',
+  },
+  llm_timeout: {
+    http: 504,
+    doc: 'The model API did not answer, or its stream stalled, for longer than LLM_TIMEOUT_MS.',
+  },
   llm_bad_response: { http: 502, doc: 'The model API sent a malformed or truncated stream.' },
-  llm_request_rejected: { http: 502, doc: 'The model API refused the request: bad credentials, unknown model, or a request it cannot serve (such as too long a conversation).' },
+  llm_request_rejected: {
+    http: 502,
+    doc: 'The model API refused the request: bad credentials, unknown model, or a request it cannot serve (such as too long a conversation).',
+  },
   llm_step_limit: { http: 500, doc: 'The model was still calling tools after LLM_MAX_STEPS steps.' },
-  token_budget_exceeded: { http: 429, doc: 'The user has used the token budget (LLM_TOKEN_BUDGET_PER_USER) of the current window; the message says when it resets.' },
+  token_budget_exceeded: {
+    http: 429,
+    doc: 'The user has used the token budget (LLM_TOKEN_BUDGET_PER_USER) of the current window; the message says when it resets.',
+  },
 } as const satisfies Record<string, { http: number; doc: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -91,21 +91,31 @@ export class Gateway {
     // Not a closure: it would keep this request's headers alive for as long as the socket lives.
     socket.on('error', destroySocket);
     const url = new URL(req.url ?? '/', 'http://upgrade.invalid');
-    if (url.pathname !== this.options.path) return this.refuse(socket, new HandshakeRefusal(404, 'not_found', 'No WebSocket endpoint here.'));
+    if (url.pathname !== this.options.path)
+      return this.refuse(socket, new HandshakeRefusal(404, 'not_found', 'No WebSocket endpoint here.'));
     const { auth, tickets, handshakeLimiter, now } = this.deps;
-    authenticateUpgrade(req, url, { auth, tickets, handshakeLimiter, isOriginAllowed: this.options.isOriginAllowed, now }).then(
-      (principal) => this.open(req, socket, head, principal),
-      (err: unknown) => {
-        const refusal = err instanceof HandshakeRefusal ? err : isAppError(err) ? HandshakeRefusal.from(err) : undefined;
-        if (refusal === undefined) this.deps.logger.error({ err }, 'upgrade failed');
-        else this.deps.logger.debug({ status: refusal.status, code: refusal.code }, 'upgrade refused');
-        if (refusal?.status === 429) this.deps.telemetry.rateLimited('handshakes');
-        this.refuse(socket, refusal ?? new HandshakeRefusal(500, 'internal_error', 'Internal error.'));
-      },
-    ).catch((err: unknown) => {
-      this.deps.logger.error({ err }, 'upgrade failed');
-      socket.destroy();
-    });
+    authenticateUpgrade(req, url, {
+      auth,
+      tickets,
+      handshakeLimiter,
+      isOriginAllowed: this.options.isOriginAllowed,
+      now,
+    })
+      .then(
+        (principal) => this.open(req, socket, head, principal),
+        (err: unknown) => {
+          const refusal =
+            err instanceof HandshakeRefusal ? err : isAppError(err) ? HandshakeRefusal.from(err) : undefined;
+          if (refusal === undefined) this.deps.logger.error({ err }, 'upgrade failed');
+          else this.deps.logger.debug({ status: refusal.status, code: refusal.code }, 'upgrade refused');
+          if (refusal?.status === 429) this.deps.telemetry.rateLimited('handshakes');
+          this.refuse(socket, refusal ?? new HandshakeRefusal(500, 'internal_error', 'Internal error.'));
+        },
+      )
+      .catch((err: unknown) => {
+        this.deps.logger.error({ err }, 'upgrade failed');
+        socket.destroy();
+      });
   };
 
   /** Takes a connection slot (429 when the user has none left, 503 when the slot store cannot answer), then upgrades. */
@@ -117,11 +127,24 @@ export class Gateway {
       acquired = await this.deps.leases.acquire(lease, max);
     } catch (err) {
       this.deps.logger.warn({ err }, 'connection slot store unavailable');
-      return this.refuse(socket, new HandshakeRefusal(503, 'service_unavailable', 'Connection slots cannot be counted right now: try again shortly.', { 'Retry-After': '5' }));
+      return this.refuse(
+        socket,
+        new HandshakeRefusal(
+          503,
+          'service_unavailable',
+          'Connection slots cannot be counted right now: try again shortly.',
+          { 'Retry-After': '5' },
+        ),
+      );
     }
     if (!acquired) {
       this.deps.telemetry.rateLimited('connections');
-      return this.refuse(socket, new HandshakeRefusal(429, 'too_many_connections', `At most ${max} connections per user.`, { 'Retry-After': '5' }));
+      return this.refuse(
+        socket,
+        new HandshakeRefusal(429, 'too_many_connections', `At most ${max} connections per user.`, {
+          'Retry-After': '5',
+        }),
+      );
     }
     let accepted = false;
     try {
@@ -138,13 +161,17 @@ export class Gateway {
   }
 
   private releaseLease(lease: Lease): void {
-    this.deps.leases.release(lease).catch((err: unknown) => this.deps.logger.warn({ err }, 'connection slot not released (it expires on its own)'));
+    this.deps.leases
+      .release(lease)
+      .catch((err: unknown) => this.deps.logger.warn({ err }, 'connection slot not released (it expires on its own)'));
   }
 
   private renewLeases(): void {
     const leases = this.registry.all().map((c) => ({ userId: c.userId, connectionId: c.id }));
     if (leases.length === 0) return;
-    this.deps.leases.renew(leases).catch((err: unknown) => this.deps.logger.warn({ err }, 'connection slot renewal failed'));
+    this.deps.leases
+      .renew(leases)
+      .catch((err: unknown) => this.deps.logger.warn({ err }, 'connection slot renewal failed'));
   }
 
   /**
@@ -175,10 +202,13 @@ export class Gateway {
     clearInterval(this.leaseRenewal);
     clearInterval(this.expirySweep);
     this.stopRevocations();
-    const closing = this.registry.all().map((c) => new Promise<void>((resolve) => {
-      c.socket.once('close', () => resolve());
-      c.close('shuttingDown');
-    }));
+    const closing = this.registry.all().map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          c.socket.once('close', () => resolve());
+          c.close('shuttingDown');
+        }),
+    );
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 2_000).unref())]);
     for (const c of this.registry.all()) c.socket.terminate();
     this.wss.close();
@@ -187,7 +217,8 @@ export class Gateway {
   private accept(ws: WebSocket, transport: Duplex, principal: Principal, lease: Lease): void {
     const id = lease.connectionId;
     const { runs, auth, now, telemetry } = this.deps;
-    const readLog = async (runId: string, afterSeq: number) => (await runs.eventsAfter(principal.userId, runId, afterSeq)).events;
+    const readLog = async (runId: string, afterSeq: number) =>
+      (await runs.eventsAfter(principal.userId, runId, afterSeq)).events;
     const conn = new Connection(id, ws, transport, principal, this.deps.logger, this.options, telemetry, readLog);
     const subscribed = this.registry.add(conn);
     telemetry.handshake(101);
@@ -225,7 +256,10 @@ export class Gateway {
       // Frames still arriving after we closed (a flood in flight) cost nothing more than ws's parsing.
       if (!conn.isOpen) return;
       if (isBinary) return conn.close('binaryFrame');
-      const admitted = this.deps.messageLimiter.consume(id).then(() => true, () => false);
+      const admitted = this.deps.messageLimiter.consume(id).then(
+        () => true,
+        () => false,
+      );
       chain = chain
         .then(async () => {
           if (!(await admitted)) {

@@ -15,7 +15,8 @@ export class HandshakeRefusal extends Error {
   }
 
   static from(err: AppError): HandshakeRefusal {
-    const headers: Record<string, string> = err.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(err.retryAfterSeconds) };
+    const headers: Record<string, string> =
+      err.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(err.retryAfterSeconds) };
     // Every credential failure is a plain 401 at the handshake, whatever its finer code.
     return new HandshakeRefusal(httpStatusOf(err.code), err.code, err.message, headers);
   }
@@ -32,14 +33,19 @@ export function checkHandshake(req: IncomingMessage): void {
   if (req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) throw bad('A WebSocket handshake needs HTTP/1.1.');
   if ((req.headers.host ?? '').trim() === '') throw bad('The Host header is missing.');
   if (req.headers.upgrade?.toLowerCase() !== 'websocket') throw bad('The Upgrade header must be "websocket".');
-  const connection = (req.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim());
+  const connection = (req.headers.connection ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((s) => s.trim());
   if (!connection.includes('upgrade')) throw bad('The Connection header must include "Upgrade".');
   const key = req.headers['sec-websocket-key'];
   if (key === undefined || !KEY_PATTERN.test(key.trim())) throw bad('Sec-WebSocket-Key is missing or invalid.');
   const version = req.headers['sec-websocket-version'];
   if (version === undefined) throw bad('Sec-WebSocket-Version is missing.');
   if (version.trim() !== '13') {
-    throw new HandshakeRefusal(426, 'invalid_request', 'Only WebSocket version 13 is supported.', { 'Sec-WebSocket-Version': '13' });
+    throw new HandshakeRefusal(426, 'invalid_request', 'Only WebSocket version 13 is supported.', {
+      'Sec-WebSocket-Version': '13',
+    });
   }
   const protocols = req.headers['sec-websocket-protocol'];
   if (protocols !== undefined) {

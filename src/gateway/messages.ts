@@ -22,7 +22,8 @@ export function parseClientMessage(conn: Connection, text: string): ClientMessag
   }
   const parsed = ClientMessageSchema.safeParse(json);
   if (!parsed.success) {
-    const replyTo = typeof json === 'object' && json !== null && 'id' in json && typeof json.id === 'string' ? json.id : null;
+    const replyTo =
+      typeof json === 'object' && json !== null && 'id' in json && typeof json.id === 'string' ? json.id : null;
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ');
     sendError(conn, 'invalid_message', `Invalid message: ${issues}.`, replyTo);
     return undefined;
@@ -60,7 +61,13 @@ export async function handleClientMessage(conn: Connection, msg: ClientMessage, 
   }
 }
 
-async function resume(conn: Connection, runId: string, afterSeq: number, replyTo: string | null, deps: MessageDeps): Promise<void> {
+async function resume(
+  conn: Connection,
+  runId: string,
+  afterSeq: number,
+  replyTo: string | null,
+  deps: MessageDeps,
+): Promise<void> {
   // Hold live events first, then read the log: an event is either in the log read or arrives held, never neither.
   conn.delivery.beginReplay(runId, afterSeq);
   let stored;
@@ -74,7 +81,12 @@ async function resume(conn: Connection, runId: string, afterSeq: number, replyTo
   conn.send({ type: 'resumed', replyTo, runId, lastSeq, finished: stored.run.status !== 'running' });
 }
 
-async function reauthenticate(conn: Connection, token: string, replyTo: string | null, deps: MessageDeps): Promise<void> {
+async function reauthenticate(
+  conn: Connection,
+  token: string,
+  replyTo: string | null,
+  deps: MessageDeps,
+): Promise<void> {
   let principal;
   try {
     principal = await deps.auth.authenticate(token);

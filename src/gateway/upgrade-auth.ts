@@ -1,5 +1,11 @@
 import type { IncomingMessage } from 'node:http';
-import { parseBearerHeader, type AttemptLimiter, type AuthService, type Principal, type Tickets } from '../auth/index.js';
+import {
+  parseBearerHeader,
+  type AttemptLimiter,
+  type AuthService,
+  type Principal,
+  type Tickets,
+} from '../auth/index.js';
 import { AppError, isAppError } from '../errors/index.js';
 import { BEARER_SUBPROTOCOL_PREFIX } from '../protocol/index.js';
 import { HandshakeRefusal, checkHandshake } from './handshake.js';
@@ -35,7 +41,12 @@ export async function authenticateUpgrade(req: IncomingMessage, url: URL, deps: 
   }
 }
 
-async function decide(req: IncomingMessage, url: URL, deps: UpgradeAuthDeps, spends: readonly Promise<Principal>[]): Promise<Principal> {
+async function decide(
+  req: IncomingMessage,
+  url: URL,
+  deps: UpgradeAuthDeps,
+  spends: readonly Promise<Principal>[],
+): Promise<Principal> {
   checkHandshake(req);
   try {
     await deps.handshakeLimiter.consume(req.socket.remoteAddress ?? 'unknown');
@@ -48,13 +59,20 @@ async function decide(req: IncomingMessage, url: URL, deps: UpgradeAuthDeps, spe
     throw new HandshakeRefusal(403, 'origin_not_allowed', 'This Origin may not open WebSockets here.');
   }
   if (TOKEN_IN_URL_PARAMS.some((p) => url.searchParams.has(p))) {
-    throw unauthorized('invalid_token', 'Access tokens are never accepted in a URL: use a ticket, the Authorization header or the subprotocol.');
+    throw unauthorized(
+      'invalid_token',
+      'Access tokens are never accepted in a URL: use a ticket, the Authorization header or the subprotocol.',
+    );
   }
   try {
     if (spends.length > 1) throw new AppError('invalid_ticket', 'Send one ticket.');
     if (spends[0] !== undefined) return await spends[0];
     const bearer = bearerFrom(req);
-    if (bearer === undefined) throw new AppError('unauthorized', 'Authenticate with ?ticket=, Authorization: Bearer, or the bearer.<token> subprotocol.');
+    if (bearer === undefined)
+      throw new AppError(
+        'unauthorized',
+        'Authenticate with ?ticket=, Authorization: Bearer, or the bearer.<token> subprotocol.',
+      );
     return await deps.auth.authenticate(bearer);
   } catch (err) {
     if (!isAppError(err)) throw err;

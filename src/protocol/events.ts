@@ -26,7 +26,13 @@ export const RunEventSchema = z.discriminatedUnion('type', [
     durationMs: z.number().min(0),
   }),
   z.object({ ...base, type: z.literal('agent_message_delta'), text: z.string() }),
-  z.object({ ...base, type: z.literal('agent_completed'), text: z.string(), usage: UsageSchema.optional(), durationMs: z.number().min(0) }),
+  z.object({
+    ...base,
+    type: z.literal('agent_completed'),
+    text: z.string(),
+    usage: UsageSchema.optional(),
+    durationMs: z.number().min(0),
+  }),
   z.object({ ...base, type: z.literal('agent_error'), code: z.string(), message: z.string() }),
   z.object({ ...base, type: z.literal('run_cancelled') }),
 ]);
@@ -34,7 +40,11 @@ export type RunEvent = z.infer<typeof RunEventSchema>;
 export type RunEventType = RunEvent['type'];
 
 /** A run event before the run log stamps it with runId, threadId, seq and ts. */
-export type RunEventBody = RunEvent extends infer E ? (E extends RunEvent ? Omit<E, 'runId' | 'threadId' | 'seq' | 'ts'> : never) : never;
+export type RunEventBody = RunEvent extends infer E
+  ? E extends RunEvent
+    ? Omit<E, 'runId' | 'threadId' | 'seq' | 'ts'>
+    : never
+  : never;
 
 export const TERMINAL_EVENT_TYPES = ['agent_completed', 'agent_error', 'run_cancelled'] as const;
 export type TerminalEventType = (typeof TERMINAL_EVENT_TYPES)[number];

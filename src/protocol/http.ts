@@ -1,7 +1,11 @@
 import { z } from 'zod';
 
 /** Request and response bodies of the HTTP API (docs/PROTOCOL.md). Unknown fields are ignored, never trusted. */
-export const EmailSchema = z.string().trim().max(254).pipe(z.email({ message: 'email must be a valid address' }));
+export const EmailSchema = z
+  .string()
+  .trim()
+  .max(254)
+  .pipe(z.email({ message: 'email must be a valid address' }));
 export const PasswordSchema = z
   .string()
   .min(8, { message: 'password must be at least 8 characters' })

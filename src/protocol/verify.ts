@@ -19,7 +19,8 @@ export function verifyRunEvents(events: readonly RunEvent[], opts: { complete?: 
       if (open.has(e.toolCallId)) problems.push(`toolCallId ${e.toolCallId} executed twice`);
       open.add(e.toolCallId);
     }
-    if (e.type === 'tool_completed' && !open.delete(e.toolCallId)) problems.push(`tool_completed ${e.toolCallId} without tool_executing`);
+    if (e.type === 'tool_completed' && !open.delete(e.toolCallId))
+      problems.push(`tool_completed ${e.toolCallId} without tool_executing`);
     if (isTerminalEvent(e)) {
       terminalAt = i;
       for (const id of open) problems.push(`tool call ${id} never completed`);

@@ -19,7 +19,12 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
     onBusy: z.enum(ON_BUSY).optional(),
   }),
   z.object({ type: z.literal('cancel_run'), id: clientId, runId: z.string().min(1).max(128) }),
-  z.object({ type: z.literal('resume'), id: clientId, runId: z.string().min(1).max(128), afterSeq: z.number().int().min(0) }),
+  z.object({
+    type: z.literal('resume'),
+    id: clientId,
+    runId: z.string().min(1).max(128),
+    afterSeq: z.number().int().min(0),
+  }),
   z.object({ type: z.literal('ping'), id: clientId }),
   z.object({ type: z.literal('authenticate'), id: clientId, token: z.string().min(1).max(8192) }),
 ]);

@@ -88,7 +88,13 @@ export class ActiveRun {
   async end(body: RunEventBody): Promise<void> {
     const nowMs = this.now();
     for (const [toolCallId, call] of this.openToolCalls) {
-      this.emit({ type: 'tool_completed', toolCallId, tool: call.tool, error: { code: 'aborted', message: 'The run ended before the tool finished.' }, durationMs: nowMs - call.startedAt });
+      this.emit({
+        type: 'tool_completed',
+        toolCallId,
+        tool: call.tool,
+        error: { code: 'aborted', message: 'The run ended before the tool finished.' },
+        durationMs: nowMs - call.startedAt,
+      });
     }
     this.openToolCalls.clear();
     this.ended = true;
@@ -155,6 +161,9 @@ export class ActiveRun {
     // shape, while a literal that starts with the spread took microseconds per event once bodies of many shapes
     // went through it (the profile's top function of ours).
     const { body } = pending;
-    return Object.assign({ type: body.type, runId: this.context.runId, threadId: this.context.threadId, seq, ts: pending.ts }, body);
+    return Object.assign(
+      { type: body.type, runId: this.context.runId, threadId: this.context.threadId, seq, ts: pending.ts },
+      body,
+    );
   }
 }

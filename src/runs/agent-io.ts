@@ -28,7 +28,11 @@ export function createAgentIO(run: ActiveRun, tools: ToolRegistry, maxToolCalls:
       // If the run ended meanwhile, end() already closed this call.
       if (!run.openToolCalls.delete(toolCallId)) run.signal.throwIfAborted();
       const durationMs = now() - startedAt;
-      run.emit(outcome.ok ? { type: 'tool_completed', toolCallId, tool: name, result: outcome.result, durationMs } : { type: 'tool_completed', toolCallId, tool: name, error: outcome.error, durationMs });
+      run.emit(
+        outcome.ok
+          ? { type: 'tool_completed', toolCallId, tool: name, result: outcome.result, durationMs }
+          : { type: 'tool_completed', toolCallId, tool: name, error: outcome.error, durationMs },
+      );
       return outcome;
     },
   };

@@ -16,7 +16,11 @@ export interface RunSink {
  * Throws `not_found` before streaming anything when the run is not the user's. Returns a stop function.
  */
 export async function followRun(
-  deps: { readonly runs: RunManager; readonly bus: UserEventBus; readonly logger: { warn(details: object, message: string): void } },
+  deps: {
+    readonly runs: RunManager;
+    readonly bus: UserEventBus;
+    readonly logger: { warn(details: object, message: string): void };
+  },
   userId: string,
   runId: string,
   afterSeq: number,

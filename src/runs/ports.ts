@@ -112,7 +112,8 @@ export interface Accepted {
   readonly runId: string;
 }
 
-export type MessageIdClaim = { readonly kind: 'claimed' } | { readonly kind: 'accepted'; readonly ack: Accepted } | { readonly kind: 'pending' };
+export type MessageIdClaim =
+  { readonly kind: 'claimed' } | { readonly kind: 'accepted'; readonly ack: Accepted } | { readonly kind: 'pending' };
 
 /**
  * The user_message ids accepted in the idempotency window, shared by every instance, so a re-send that reaches

@@ -87,7 +87,12 @@ export class RunManager {
    */
   submit(userId: string, input: Submission, onAccepted: (ack: Accepted) => void = () => {}): Promise<Accepted> {
     // A client-minted run id is its own idempotency key, apart from message ids (a message id cannot pose as one).
-    const id = input.runId !== undefined ? `run\u0000${input.runId}` : input.clientId !== undefined ? `message\u0000${input.clientId}` : undefined;
+    const id =
+      input.runId !== undefined
+        ? `run\u0000${input.runId}`
+        : input.clientId !== undefined
+          ? `message\u0000${input.clientId}`
+          : undefined;
     if (id === undefined) return this.accept(userId, input, onAccepted);
     const key = `${userId}\u0000${id}`;
     const nowMs = this.deps.now();
@@ -106,11 +111,20 @@ export class RunManager {
   }
 
   /** Accepts a message whose id no instance has accepted yet in the window; otherwise answers the stored ack. */
-  private async acceptOnce(key: string, userId: string, input: Submission, onAccepted: (ack: Accepted) => void): Promise<Accepted> {
+  private async acceptOnce(
+    key: string,
+    userId: string,
+    input: Submission,
+    onAccepted: (ack: Accepted) => void,
+  ): Promise<Accepted> {
     const giveUpAt = this.deps.now() + PENDING_CLAIM_WAIT_MS;
     for (;;) {
       const claim = await this.deps.messageIds.claim(key, PENDING_CLAIM_TTL_MS).catch((err: unknown) => {
-        throw new AppError('service_unavailable', 'Message ids cannot be checked right now: send again shortly (with the same id).', { cause: err });
+        throw new AppError(
+          'service_unavailable',
+          'Message ids cannot be checked right now: send again shortly (with the same id).',
+          { cause: err },
+        );
       });
       if (claim.kind === 'accepted') {
         onAccepted(claim.ack);
@@ -124,10 +138,16 @@ export class RunManager {
           await this.deps.messageIds.release(key).catch(() => {});
           throw err;
         }
-        await this.deps.messageIds.settle(key, ack, IDEMPOTENCY_WINDOW_MS).catch((err: unknown) => this.deps.logger.warn({ err }, 'accepted message id not recorded'));
+        await this.deps.messageIds
+          .settle(key, ack, IDEMPOTENCY_WINDOW_MS)
+          .catch((err: unknown) => this.deps.logger.warn({ err }, 'accepted message id not recorded'));
         return ack;
       }
-      if (this.deps.now() > giveUpAt) throw new AppError('service_unavailable', 'This message is still being accepted: send again shortly (with the same id).');
+      if (this.deps.now() > giveUpAt)
+        throw new AppError(
+          'service_unavailable',
+          'This message is still being accepted: send again shortly (with the same id).',
+        );
       await new Promise((r) => setTimeout(r, 25));
     }
   }
@@ -145,7 +165,11 @@ export class RunManager {
     try {
       await this.deps.runControl.publish(runId);
     } catch (err) {
-      throw new AppError('service_unavailable', 'The run executes on another instance, which cannot be reached right now: try again shortly.', { cause: err });
+      throw new AppError(
+        'service_unavailable',
+        'The run executes on another instance, which cannot be reached right now: try again shortly.',
+        { cause: err },
+      );
     }
   }
 
@@ -163,7 +187,11 @@ export class RunManager {
     if (!this.deps.liveness.alone) return this.deps.runs.listActive(userId);
     const runs = this.activeByUser.get(userId);
     if (runs === undefined) return [];
-    return [...runs.values()].map((r) => ({ id: r.context.runId, threadId: r.context.threadId, lastSeq: r.deliveredSeq }));
+    return [...runs.values()].map((r) => ({
+      id: r.context.runId,
+      threadId: r.context.threadId,
+      lastSeq: r.deliveredSeq,
+    }));
   }
 
   private track(run: ActiveRun): void {
@@ -221,9 +249,13 @@ export class RunManager {
   }
 
   private async sweepOrphans(): Promise<number> {
-    const unfinished = (await this.deps.runs.listUnfinished()).filter((r) => r.instanceId !== this.deps.liveness.instanceId);
+    const unfinished = (await this.deps.runs.listUnfinished()).filter(
+      (r) => r.instanceId !== this.deps.liveness.instanceId,
+    );
     if (unfinished.length === 0) return 0;
-    const alive = await this.deps.liveness.alive(unfinished.flatMap((r) => (r.instanceId === null ? [] : [r.instanceId])));
+    const alive = await this.deps.liveness.alive(
+      unfinished.flatMap((r) => (r.instanceId === null ? [] : [r.instanceId])),
+    );
     let ended = 0;
     for (const record of unfinished) {
       if (record.instanceId !== null && alive.has(record.instanceId)) continue;
@@ -256,9 +288,19 @@ export class RunManager {
       if (e.type === 'tool_completed') open.delete(e.toolCallId);
     }
     for (const [toolCallId, tool] of open) {
-      await append({ type: 'tool_completed', toolCallId, tool, error: { code: 'interrupted', message: 'The server running this tool stopped.' }, durationMs: 0 });
+      await append({
+        type: 'tool_completed',
+        toolCallId,
+        tool,
+        error: { code: 'interrupted', message: 'The server running this tool stopped.' },
+        durationMs: 0,
+      });
     }
-    await append({ type: 'agent_error', code: 'interrupted', message: 'The server running this run stopped while it was in progress.' });
+    await append({
+      type: 'agent_error',
+      code: 'interrupted',
+      message: 'The server running this run stopped while it was in progress.',
+    });
     await this.deps.runs.finishRun(record.id, 'interrupted', 'interrupted', ts);
   }
 
@@ -290,12 +332,21 @@ export class RunManager {
     const inProgress = await this.inProgress(userId);
     if (inProgress.length >= this.deps.limits.maxPerUser) {
       this.deps.telemetry.rateLimited('runs');
-      throw new AppError('too_many_runs', `You already have ${inProgress.length} runs in progress (the limit is ${this.deps.limits.maxPerUser}).`);
+      throw new AppError(
+        'too_many_runs',
+        `You already have ${inProgress.length} runs in progress (the limit is ${this.deps.limits.maxPerUser}).`,
+      );
     }
     const nowIso = new Date(this.deps.now()).toISOString();
     const threadId = input.threadId ?? newId();
     if (input.threadId === undefined) {
-      await this.deps.conversations.createThread({ id: threadId, userId, title: titleOf(input.text), createdAt: nowIso, updatedAt: nowIso });
+      await this.deps.conversations.createThread({
+        id: threadId,
+        userId,
+        title: titleOf(input.text),
+        createdAt: nowIso,
+        updatedAt: nowIso,
+      });
     } else if ((await this.deps.conversations.getThread(userId, input.threadId)) === undefined) {
       if (input.createThread !== true) throw notFound('thread');
       // A refused request creates nothing: check the client's run id before creating its thread.
@@ -304,19 +355,39 @@ export class RunManager {
     }
     const busy = inProgress.filter((r) => r.threadId === threadId);
     const onBusy = input.onBusy ?? 'enqueue';
-    if (busy.length > 0 && onBusy === 'reject') throw new AppError('thread_busy', 'This thread already has a run in progress.');
+    if (busy.length > 0 && onBusy === 'reject')
+      throw new AppError('thread_busy', 'This thread already has a run in progress.');
     if (onBusy === 'interrupt') await Promise.all(busy.map((r) => this.interrupt(r.id)));
 
     const runId = input.runId ?? newId();
     const messageId = newId();
     try {
-      await this.deps.runs.createRun({ id: runId, threadId, userId, status: 'running', errorCode: null, lastSeq: 0, createdAt: nowIso, updatedAt: nowIso, instanceId: this.deps.liveness.instanceId });
+      await this.deps.runs.createRun({
+        id: runId,
+        threadId,
+        userId,
+        status: 'running',
+        errorCode: null,
+        lastSeq: 0,
+        createdAt: nowIso,
+        updatedAt: nowIso,
+        instanceId: this.deps.liveness.instanceId,
+      });
     } catch (err) {
       // A client-minted id that is taken: someone else's run reads as missing, like everywhere else.
-      if (input.runId !== undefined && (await this.deps.runs.getRun(userId, runId)) === undefined) throw notFound('run');
+      if (input.runId !== undefined && (await this.deps.runs.getRun(userId, runId)) === undefined)
+        throw notFound('run');
       throw err;
     }
-    await this.deps.conversations.addMessage({ id: messageId, threadId, userId, role: 'user', text: input.text, runId, createdAt: nowIso });
+    await this.deps.conversations.addMessage({
+      id: messageId,
+      threadId,
+      userId,
+      role: 'user',
+      text: input.text,
+      runId,
+      createdAt: nowIso,
+    });
     const run = new ActiveRun(
       createRunContext({ userId, threadId, runId, connectionId: input.connectionId }),
       this.deps.events,
@@ -330,15 +401,28 @@ export class RunManager {
     this.track(run);
     const ack = { threadId, runId };
     onAccepted(ack);
-    this.deps.bus.publish(userId, { type: 'message_added', threadId, runId, message: { id: messageId, role: 'user', text: input.text, createdAt: nowIso } });
-    this.queue.enqueue(threadId, run.signal, () => this.execute(run, input.text, messageId, input.threadId === undefined));
+    this.deps.bus.publish(userId, {
+      type: 'message_added',
+      threadId,
+      runId,
+      message: { id: messageId, role: 'user', text: input.text, createdAt: nowIso },
+    });
+    this.queue.enqueue(threadId, run.signal, () =>
+      this.execute(run, input.text, messageId, input.threadId === undefined),
+    );
     return ack;
   }
 
   /** Creates a thread under an id the client chose; an id another user holds reads as `not_found`. */
   private async createClientThread(userId: string, threadId: string, text: string, nowIso: string): Promise<void> {
     try {
-      await this.deps.conversations.createThread({ id: threadId, userId, title: titleOf(text), createdAt: nowIso, updatedAt: nowIso });
+      await this.deps.conversations.createThread({
+        id: threadId,
+        userId,
+        title: titleOf(text),
+        createdAt: nowIso,
+        updatedAt: nowIso,
+      });
     } catch {
       // Created meanwhile by this user's own concurrent request: fine. Otherwise the id is someone else's.
       if ((await this.deps.conversations.getThread(userId, threadId)) === undefined) throw notFound('thread');
@@ -350,7 +434,11 @@ export class RunManager {
     const local = this.active.get(runId);
     if (local !== undefined) return local.stop('cancelled');
     await this.deps.runControl.publish(runId).catch((err: unknown) => {
-      throw new AppError('service_unavailable', 'The running run is on another instance, which cannot be reached right now: try again shortly.', { cause: err });
+      throw new AppError(
+        'service_unavailable',
+        'The running run is on another instance, which cannot be reached right now: try again shortly.',
+        { cause: err },
+      );
     });
   }
 
@@ -373,7 +461,9 @@ export class RunManager {
   private async execute(run: ActiveRun, text: string, messageId: string, newThread: boolean): Promise<void> {
     const { runId, threadId, userId } = run.context;
     const log = this.deps.logger.child({ runId, threadId, userId });
-    await this.waitForEarlierRunsElsewhere(run).catch((err: unknown) => log.warn({ err }, 'could not check for earlier runs on other instances'));
+    await this.waitForEarlierRunsElsewhere(run).catch((err: unknown) =>
+      log.warn({ err }, 'could not check for earlier runs on other instances'),
+    );
     run.markStarted();
     run.emit({ type: 'agent_started', agent: this.deps.agent.name });
     const timer = setTimeout(() => run.stop('timeout'), this.deps.limits.maxDurationMs);
@@ -384,12 +474,32 @@ export class RunManager {
       run.signal.throwIfAborted();
       const history = newThread
         ? []
-        : (await storing(this.deps.conversations.listMessages(userId, threadId))).filter((m) => m.id !== messageId && m.runId !== runId).map((m) => ({ role: m.role, text: m.text }));
+        : (await storing(this.deps.conversations.listMessages(userId, threadId)))
+            .filter((m) => m.id !== messageId && m.runId !== runId)
+            .map((m) => ({ role: m.role, text: m.text }));
       const io = createAgentIO(run, this.deps.tools, this.deps.limits.maxToolCalls, this.deps.now);
-      const result = await raceAbort(this.deps.agent.run({ context: run.context, text, history, signal: run.signal }, io), run.signal);
-      terminal = { type: 'agent_completed', text: result.text, durationMs: this.deps.now() - run.startedAt, ...(result.usage ? { usage: result.usage } : {}) };
+      const result = await raceAbort(
+        this.deps.agent.run({ context: run.context, text, history, signal: run.signal }, io),
+        run.signal,
+      );
+      terminal = {
+        type: 'agent_completed',
+        text: result.text,
+        durationMs: this.deps.now() - run.startedAt,
+        ...(result.usage ? { usage: result.usage } : {}),
+      };
       status = 'completed';
-      await storing(this.deps.conversations.addMessage({ id: newId(), threadId, userId, role: 'assistant', text: result.text, runId, createdAt: new Date(this.deps.now()).toISOString() }));
+      await storing(
+        this.deps.conversations.addMessage({
+          id: newId(),
+          threadId,
+          userId,
+          role: 'assistant',
+          text: result.text,
+          runId,
+          createdAt: new Date(this.deps.now()).toISOString(),
+        }),
+      );
     } catch (err) {
       ({ terminal, status } = this.failure(run, err, log));
     } finally {
@@ -397,7 +507,12 @@ export class RunManager {
     }
     try {
       await run.end(terminal);
-      await this.deps.runs.finishRun(runId, status, terminal.type === 'agent_error' ? terminal.code : null, new Date(this.deps.now()).toISOString());
+      await this.deps.runs.finishRun(
+        runId,
+        status,
+        terminal.type === 'agent_error' ? terminal.code : null,
+        new Date(this.deps.now()).toISOString(),
+      );
     } catch (err) {
       log.error({ err }, 'run could not be finished in storage');
     } finally {
@@ -413,19 +528,44 @@ export class RunManager {
       case 'cancelled':
         return { terminal: { type: 'run_cancelled' }, status: 'cancelled' };
       case 'timeout':
-        return { terminal: { type: 'agent_error', code: 'run_timeout', message: `The run took longer than ${this.deps.limits.maxDurationMs} ms.` }, status: 'error' };
+        return {
+          terminal: {
+            type: 'agent_error',
+            code: 'run_timeout',
+            message: `The run took longer than ${this.deps.limits.maxDurationMs} ms.`,
+          },
+          status: 'error',
+        };
       case 'shutdown':
-        return { terminal: { type: 'agent_error', code: 'interrupted', message: 'The server stopped while this run was in progress.' }, status: 'interrupted' };
+        return {
+          terminal: {
+            type: 'agent_error',
+            code: 'interrupted',
+            message: 'The server stopped while this run was in progress.',
+          },
+          status: 'interrupted',
+        };
       case undefined:
         break;
     }
     if (err instanceof StorageFailure) {
       log.error({ err: err.cause }, 'run could not read or store its conversation');
-      return { terminal: { type: 'agent_error', code: 'service_unavailable', message: 'The conversation could not be read or stored right now: send the message again shortly.' }, status: 'error' };
+      return {
+        terminal: {
+          type: 'agent_error',
+          code: 'service_unavailable',
+          message: 'The conversation could not be read or stored right now: send the message again shortly.',
+        },
+        status: 'error',
+      };
     }
-    if (isAppError(err)) return { terminal: { type: 'agent_error', code: err.code, message: err.message }, status: 'error' };
+    if (isAppError(err))
+      return { terminal: { type: 'agent_error', code: err.code, message: err.message }, status: 'error' };
     log.error({ err }, 'agent failed');
-    return { terminal: { type: 'agent_error', code: 'agent_failed', message: 'The agent failed while answering.' }, status: 'error' };
+    return {
+      terminal: { type: 'agent_error', code: 'agent_failed', message: 'The agent failed while answering.' },
+      status: 'error',
+    };
   }
 
   /**

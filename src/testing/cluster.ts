@@ -35,7 +35,11 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(size: number, env: Record<string, string> = {}, entry: keyof typeof ENTRY = 'source'): Promise<Cluster> {
+export async function startCluster(
+  size: number,
+  env: Record<string, string> = {},
+  entry: keyof typeof ENTRY = 'source',
+): Promise<Cluster> {
   if (TEST_REDIS_URL === undefined) throw new Error('TEST_REDIS_URL is required');
   const database = await createTestDatabase();
   const dataDir = mkdtempSync(join(tmpdir(), 'agentgate-cluster-'));
@@ -102,5 +106,11 @@ async function startInstance([command, ...args]: readonly string[], env: Record<
     if (child.exitCode === null && child.signalCode === null) child.kill(sig);
     await exited;
   };
-  return { url: listening.url, instanceId: listening.instanceId, child, kill: () => signal('SIGKILL'), stop: () => signal('SIGTERM') };
+  return {
+    url: listening.url,
+    instanceId: listening.instanceId,
+    child,
+    kill: () => signal('SIGKILL'),
+    stop: () => signal('SIGTERM'),
+  };
 }

@@ -2,7 +2,8 @@
 import { describe } from 'vitest';
 import { MISSING, TEST_DATABASE_URL, TEST_REDIS_URL, type Service } from './services.js';
 
-const available = (service: Service): boolean => (service === 'postgres' ? TEST_DATABASE_URL : TEST_REDIS_URL) !== undefined;
+const available = (service: Service): boolean =>
+  (service === 'postgres' ? TEST_DATABASE_URL : TEST_REDIS_URL) !== undefined;
 
 /**
  * A describe block that needs real services; where one is missing it is skipped, and its title and a warning on

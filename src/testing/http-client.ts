@@ -16,7 +16,13 @@ export async function request<T = Record<string, unknown>>(
   const headers: Record<string, string> = { ...options.headers };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  const res = await fetch(baseUrl + path, { method, headers, ...(options.body === undefined ? {} : { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }) });
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers,
+    ...(options.body === undefined
+      ? {}
+      : { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }),
+  });
   const text = await res.text();
   let body: unknown = text;
   try {
@@ -30,7 +36,10 @@ export async function request<T = Record<string, unknown>>(
 let counter = 0;
 
 /** Registers a fresh user and returns its tokens. */
-export async function registerUser(baseUrl: string, prefix = 'user'): Promise<AuthResponse & { email: string; password: string }> {
+export async function registerUser(
+  baseUrl: string,
+  prefix = 'user',
+): Promise<AuthResponse & { email: string; password: string }> {
   const email = `${prefix}-${process.pid}-${Date.now()}-${++counter}@example.com`;
   const password = 'correct horse battery';
   const res = await request<AuthResponse>(baseUrl, 'POST', '/auth/register', { body: { email, password } });

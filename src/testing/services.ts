@@ -7,7 +7,8 @@ export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL;
 
 export const MISSING = {
-  postgres: 'TEST_DATABASE_URL is not set (run .ci/run, or export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test)',
+  postgres:
+    'TEST_DATABASE_URL is not set (run .ci/run, or export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test)',
   redis: 'TEST_REDIS_URL is not set (run .ci/run, or export TEST_REDIS_URL=redis://127.0.0.1:6379)',
 } as const;
 

@@ -17,7 +17,20 @@ export interface TestApp extends RunningApp {
  */
 export async function createTestApp(env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestApp> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'agentgate-test-'));
-  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', DATA_DIR: dataDir, LOGIN_ATTEMPTS_PER_MINUTE: '1000', REFRESH_ATTEMPTS_PER_MINUTE: '1000', TICKETS_PER_MINUTE: '1000', HANDSHAKES_PER_MINUTE: '100000', SHUTDOWN_GRACE_MS: '0', WS_MESSAGES_PER_SECOND: '10000', ...env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    DATA_DIR: dataDir,
+    LOGIN_ATTEMPTS_PER_MINUTE: '1000',
+    REFRESH_ATTEMPTS_PER_MINUTE: '1000',
+    TICKETS_PER_MINUTE: '1000',
+    HANDSHAKES_PER_MINUTE: '100000',
+    SHUTDOWN_GRACE_MS: '0',
+    WS_MESSAGES_PER_SECOND: '10000',
+    ...env,
+  });
   const app = await startApp(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), ...options });
   return {
     ...app,

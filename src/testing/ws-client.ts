@@ -26,7 +26,14 @@ export class TestSocket {
     const ws = new WebSocket(url, protocols, rest);
     const socket = new TestSocket(ws);
     return new Promise((resolve, reject) => {
-      ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, headers: res.headers })));
+      ws.once('unexpected-response', (_req, res) =>
+        reject(
+          Object.assign(new Error(`upgrade refused: ${res.statusCode}`), {
+            status: res.statusCode,
+            headers: res.headers,
+          }),
+        ),
+      );
       ws.once('error', reject);
       socket.next((m) => m.type === 'connection_established', 5_000).then(() => resolve(socket), reject);
     });
@@ -46,7 +53,10 @@ export class TestSocket {
   /** The next future message matching `match`. */
   waitFor(match: (m: ServerMessage) => boolean, timeoutMs = 10_000): Promise<ServerMessage> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for a message; got ${JSON.stringify(this.messages.slice(-5))}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for a message; got ${JSON.stringify(this.messages.slice(-5))}`)),
+        timeoutMs,
+      );
       this.waiters.push({ match, resolve: (m) => (clearTimeout(timer), resolve(m)) });
     });
   }

@@ -46,19 +46,29 @@ describe('calculator tool', () => {
     expect(await calc('1+'.repeat(250) + '1')).toMatchObject({ ok: false, error: { code: 'invalid_arguments' } });
   });
 
-  it.each(['import({x: 1}, {override: true})', 'evaluate("1+1")', 'parse("1+1")', 'compile("1")', 'createUnit("foo")', 'simplify("x+x")', 'derivative("x^2", "x")'])(
-    'blocks %s',
-    async (expression) => {
-      expect(await failure(expression)).toContain('is not allowed');
-    },
-  );
+  it.each([
+    'import({x: 1}, {override: true})',
+    'evaluate("1+1")',
+    'parse("1+1")',
+    'compile("1")',
+    'createUnit("foo")',
+    'simplify("x+x")',
+    'derivative("x^2", "x")',
+  ])('blocks %s', async (expression) => {
+    expect(await failure(expression)).toContain('is not allowed');
+  });
 
-  it.each(['zeros(1e5, 1e5)', 'ones(1e9)', '1:1e9', 'range(1, 1e9)', 'combinations(1e9, 5e8)', 'isPrime(9007199254740881)', 'random([1e9])'])(
-    'refuses %s, which would exhaust memory or CPU',
-    async (expression) => {
-      expect(await failure(expression)).toContain('not allowed');
-    },
-  );
+  it.each([
+    'zeros(1e5, 1e5)',
+    'ones(1e9)',
+    '1:1e9',
+    'range(1, 1e9)',
+    'combinations(1e9, 5e8)',
+    'isPrime(9007199254740881)',
+    'random([1e9])',
+  ])('refuses %s, which would exhaust memory or CPU', async (expression) => {
+    expect(await failure(expression)).toContain('not allowed');
+  });
 
   it.each([
     ['constructor', 'Undefined symbol constructor'],

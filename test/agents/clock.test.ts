@@ -10,7 +10,12 @@ describe('clock tool', () => {
   it('tells the time in a zone with a "+HH:MM" offset', async () => {
     expect(await registry.invoke('clock', { timeZone: 'Europe/Paris' }, ctx)).toEqual({
       ok: true,
-      result: { timeZone: 'Europe/Paris', iso: '2026-11-23T13:05:09.000Z', local: '2026-11-23 14:05:09', offset: '+01:00' },
+      result: {
+        timeZone: 'Europe/Paris',
+        iso: '2026-11-23T13:05:09.000Z',
+        local: '2026-11-23 14:05:09',
+        offset: '+01:00',
+      },
     });
   });
 
@@ -25,14 +30,21 @@ describe('clock tool', () => {
   });
 
   it('defaults to UTC and fixes the capitalisation of zone names', async () => {
-    expect(await registry.invoke('clock', {}, ctx)).toMatchObject({ result: { timeZone: 'UTC', local: '2026-11-23 13:05:09', offset: '+00:00' } });
-    expect(await registry.invoke('clock', { timeZone: 'asia/tokyo' }, ctx)).toMatchObject({ result: { timeZone: 'Asia/Tokyo', local: '2026-11-23 22:05:09' } });
+    expect(await registry.invoke('clock', {}, ctx)).toMatchObject({
+      result: { timeZone: 'UTC', local: '2026-11-23 13:05:09', offset: '+00:00' },
+    });
+    expect(await registry.invoke('clock', { timeZone: 'asia/tokyo' }, ctx)).toMatchObject({
+      result: { timeZone: 'Asia/Tokyo', local: '2026-11-23 22:05:09' },
+    });
   });
 
   it('rejects a zone that does not exist', async () => {
     expect(await registry.invoke('clock', { timeZone: 'Mars/Olympus_Mons' }, ctx)).toEqual({
       ok: false,
-      error: { code: 'tool_failed', message: 'Unknown time zone "Mars/Olympus_Mons": use an IANA name such as "Europe/Paris" or "UTC".' },
+      error: {
+        code: 'tool_failed',
+        message: 'Unknown time zone "Mars/Olympus_Mons": use an IANA name such as "Europe/Paris" or "UTC".',
+      },
     });
   });
 

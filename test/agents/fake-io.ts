@@ -6,7 +6,12 @@ export type Recorded =
   | { type: 'delta'; text: string }
   | { type: 'tool'; name: string; args: unknown; outcome?: ToolOutcome };
 
-export const testContext: RunContext = createRunContext({ userId: 'u1', threadId: 't1', runId: 'r1', connectionId: null });
+export const testContext: RunContext = createRunContext({
+  userId: 'u1',
+  threadId: 't1',
+  runId: 'r1',
+  connectionId: null,
+});
 
 /** An AgentIO that records every call and runs tools through a real ToolRegistry, as the run manager would. */
 export function fakeIO(tools: readonly Tool[], signal: AbortSignal): AgentIO & { calls: Recorded[] } {

@@ -13,7 +13,10 @@ let tools: Tool[];
 
 beforeAll(async () => {
   docsDir = await mkdtemp(join(tmpdir(), 'agentgate-agent-docs-'));
-  await writeFile(join(docsDir, 'PROTOCOL.md'), '# Protocol\n\n## Tickets\n\nExchange your access token for a WebSocket ticket.\n');
+  await writeFile(
+    join(docsDir, 'PROTOCOL.md'),
+    '# Protocol\n\n## Tickets\n\nExchange your access token for a WebSocket ticket.\n',
+  );
   const fixedClock = createClockTool({ now: () => new Date('2026-11-23T13:05:09Z') });
   tools = builtinTools({ docsPaths: [docsDir] }).map((tool) => (tool.name === 'clock' ? fixedClock : tool));
 });
@@ -42,7 +45,12 @@ describe('OfflineAgent', () => {
     expect(calls[0]).toMatchObject({ type: 'think' });
     expect((calls[0] as { text: string }).text).toContain('calculator');
     expect(toolCalls(calls)).toEqual([
-      { type: 'tool', name: 'calculator', args: { expression: '12*7' }, outcome: { ok: true, result: { expression: '12*7', result: 84 } } },
+      {
+        type: 'tool',
+        name: 'calculator',
+        args: { expression: '12*7' },
+        outcome: { ok: true, result: { expression: '12*7', result: 84 } },
+      },
     ]);
     expect(result.text).toBe('12*7 = 84');
     expect(deltas(calls).join('')).toBe(result.text);
@@ -105,7 +113,9 @@ describe('OfflineAgent', () => {
   it('apologises with the error when a tool fails, and still completes', async () => {
     const { result, calls } = await ask('calculate 1/0');
     expect(calls.filter((c) => c.type === 'think')).toHaveLength(2);
-    expect(result.text).toBe('Sorry, I could not calculate that: The result of "1/0" is not a finite number (Infinity).');
+    expect(result.text).toBe(
+      'Sorry, I could not calculate that: The result of "1/0" is not a finite number (Infinity).',
+    );
     expect(deltas(calls).join('')).toBe(result.text);
   });
 
@@ -155,7 +165,12 @@ describe('OfflineAgent', () => {
   });
 
   it('uses a custom tool result shape defensively', async () => {
-    const odd = defineTool({ name: 'calculator', description: 'odd', parameters: z.object({ expression: z.string() }), execute: async () => 'weird' });
+    const odd = defineTool({
+      name: 'calculator',
+      description: 'odd',
+      parameters: z.object({ expression: z.string() }),
+      execute: async () => 'weird',
+    });
     const { result } = await ask('calculate 1+1', [odd]);
     expect(result.text).toBe('1+1 = "weird"');
   });

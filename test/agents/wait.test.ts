@@ -6,12 +6,20 @@ const registry = new ToolRegistry([waitTool]);
 
 describe('wait tool', () => {
   it('waits and reports how long', async () => {
-    const outcome = await registry.invoke('wait', { seconds: 0.02 }, { run: testContext, signal: new AbortController().signal });
+    const outcome = await registry.invoke(
+      'wait',
+      { seconds: 0.02 },
+      { run: testContext, signal: new AbortController().signal },
+    );
     expect(outcome).toEqual({ ok: true, result: { waitedSeconds: 0.02 } });
   });
 
   it('refuses more than 120 seconds', async () => {
-    const outcome = await registry.invoke('wait', { seconds: 121 }, { run: testContext, signal: new AbortController().signal });
+    const outcome = await registry.invoke(
+      'wait',
+      { seconds: 121 },
+      { run: testContext, signal: new AbortController().signal },
+    );
     expect(outcome).toMatchObject({ ok: false, error: { code: 'invalid_arguments' } });
   });
 

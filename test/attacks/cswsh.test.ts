@@ -29,18 +29,31 @@ beforeAll(async () => {
     createTestApp(),
     createTestApp({ ALLOWED_ORIGINS: 'https://APP.Example.com:443/' }),
   ]);
-  [strictUser, devUser, looseUser] = await Promise.all([registerUser(strict.url, 'origin'), registerUser(dev.url, 'origin-dev'), registerUser(loose.url, 'origin-loose')]);
+  [strictUser, devUser, looseUser] = await Promise.all([
+    registerUser(strict.url, 'origin'),
+    registerUser(dev.url, 'origin-dev'),
+    registerUser(loose.url, 'origin-loose'),
+  ]);
 });
 afterAll(async () => {
   await Promise.all([strict?.close(), dev?.close(), loose?.close()]);
 });
 
 /** 'open' when the upgrade succeeded (the socket is closed again), else the refusal's HTTP status. */
-async function attempt(app: TestApp, token: string, origin: string | undefined, viaTicket = false): Promise<number | 'open'> {
+async function attempt(
+  app: TestApp,
+  token: string,
+  origin: string | undefined,
+  viaTicket = false,
+): Promise<number | 'open'> {
   const headers: Record<string, string> = origin === undefined ? {} : { origin };
   let url = wsUrl(app.url);
   if (viaTicket) {
-    const res = await fetch(`${app.url}/ws/ticket`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${app.url}/ws/ticket`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     url = ((await res.json()) as { url: string }).url;
   } else {
     headers.authorization = `Bearer ${token}`;
@@ -56,7 +69,11 @@ async function rawStatus(app: TestApp, token: string, lines: string[] | Buffer):
   const head = upgradeHead(app.port, token);
   const raw = await RawClient.connect(app.port);
   try {
-    raw.socket.write(Buffer.isBuffer(lines) ? Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n`, 'latin1'), lines, Buffer.from('\r\n')]) : `${[...head, ...lines].join('\r\n')}\r\n\r\n`);
+    raw.socket.write(
+      Buffer.isBuffer(lines)
+        ? Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n`, 'latin1'), lines, Buffer.from('\r\n')])
+        : `${[...head, ...lines].join('\r\n')}\r\n\r\n`,
+    );
     return (await raw.response()).status;
   } finally {
     raw.destroy();
@@ -71,7 +88,13 @@ describe('cross-site WebSocket hijacking: ALLOWED_ORIGINS=https://app.example.co
   });
 
   it('[CWE-1385] a look-alike host (suffix, prefix, subdomain) is refused 403', async () => {
-    for (const origin of ['https://app.example.com.evil.com', 'https://evilapp.example.com', 'https://x.app.example.com', 'https://example.com', 'https://app.example.co']) {
+    for (const origin of [
+      'https://app.example.com.evil.com',
+      'https://evilapp.example.com',
+      'https://x.app.example.com',
+      'https://example.com',
+      'https://app.example.co',
+    ]) {
       expect(await attempt(strict, strictUser.accessToken, origin), origin).toBe(403);
     }
   });
@@ -92,7 +115,14 @@ describe('cross-site WebSocket hijacking: ALLOWED_ORIGINS=https://app.example.co
   });
 
   it('[RFC 6454 §6.2] non-serialized forms of the allowed origin (uppercase host, trailing slash, list, empty) are refused 403', async () => {
-    for (const origin of ['https://APP.example.com', 'https://app.example.com/', 'https://app.example.com, https://evil.com', 'https://evil.com https://app.example.com', '', '*']) {
+    for (const origin of [
+      'https://APP.example.com',
+      'https://app.example.com/',
+      'https://app.example.com, https://evil.com',
+      'https://evil.com https://app.example.com',
+      '',
+      '*',
+    ]) {
       expect(await attempt(strict, strictUser.accessToken, origin), JSON.stringify(origin)).toBe(403);
     }
   });
@@ -123,14 +153,25 @@ describe('cross-site WebSocket hijacking: ALLOWED_ORIGINS=https://app.example.co
   });
 
   it('[CWE-1385] a homograph of the allowed host in raw non-ASCII bytes (UTF-8 Cyrillic "а", Latin-1 "ä") is refused 403', async () => {
-    expect(await rawStatus(strict, strictUser.accessToken, Buffer.from('Origin: https://\u0430pp.example.com\r\n', 'utf8'))).toBe(403);
-    expect(await rawStatus(strict, strictUser.accessToken, Buffer.from('Origin: https://\u00e4pp.example.com\r\n', 'latin1'))).toBe(403);
+    expect(
+      await rawStatus(strict, strictUser.accessToken, Buffer.from('Origin: https://\u0430pp.example.com\r\n', 'utf8')),
+    ).toBe(403);
+    expect(
+      await rawStatus(
+        strict,
+        strictUser.accessToken,
+        Buffer.from('Origin: https://\u00e4pp.example.com\r\n', 'latin1'),
+      ),
+    ).toBe(403);
     expect(await rawStatus(strict, strictUser.accessToken, ['Origin: https://xn--pp-8cd.example.com'])).toBe(403);
   });
 
   it('[OWASP WebSocket Security Cheat Sheet / CWE-1385] the Origin is checked whatever the credential: 403 with the bearer.<jwt> subprotocol, and 403 (not 401) with none at all', async () => {
     const evil = 'https://evil.example.com';
-    const viaSubprotocol = await upgrade(strict, { origin: evil, 'sec-websocket-protocol': `agentgate.v1, bearer.${strictUser.accessToken}` });
+    const viaSubprotocol = await upgrade(strict, {
+      origin: evil,
+      'sec-websocket-protocol': `agentgate.v1, bearer.${strictUser.accessToken}`,
+    });
     expect(viaSubprotocol.status).toBe(403);
     expect(viaSubprotocol.code).toBe('origin_not_allowed');
     expect(viaSubprotocol.socket).toBeUndefined();
@@ -147,7 +188,10 @@ describe('cross-site WebSocket hijacking: ALLOWED_ORIGINS=https://app.example.co
   });
 
   it('[CONTRACT Errors] the 403 is a plain HTTP response with an error body and no WebSocket', async () => {
-    const res = await rawHttp(strict.port, `${[...upgradeHead(strict.port, strictUser.accessToken), 'Origin: https://evil.example.com'].join('\r\n')}\r\n\r\n`);
+    const res = await rawHttp(
+      strict.port,
+      `${[...upgradeHead(strict.port, strictUser.accessToken), 'Origin: https://evil.example.com'].join('\r\n')}\r\n\r\n`,
+    );
     expect(res.head).toMatch(/^HTTP\/1\.1 403 /);
     expect(res.head).not.toMatch(/101 Switching Protocols/i);
     expect(res.headers['sec-websocket-accept']).toBeUndefined();
@@ -159,7 +203,7 @@ describe('cross-site WebSocket hijacking: ALLOWED_ORIGINS=https://app.example.co
 });
 
 describe('cross-site WebSocket hijacking: development default (no ALLOWED_ORIGINS)', () => {
-  it('[CONTRACT WS Origin] the server\'s own origin is allowed', async () => {
+  it("[CONTRACT WS Origin] the server's own origin is allowed", async () => {
     expect(await attempt(dev, devUser.accessToken, dev.url)).toBe('open');
     expect(await attempt(dev, devUser.accessToken, dev.url, true)).toBe('open');
     expect(await attempt(dev, devUser.accessToken, undefined)).toBe('open');
@@ -167,21 +211,34 @@ describe('cross-site WebSocket hijacking: development default (no ALLOWED_ORIGIN
 
   it('[CWE-1385] a foreign origin, or the same host on another port or scheme, is refused 403', async () => {
     const other = dev.port === 65535 ? dev.port - 1 : dev.port + 1;
-    for (const origin of ['https://evil.example.com', `http://127.0.0.1:${other}`, `https://127.0.0.1:${dev.port}`, 'null']) {
+    for (const origin of [
+      'https://evil.example.com',
+      `http://127.0.0.1:${other}`,
+      `https://127.0.0.1:${dev.port}`,
+      'null',
+    ]) {
       expect(await attempt(dev, devUser.accessToken, origin), origin).toBe(403);
     }
   });
 
   it('[CWE-1385 / RFC 6455 §10.2] DNS rebinding: a page under another name on the same port (it resolves to 127.0.0.1) is refused 403', async () => {
-    for (const origin of [`http://evil.example.com:${dev.port}`, `http://localhost.evil.example.com:${dev.port}`, `http://127.0.0.1.nip.io:${dev.port}`, `http://[::ffff:127.0.0.1]:${dev.port}`]) {
+    for (const origin of [
+      `http://evil.example.com:${dev.port}`,
+      `http://localhost.evil.example.com:${dev.port}`,
+      `http://127.0.0.1.nip.io:${dev.port}`,
+      `http://[::ffff:127.0.0.1]:${dev.port}`,
+    ]) {
       expect(await attempt(dev, devUser.accessToken, origin), origin).toBe(403);
     }
-    expect(await attempt(dev, devUser.accessToken, `http://localhost:${dev.port}`), 'localhost is this server too').toBe('open');
+    expect(
+      await attempt(dev, devUser.accessToken, `http://localhost:${dev.port}`),
+      'localhost is this server too',
+    ).toBe('open');
   });
 });
 
 describe('cross-site WebSocket hijacking: ALLOWED_ORIGINS written loosely by an operator', () => {
-  it('[CONFIG ALLOWED_ORIGINS] an entry is compared as an origin (https://APP.Example.com:443/ allows the browser\'s https://app.example.com)', async () => {
+  it("[CONFIG ALLOWED_ORIGINS] an entry is compared as an origin (https://APP.Example.com:443/ allows the browser's https://app.example.com)", async () => {
     expect(await attempt(loose, looseUser.accessToken, 'https://app.example.com')).toBe('open');
     expect(await attempt(loose, looseUser.accessToken, 'http://app.example.com')).toBe(403);
     expect(await attempt(loose, looseUser.accessToken, 'https://app.example.com.evil.com')).toBe(403);

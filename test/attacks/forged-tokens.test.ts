@@ -3,7 +3,20 @@
 // Sources: RFC 8725 (JWT BCP), RFC 7515 (JWS), RFC 7519 (JWT), RFC 9068 (JWT access tokens), and the advisories of
 // jsonwebtoken / node-jose / Java ECDSA that made these attacks classics.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { base64url, decodeJwt, decodeProtectedHeader, exportJWK, exportSPKI, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK, type JWTPayload, type KeyObject } from 'jose';
+import {
+  base64url,
+  decodeJwt,
+  decodeProtectedHeader,
+  exportJWK,
+  exportSPKI,
+  generateKeyPair,
+  importJWK,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+  type KeyObject,
+} from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthResponse } from '../../src/protocol/index.js';
 import { createTestApp, registerUser, request, type TestApp } from '../../src/testing/index.js';
@@ -25,8 +38,10 @@ import {
 
 type Header = { alg: string; typ?: string; kid?: string; jwk?: JWK; jku?: string; x5u?: string };
 type Key = CryptoKey | KeyObject | Uint8Array;
-const sign = (payload: JWTPayload, header: Header, key: Key): Promise<string> => new SignJWT(payload).setProtectedHeader(header).sign(key);
-const unsecured = (header: Record<string, unknown>, payload: JWTPayload): string => `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}.`;
+const sign = (payload: JWTPayload, header: Header, key: Key): Promise<string> =>
+  new SignJWT(payload).setProtectedHeader(header).sign(key);
+const unsecured = (header: Record<string, unknown>, payload: JWTPayload): string =>
+  `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}.`;
 const segments = (token: string): [string, string, string] => token.split('.') as [string, string, string];
 
 describe('forged tokens, EdDSA (development) mode', () => {
@@ -55,7 +70,8 @@ describe('forged tokens, EdDSA (development) mode', () => {
 
   const claimsOf = (user: User, over: Record<string, unknown> = {}): JWTPayload => claimsFrom(user.accessToken, over);
   const realHeader = (): Header => ({ alg: 'EdDSA', typ: 'at+jwt', kid: publicJwk.kid });
-  const signReal = (payload: JWTPayload, header: Partial<Header> = {}): Promise<string> => sign(payload, { ...realHeader(), ...header }, realKey);
+  const signReal = (payload: JWTPayload, header: Partial<Header> = {}): Promise<string> =>
+    sign(payload, { ...realHeader(), ...header }, realKey);
   const expectRefused = (token: string, codes?: string[]): Promise<void> => expectRefusedEverywhere(app, token, codes);
 
   it('[RFC 8725 §3.1] control: a token this test signs with the real key and the real claims is accepted, so each refusal below comes from its one defect', async () => {
@@ -68,11 +84,14 @@ describe('forged tokens, EdDSA (development) mode', () => {
     expect(decodeProtectedHeader(alice.accessToken)).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt', kid: publicJwk.kid });
   });
 
-  it.each(['none', 'None', 'NONE', 'nOnE'])('[RFC 8725 §2.1, §3.1 / CVE-2022-23540] alg "%s" (unsecured JWT) is refused, also with the original signature left in place', async (alg) => {
-    await expectRefused(unsecured({ alg, typ: 'at+jwt', kid: publicJwk.kid }, claimsOf(alice)));
-    const [, , signature] = segments(alice.accessToken);
-    await expectRefused(`${unsecured({ alg, typ: 'at+jwt' }, claimsOf(alice)).slice(0, -1)}.${signature}`);
-  });
+  it.each(['none', 'None', 'NONE', 'nOnE'])(
+    '[RFC 8725 §2.1, §3.1 / CVE-2022-23540] alg "%s" (unsecured JWT) is refused, also with the original signature left in place',
+    async (alg) => {
+      await expectRefused(unsecured({ alg, typ: 'at+jwt', kid: publicJwk.kid }, claimsOf(alice)));
+      const [, , signature] = segments(alice.accessToken);
+      await expectRefused(`${unsecured({ alg, typ: 'at+jwt' }, claimsOf(alice)).slice(0, -1)}.${signature}`);
+    },
+  );
 
   it('[RFC 8725 §3.3] a stripped signature is refused whatever alg claims: EdDSA, HS256 and "" with an empty third segment, and a two-segment token', async () => {
     const [header, payload] = segments(alice.accessToken);
@@ -101,7 +120,8 @@ describe('forged tokens, EdDSA (development) mode', () => {
       new TextEncoder().encode(spki),
     ];
     for (const secret of secrets) {
-      for (const alg of ['HS256', 'HS384', 'HS512']) await expectRefused(await sign(claimsOf(alice), { alg, typ: 'at+jwt', kid: publicJwk.kid }, secret));
+      for (const alg of ['HS256', 'HS384', 'HS512'])
+        await expectRefused(await sign(claimsOf(alice), { alg, typ: 'at+jwt', kid: publicJwk.kid }, secret));
     }
   });
 
@@ -117,7 +137,8 @@ describe('forged tokens, EdDSA (development) mode', () => {
 
   it('[CVE-2022-21449] "psychic signatures": an all-zero EdDSA signature and an ES256 signature with r = s = 0 are refused', async () => {
     const zeros = base64url.encode(new Uint8Array(64));
-    for (const alg of ['EdDSA', 'ES256']) await expectRefused(`${unsecured({ ...realHeader(), alg }, claimsOf(alice))}${zeros}`);
+    for (const alg of ['EdDSA', 'ES256'])
+      await expectRefused(`${unsecured({ ...realHeader(), alg }, claimsOf(alice))}${zeros}`);
     // Over a genuine header and payload too.
     const [header, payload] = segments(alice.accessToken);
     await expectRefused(`${header}.${payload}.${zeros}`);
@@ -126,25 +147,48 @@ describe('forged tokens, EdDSA (development) mode', () => {
   it('[RFC 8725 §3.10 / CVE-2018-0114] keys named in the header (an embedded jwk, jku, x5u) are never used to verify', async () => {
     await expectRefused(await sign(claimsOf(alice), { alg: 'EdDSA', typ: 'at+jwt', jwk: attackerPublic }, attackerKey));
     await expectRefused(await sign(claimsOf(alice), { ...realHeader(), jwk: attackerPublic }, attackerKey));
-    await expectRefused(await sign(claimsOf(alice), { alg: 'EdDSA', typ: 'at+jwt', jku: `${app.url}/attacker/jwks.json` }, attackerKey));
-    await expectRefused(await sign(claimsOf(alice), { alg: 'EdDSA', typ: 'at+jwt', x5u: `${app.url}/attacker/cert.pem` }, attackerKey));
+    await expectRefused(
+      await sign(claimsOf(alice), { alg: 'EdDSA', typ: 'at+jwt', jku: `${app.url}/attacker/jwks.json` }, attackerKey),
+    );
+    await expectRefused(
+      await sign(claimsOf(alice), { alg: 'EdDSA', typ: 'at+jwt', x5u: `${app.url}/attacker/cert.pem` }, attackerKey),
+    );
   });
 
   it("[RFC 8725 §3.10] a kid pointing elsewhere (path traversal to /dev/null with an empty HMAC key, SQL injection, a URL, another instance's key) never selects a key", async () => {
     const claims = claimsOf(alice);
-    await expectRefused(rawJws({ alg: 'HS256', typ: 'at+jwt', kid: '../../../../../../../../dev/null' }, claims, hmacSigner('HS256', Buffer.alloc(0))));
+    await expectRefused(
+      rawJws(
+        { alg: 'HS256', typ: 'at+jwt', kid: '../../../../../../../../dev/null' },
+        claims,
+        hmacSigner('HS256', Buffer.alloc(0)),
+      ),
+    );
     await expectRefused(rawJws({ alg: 'HS256', typ: 'at+jwt', kid: '/dev/null' }, claims, hmacSigner('HS256', '')));
-    await expectRefused(rawJws({ alg: 'HS256', typ: 'at+jwt', kid: "x' UNION SELECT 'attacker' --" }, claims, hmacSigner('HS256', 'attacker')));
-    await expectRefused(rawJws({ alg: 'HS256', typ: 'at+jwt', kid: publicJwk.kid }, claims, hmacSigner('HS256', publicJwk.kid)));
-    await expectRefused(await sign(claims, { alg: 'EdDSA', typ: 'at+jwt', kid: 'https://attacker.example/keys/1' }, attackerKey));
+    await expectRefused(
+      rawJws(
+        { alg: 'HS256', typ: 'at+jwt', kid: "x' UNION SELECT 'attacker' --" },
+        claims,
+        hmacSigner('HS256', 'attacker'),
+      ),
+    );
+    await expectRefused(
+      rawJws({ alg: 'HS256', typ: 'at+jwt', kid: publicJwk.kid }, claims, hmacSigner('HS256', publicJwk.kid)),
+    );
+    await expectRefused(
+      await sign(claims, { alg: 'EdDSA', typ: 'at+jwt', kid: 'https://attacker.example/keys/1' }, attackerKey),
+    );
     const other = await request<{ keys: Array<{ kid: string }> }>(otherInstance.url, 'GET', '/.well-known/jwks.json');
     const otherKid = other.body.keys[0]?.kid ?? '';
     expect(otherKid).not.toBe(publicJwk.kid);
-    await expectRefused(rawJws({ alg: 'EdDSA', typ: 'at+jwt', kid: otherKid }, claims, edSigner(devPrivateJwk(otherInstance))));
+    await expectRefused(
+      rawJws({ alg: 'EdDSA', typ: 'at+jwt', kid: otherKid }, claims, edSigner(devPrivateJwk(otherInstance))),
+    );
   });
 
   it('[RFC 7515 §4.1.11] a real-key signature over a header with an unknown "crit" extension is refused', async () => {
-    const rawSign = (header: Record<string, unknown>): string => rawJws(header, claimsOf(alice), edSigner(devPrivateJwk(app)));
+    const rawSign = (header: Record<string, unknown>): string =>
+      rawJws(header, claimsOf(alice), edSigner(devPrivateJwk(app)));
     // Control: the hand-rolled signer makes tokens the server accepts.
     expect((await request(app.url, 'GET', '/auth/me', { token: rawSign(realHeader()) })).status).toBe(200);
     await expectRefused(rawSign({ ...realHeader(), crit: ['x-must-understand'], 'x-must-understand': true }));
@@ -161,7 +205,15 @@ describe('forged tokens, EdDSA (development) mode', () => {
     expect((await me(app, `${protectedHeader}.${payload}.${realSig}`)).status).toBe(200);
 
     await expectRefused(JSON.stringify({ protected: protectedHeader, payload, signature: realSig }));
-    await expectRefused(JSON.stringify({ payload, signatures: [{ protected: protectedHeader, signature: otherSig }, { protected: protectedHeader, signature: realSig }] }));
+    await expectRefused(
+      JSON.stringify({
+        payload,
+        signatures: [
+          { protected: protectedHeader, signature: otherSig },
+          { protected: protectedHeader, signature: realSig },
+        ],
+      }),
+    );
     await expectRefused(base64url.encode(JSON.stringify({ protected: protectedHeader, payload, signature: realSig })));
     await expectRefused(`${protectedHeader}.${payload}.${otherSig}.${realSig}`);
     await expectRefused(`${protectedHeader}.${payload}.${realSig}.`);
@@ -169,12 +221,18 @@ describe('forged tokens, EdDSA (development) mode', () => {
 
   it('[GHSA-hhhv-q57g-882q / RFC 8725 §3.6] a JWE (five segments, alg dir, compressed with zip DEF) in place of the JWS is refused', async () => {
     const payload = base64url.encode(JSON.stringify(claimsOf(alice)));
-    for (const header of [{ alg: 'dir', enc: 'A256GCM', typ: 'at+jwt' }, { alg: 'dir', enc: 'A256GCM', zip: 'DEF', typ: 'at+jwt' }, { alg: 'RSA-OAEP-256', enc: 'A128CBC-HS256', zip: 'DEF', typ: 'at+jwt', kid: publicJwk.kid }]) {
-      await expectRefused(`${base64url.encode(JSON.stringify(header))}..${base64url.encode(randomBytes(12))}.${payload}.${base64url.encode(randomBytes(16))}`);
+    for (const header of [
+      { alg: 'dir', enc: 'A256GCM', typ: 'at+jwt' },
+      { alg: 'dir', enc: 'A256GCM', zip: 'DEF', typ: 'at+jwt' },
+      { alg: 'RSA-OAEP-256', enc: 'A128CBC-HS256', zip: 'DEF', typ: 'at+jwt', kid: publicJwk.kid },
+    ]) {
+      await expectRefused(
+        `${base64url.encode(JSON.stringify(header))}..${base64url.encode(randomBytes(12))}.${payload}.${base64url.encode(randomBytes(16))}`,
+      );
     }
   });
 
-  it('[RFC 7515 §5.2 / RFC 8725 §3.3] tampered claims with the original signature kept (sub/sid to Bob\'s, exp pushed, isAdmin added, typ changed, Bob\'s signature grafted) are refused', async () => {
+  it("[RFC 7515 §5.2 / RFC 8725 §3.3] tampered claims with the original signature kept (sub/sid to Bob's, exp pushed, isAdmin added, typ changed, Bob's signature grafted) are refused", async () => {
     const [header, payload, signature] = segments(alice.accessToken);
     const original = JSON.parse(new TextDecoder().decode(base64url.decode(payload))) as JWTPayload;
     const bobClaims = decodeJwt(bob.accessToken);
@@ -194,10 +252,13 @@ describe('forged tokens, EdDSA (development) mode', () => {
     expect((await request(app.url, 'GET', '/auth/me', { token: alice.accessToken })).status).toBe(200);
   });
 
-  it.each([['JWT'], ['jwt'], ['at+jwt+x'], ['dpop+jwt'], ['application/jwt'], [undefined]])('[RFC 9068 §2.1 / RFC 8725 §3.11] typ %s, signed with the real key, is refused', async (typ) => {
-    const header: Header = typ === undefined ? { alg: 'EdDSA', kid: publicJwk.kid } : { ...realHeader(), typ };
-    await expectRefused(await sign(claimsOf(alice), header, realKey));
-  });
+  it.each([['JWT'], ['jwt'], ['at+jwt+x'], ['dpop+jwt'], ['application/jwt'], [undefined]])(
+    '[RFC 9068 §2.1 / RFC 8725 §3.11] typ %s, signed with the real key, is refused',
+    async (typ) => {
+      const header: Header = typ === undefined ? { alg: 'EdDSA', kid: publicJwk.kid } : { ...realHeader(), typ };
+      await expectRefused(await sign(claimsOf(alice), header, realKey));
+    },
+  );
 
   it('[RFC 8725 §3.8 / RFC 7519 §4.1.1] a wrong or missing iss, signed with the real key, is refused', async () => {
     await expectRefused(await signReal(claimsOf(alice, { iss: 'https://evil.example' })));
@@ -219,10 +280,18 @@ describe('forged tokens, EdDSA (development) mode', () => {
   });
 
   it('[RFC 9068 §2.2 / contract Tokens] required claims: a token without sub, sid, exp, iat or jti, or with a non-string sub/sid/jti or a non-numeric exp, is refused', async () => {
-    for (const missing of ['sub', 'sid', 'exp', 'iat', 'jti']) await expectRefused(await signReal(claimsOf(alice, { [missing]: undefined })));
+    for (const missing of ['sub', 'sid', 'exp', 'iat', 'jti'])
+      await expectRefused(await signReal(claimsOf(alice, { [missing]: undefined })));
     const sub = decodeJwt(alice.accessToken).sub;
     const sid = decodeJwt(alice.accessToken).sid;
-    for (const wrong of [{ sub: [sub] }, { sub: { id: sub } }, { sid: [sid] }, { jti: 42 }, { exp: String(now() + 600) }]) await expectRefused(await signReal(claimsOf(alice, wrong)));
+    for (const wrong of [
+      { sub: [sub] },
+      { sub: { id: sub } },
+      { sid: [sid] },
+      { jti: 42 },
+      { exp: String(now() + 600) },
+    ])
+      await expectRefused(await signReal(claimsOf(alice, wrong)));
   });
 
   it('[contract Tokens "refuses a token whose user or family no longer exists"] a nonexistent sid, a nonexistent user, and a user/sid crossed between users are refused', async () => {
@@ -243,7 +312,14 @@ describe('forged tokens, EdDSA (development) mode', () => {
   it('[CWE-613] a token of a disabled user is refused before its exp, and so is a fresh real-key token for it; its refresh token is refused too', async () => {
     const disabled = await registerUser(app.url, 'disabled');
     expect((await me(app, disabled.accessToken)).status).toBe(200);
-    expect(withDb(app, (db) => db.prepare('UPDATE users SET disabled_at = ? WHERE id = ?').run(new Date().toISOString(), disabled.user.id).changes)).toBe(1);
+    expect(
+      withDb(
+        app,
+        (db) =>
+          db.prepare('UPDATE users SET disabled_at = ? WHERE id = ?').run(new Date().toISOString(), disabled.user.id)
+            .changes,
+      ),
+    ).toBe(1);
     await expectRefused(disabled.accessToken);
     await expectRefused(await signReal(claimsOf(disabled)));
     const res = await request(app.url, 'POST', '/auth/refresh', { body: { refreshToken: disabled.refreshToken } });
@@ -289,22 +365,37 @@ describe('forged tokens, HS256 mode (JWT_SECRET_KEY)', () => {
   let hsApp: TestApp;
   let hsOther: TestApp;
   beforeAll(async () => {
-    [devApp, hsApp, hsOther] = await Promise.all([createTestApp(), createTestApp({ JWT_SECRET_KEY: SECRET }), createTestApp({ JWT_SECRET_KEY: OTHER_SECRET })]);
+    [devApp, hsApp, hsOther] = await Promise.all([
+      createTestApp(),
+      createTestApp({ JWT_SECRET_KEY: SECRET }),
+      createTestApp({ JWT_SECRET_KEY: OTHER_SECRET }),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([devApp?.close(), hsApp?.close(), hsOther?.close()]);
   });
 
-  const meStatus = async (app: TestApp, token: string): Promise<number> => (await request(app.url, 'GET', '/auth/me', { token })).status;
+  const meStatus = async (app: TestApp, token: string): Promise<number> =>
+    (await request(app.url, 'GET', '/auth/me', { token })).status;
 
   it('[contract Tokens] control: issued tokens are HS256 at+jwt and work on HTTP and at the upgrade; a token this test signs with the same secret is accepted', async () => {
     const user = await registerUser(hsApp.url, 'hs');
     expect(decodeProtectedHeader(user.accessToken)).toMatchObject({ alg: 'HS256', typ: 'at+jwt' });
-    expect(decodeJwt(user.accessToken)).toMatchObject({ sub: user.user.id, sid: expect.any(String), iat: expect.any(Number), exp: expect.any(Number), iss: expect.anything(), aud: expect.anything(), jti: expect.any(String) });
+    expect(decodeJwt(user.accessToken)).toMatchObject({
+      sub: user.user.id,
+      sid: expect.any(String),
+      iat: expect.any(Number),
+      exp: expect.any(Number),
+      iss: expect.anything(),
+      aud: expect.anything(),
+      jti: expect.any(String),
+    });
     expect(await meStatus(hsApp, user.accessToken)).toBe(200);
     expect(await upgradeWith(hsApp, user.accessToken, 'header')).toBe('open');
     expect(await upgradeWith(hsApp, user.accessToken, 'subprotocol')).toBe('open');
-    const own = await new SignJWT(claimsFrom(user.accessToken)).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' }).sign(new TextEncoder().encode(SECRET));
+    const own = await new SignJWT(claimsFrom(user.accessToken))
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
+      .sign(new TextEncoder().encode(SECRET));
     expect(await meStatus(hsApp, own)).toBe(200);
   });
 
@@ -318,13 +409,17 @@ describe('forged tokens, HS256 mode (JWT_SECRET_KEY)', () => {
   it('[RFC 8725 §2.1, §3.1] an EdDSA-signed token with the right claims under an attacker key (bare, or with its jwk embedded) is refused by an HS256 server', async () => {
     const user = await registerUser(hsApp.url, 'hs-eddsa');
     const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-    const forged = await new SignJWT(claimsFrom(user.accessToken)).setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt' }).sign(privateKey);
+    const forged = await new SignJWT(claimsFrom(user.accessToken))
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt' })
+      .sign(privateKey);
     const res = await request(hsApp.url, 'GET', '/auth/me', { token: forged });
     expect(res.status).toBe(401);
     expect(codeOf(res)).toBe('invalid_token');
     expect(await upgradeWith(hsApp, forged, 'header')).toBe(401);
     await expectRefusedEverywhere(hsApp, forged);
-    const embedded = await new SignJWT(claimsFrom(user.accessToken)).setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', jwk: await exportJWK(publicKey) }).sign(privateKey);
+    const embedded = await new SignJWT(claimsFrom(user.accessToken))
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', jwk: await exportJWK(publicKey) })
+      .sign(privateKey);
     await expectRefusedEverywhere(hsApp, embedded);
   });
 
@@ -332,8 +427,12 @@ describe('forged tokens, HS256 mode (JWT_SECRET_KEY)', () => {
     const user = await registerUser(hsApp.url, 'hs-pin');
     const claims = claimsFrom(user.accessToken);
     const forgeries = [
-      await new SignJWT(claims).setProtectedHeader({ alg: 'HS384', typ: 'at+jwt' }).sign(new TextEncoder().encode(SECRET)),
-      await new SignJWT(claims).setProtectedHeader({ alg: 'HS512', typ: 'at+jwt' }).sign(new TextEncoder().encode(SECRET)),
+      await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS384', typ: 'at+jwt' })
+        .sign(new TextEncoder().encode(SECRET)),
+      await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS512', typ: 'at+jwt' })
+        .sign(new TextEncoder().encode(SECRET)),
       await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' }).sign(randomBytes(48)),
       `${base64url.encode(JSON.stringify({ alg: 'none', typ: 'at+jwt' }))}.${base64url.encode(JSON.stringify(claims))}.`,
     ];
@@ -372,7 +471,10 @@ describe('forged tokens, HS256 mode (JWT_SECRET_KEY)', () => {
     expect(await meStatus(hsOther, theirs.accessToken)).toBe(200);
     await expectRefusedEverywhere(hsApp, theirs.accessToken);
     await expectRefusedEverywhere(hsOther, mine.accessToken);
-    await expectRefusedEverywhere(hsApp, rawJws({ alg: 'HS256', typ: 'at+jwt' }, claimsFrom(mine.accessToken), hmacSigner('HS256', OTHER_SECRET)));
+    await expectRefusedEverywhere(
+      hsApp,
+      rawJws({ alg: 'HS256', typ: 'at+jwt' }, claimsFrom(mine.accessToken), hmacSigner('HS256', OTHER_SECRET)),
+    );
   });
 });
 
@@ -381,7 +483,10 @@ describe('expiry by the server clock (ACCESS_TOKEN_TTL_SECONDS=30)', () => {
   let clockApp: TestApp;
   let offsetMs = 0;
   beforeAll(async () => {
-    clockApp = await createTestApp({ ACCESS_TOKEN_TTL_SECONDS: '30', REFRESH_TOKEN_TTL_SECONDS: '1200' }, { now: () => Date.now() + offsetMs });
+    clockApp = await createTestApp(
+      { ACCESS_TOKEN_TTL_SECONDS: '30', REFRESH_TOKEN_TTL_SECONDS: '1200' },
+      { now: () => Date.now() + offsetMs },
+    );
   });
   afterAll(async () => {
     offsetMs = 0;
@@ -398,7 +503,9 @@ describe('expiry by the server clock (ACCESS_TOKEN_TTL_SECONDS=30)', () => {
         await expectRefusedEverywhere(clockApp, user.accessToken, ['token_expired']);
       }
       offsetMs = 31_000;
-      const renewed = await request<AuthResponse>(clockApp.url, 'POST', '/auth/refresh', { body: { refreshToken: user.refreshToken } });
+      const renewed = await request<AuthResponse>(clockApp.url, 'POST', '/auth/refresh', {
+        body: { refreshToken: user.refreshToken },
+      });
       expect(renewed.status).toBe(200);
       expect(renewed.body.expiresIn).toBe(30);
       expect((await request(clockApp.url, 'GET', '/auth/me', { token: renewed.body.accessToken })).status).toBe(200);

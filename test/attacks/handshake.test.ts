@@ -50,7 +50,8 @@ async function answer(head: string[] | string): Promise<HttpHead> {
   }
 }
 
-const head = (overrides: Record<string, string | undefined> = {}, requestLine?: string): string[] => upgradeHead(app.port, token, overrides, requestLine);
+const head = (overrides: Record<string, string | undefined> = {}, requestLine?: string): string[] =>
+  upgradeHead(app.port, token, overrides, requestLine);
 
 describe('handshake: malformed requests are plain HTTP refusals (RFC 6455 §4.2.1)', () => {
   it('[RFC 6455 §4.2.1] a missing Sec-WebSocket-Key is 400', async () => {
@@ -60,7 +61,12 @@ describe('handshake: malformed requests are plain HTTP refusals (RFC 6455 §4.2.
   });
 
   it('[RFC 6455 §4.2.1] a Sec-WebSocket-Key that is not 16 base64 bytes is 400', async () => {
-    for (const key of ['abc', 'not base64 at all!!', randomBytes(20).toString('base64'), randomBytes(8).toString('base64')]) {
+    for (const key of [
+      'abc',
+      'not base64 at all!!',
+      randomBytes(20).toString('base64'),
+      randomBytes(8).toString('base64'),
+    ]) {
       const res = await refusal(head({ 'Sec-WebSocket-Key': key }));
       expect(res.status, key).toBe(400);
       expect(res.body.error.code).toBe('invalid_request');
@@ -74,7 +80,11 @@ describe('handshake: malformed requests are plain HTTP refusals (RFC 6455 §4.2.
   });
 
   it('[RFC 6455 §4.2.1] a missing Sec-WebSocket-Version, a wrong Upgrade or a Connection without Upgrade is 400', async () => {
-    for (const bad of [{ 'Sec-WebSocket-Version': undefined }, { Upgrade: 'websocketx' }, { Connection: 'keep-alive' }]) {
+    for (const bad of [
+      { 'Sec-WebSocket-Version': undefined },
+      { Upgrade: 'websocketx' },
+      { Connection: 'keep-alive' },
+    ]) {
       const res = await refusal(head(bad));
       expect(res.status, JSON.stringify(bad)).toBe(400);
       expect(res.body.error.code).toBe('invalid_request');
@@ -160,7 +170,11 @@ describe('handshake: version, subprotocol and extensions (RFC 6455 §4.2.2, §4.
   });
 
   it('[CONTRACT WS 3 / RFC 6455 §4.2.2] raw bytes: whatever the offer order, the 101 carries exactly one "Sec-WebSocket-Protocol: agentgate.v1" and no part of the token; without agentgate.v1 offered, no subprotocol', async () => {
-    for (const offer of [`agentgate.v1, bearer.${token}`, `bearer.${token}, agentgate.v1`, `bearer.${token},agentgate.v1,other.v2`]) {
+    for (const offer of [
+      `agentgate.v1, bearer.${token}`,
+      `bearer.${token}, agentgate.v1`,
+      `bearer.${token},agentgate.v1,other.v2`,
+    ]) {
       const res = await answer(upgradeHead(app.port, undefined, { 'Sec-WebSocket-Protocol': offer }));
       expect(res.status, offer.slice(0, 30)).toBe(101);
       expect(res.head.match(/^sec-websocket-protocol:.*$/gim)).toEqual(['Sec-WebSocket-Protocol: agentgate.v1']);
@@ -173,13 +187,20 @@ describe('handshake: version, subprotocol and extensions (RFC 6455 §4.2.2, §4.
   });
 
   it('[CONTRACT WS] permessage-deflate is not negotiated even when offered', async () => {
-    const raw = await openRaw(app.port, token, { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' });
+    const raw = await openRaw(app.port, token, {
+      'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits',
+    });
     const { frames } = await raw.expect((b) => (b.length > 0 ? { frames: [b] } : undefined), 'no first frame');
     expect(((frames[0]?.[0] ?? 0) & 0x40) === 0, 'RSV1 must not be set').toBe(true);
     raw.destroy();
-    const res = await RawClient.request(app.port, head({ 'Sec-WebSocket-Extensions': 'permessage-deflate' })).then((r) => r.response().finally(() => r.destroy()));
+    const res = await RawClient.request(app.port, head({ 'Sec-WebSocket-Extensions': 'permessage-deflate' })).then(
+      (r) => r.response().finally(() => r.destroy()),
+    );
     expect(res.headers['sec-websocket-extensions']).toBeUndefined();
-    const ws = await TestSocket.open(wsUrl(app.url), { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: true });
+    const ws = await TestSocket.open(wsUrl(app.url), {
+      headers: { authorization: `Bearer ${token}` },
+      perMessageDeflate: true,
+    });
     expect(ws.ws.extensions).toBe('');
     ws.close();
   });
@@ -191,7 +212,10 @@ describe('handshake: resource exhaustion (ws advisories)', () => {
     const slow = await answer(head({ 'Sec-WebSocket-Protocol': `b${' '.repeat(12_000)}x` }));
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(slow.status).toBe(400);
-    const raw = await RawClient.request(app.port, head({ 'Sec-WebSocket-Protocol': `agentgate.v1,${' '.repeat(30_000)}x` }));
+    const raw = await RawClient.request(
+      app.port,
+      head({ 'Sec-WebSocket-Protocol': `agentgate.v1,${' '.repeat(30_000)}x` }),
+    );
     const big = await raw.response();
     const text = (await raw.body(big.headers['content-length'])).toString('utf8');
     raw.destroy();
@@ -203,7 +227,12 @@ describe('handshake: resource exhaustion (ws advisories)', () => {
     // Short names and empty values, as in the advisory's proof of concept: 2000 headers stay under the 16 KiB limit.
     const junk = Array.from({ length: 2_000 }, (_, i) => `${i.toString(36)}0:`);
     const [requestLine = '', ...rest] = head();
-    const res = await refusal([requestLine, `Host: 127.0.0.1:${app.port}`, ...junk, ...rest.filter((l) => !l.startsWith('Host:'))]);
+    const res = await refusal([
+      requestLine,
+      `Host: 127.0.0.1:${app.port}`,
+      ...junk,
+      ...rest.filter((l) => !l.startsWith('Host:')),
+    ]);
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('invalid_request');
     expect((await request(app.url, 'GET', '/health/live')).status).toBe(200);
@@ -226,7 +255,11 @@ describe('handshake: rate per IP (HANDSHAKES_PER_MINUTE=3)', () => {
     expect(first.map((r) => r.status)).toEqual([403, 401]);
     const ok = await openRaw(port, user.accessToken);
     ok.destroy();
-    for (const attempt of [upgradeHead(port, user.accessToken), upgradeHead(port, user.accessToken, { Origin: 'https://evil.example.com' }), upgradeHead(port, undefined)]) {
+    for (const attempt of [
+      upgradeHead(port, user.accessToken),
+      upgradeHead(port, user.accessToken, { Origin: 'https://evil.example.com' }),
+      upgradeHead(port, undefined),
+    ]) {
       const res = await refusal(attempt, port);
       expect(res.status).toBe(429);
       expect(res.body.error.code).toBe('rate_limited');
@@ -235,7 +268,9 @@ describe('handshake: rate per IP (HANDSHAKES_PER_MINUTE=3)', () => {
       expect(retryAfter).toBeLessThanOrEqual(60);
     }
     // Malformed handshakes are refused before the budget is consulted (they cost no lookup at all).
-    expect((await refusal(upgradeHead(port, user.accessToken, { 'Sec-WebSocket-Key': undefined }), port)).status).toBe(400);
+    expect((await refusal(upgradeHead(port, user.accessToken, { 'Sec-WebSocket-Key': undefined }), port)).status).toBe(
+      400,
+    );
   });
 });
 
@@ -248,7 +283,10 @@ describe('handshake: auth store down', () => {
     const user = await registerUser(server.app.url, 'store-down');
     const port = server.app.port;
     fault.down(true);
-    for (const extra of [{ Authorization: `Bearer ${user.accessToken}` }, { 'Sec-WebSocket-Protocol': `agentgate.v1, bearer.${user.accessToken}` }]) {
+    for (const extra of [
+      { Authorization: `Bearer ${user.accessToken}` },
+      { 'Sec-WebSocket-Protocol': `agentgate.v1, bearer.${user.accessToken}` },
+    ]) {
       const res = await refusal(upgradeHead(port, undefined, extra), port);
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('service_unavailable');

@@ -8,7 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessage } from '../../src/protocol/index.js';
 import { createTestApp, registerUser, request, TestSocket, type TestApp } from '../../src/testing/index.js';
 import { frame } from '../e2e/helpers/wire.js';
-import { claimsFrom, devPrivateJwk, login, logout, me, mintTicket, nowSeconds, openBearer, openSubprotocol, RawWs, stillAlive, type User } from './helpers/tokens.js';
+import {
+  claimsFrom,
+  devPrivateJwk,
+  login,
+  logout,
+  me,
+  mintTicket,
+  nowSeconds,
+  openBearer,
+  openSubprotocol,
+  RawWs,
+  stillAlive,
+  type User,
+} from './helpers/tokens.js';
 
 type WsError = { type: 'error'; code: string; replyTo: string | null };
 type Ack = { type: 'message_accepted'; replyTo: string; threadId: string; runId: string };
@@ -31,12 +44,20 @@ const open = async (token: string): Promise<TestSocket> => {
   sockets.push(ws);
   return ws;
 };
-const errorFor = async (ws: TestSocket, id: string): Promise<WsError> => (await ws.waitFor((m) => m.type === 'error' && m.replyTo === id, 5_000)) as WsError;
+const errorFor = async (ws: TestSocket, id: string): Promise<WsError> =>
+  (await ws.waitFor((m) => m.type === 'error' && m.replyTo === id, 5_000)) as WsError;
 /** A real-key (development mode) token with `over` applied to the claims of `token`. */
-async function signReal(token: string, over: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
+async function signReal(
+  token: string,
+  over: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+): Promise<string> {
   const key = await importJWK(devPrivateJwk(app), 'EdDSA');
-  const kid = (JSON.parse(new TextDecoder().decode(base64url.decode(token.split('.')[0] ?? ''))) as { kid: string }).kid;
-  return new SignJWT(claimsFrom(token, over)).setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid, ...header }).sign(key);
+  const kid = (JSON.parse(new TextDecoder().decode(base64url.decode(token.split('.')[0] ?? ''))) as { kid: string })
+    .kid;
+  return new SignJWT(claimsFrom(token, over))
+    .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid, ...header })
+    .sign(key);
 }
 /** Bob runs one message to its end on his own socket; returns the ack. */
 async function bobRuns(bobWs: TestSocket, id: string): Promise<Ack> {
@@ -72,7 +93,11 @@ describe('identity switch with authenticate', () => {
 
   it('[contract WS authenticate] a garbage token, a token with a broken signature, or a refresh token gets error invalid_token and changes nothing (the socket stays open)', async () => {
     const ws = await open(alice.accessToken);
-    for (const [id, token] of [['g1', 'garbage'], ['g2', `${alice.accessToken.slice(0, -4)}AAAA`], ['g3', alice.refreshToken]] as const) {
+    for (const [id, token] of [
+      ['g1', 'garbage'],
+      ['g2', `${alice.accessToken.slice(0, -4)}AAAA`],
+      ['g3', alice.refreshToken],
+    ] as const) {
       ws.send({ type: 'authenticate', id, token });
       expect((await errorFor(ws, id)).code, id).toBe('invalid_token');
     }
@@ -94,7 +119,9 @@ describe('identity switch with authenticate', () => {
     ws.send({ type: 'authenticate', id: 'renew', token: fresh.accessToken });
     const ok = (await ws.waitFor((m) => m.type === 'authenticated', 5_000)) as { replyTo: string; expiresAt: string };
     expect(ok.replyTo).toBe('renew');
-    const exp = (JSON.parse(Buffer.from(fresh.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }).exp;
+    const exp = (
+      JSON.parse(Buffer.from(fresh.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }
+    ).exp;
     expect(Date.parse(ok.expiresAt)).toBe(exp * 1000);
     await stillAlive(ws, 'after-renew');
   });
@@ -127,8 +154,12 @@ describe('identity switch with authenticate', () => {
     ws.send({ type: 'user_message', id: 'mine', text: 'hello from alice' });
     const mine = (await ws.next((m) => m.type === 'message_accepted' && m.replyTo === 'mine', 10_000)) as Ack;
     await ws.runEvents(mine.runId);
-    expect((await request(app.url, 'GET', `/threads/${mine.threadId}/messages`, { token: alice.accessToken })).status).toBe(200);
-    expect((await request(app.url, 'GET', `/threads/${mine.threadId}/messages`, { token: bob.accessToken })).status).toBe(404);
+    expect(
+      (await request(app.url, 'GET', `/threads/${mine.threadId}/messages`, { token: alice.accessToken })).status,
+    ).toBe(200);
+    expect(
+      (await request(app.url, 'GET', `/threads/${mine.threadId}/messages`, { token: bob.accessToken })).status,
+    ).toBe(404);
   });
 
   it('[RFC 7519 §4.1.4 / CWE-613 / contract WS authenticate] an expired token and a token of a logged-out family of the same user get an error and change nothing', async () => {
@@ -152,7 +183,11 @@ describe('identity switch with authenticate', () => {
     const raw = await RawWs.upgrade(app, { Authorization: `Bearer ${alice.accessToken}` });
     if (!(raw instanceof RawWs)) throw new Error(`upgrade refused: ${raw.status}`);
     try {
-      await raw.until((r) => r.messages.some((m) => m.type === 'connection_established'), 5_000, 'connection_established');
+      await raw.until(
+        (r) => r.messages.some((m) => m.type === 'connection_established'),
+        5_000,
+        'connection_established',
+      );
       expect(raw.messages[0]).toMatchObject({ type: 'connection_established', userId: alice.user.id });
       raw.write(
         frame(1, JSON.stringify({ type: 'authenticate', id: 'swap', token: bob.accessToken })),
@@ -166,13 +201,23 @@ describe('identity switch with authenticate', () => {
       expect(seenRun(raw.messages, bobAck.runId)).toBe(false);
       expect(raw.messages.some((m) => m.type === 'authenticated' || m.type === 'resumed')).toBe(false);
       // Bob never hears of what came after the refused swap.
-      expect(bobWs.messages.some((m) => m.type === 'message_added' && m.message.text === 'sneaked in after the swap')).toBe(false);
-      const bobThreads = await request<{ threads: Array<{ id: string }> }>(app.url, 'GET', '/threads', { token: bob.accessToken });
-      const accepted = raw.messages.find((m) => m.type === 'message_accepted' && m.replyTo === 'sneak') as Ack | undefined;
+      expect(
+        bobWs.messages.some((m) => m.type === 'message_added' && m.message.text === 'sneaked in after the swap'),
+      ).toBe(false);
+      const bobThreads = await request<{ threads: Array<{ id: string }> }>(app.url, 'GET', '/threads', {
+        token: bob.accessToken,
+      });
+      const accepted = raw.messages.find((m) => m.type === 'message_accepted' && m.replyTo === 'sneak') as
+        Ack | undefined;
       if (accepted !== undefined) {
         expect(bobThreads.body.threads.map((t) => t.id)).not.toContain(accepted.threadId);
-        expect((await request(app.url, 'GET', `/threads/${accepted.threadId}/messages`, { token: bob.accessToken })).status).toBe(404);
-        expect((await request(app.url, 'GET', `/threads/${accepted.threadId}/messages`, { token: alice.accessToken })).status).toBe(200);
+        expect(
+          (await request(app.url, 'GET', `/threads/${accepted.threadId}/messages`, { token: bob.accessToken })).status,
+        ).toBe(404);
+        expect(
+          (await request(app.url, 'GET', `/threads/${accepted.threadId}/messages`, { token: alice.accessToken }))
+            .status,
+        ).toBe(200);
       }
       expect((await me(app, bob.accessToken)).status).toBe(200);
     } finally {

@@ -54,12 +54,22 @@ const me = async (token: string): Promise<AuthResponse['user']> => {
 describe('mass assignment: account bodies', () => {
   it('[OWASP Mass Assignment Cheat Sheet, CONTRACT "Accounts"] role / isAdmin in the register body are ignored (user.isAdmin stays false, /auth/stats stays 403)', async () => {
     const res = await request<AuthResponse>(app.url, 'POST', '/auth/register', {
-      body: { email: email(), password: PASSWORD, role: 'admin', isAdmin: true, admin: true, isDemo: true, id: 'chosen-id' },
+      body: {
+        email: email(),
+        password: PASSWORD,
+        role: 'admin',
+        isAdmin: true,
+        admin: true,
+        isDemo: true,
+        id: 'chosen-id',
+      },
     });
     expectAuthResponse(res, 201);
     expect(res.body.user.isAdmin).toBe(false);
     expect(res.body.user.id).not.toBe('chosen-id');
-    const meRes = await request<{ user: { isAdmin: boolean } }>(app.url, 'GET', '/auth/me', { token: res.body.accessToken });
+    const meRes = await request<{ user: { isAdmin: boolean } }>(app.url, 'GET', '/auth/me', {
+      token: res.body.accessToken,
+    });
     expect(meRes.body.user.isAdmin).toBe(false);
     const stats = await request(app.url, 'GET', '/auth/stats', { token: res.body.accessToken });
     expect(stats.status).toBe(403);
@@ -80,22 +90,30 @@ describe('mass assignment: account bodies', () => {
     expect(Date.parse(user.createdAt)).toBeGreaterThanOrEqual(started - 1_000);
     expect(await me(res.body.accessToken)).toEqual(user);
     // The password is the one that counts, not the hash sent along.
-    expect((await request(app.url, 'POST', '/auth/login', { body: { email: userEmail, password: PASSWORD } })).status).toBe(200);
-    expect((await request(app.url, 'POST', '/auth/login', { body: { email: userEmail, password: 'password' } })).status).toBe(401);
+    expect(
+      (await request(app.url, 'POST', '/auth/login', { body: { email: userEmail, password: PASSWORD } })).status,
+    ).toBe(200);
+    expect(
+      (await request(app.url, 'POST', '/auth/login', { body: { email: userEmail, password: 'password' } })).status,
+    ).toBe(401);
     // The victim is untouched, and nothing was polluted in this (the server's) process.
     expect(await me(victim.accessToken)).toMatchObject({ id: victim.user.id, email: victim.email, isAdmin: false });
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
     expect((await request(app.url, 'GET', '/auth/stats', { token: res.body.accessToken })).status).toBe(403);
   });
 
-  it('[OWASP Mass Assignment Cheat Sheet, CWE-915] login and refresh bodies naming another user (userId, sub, id) or a role sign in the credential\'s owner only, never as admin', async () => {
+  it("[OWASP Mass Assignment Cheat Sheet, CWE-915] login and refresh bodies naming another user (userId, sub, id) or a role sign in the credential's owner only, never as admin", async () => {
     const [mallory, victim] = await Promise.all([registerUser(app.url, 'mallory'), registerUser(app.url, 'victim')]);
-    const login = await request<AuthResponse>(app.url, 'POST', '/auth/login', { body: { ...PRIVILEGED(victim), email: mallory.email, password: mallory.password } });
+    const login = await request<AuthResponse>(app.url, 'POST', '/auth/login', {
+      body: { ...PRIVILEGED(victim), email: mallory.email, password: mallory.password },
+    });
     expectAuthResponse(login, 200);
     expect(login.body.user.id).toBe(mallory.user.id);
     expect((await me(login.body.accessToken)).id).toBe(mallory.user.id);
 
-    const refreshed = await request<AuthResponse>(app.url, 'POST', '/auth/refresh', { body: { ...PRIVILEGED(victim), refreshToken: login.body.refreshToken } });
+    const refreshed = await request<AuthResponse>(app.url, 'POST', '/auth/refresh', {
+      body: { ...PRIVILEGED(victim), refreshToken: login.body.refreshToken },
+    });
     expectAuthResponse(refreshed, 200);
     expect(refreshed.body.user.id).toBe(mallory.user.id);
     expect(await me(refreshed.body.accessToken)).toMatchObject({ id: mallory.user.id, isAdmin: false });
@@ -104,7 +122,10 @@ describe('mass assignment: account bodies', () => {
 
   it('[OWASP Mass Assignment Cheat Sheet, CONTRACT "Accounts"] POST /auth/demo ignores every field: a fresh throwaway user, demo and not admin, even naming an ADMIN_EMAILS address', async () => {
     const victim = await registerUser(demo.url, 'demo-victim');
-    for (const body of [{ ...PRIVILEGED(victim), email: 'demo@demo.agentgate.invalid', isDemo: false }, { email: victim.email, password: victim.password }]) {
+    for (const body of [
+      { ...PRIVILEGED(victim), email: 'demo@demo.agentgate.invalid', isDemo: false },
+      { email: victim.email, password: victim.password },
+    ]) {
       const res = await request<AuthResponse>(demo.url, 'POST', '/auth/demo', { body });
       expect(res.status).toBe(201);
       expect(res.body.user).toMatchObject({ isAdmin: false, isDemo: true });
@@ -117,14 +138,20 @@ describe('mass assignment: account bodies', () => {
 
 describe('mass assignment: admin only through ADMIN_EMAILS', () => {
   it('[OWASP Mass Assignment Cheat Sheet, CONTRACT "Accounts" ADMIN_EMAILS] the listed address (any case) is admin with /auth/stats 200; look-alike addresses are not, whatever they send', async () => {
-    const admin = await request<AuthResponse>(app.url, 'POST', '/auth/register', { body: { email: `${ADMIN_LOCAL.toUpperCase()}@Example.COM`, password: PASSWORD } });
+    const admin = await request<AuthResponse>(app.url, 'POST', '/auth/register', {
+      body: { email: `${ADMIN_LOCAL.toUpperCase()}@Example.COM`, password: PASSWORD },
+    });
     expect(admin.status).toBe(201);
     expect(admin.body.user.isAdmin).toBe(true);
-    const stats = await request<Record<string, unknown>>(app.url, 'GET', '/auth/stats', { token: admin.body.accessToken });
+    const stats = await request<Record<string, unknown>>(app.url, 'GET', '/auth/stats', {
+      token: admin.body.accessToken,
+    });
     expect(stats.status).toBe(200);
     expect(stats.body).toHaveProperty('totalValidations');
     // A later login, in any case, is admin as well: it is the account's email that counts.
-    const again = await request<AuthResponse>(app.url, 'POST', '/auth/login', { body: { email: ADMIN, password: PASSWORD } });
+    const again = await request<AuthResponse>(app.url, 'POST', '/auth/login', {
+      body: { email: ADMIN, password: PASSWORD },
+    });
     expect(again.body.user).toMatchObject({ id: admin.body.user.id, isAdmin: true });
 
     const lookAlikes = [
@@ -140,13 +167,19 @@ describe('mass assignment: admin only through ADMIN_EMAILS', () => {
       ADMIN.replace('@', '\uff20'), // fullwidth commercial at
     ];
     for (const address of lookAlikes) {
-      const res = await request<AuthResponse>(app.url, 'POST', '/auth/register', { body: { ...PRIVILEGED(), email: address, password: PASSWORD } });
+      const res = await request<AuthResponse>(app.url, 'POST', '/auth/register', {
+        body: { ...PRIVILEGED(), email: address, password: PASSWORD },
+      });
       // Refused as an address (400), or taken (409: it is the admin's own, after normalization): never an admin account.
       expect([201, 400, 409], address).toContain(res.status);
       if (res.status !== 201) continue;
       expect({ address, isAdmin: res.body.user.isAdmin }).toEqual({ address, isAdmin: false });
       const denied = await request(app.url, 'GET', '/auth/stats', { token: res.body.accessToken });
-      expect({ address, status: denied.status, code: codeOf(denied) }).toEqual({ address, status: 403, code: 'forbidden' });
+      expect({ address, status: denied.status, code: codeOf(denied) }).toEqual({
+        address,
+        status: 403,
+        code: 'forbidden',
+      });
     }
   });
 });
@@ -158,7 +191,9 @@ describe('mass assignment: WebSocket identity comes from the connection', () => 
   let bWs: TestSocket;
   const sockets: TestSocket[] = [];
   const openAs = async (user: User, query = ''): Promise<TestSocket> => {
-    const ws = await TestSocket.open(wsUrl(app.url, query), { headers: { authorization: `Bearer ${user.accessToken}` } });
+    const ws = await TestSocket.open(wsUrl(app.url, query), {
+      headers: { authorization: `Bearer ${user.accessToken}` },
+    });
     sockets.push(ws);
     return ws;
   };
@@ -171,13 +206,24 @@ describe('mass assignment: WebSocket identity comes from the connection', () => 
   });
 
   const threadIds = async (user: User): Promise<string[]> =>
-    (await request<{ threads: Array<{ id: string }> }>(app.url, 'GET', '/threads', { token: user.accessToken })).body.threads.map((t) => t.id);
+    (
+      await request<{ threads: Array<{ id: string }> }>(app.url, 'GET', '/threads', { token: user.accessToken })
+    ).body.threads.map((t) => t.id);
 
-  it('[OWASP Mass Assignment Cheat Sheet, CWE-915] user_message carrying Bob\'s userId, sub and connectionId starts a run of Alice\'s, seen by Alice only', async () => {
+  it("[OWASP Mass Assignment Cheat Sheet, CWE-915] user_message carrying Bob's userId, sub and connectionId starts a run of Alice's, seen by Alice only", async () => {
     const bEstablished = (await bWs.next((m) => m.type === 'connection_established')) as Established;
     const bThreadsBefore = await threadIds(bob);
     const bSeen = bWs.messages.length;
-    aWs.send({ type: 'user_message', id: 'as-bob', text: 'calculate 6*7', userId: bob.user.id, sub: bob.user.id, user: { id: bob.user.id }, connectionId: bEstablished.connectionId, isAdmin: true });
+    aWs.send({
+      type: 'user_message',
+      id: 'as-bob',
+      text: 'calculate 6*7',
+      userId: bob.user.id,
+      sub: bob.user.id,
+      user: { id: bob.user.id },
+      connectionId: bEstablished.connectionId,
+      isAdmin: true,
+    });
     const ack = await aWs.next((m) => (m.type === 'message_accepted' || m.type === 'error') && m.replyTo === 'as-bob');
     expect(ack.type).toBe('message_accepted');
     const { runId, threadId } = ack as { runId: string; threadId: string };
@@ -193,11 +239,22 @@ describe('mass assignment: WebSocket identity comes from the connection', () => 
   it('[OWASP Mass Assignment Cheat Sheet, CWE-915] user_message cannot choose its runId or ask for createThread: a taken runId is not reused, an unknown threadId stays not_found', async () => {
     const bobRun = await send(bWs, { id: 'bob-owned', text: 'calculate 1+1' });
     await terminalOf(bWs, bobRun.runId);
-    const bobEvents = async (): Promise<unknown> => (await request<{ events: unknown[] }>(app.url, 'GET', `/runs/${bobRun.runId}/events`, { token: bob.accessToken })).body.events;
+    const bobEvents = async (): Promise<unknown> =>
+      (await request<{ events: unknown[] }>(app.url, 'GET', `/runs/${bobRun.runId}/events`, { token: bob.accessToken }))
+        .body.events;
     const bobEventsBefore = await bobEvents();
     const bSeen = bWs.messages.length;
-    aWs.send({ type: 'user_message', id: 'pick-run', text: 'calculate 2+2', runId: bobRun.runId, threadId: undefined, seq: 1 });
-    const picked = await aWs.next((m) => (m.type === 'message_accepted' || m.type === 'error') && m.replyTo === 'pick-run');
+    aWs.send({
+      type: 'user_message',
+      id: 'pick-run',
+      text: 'calculate 2+2',
+      runId: bobRun.runId,
+      threadId: undefined,
+      seq: 1,
+    });
+    const picked = await aWs.next(
+      (m) => (m.type === 'message_accepted' || m.type === 'error') && m.replyTo === 'pick-run',
+    );
     expect(picked.type).toBe('message_accepted');
     const { runId } = picked as { runId: string };
     expect(runId).not.toBe(bobRun.runId);
@@ -206,7 +263,14 @@ describe('mass assignment: WebSocket identity comes from the connection', () => 
     const fresh = randomUUID();
     aWs.send({ type: 'user_message', id: 'make-thread', threadId: fresh, createThread: true, text: 'calculate 3+3' });
     expect(await errorFor(aWs, 'make-thread')).toMatchObject({ code: 'not_found' });
-    aWs.send({ type: 'user_message', id: 'make-thread-in-bobs', threadId: bobRun.threadId, createThread: true, runId: randomUUID(), text: 'calculate 3+3' });
+    aWs.send({
+      type: 'user_message',
+      id: 'make-thread-in-bobs',
+      threadId: bobRun.threadId,
+      createThread: true,
+      runId: randomUUID(),
+      text: 'calculate 3+3',
+    });
     expect(await errorFor(aWs, 'make-thread-in-bobs')).toMatchObject({ code: 'not_found' });
     expect(await threadIds(alice)).not.toContain(fresh);
     await settle(200);
@@ -214,11 +278,18 @@ describe('mass assignment: WebSocket identity comes from the connection', () => 
     expect(await bobEvents()).toEqual(bobEventsBefore);
   });
 
-  it('[OWASP Mass Assignment Cheat Sheet, CWE-915] cancel_run and resume naming the owner as userId are still not_found for Alice, and Bob\'s run goes on', async () => {
+  it("[OWASP Mass Assignment Cheat Sheet, CWE-915] cancel_run and resume naming the owner as userId are still not_found for Alice, and Bob's run goes on", async () => {
     const live = await send(bWs, { id: 'bob-live', text: 'wait 2 seconds' });
     await eventOf(bWs, live.runId, 'tool_executing');
     aWs.send({ type: 'cancel_run', id: 'cancel-as-bob', runId: live.runId, userId: bob.user.id, sub: bob.user.id });
-    aWs.send({ type: 'resume', id: 'resume-as-bob', runId: live.runId, afterSeq: 0, userId: bob.user.id, sub: bob.user.id });
+    aWs.send({
+      type: 'resume',
+      id: 'resume-as-bob',
+      runId: live.runId,
+      afterSeq: 0,
+      userId: bob.user.id,
+      sub: bob.user.id,
+    });
     expect(await errorFor(aWs, 'cancel-as-bob')).toMatchObject({ code: 'not_found' });
     expect(await errorFor(aWs, 'resume-as-bob')).toMatchObject({ code: 'not_found' });
     await settle(200);
@@ -226,14 +297,21 @@ describe('mass assignment: WebSocket identity comes from the connection', () => 
     expect((await terminalOf(bWs, live.runId, 10_000)).type).toBe('agent_completed');
   });
 
-  it('[OWASP Mass Assignment Cheat Sheet, CWE-915] ?userId= / ?sub= on the upgrade and userId in the ticket request change nothing: the socket is the credential\'s user', async () => {
+  it("[OWASP Mass Assignment Cheat Sheet, CWE-915] ?userId= / ?sub= on the upgrade and userId in the ticket request change nothing: the socket is the credential's user", async () => {
     const viaQuery = await openAs(alice, `?userId=${bob.user.id}&sub=${bob.user.id}&user_id=${bob.user.id}`);
-    expect(((await viaQuery.next((m) => m.type === 'connection_established')) as Established).userId).toBe(alice.user.id);
+    expect(((await viaQuery.next((m) => m.type === 'connection_established')) as Established).userId).toBe(
+      alice.user.id,
+    );
 
-    const ticket = await request<TicketResponse>(app.url, 'POST', '/ws/ticket', { token: alice.accessToken, body: { userId: bob.user.id, sub: bob.user.id, user: { id: bob.user.id } } });
+    const ticket = await request<TicketResponse>(app.url, 'POST', '/ws/ticket', {
+      token: alice.accessToken,
+      body: { userId: bob.user.id, sub: bob.user.id, user: { id: bob.user.id } },
+    });
     expect(ticket.status).toBe(201);
     const viaTicket = await TestSocket.open(ticket.body.url);
     sockets.push(viaTicket);
-    expect(((await viaTicket.next((m) => m.type === 'connection_established')) as Established).userId).toBe(alice.user.id);
+    expect(((await viaTicket.next((m) => m.type === 'connection_established')) as Established).userId).toBe(
+      alice.user.id,
+    );
   });
 });

@@ -25,7 +25,11 @@ let accessToken: string;
 let refreshToken: string;
 beforeAll(async () => {
   // Rate limits are lifted: every request must reach validation.
-  app = await createTestApp({ LOGIN_ATTEMPTS_PER_MINUTE: '100000', REFRESH_ATTEMPTS_PER_MINUTE: '100000', TICKETS_PER_MINUTE: '100000' });
+  app = await createTestApp({
+    LOGIN_ATTEMPTS_PER_MINUTE: '100000',
+    REFRESH_ATTEMPTS_PER_MINUTE: '100000',
+    TICKETS_PER_MINUTE: '100000',
+  });
   const user = await registerUser(app.url, 'hostile-http');
   accessToken = user.accessToken;
   refreshToken = user.refreshToken;
@@ -64,16 +68,26 @@ function problemWith(req: Sent, res: Answer): string | undefined {
     return `status ${res.status} with a body that is not JSON: ${JSON.stringify(res.text.slice(0, 200))}`;
   }
   const error = (body as { error?: unknown } | null)?.error;
-  if (typeof error !== 'object' || error === null) return `status ${res.status}: error body without an "error" object: ${res.text.slice(0, 300)}`;
+  if (typeof error !== 'object' || error === null)
+    return `status ${res.status}: error body without an "error" object: ${res.text.slice(0, 300)}`;
   const { code, message } = error as { code?: unknown; message?: unknown };
-  if (typeof code !== 'string' || !/^[a-z_]+$/.test(code)) return `status ${res.status}: error.code ${JSON.stringify(code)} is not stable snake_case: ${res.text.slice(0, 300)}`;
-  if (typeof message !== 'string') return `status ${res.status}: error.message is not a string: ${res.text.slice(0, 300)}`;
+  if (typeof code !== 'string' || !/^[a-z_]+$/.test(code))
+    return `status ${res.status}: error.code ${JSON.stringify(code)} is not stable snake_case: ${res.text.slice(0, 300)}`;
+  if (typeof message !== 'string')
+    return `status ${res.status}: error.message is not a string: ${res.text.slice(0, 300)}`;
   return undefined;
 }
 
 function describeRequest(req: Sent): string {
-  const body = req.body === undefined ? '' : typeof req.body === 'string' ? JSON.stringify(req.body.slice(0, 200)) + (req.body.length > 200 ? `…(${req.body.length} chars)` : '') : `<${req.body.length} bytes>`;
-  const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, v.length > 80 ? `${v.slice(0, 80)}…(${v.length})` : v]));
+  const body =
+    req.body === undefined
+      ? ''
+      : typeof req.body === 'string'
+        ? JSON.stringify(req.body.slice(0, 200)) + (req.body.length > 200 ? `…(${req.body.length} chars)` : '')
+        : `<${req.body.length} bytes>`;
+  const headers = Object.fromEntries(
+    Object.entries(req.headers).map(([k, v]) => [k, v.length > 80 ? `${v.slice(0, 80)}…(${v.length})` : v]),
+  );
   return `${req.method} ${req.path.slice(0, 300)} ${JSON.stringify(headers)} ${body}`;
 }
 
@@ -121,7 +135,12 @@ describe('oversized bodies: hostile HTTP requests (CONTRACT Errors / HTTP API)',
   it('[RFC 6585 §5 / CWE-770] headers over the server limit (a 20 kB bearer token, a 20 kB path) get a well-formed 4xx', async () => {
     const oversized: Sent[] = [
       { method: 'GET', path: '/auth/me', headers: { authorization: `Bearer ${'x'.repeat(20_000)}` } },
-      { method: 'POST', path: '/auth/login', headers: { 'content-type': 'application/json', 'x-pad': 'y'.repeat(20_000) }, body: '{}' },
+      {
+        method: 'POST',
+        path: '/auth/login',
+        headers: { 'content-type': 'application/json', 'x-pad': 'y'.repeat(20_000) },
+        body: '{}',
+      },
       { method: 'GET', path: `/${'a'.repeat(20_000)}`, headers: {} },
     ];
     for (const req of oversized) {
@@ -178,7 +197,14 @@ describe('oversized bodies: HTTP_BODY_LIMIT_BYTES=1024', () => {
     return JSON.stringify({ ...base, pad: 'p'.repeat(bytes - Buffer.byteLength(empty)) });
   };
   const post = async (path: string, body: string, token?: string) => {
-    const res = await fetch(small.app.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) }, body });
+    const res = await fetch(small.app.url + path, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      },
+      body,
+    });
     return { status: res.status, text: await res.text() };
   };
   const codeOf = (text: string): string | undefined => (JSON.parse(text) as { error?: { code?: string } }).error?.code;
@@ -205,19 +231,42 @@ describe('oversized bodies: HTTP_BODY_LIMIT_BYTES=1024', () => {
   it('[RFC 9112 §7.1 / CWE-770] a chunked body with no Content-Length is 413 payload_too_large once it passes the limit, in one chunk or in many small ones', async () => {
     const body = sized(LIMIT * 2, { email: 'chunked@example.com', password: 'correct horse battery' });
     const chunked = (pieces: string[]) =>
-      ['POST /auth/register HTTP/1.1', 'Host: x', 'Content-Type: application/json', 'Transfer-Encoding: chunked', 'Connection: close', '', ...pieces.flatMap((p) => [Buffer.byteLength(p).toString(16), p]), '0', '', ''].join('\r\n');
+      [
+        'POST /auth/register HTTP/1.1',
+        'Host: x',
+        'Content-Type: application/json',
+        'Transfer-Encoding: chunked',
+        'Connection: close',
+        '',
+        ...pieces.flatMap((p) => [Buffer.byteLength(p).toString(16), p]),
+        '0',
+        '',
+        '',
+      ].join('\r\n');
     const pieces = Array.from({ length: Math.ceil(body.length / 50) }, (_, i) => body.slice(i * 50, (i + 1) * 50));
-    for (const [name, bytes] of [['one chunk', chunked([body])], ['50-byte chunks', chunked(pieces)]] as const) {
+    for (const [name, bytes] of [
+      ['one chunk', chunked([body])],
+      ['50-byte chunks', chunked(pieces)],
+    ] as const) {
       const res = await rawHttp(small.app.port, bytes);
       expect(res.status, name).toBe(413);
       expect(res.headers['content-length'], name).toBeDefined();
       expect(codeOf(res.body), name).toBe('payload_too_large');
     }
-    expect((await post('/auth/login', JSON.stringify({ email: 'chunked@example.com', password: 'correct horse battery' }))).status, 'no account was created').toBe(401);
+    expect(
+      (await post('/auth/login', JSON.stringify({ email: 'chunked@example.com', password: 'correct horse battery' })))
+        .status,
+      'no account was created',
+    ).toBe(401);
   });
 
   it('[RFC 9110 §15.5.14 / CWE-400] a Content-Length of 100 MB is 413 at once: the server answers before (and without) reading the body', async () => {
-    const raw = await RawClient.request(small.app.port, ['POST /auth/login HTTP/1.1', 'Host: x', 'Content-Type: application/json', 'Content-Length: 100000000']);
+    const raw = await RawClient.request(small.app.port, [
+      'POST /auth/login HTTP/1.1',
+      'Host: x',
+      'Content-Type: application/json',
+      'Content-Length: 100000000',
+    ]);
     try {
       const started = Date.now();
       const res = await raw.response();
@@ -230,29 +279,59 @@ describe('oversized bodies: HTTP_BODY_LIMIT_BYTES=1024', () => {
   });
 
   it('[RFC 9110 §15.5.16] a body that is not JSON (form, multipart, XML, HTML, octet-stream, application/jsonx, no type) is 415 unsupported_media_type and creates nothing', async () => {
-    const types = ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'text/html', 'application/octet-stream', 'application/jsonx', 'application/csp-report'];
+    const types = [
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/xml',
+      'text/html',
+      'application/octet-stream',
+      'application/jsonx',
+      'application/csp-report',
+    ];
     for (const type of types) {
       const email = `ct-${types.indexOf(type)}-${Date.now()}@example.com`;
-      const res = await fetch(`${small.app.url}/auth/register`, { method: 'POST', headers: { 'content-type': type }, body: JSON.stringify({ email, password: 'correct horse battery' }) });
+      const res = await fetch(`${small.app.url}/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: JSON.stringify({ email, password: 'correct horse battery' }),
+      });
       expect(res.status, type).toBe(415);
       expect(codeOf(await res.text()), type).toBe('unsupported_media_type');
-      expect((await post('/auth/login', JSON.stringify({ email, password: 'correct horse battery' }))).status, `${type}: no account`).toBe(401);
+      expect(
+        (await post('/auth/login', JSON.stringify({ email, password: 'correct horse battery' }))).status,
+        `${type}: no account`,
+      ).toBe(401);
     }
-    const untyped = await fetch(`${small.app.url}/ws/ticket`, { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}` }, body: new Blob(['{"ttlSeconds":60}']) });
+    const untyped = await fetch(`${small.app.url}/ws/ticket`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.accessToken}` },
+      body: new Blob(['{"ttlSeconds":60}']),
+    });
     expect(untyped.status, 'a body with no Content-Type').toBe(415);
   });
 
   it('[CWE-352] a cross-site "simple" POST (text/plain, as an HTML form or no-cors fetch sends it) carrying JSON is not parsed as JSON: 400 invalid_request, no account, no tokens', async () => {
     const email = `simple-${Date.now()}@example.com`;
     for (const type of ['text/plain', 'text/plain;charset=UTF-8']) {
-      const reg = await fetch(`${small.app.url}/auth/register`, { method: 'POST', headers: { 'content-type': type }, body: JSON.stringify({ email, password: 'correct horse battery' }) });
+      const reg = await fetch(`${small.app.url}/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: JSON.stringify({ email, password: 'correct horse battery' }),
+      });
       expect(reg.status, type).toBe(400);
       expect(codeOf(await reg.text())).toBe('invalid_request');
-      const login = await fetch(`${small.app.url}/auth/login`, { method: 'POST', headers: { 'content-type': type }, body: JSON.stringify({ email: user.email, password: user.password }) });
+      const login = await fetch(`${small.app.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: JSON.stringify({ email: user.email, password: user.password }),
+      });
       expect(login.status, type).toBe(400);
       expect(await login.text()).not.toContain('accessToken');
     }
-    expect((await post('/auth/login', JSON.stringify({ email, password: 'correct horse battery' }))).status, 'no account was created').toBe(401);
+    expect(
+      (await post('/auth/login', JSON.stringify({ email, password: 'correct horse battery' }))).status,
+      'no account was created',
+    ).toBe(401);
   });
 });
 
@@ -261,9 +340,16 @@ describe('oversized bodies: compression and framing tricks (default HTTP_BODY_LI
 
   it('[CWE-409] a compressed body is never inflated: a 20 MB JSON in ~20 kB with Content-Encoding gzip or deflate is 400 invalid_request, and the server keeps serving', async () => {
     const json = Buffer.from(JSON.stringify({ email: 'bomb@example.com', password: 'x'.repeat(20_000_000) }));
-    for (const [encoding, bomb] of [['gzip', gzipSync(json)], ['deflate', deflateSync(json)]] as const) {
+    for (const [encoding, bomb] of [
+      ['gzip', gzipSync(json)],
+      ['deflate', deflateSync(json)],
+    ] as const) {
       expect(bomb.length, 'the bomb fits under the limit').toBeLessThan(plain.app.config.httpBodyLimitBytes);
-      const res = await fetch(`${plain.app.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': encoding }, body: bomb });
+      const res = await fetch(`${plain.app.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+        body: bomb,
+      });
       expect(res.status, encoding).toBe(400);
       expect((JSON.parse(await res.text()) as { error: { code: string } }).error.code).toBe('invalid_request');
     }
@@ -276,10 +362,17 @@ describe('oversized bodies: compression and framing tricks (default HTTP_BODY_LI
     for (const te of ['chunked', 'chunked, identity', ' chunked', 'xchunked']) {
       const raw = await RawClient.connect(plain.app.port);
       try {
-        raw.socket.write(`POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: ${te}\r\n\r\n0\r\n\r\n${smuggled}`);
-        const all = await raw.expect((b, ended) => (ended ? b.toString('latin1') : undefined), `the connection to close (TE ${JSON.stringify(te)})`);
+        raw.socket.write(
+          `POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: ${te}\r\n\r\n0\r\n\r\n${smuggled}`,
+        );
+        const all = await raw.expect(
+          (b, ended) => (ended ? b.toString('latin1') : undefined),
+          `the connection to close (TE ${JSON.stringify(te)})`,
+        );
         expect(all.match(/HTTP\/1\.1 \d{3}/g), `TE ${JSON.stringify(te)}`).toEqual(['HTTP/1.1 400']);
-        expect(JSON.parse(all.slice(all.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'invalid_request', message: expect.any(String) } });
+        expect(JSON.parse(all.slice(all.indexOf('\r\n\r\n') + 4))).toMatchObject({
+          error: { code: 'invalid_request', message: expect.any(String) },
+        });
       } finally {
         raw.destroy();
       }

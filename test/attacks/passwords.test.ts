@@ -25,9 +25,14 @@ afterAll(async () => {
 
 /** The stored password hash of a user, from the SQLite database under the app's DATA_DIR. */
 function storedHash(userId: string): string {
-  const db = new Database(join(app.dataDir, 'agentgate.sqlite'), { readonly: true, fileMustExist: true, timeout: 5_000 });
+  const db = new Database(join(app.dataDir, 'agentgate.sqlite'), {
+    readonly: true,
+    fileMustExist: true,
+    timeout: 5_000,
+  });
   try {
-    const row = db.prepare('SELECT password_hash FROM users WHERE id = ?').get(userId) as { password_hash: string } | undefined;
+    const row = db.prepare('SELECT password_hash FROM users WHERE id = ?').get(userId) as
+      { password_hash: string } | undefined;
     if (row === undefined) throw new Error(`no user ${userId} in the database`);
     return row.password_hash;
   } finally {
@@ -36,21 +41,45 @@ function storedHash(userId: string): string {
 }
 
 /** The PHC string of an argon2 hash: `$argon2id$v=19$<m=…,t=…,p=… in any order>$<salt>$<hash>`. */
-function parsePhc(phc: string): { algorithm: string; version: number; m: number; t: number; p: number; salt: Buffer; hash: Buffer } {
-  const match = /^\$(argon2(?:id|i|d))\$v=(\d+)\$([a-z]=\d+(?:,[a-z]=\d+)*)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/.exec(phc);
+function parsePhc(phc: string): {
+  algorithm: string;
+  version: number;
+  m: number;
+  t: number;
+  p: number;
+  salt: Buffer;
+  hash: Buffer;
+} {
+  const match = /^\$(argon2(?:id|i|d))\$v=(\d+)\$([a-z]=\d+(?:,[a-z]=\d+)*)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/.exec(
+    phc,
+  );
   if (match === null) throw new Error(`not an argon2 PHC string: ${phc.slice(0, 40)}…`);
   const [, algorithm = '', version = '', params = '', salt = '', hash = ''] = match;
   const value = new Map(params.split(',').map((kv) => kv.split('=') as [string, string]));
   const param = (name: string): number => Number(value.get(name) ?? Number.NaN);
-  return { algorithm, version: Number(version), m: param('m'), t: param('t'), p: param('p'), salt: Buffer.from(salt, 'base64'), hash: Buffer.from(hash, 'base64') };
+  return {
+    algorithm,
+    version: Number(version),
+    m: param('m'),
+    t: param('t'),
+    p: param('p'),
+    salt: Buffer.from(salt, 'base64'),
+    hash: Buffer.from(hash, 'base64'),
+  };
 }
 
-async function register(password: string): Promise<{ email: string; res: Awaited<ReturnType<typeof request<AuthResponse>>> }> {
+async function register(
+  password: string,
+): Promise<{ email: string; res: Awaited<ReturnType<typeof request<AuthResponse>>> }> {
   const userEmail = email('pw');
-  return { email: userEmail, res: await request<AuthResponse>(app.url, 'POST', '/auth/register', { body: { email: userEmail, password } }) };
+  return {
+    email: userEmail,
+    res: await request<AuthResponse>(app.url, 'POST', '/auth/register', { body: { email: userEmail, password } }),
+  };
 }
 
-const loginStatus = async (userEmail: string, password: string): Promise<number> => (await request(app.url, 'POST', '/auth/login', { body: { email: userEmail, password } })).status;
+const loginStatus = async (userEmail: string, password: string): Promise<number> =>
+  (await request(app.url, 'POST', '/auth/login', { body: { email: userEmail, password } })).status;
 
 describe('passwords: storage', () => {
   it('[OWASP Password Storage Cheat Sheet "Argon2id"] the stored hash is argon2id v=19 with m ≥ 19456 KiB, t ≥ 2, p ≥ 1, a salt of ≥ 16 bytes and a tag of ≥ 32 bytes, and holds nothing of the password', async () => {
@@ -66,7 +95,12 @@ describe('passwords: storage', () => {
     expect(parsed.p).toBeGreaterThanOrEqual(OWASP_MIN.p);
     expect(parsed.salt.length).toBeGreaterThanOrEqual(16);
     expect(parsed.hash.length).toBeGreaterThanOrEqual(32);
-    for (const form of [password, Buffer.from(password).toString('base64').replace(/=+$/, ''), Buffer.from(password).toString('hex')]) expect(phc).not.toContain(form);
+    for (const form of [
+      password,
+      Buffer.from(password).toString('base64').replace(/=+$/, ''),
+      Buffer.from(password).toString('hex'),
+    ])
+      expect(phc).not.toContain(form);
   });
 
   it('[OWASP Password Storage Cheat Sheet "Salting"] the same password for two users is stored as two different hashes with two different salts', async () => {
@@ -94,7 +128,10 @@ describe('passwords: storage', () => {
       const { email: userEmail, res } = await register(stored);
       expect(res.status, `${stored.length} characters`).toBe(201);
       expect(await loginStatus(userEmail, stored)).toBe(200);
-      expect({ other: other.slice(-12), status: await loginStatus(userEmail, other) }).toEqual({ other: other.slice(-12), status: 401 });
+      expect({ other: other.slice(-12), status: await loginStatus(userEmail, other) }).toEqual({
+        other: other.slice(-12),
+        status: 401,
+      });
     }
   });
 });
@@ -105,16 +142,23 @@ describe('passwords: length and characters (8 to 1024 characters)', () => {
     ['password of 1025 chars (> 1024)', { password: 'p'.repeat(1025) }],
     ['missing password', {}],
     ['password not a string', { password: 12345678 }],
-  ])('[CONTRACT HTTP API "password < 8 chars", OWASP Authentication Cheat Sheet "Implement Proper Password Strength Controls"] 400 invalid_request for %s', async (_name, body) => {
-    const res = await request(app.url, 'POST', '/auth/register', { body: { ...body, email: email() } });
-    expect(res.status).toBe(400);
-    expect(codeOf(res)).toBe('invalid_request');
-  });
+  ])(
+    '[CONTRACT HTTP API "password < 8 chars", OWASP Authentication Cheat Sheet "Implement Proper Password Strength Controls"] 400 invalid_request for %s',
+    async (_name, body) => {
+      const res = await request(app.url, 'POST', '/auth/register', { body: { ...body, email: email() } });
+      expect(res.status).toBe(400);
+      expect(codeOf(res)).toBe('invalid_request');
+    },
+  );
 
   it('[CONTRACT "Accounts" 8 to 1024] passwords of exactly 8 and exactly 1024 characters are accepted (8 to 1024 inclusive)', async () => {
     for (const password of ['12345678', 'p'.repeat(1024)]) {
       const e = email();
-      expectAuthResponse(await request<AuthResponse>(app.url, 'POST', '/auth/register', { body: { email: e, password } }), 201, e);
+      expectAuthResponse(
+        await request<AuthResponse>(app.url, 'POST', '/auth/register', { body: { email: e, password } }),
+        201,
+        e,
+      );
       expect((await request(app.url, 'POST', '/auth/login', { body: { email: e, password } })).status).toBe(200);
     }
   });
@@ -142,7 +186,10 @@ describe('passwords: length and characters (8 to 1024 characters)', () => {
     }
     for (const password of ['🔐'.repeat(7), '密'.repeat(7), '🔐'.repeat(1025)]) {
       const { res } = await register(password);
-      expect({ characters: [...password].length, status: res.status }).toEqual({ characters: [...password].length, status: 400 });
+      expect({ characters: [...password].length, status: res.status }).toEqual({
+        characters: [...password].length,
+        status: 400,
+      });
       expect(codeOf(res)).toBe('invalid_request');
     }
   });

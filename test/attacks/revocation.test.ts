@@ -8,8 +8,30 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthResponse } from '../../src/protocol/index.js';
 import { startCluster, type Cluster, type Instance } from '../../src/testing/cluster.js';
 import { describeWithServices } from '../../src/testing/describe-with-services.js';
-import { createTestApp, registerUser, request, TestSocket, wsUrl, type HttpResult, type TestApp } from '../../src/testing/index.js';
-import { codeOf, login as loginOn, logout as logoutOn, me as meOn, mintTicket, openBearer, openSubprotocol, openTicket, RawWs, refresh as refreshOn, stillAlive, upgradeWith, type User } from './helpers/tokens.js';
+import {
+  createTestApp,
+  registerUser,
+  request,
+  TestSocket,
+  wsUrl,
+  type HttpResult,
+  type TestApp,
+} from '../../src/testing/index.js';
+import {
+  codeOf,
+  login as loginOn,
+  logout as logoutOn,
+  me as meOn,
+  mintTicket,
+  openBearer,
+  openSubprotocol,
+  openTicket,
+  RawWs,
+  refresh as refreshOn,
+  stillAlive,
+  upgradeWith,
+  type User,
+} from './helpers/tokens.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -22,7 +44,8 @@ afterAll(async () => {
 const refresh = (refreshToken: string): Promise<HttpResult<AuthResponse>> => refreshOn(app, refreshToken);
 const me = (token: string): Promise<HttpResult<unknown>> => meOn(app, token);
 const login = (user: User): Promise<AuthResponse> => loginOn(app, user);
-const logout = (accessToken: string, refreshToken: string): Promise<HttpResult<unknown>> => logoutOn(app, accessToken, refreshToken);
+const logout = (accessToken: string, refreshToken: string): Promise<HttpResult<unknown>> =>
+  logoutOn(app, accessToken, refreshToken);
 const notExpired = (token: string): void => expect(decodeJwt(token).exp ?? 0).toBeGreaterThan(Date.now() / 1000 + 60);
 const SESSION_REVOKED = { code: 1008, reason: 'session revoked' };
 
@@ -31,7 +54,13 @@ describe('refresh-token rotation and reuse detection', () => {
     const user = await registerUser(app.url, 'rotate');
     const res = await refresh(user.refreshToken);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ user: { id: user.user.id }, accessToken: expect.any(String), refreshToken: expect.any(String), tokenType: 'Bearer', expiresIn: 900 });
+    expect(res.body).toMatchObject({
+      user: { id: user.user.id },
+      accessToken: expect.any(String),
+      refreshToken: expect.any(String),
+      tokenType: 'Bearer',
+      expiresIn: 900,
+    });
     expect(res.headers.get('cache-control')).toContain('no-store');
     expect(res.body.refreshToken).not.toBe(user.refreshToken);
     expect(res.body.accessToken).not.toBe(user.accessToken);
@@ -96,14 +125,17 @@ describe('refresh-token rotation and reuse detection', () => {
   it.each<[string, string]>([
     ['garbage', 'garbage'],
     ['a plausible-looking but unknown token', `rt_${'A'.repeat(43)}`],
-  ])('[RFC 9700 §4.14.2 / contract HTTP API] %s as refreshToken → 401 invalid_refresh_token, and no login is affected', async (_name, token) => {
-    const user = await registerUser(app.url, 'badrt');
-    const res = await refresh(token);
-    expect(res.status).toBe(401);
-    expect(codeOf(res)).toBe('invalid_refresh_token');
-    // The user's real login is unaffected.
-    expect((await me(user.accessToken)).status).toBe(200);
-  });
+  ])(
+    '[RFC 9700 §4.14.2 / contract HTTP API] %s as refreshToken → 401 invalid_refresh_token, and no login is affected',
+    async (_name, token) => {
+      const user = await registerUser(app.url, 'badrt');
+      const res = await refresh(token);
+      expect(res.status).toBe(401);
+      expect(codeOf(res)).toBe('invalid_refresh_token');
+      // The user's real login is unaffected.
+      expect((await me(user.accessToken)).status).toBe(200);
+    },
+  );
 
   it('[RFC 9700 §4.14.2] a ticket minted before a refresh-token reuse is refused 401 after it', async () => {
     const user = await registerUser(app.url, 'reuse-ticket');
@@ -149,7 +181,10 @@ describe('logout', () => {
     const user = await registerUser(app.url, 'logout-nobearer');
     const res = await request(app.url, 'POST', '/auth/logout', { body: { refreshToken: user.refreshToken } });
     expect(res.status).toBe(401);
-    const garbage = await request(app.url, 'POST', '/auth/logout', { token: 'garbage', body: { refreshToken: user.refreshToken } });
+    const garbage = await request(app.url, 'POST', '/auth/logout', {
+      token: 'garbage',
+      body: { refreshToken: user.refreshToken },
+    });
     expect(garbage.status).toBe(401);
     expect((await me(user.accessToken)).status).toBe(200);
     expect((await refresh(user.refreshToken)).status).toBe(200);
@@ -167,7 +202,10 @@ describe('logout', () => {
   it('[RFC 9700 §4.14.2 / CWE-362] logout racing a refresh of the same family: whatever the order, no token of the family works afterwards', async () => {
     for (let i = 0; i < 5; i++) {
       const user = await registerUser(app.url, `logout-race-${i}`);
-      const [out, rotated] = await Promise.all([logout(user.accessToken, user.refreshToken), refresh(user.refreshToken)]);
+      const [out, rotated] = await Promise.all([
+        logout(user.accessToken, user.refreshToken),
+        refresh(user.refreshToken),
+      ]);
       // The logout names the family by its refresh token, spent by the refresh or not: it always succeeds.
       expect(out.status, `race ${i}`).toBe(204);
       expect([200, 401]).toContain(rotated.status);
@@ -182,7 +220,7 @@ describe('logout', () => {
 });
 
 describe('revocation closes the open sockets of the family, and only those', () => {
-  it("[RFC 9700 §4.14.2 / contract close codes] after logout the family's sockets (Bearer, ticket, subprotocol) close 1008 \"session revoked\"; another login and another user keep working", async () => {
+  it('[RFC 9700 §4.14.2 / contract close codes] after logout the family\'s sockets (Bearer, ticket, subprotocol) close 1008 "session revoked"; another login and another user keep working', async () => {
     const user = await registerUser(app.url, 'ws-logout');
     const stranger = await registerUser(app.url, 'ws-stranger');
     const other = await login(user);
@@ -206,7 +244,7 @@ describe('revocation closes the open sockets of the family, and only those', () 
     strangerWs.close();
   });
 
-  it("[RFC 9700 §4.14.2 / contract close codes] refresh-token reuse closes the family's sockets 1008 \"session revoked\", old and rotated tokens' alike; another login is untouched", async () => {
+  it('[RFC 9700 §4.14.2 / contract close codes] refresh-token reuse closes the family\'s sockets 1008 "session revoked", old and rotated tokens\' alike; another login is untouched', async () => {
     const user = await registerUser(app.url, 'ws-reuse');
     const other = await login(user);
     const rotated = await refresh(user.refreshToken);
@@ -257,7 +295,11 @@ describe('upgrades racing a revocation', () => {
     for (let round = 0; round < 10; round++) {
       const user = await registerUser(app.url, `race-upgrade-${round}`);
       // Spread over 20 ms, with the logout sent somewhere in the middle: some upgrades finish before, some after.
-      const attempts = Array.from({ length: 20 }, (_, i) => delay(i).then(() => openBearer(app, user.accessToken)).catch(() => undefined));
+      const attempts = Array.from({ length: 20 }, (_, i) =>
+        delay(i)
+          .then(() => openBearer(app, user.accessToken))
+          .catch(() => undefined),
+      );
       await delay(4 + (round % 6));
       const out = logout(user.accessToken, user.refreshToken);
       const sockets = (await Promise.all(attempts)).filter((ws): ws is TestSocket => ws !== undefined);
@@ -277,7 +319,10 @@ describe('refresh-token lifetime by the server clock', () => {
   let clockApp: TestApp;
   let offsetMs = 0;
   beforeAll(async () => {
-    clockApp = await createTestApp({ ACCESS_TOKEN_TTL_SECONDS: '30', REFRESH_TOKEN_TTL_SECONDS: '1200' }, { now: () => Date.now() + offsetMs });
+    clockApp = await createTestApp(
+      { ACCESS_TOKEN_TTL_SECONDS: '30', REFRESH_TOKEN_TTL_SECONDS: '1200' },
+      { now: () => Date.now() + offsetMs },
+    );
   });
   afterAll(async () => {
     await clockApp?.close();
@@ -297,70 +342,94 @@ describe('refresh-token lifetime by the server clock', () => {
   });
 });
 
-describeWithServices(['postgres', 'redis'], 'revocation across instances (two instances sharing PostgreSQL and Redis)', () => {
-  let cluster: Cluster;
-  let a: Instance;
-  let b: Instance;
-  beforeAll(async () => {
-    cluster = await startCluster(2, { MAX_CONNECTIONS_PER_USER: '1000' });
-    [a, b] = cluster.instances as [Instance, Instance];
-  }, 90_000);
-  afterAll(async () => {
-    await cluster?.close();
-  });
+describeWithServices(
+  ['postgres', 'redis'],
+  'revocation across instances (two instances sharing PostgreSQL and Redis)',
+  () => {
+    let cluster: Cluster;
+    let a: Instance;
+    let b: Instance;
+    beforeAll(async () => {
+      cluster = await startCluster(2, { MAX_CONNECTIONS_PER_USER: '1000' });
+      [a, b] = cluster.instances as [Instance, Instance];
+    }, 90_000);
+    afterAll(async () => {
+      await cluster?.close();
+    });
 
-  const status = async (instance: Instance, token: string): Promise<number | 'open'> => {
-    try {
-      (await TestSocket.open(wsUrl(instance.url), { headers: { authorization: `Bearer ${token}` } })).close();
-      return 'open';
-    } catch (err) {
-      return (err as { status?: number }).status ?? -1;
-    }
-  };
-
-  it("[RFC 9700 §4.14.2 / contract revocation] logout on one instance closes the family's sockets on the other 1008 \"session revoked\" and the token is refused there at once; a reuse detected on the second closes sockets on the first", async () => {
-    const user = await registerUser(a.url, 'cross');
-    const onB = await TestSocket.open(wsUrl(b.url), { headers: { authorization: `Bearer ${user.accessToken}` } });
-    const out = await request(a.url, 'POST', '/auth/logout', { token: user.accessToken, body: { refreshToken: user.refreshToken } });
-    expect(out.status).toBe(204);
-    expect((await request(b.url, 'GET', '/auth/me', { token: user.accessToken })).status).toBe(401);
-    expect(await status(b, user.accessToken)).toBe(401);
-    expect(await onB.waitClose(5_000)).toEqual(SESSION_REVOKED);
-
-    const second = await request<AuthResponse>(b.url, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
-    expect(second.status).toBe(200);
-    const onA = await TestSocket.open(wsUrl(a.url), { headers: { authorization: `Bearer ${second.body.accessToken}` } });
-    expect((await request(a.url, 'POST', '/auth/refresh', { body: { refreshToken: second.body.refreshToken } })).status).toBe(200);
-    const replay = await request(b.url, 'POST', '/auth/refresh', { body: { refreshToken: second.body.refreshToken } });
-    expect(codeOf(replay)).toBe('refresh_token_reused');
-    expect(await onA.waitClose(5_000)).toEqual(SESSION_REVOKED);
-    expect(await status(a, second.body.accessToken)).toBe(401);
-  });
-
-  // Found against HEAD fe3a49a: the upgrade checked the session (src/gateway/upgrade-auth.ts, AuthService.authenticate)
-  // and then awaited the connection slot (leases.acquire, a Redis round trip) before accept() added the connection to
-  // the registry; a revocation announced in between found no socket to close, and the socket stayed open and kept
-  // acting for the user until its token's exp. The working tree now re-checks the session once the connection is
-  // registered (src/gateway/gateway.ts, accept()); this test keeps that fixed.
-  it('[CWE-367 / RFC 9700 §4.14.2 / contract revocation] two instances: of 30 raw upgrades on one racing a logout on the other, every one that gets 101 is closed 1008 "session revoked"', async () => {
-    let upgraded = 0;
-    for (let round = 0; round < 20; round++) {
-      const user = await registerUser(a.url, `toctou-${round}`);
-      const attempts = Array.from({ length: 30 }, (_, i) => delay(i % 12).then(() => RawWs.upgrade(b, { Authorization: `Bearer ${user.accessToken}` })));
-      await delay(round % 4);
-      const out = request(a.url, 'POST', '/auth/logout', { token: user.accessToken, body: { refreshToken: user.refreshToken } });
-      const sockets = (await Promise.all(attempts)).filter((r): r is RawWs => r instanceof RawWs);
-      expect((await out).status).toBe(204);
-      upgraded += sockets.length;
+    const status = async (instance: Instance, token: string): Promise<number | 'open'> => {
       try {
-        for (const ws of sockets) {
-          await ws.until((r) => r.closeFrame !== undefined, 3_000, `round ${round}: the close of a socket of the revoked family`);
-          expect(ws.closeFrame, `round ${round}`).toEqual(SESSION_REVOKED);
-        }
-      } finally {
-        for (const ws of sockets) ws.destroy();
+        (await TestSocket.open(wsUrl(instance.url), { headers: { authorization: `Bearer ${token}` } })).close();
+        return 'open';
+      } catch (err) {
+        return (err as { status?: number }).status ?? -1;
       }
-    }
-    expect(upgraded).toBeGreaterThan(0);
-  }, 120_000);
-});
+    };
+
+    it('[RFC 9700 §4.14.2 / contract revocation] logout on one instance closes the family\'s sockets on the other 1008 "session revoked" and the token is refused there at once; a reuse detected on the second closes sockets on the first', async () => {
+      const user = await registerUser(a.url, 'cross');
+      const onB = await TestSocket.open(wsUrl(b.url), { headers: { authorization: `Bearer ${user.accessToken}` } });
+      const out = await request(a.url, 'POST', '/auth/logout', {
+        token: user.accessToken,
+        body: { refreshToken: user.refreshToken },
+      });
+      expect(out.status).toBe(204);
+      expect((await request(b.url, 'GET', '/auth/me', { token: user.accessToken })).status).toBe(401);
+      expect(await status(b, user.accessToken)).toBe(401);
+      expect(await onB.waitClose(5_000)).toEqual(SESSION_REVOKED);
+
+      const second = await request<AuthResponse>(b.url, 'POST', '/auth/login', {
+        body: { email: user.email, password: user.password },
+      });
+      expect(second.status).toBe(200);
+      const onA = await TestSocket.open(wsUrl(a.url), {
+        headers: { authorization: `Bearer ${second.body.accessToken}` },
+      });
+      expect(
+        (await request(a.url, 'POST', '/auth/refresh', { body: { refreshToken: second.body.refreshToken } })).status,
+      ).toBe(200);
+      const replay = await request(b.url, 'POST', '/auth/refresh', {
+        body: { refreshToken: second.body.refreshToken },
+      });
+      expect(codeOf(replay)).toBe('refresh_token_reused');
+      expect(await onA.waitClose(5_000)).toEqual(SESSION_REVOKED);
+      expect(await status(a, second.body.accessToken)).toBe(401);
+    });
+
+    // Found against HEAD fe3a49a: the upgrade checked the session (src/gateway/upgrade-auth.ts, AuthService.authenticate)
+    // and then awaited the connection slot (leases.acquire, a Redis round trip) before accept() added the connection to
+    // the registry; a revocation announced in between found no socket to close, and the socket stayed open and kept
+    // acting for the user until its token's exp. The working tree now re-checks the session once the connection is
+    // registered (src/gateway/gateway.ts, accept()); this test keeps that fixed.
+    it('[CWE-367 / RFC 9700 §4.14.2 / contract revocation] two instances: of 30 raw upgrades on one racing a logout on the other, every one that gets 101 is closed 1008 "session revoked"', async () => {
+      let upgraded = 0;
+      for (let round = 0; round < 20; round++) {
+        const user = await registerUser(a.url, `toctou-${round}`);
+        const attempts = Array.from({ length: 30 }, (_, i) =>
+          delay(i % 12).then(() => RawWs.upgrade(b, { Authorization: `Bearer ${user.accessToken}` })),
+        );
+        await delay(round % 4);
+        const out = request(a.url, 'POST', '/auth/logout', {
+          token: user.accessToken,
+          body: { refreshToken: user.refreshToken },
+        });
+        const sockets = (await Promise.all(attempts)).filter((r): r is RawWs => r instanceof RawWs);
+        expect((await out).status).toBe(204);
+        upgraded += sockets.length;
+        try {
+          for (const ws of sockets) {
+            await ws.until(
+              (r) => r.closeFrame !== undefined,
+              3_000,
+              `round ${round}: the close of a socket of the revoked family`,
+            );
+            expect(ws.closeFrame, `round ${round}`).toEqual(SESSION_REVOKED);
+          }
+        } finally {
+          for (const ws of sockets) ws.destroy();
+        }
+      }
+      expect(upgraded).toBeGreaterThan(0);
+    }, 120_000);
+  },
+);

@@ -45,8 +45,15 @@ async function refusedStatus(url: string, options: Parameters<typeof TestSocket.
 }
 
 /** A raw upgrade of `/ws?<query>` with no other credential: its status and error code (a 101 is closed at once). */
-async function rawUpgrade(target: TestApp, query: string, overrides: Record<string, string | undefined> = {}): Promise<{ status: number; code: string | undefined }> {
-  const raw = await RawClient.request(target.port, upgradeHead(target.port, undefined, overrides, `GET /ws?${query} HTTP/1.1`));
+async function rawUpgrade(
+  target: TestApp,
+  query: string,
+  overrides: Record<string, string | undefined> = {},
+): Promise<{ status: number; code: string | undefined }> {
+  const raw = await RawClient.request(
+    target.port,
+    upgradeHead(target.port, undefined, overrides, `GET /ws?${query} HTTP/1.1`),
+  );
   try {
     const res = await raw.response();
     if (res.status === 101) return { status: 101, code: undefined };
@@ -80,7 +87,10 @@ describe('ticket replay: issuing (POST /ws/ticket)', () => {
 
   it('[CONTRACT HTTP API] ttlSeconds below 1 or above 3600 is 400 invalid_request', async () => {
     for (const ttlSeconds of [0, -1, 3601, 1.5]) {
-      const res = await request<{ error: { code: string } }>(app.url, 'POST', '/ws/ticket', { token: user.accessToken, body: { ttlSeconds } });
+      const res = await request<{ error: { code: string } }>(app.url, 'POST', '/ws/ticket', {
+        token: user.accessToken,
+        body: { ttlSeconds },
+      });
       expect(res.status, `ttlSeconds ${ttlSeconds}`).toBe(400);
       expect(res.body.error.code).toBe('invalid_request');
     }
@@ -88,7 +98,10 @@ describe('ticket replay: issuing (POST /ws/ticket)', () => {
 
   it('[CONTRACT HTTP API] ttlSeconds must be an integer number: "60", "1e3", null, true, 1e9 and 2^53 are 400 invalid_request; 1 is the shortest accepted', async () => {
     for (const ttlSeconds of ['60', '1e3', null, true, 1e9, 2 ** 53, [60], { $gt: 0 }]) {
-      const res = await request<{ error: { code: string } }>(app.url, 'POST', '/ws/ticket', { token: user.accessToken, body: { ttlSeconds } });
+      const res = await request<{ error: { code: string } }>(app.url, 'POST', '/ws/ticket', {
+        token: user.accessToken,
+        body: { ttlSeconds },
+      });
       expect(res.status, `ttlSeconds ${JSON.stringify(ttlSeconds)}`).toBe(400);
       expect(res.body.error.code).toBe('invalid_request');
     }
@@ -144,7 +157,10 @@ describe('ticket replay: single use', () => {
     for (const [bad, status] of refusals) {
       const { ticket } = await issue();
       expect((await rawUpgrade(app, `ticket=${ticket}`, bad)).status, JSON.stringify(bad)).toBe(status);
-      expect(await rawUpgrade(app, `ticket=${ticket}`), `retry after ${JSON.stringify(bad)}`).toEqual({ status: 401, code: 'invalid_ticket' });
+      expect(await rawUpgrade(app, `ticket=${ticket}`), `retry after ${JSON.stringify(bad)}`).toEqual({
+        status: 401,
+        code: 'invalid_ticket',
+      });
     }
   });
 
@@ -168,22 +184,33 @@ describe('ticket replay: expiry, revocation and binding', () => {
   it('[CONTRACT Tokens / CWE-613] a ticket issued before logout is refused 401 (its login family is revoked)', async () => {
     const other = await registerUser(app.url, 'logout');
     const ticket = await issue(other.accessToken);
-    const out = await request(app.url, 'POST', '/auth/logout', { token: other.accessToken, body: { refreshToken: other.refreshToken } });
+    const out = await request(app.url, 'POST', '/auth/logout', {
+      token: other.accessToken,
+      body: { refreshToken: other.refreshToken },
+    });
     expect(out.status).toBe(204);
     expect(await refusedStatus(ticket.url)).toBe(401);
   });
 
   // A ticket socket that tries `authenticate` with another user's token closes 1008 "token user mismatch":
   // test/attacks/identity-switch.test.ts. A ticket minted before a refresh-token reuse: test/attacks/revocation.test.ts.
-  it('[CONTRACT Tokens: bound to one user] a ticket opens a socket only as its issuer: identity fields in the issuing body and another user\'s Bearer beside the ticket change nothing', async () => {
+  it("[CONTRACT Tokens: bound to one user] a ticket opens a socket only as its issuer: identity fields in the issuing body and another user's Bearer beside the ticket change nothing", async () => {
     const alice = await registerUser(app.url, 'bound-alice');
     const mallory = await registerUser(app.url, 'bound-mallory');
-    const ticket = await issue(mallory.accessToken, { userId: alice.user.id, sub: alice.user.id, email: alice.email, user: { id: alice.user.id }, sid: 'x' });
+    const ticket = await issue(mallory.accessToken, {
+      userId: alice.user.id,
+      sub: alice.user.id,
+      email: alice.email,
+      user: { id: alice.user.id },
+      sid: 'x',
+    });
     const ws = await TestSocket.open(ticket.url, bearer(alice.accessToken));
     expect(ws.messages[0]).toMatchObject({ type: 'connection_established', userId: mallory.user.id });
     ws.close();
     const other = await issue(alice.accessToken);
-    const viaSubprotocol = await TestSocket.open(other.url, { protocols: ['agentgate.v1', `bearer.${mallory.accessToken}`] });
+    const viaSubprotocol = await TestSocket.open(other.url, {
+      protocols: ['agentgate.v1', `bearer.${mallory.accessToken}`],
+    });
     expect(viaSubprotocol.messages[0]).toMatchObject({ type: 'connection_established', userId: alice.user.id });
     viaSubprotocol.close();
   });
@@ -200,7 +227,13 @@ describe('ticket replay: expiry, revocation and binding', () => {
 
   it('[CONTRACT WS fail closed] a present but invalid ?ticket is 401 even beside a valid bearer.<jwt> subprotocol, whatever its form', async () => {
     const protocols = ['agentgate.v1', `bearer.${user.accessToken}`];
-    for (const query of ['ticket', `ticket=tk_${'A'.repeat(43)}`, 'ticket=%00', `ticket=${'x'.repeat(4_000)}`, `ticket=${encodeURIComponent(user.accessToken)}`]) {
+    for (const query of [
+      'ticket',
+      `ticket=tk_${'A'.repeat(43)}`,
+      'ticket=%00',
+      `ticket=${'x'.repeat(4_000)}`,
+      `ticket=${encodeURIComponent(user.accessToken)}`,
+    ]) {
       expect(await refusedStatus(`${wsUrl(app.url)}?${query}`, { protocols }), query.slice(0, 40)).toBe(401);
     }
   });
@@ -215,7 +248,10 @@ describe('ticket replay: across an auth store outage', () => {
     const victim = await registerUser(server.app.url, 'outage');
     const ticket = await issueOn(server.app, victim.accessToken);
     fault.down(true);
-    expect(await rawUpgrade(server.app, `ticket=${ticket.ticket}`)).toEqual({ status: 503, code: 'service_unavailable' });
+    expect(await rawUpgrade(server.app, `ticket=${ticket.ticket}`)).toEqual({
+      status: 503,
+      code: 'service_unavailable',
+    });
     fault.down(false);
     expect(await rawUpgrade(server.app, `ticket=${ticket.ticket}`)).toEqual({ status: 401, code: 'invalid_ticket' });
     const fresh = await issueOn(server.app, victim.accessToken);
@@ -229,11 +265,19 @@ describe('ticket replay: tickets never reach the logs', () => {
   beforeAll(async () => {
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
-        lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
+        lines.push(
+          ...chunk
+            .toString('utf8')
+            .split('\n')
+            .filter((l) => l.length > 0),
+        );
         done();
       },
     });
-    logged = await createTestApp({ ALLOWED_ORIGINS: 'https://app.example.com' }, { logger: createLogger({ logLevel: 'trace' }, sink) });
+    logged = await createTestApp(
+      { ALLOWED_ORIGINS: 'https://app.example.com' },
+      { logger: createLogger({ logLevel: 'trace' }, sink) },
+    );
   });
   afterAll(async () => {
     await logged?.close();
@@ -254,7 +298,9 @@ describe('ticket replay: tickets never reach the logs', () => {
     const opened = await next();
     expect((await rawUpgrade(logged, `ticket=${opened}`)).status).toBe(101);
     expect((await rawUpgrade(logged, `ticket=${opened}`)).status).toBe(401);
-    expect((await rawUpgrade(logged, `ticket=${await next()}`, { Origin: 'https://evil.example.com' })).status).toBe(403);
+    expect((await rawUpgrade(logged, `ticket=${await next()}`, { Origin: 'https://evil.example.com' })).status).toBe(
+      403,
+    );
     expect((await rawUpgrade(logged, `ticket=${await next()}`, { 'Sec-WebSocket-Key': undefined })).status).toBe(400);
     expect((await rawUpgrade(logged, `ticket=${await next()}`, { 'Sec-WebSocket-Version': '8' })).status).toBe(426);
     expect((await rawUpgrade(logged, `a=1&ticket=${await next()}&ticket=${await next()}`)).status).toBe(401);
@@ -264,7 +310,8 @@ describe('ticket replay: tickets never reach the logs', () => {
     }
 
     expect(lines.length, 'the logger captured something').toBeGreaterThan(0);
-    for (const ticket of tickets) expect(leaksOf(ticket), `a ticket starting ${ticket.slice(0, 6)}… was logged`).toEqual([]);
+    for (const ticket of tickets)
+      expect(leaksOf(ticket), `a ticket starting ${ticket.slice(0, 6)}… was logged`).toEqual([]);
     for (const line of lines.filter((l) => /[?&]ticket=/i.test(l))) expect(line).toMatch(/ticket=\[redacted\]/i);
   });
 

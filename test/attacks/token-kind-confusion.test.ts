@@ -3,7 +3,17 @@
 // (CONTRACT.md "Tokens", "WebSocket: GET /ws", "HTTP API"; RFC 8725 §3.12; RFC 6750 §2.1, §5.3; CWE-598).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, registerUser, request, type TestApp } from '../../src/testing/index.js';
-import { codeOf, expectRefusedEverywhere, logout, me, mintTicket, openBearer, RawWs, refresh, upgradeWith } from './helpers/tokens.js';
+import {
+  codeOf,
+  expectRefusedEverywhere,
+  logout,
+  me,
+  mintTicket,
+  openBearer,
+  RawWs,
+  refresh,
+  upgradeWith,
+} from './helpers/tokens.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -39,8 +49,13 @@ describe('token-kind confusion', () => {
       return res.body.ticket;
     };
     const ticket = await mint();
-    expect((await request(app.url, 'GET', '/auth/me', { headers: { authorization: `Bearer ${ticket}` } })).status).toBe(401);
-    expect((await request(app.url, 'POST', '/ws/ticket', { headers: { authorization: `Bearer ${ticket}` }, body: {} })).status).toBe(401);
+    expect((await request(app.url, 'GET', '/auth/me', { headers: { authorization: `Bearer ${ticket}` } })).status).toBe(
+      401,
+    );
+    expect(
+      (await request(app.url, 'POST', '/ws/ticket', { headers: { authorization: `Bearer ${ticket}` }, body: {} }))
+        .status,
+    ).toBe(401);
     expect(await upgradeWith(app, await mint(), 'header')).toBe(401);
     expect(await upgradeWith(app, await mint(), 'subprotocol')).toBe(401);
   });
@@ -60,7 +75,10 @@ describe('token-kind confusion', () => {
     for (const name of ['access_token', 'token', 'accessToken', 'jwt', 'bearer', 'authorization', 'refresh_token']) {
       expect(await upgradeAt(`/ws?${name}=${at}`), name).toBe(401);
       // Fail closed: a token in the URL is refused even when a valid header comes with it.
-      expect(await upgradeAt(`/ws?${name}=${at}`, { Authorization: `Bearer ${user.accessToken}` }), `${name} + header`).toBe(401);
+      expect(
+        await upgradeAt(`/ws?${name}=${at}`, { Authorization: `Bearer ${user.accessToken}` }),
+        `${name} + header`,
+      ).toBe(401);
     }
     expect(await upgradeAt(`/ws?ticket=${at}`, { Authorization: `Bearer ${user.accessToken}` })).toBe(401);
     expect((await request(app.url, 'GET', `/auth/me?access_token=${at}`)).status).toBe(401);
@@ -79,9 +97,14 @@ describe('token-kind confusion', () => {
     const { ticket } = await mintTicket(app, user.accessToken);
     const paths = ['/auth/me', '/threads', `/runs/${ack.runId}/events`, `/runs/${ack.runId}/stream`];
     // Control: with the header every one of them answers 200.
-    for (const path of paths) expect((await request(app.url, 'GET', path, { token: user.accessToken })).status, path).toBe(200);
+    for (const path of paths)
+      expect((await request(app.url, 'GET', path, { token: user.accessToken })).status, path).toBe(200);
     for (const path of paths) {
-      for (const query of [`access_token=${encodeURIComponent(user.accessToken)}`, `token=${encodeURIComponent(user.accessToken)}`, `ticket=${encodeURIComponent(ticket)}`]) {
+      for (const query of [
+        `access_token=${encodeURIComponent(user.accessToken)}`,
+        `token=${encodeURIComponent(user.accessToken)}`,
+        `ticket=${encodeURIComponent(ticket)}`,
+      ]) {
         const res = await request(app.url, 'GET', `${path}?${query}`);
         expect(res.status, `${path}?${query.slice(0, 12)}`).toBe(401);
       }
@@ -90,12 +113,30 @@ describe('token-kind confusion', () => {
 
   it('[RFC 6750 §2.1] only the Bearer scheme carries an access token: Basic, Token, JWT or no scheme → 401 on HTTP and at the upgrade, and a malformed Authorization header does not fall back to a valid subprotocol', async () => {
     const user = await registerUser(app.url, 'kind-scheme');
-    for (const header of [`Basic ${user.accessToken}`, `Token ${user.accessToken}`, `JWT ${user.accessToken}`, user.accessToken, `Bearer ${user.accessToken} ${user.accessToken}`, `Bearer`]) {
-      expect((await request(app.url, 'GET', '/auth/me', { headers: { authorization: header } })).status, header.slice(0, 12)).toBe(401);
+    for (const header of [
+      `Basic ${user.accessToken}`,
+      `Token ${user.accessToken}`,
+      `JWT ${user.accessToken}`,
+      user.accessToken,
+      `Bearer ${user.accessToken} ${user.accessToken}`,
+      `Bearer`,
+    ]) {
+      expect(
+        (await request(app.url, 'GET', '/auth/me', { headers: { authorization: header } })).status,
+        header.slice(0, 12),
+      ).toBe(401);
       expect(await upgradeAt('/ws', { Authorization: header }), header.slice(0, 12)).toBe(401);
-      expect(await upgradeAt('/ws', { Authorization: header, 'Sec-WebSocket-Protocol': `agentgate.v1, bearer.${user.accessToken}` }), `${header.slice(0, 12)} + subprotocol`).toBe(401);
+      expect(
+        await upgradeAt('/ws', {
+          Authorization: header,
+          'Sec-WebSocket-Protocol': `agentgate.v1, bearer.${user.accessToken}`,
+        }),
+        `${header.slice(0, 12)} + subprotocol`,
+      ).toBe(401);
     }
-    expect(await upgradeAt('/ws', { 'Sec-WebSocket-Protocol': `agentgate.v1, bearer.${user.accessToken}` })).toBe('open');
+    expect(await upgradeAt('/ws', { 'Sec-WebSocket-Protocol': `agentgate.v1, bearer.${user.accessToken}` })).toBe(
+      'open',
+    );
   });
 
   it('[RFC 8725 §3.12 / contract HTTP API /auth/refresh] an access token or a ticket as refreshToken → 401 invalid_refresh_token; the real login is unaffected', async () => {

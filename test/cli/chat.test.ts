@@ -41,12 +41,17 @@ describe('CLI chat through a pipe (its own process)', () => {
     run.child.stdin.end('calculate 12*7\n\nwhat is 2+3\n');
     const { code, stdout } = await run.exited;
     expect(code).toBe(0);
-    const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
+    const events = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as RunEvent);
     const runIds = [...new Set(events.map((e) => e.runId))];
     expect(runIds).toHaveLength(2);
     for (const runId of runIds) expect(verifyRunEvents(events.filter((e) => e.runId === runId))).toEqual([]);
     expect(new Set(events.map((e) => e.threadId)).size).toBe(1);
-    const answers = events.filter((e): e is Extract<RunEvent, { type: 'agent_completed' }> => e.type === 'agent_completed').map((e) => e.text);
+    const answers = events
+      .filter((e): e is Extract<RunEvent, { type: 'agent_completed' }> => e.type === 'agent_completed')
+      .map((e) => e.text);
     expect(answers[0]).toContain('84');
     expect(answers[1]).toContain('5');
   });

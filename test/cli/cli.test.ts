@@ -75,40 +75,90 @@ describe('CLI: user administration and token, against a running server', () => {
   });
 
   it('user create / list; token prints only an access token that works as Bearer; disable refuses it at once; enable', async () => {
-    const created = await cli(['user', 'create', '--email', 'Root@Example.com', '--display-name', 'Root', '--password-stdin'], { env: env(), stdin: `${PASSWORD}\n` });
+    const created = await cli(
+      ['user', 'create', '--email', 'Root@Example.com', '--display-name', 'Root', '--password-stdin'],
+      { env: env(), stdin: `${PASSWORD}\n` },
+    );
     expect(created).toMatchObject({ code: 0, stderr: '' });
     expect(created.stdout).toMatch(/^Created user Root@Example\.com \(id [0-9a-f-]{36}\)\.\n$/);
-    expect((await cli(['user', 'create', '--email', 'root@example.com', '--password-stdin'], { env: env(), stdin: `${PASSWORD}\n` })).code).toBe(4);
-    expect((await cli(['user', 'create', '--email', 'short@example.com', '--password-stdin'], { env: env(), stdin: 'short\n' })).code).toBe(2);
-    expect((await cli(['user', 'create', '--email', 'nostdin@example.com'], { env: env(), stdin: `${PASSWORD}\n` })).code).toBe(2);
+    expect(
+      (
+        await cli(['user', 'create', '--email', 'root@example.com', '--password-stdin'], {
+          env: env(),
+          stdin: `${PASSWORD}\n`,
+        })
+      ).code,
+    ).toBe(4);
+    expect(
+      (
+        await cli(['user', 'create', '--email', 'short@example.com', '--password-stdin'], {
+          env: env(),
+          stdin: 'short\n',
+        })
+      ).code,
+    ).toBe(2);
+    expect(
+      (await cli(['user', 'create', '--email', 'nostdin@example.com'], { env: env(), stdin: `${PASSWORD}\n` })).code,
+    ).toBe(2);
 
     const listed = await cli(['user', 'list', '--json'], { env: env() });
     expect(listed.code).toBe(0);
-    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ email: 'Root@Example.com', displayName: 'Root', isAdmin: true, isDemo: false, disabledAt: null })]);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({
+        email: 'Root@Example.com',
+        displayName: 'Root',
+        isAdmin: true,
+        isDemo: false,
+        disabledAt: null,
+      }),
+    ]);
     expect(listed.stdout).not.toMatch(/hash|argon/i);
-    expect((await cli(['user', 'list'], { env: env() })).stdout).toMatch(/^EMAIL +NAME +FLAGS +CREATED +ID\nRoot@Example\.com +Root +admin /);
+    expect((await cli(['user', 'list'], { env: env() })).stdout).toMatch(
+      /^EMAIL +NAME +FLAGS +CREATED +ID\nRoot@Example\.com +Root +admin /,
+    );
 
-    const fromEnv = await cli(['token', '--url', app.url, '--email', 'root@example.com'], { env: { AGENTGATE_PASSWORD: PASSWORD } });
+    const fromEnv = await cli(['token', '--url', app.url, '--email', 'root@example.com'], {
+      env: { AGENTGATE_PASSWORD: PASSWORD },
+    });
     expect(fromEnv).toMatchObject({ code: 0, stderr: '' });
     expect(fromEnv.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     const token = fromEnv.stdout.trim();
-    expect(await request(app.url, 'GET', '/auth/me', { token })).toMatchObject({ status: 200, body: { user: { email: 'Root@Example.com' } } });
-    const fromStdin = await cli(['token', '--url', app.url], { env: { AGENTGATE_EMAIL: 'root@example.com' }, stdin: `${PASSWORD}\n` });
+    expect(await request(app.url, 'GET', '/auth/me', { token })).toMatchObject({
+      status: 200,
+      body: { user: { email: 'Root@Example.com' } },
+    });
+    const fromStdin = await cli(['token', '--url', app.url], {
+      env: { AGENTGATE_EMAIL: 'root@example.com' },
+      stdin: `${PASSWORD}\n`,
+    });
     expect(fromStdin.code).toBe(0);
-    const wrong = await cli(['token', '--url', app.url, '--email', 'root@example.com'], { stdin: 'not the password\n' });
+    const wrong = await cli(['token', '--url', app.url, '--email', 'root@example.com'], {
+      stdin: 'not the password\n',
+    });
     expect(wrong).toMatchObject({ code: 3, stdout: '' });
     expect(wrong.stderr).toContain('invalid_credentials');
-    expect((await cli(['token', '--url', 'http://127.0.0.1:1', '--email', 'root@example.com'], { stdin: `${PASSWORD}\n` })).code).toBe(1);
+    expect(
+      (await cli(['token', '--url', 'http://127.0.0.1:1', '--email', 'root@example.com'], { stdin: `${PASSWORD}\n` }))
+        .code,
+    ).toBe(1);
 
     const disabled = await cli(['user', 'disable', '--email', 'ROOT@example.com'], { env: env() });
     expect(disabled.code).toBe(0);
     expect(disabled.stdout).toContain('Disabled Root@Example.com: 2 sessions revoked.');
-    expect((await request(app.url, 'GET', '/auth/me', { token })).body).toMatchObject({ error: { code: 'invalid_token' } });
-    expect((await cli(['token', '--url', app.url, '--email', 'root@example.com'], { stdin: `${PASSWORD}\n` })).code).toBe(3);
-    expect(JSON.parse((await cli(['user', 'list', '--json'], { env: env() })).stdout)).toEqual([expect.objectContaining({ disabledAt: expect.any(String) })]);
+    expect((await request(app.url, 'GET', '/auth/me', { token })).body).toMatchObject({
+      error: { code: 'invalid_token' },
+    });
+    expect(
+      (await cli(['token', '--url', app.url, '--email', 'root@example.com'], { stdin: `${PASSWORD}\n` })).code,
+    ).toBe(3);
+    expect(JSON.parse((await cli(['user', 'list', '--json'], { env: env() })).stdout)).toEqual([
+      expect.objectContaining({ disabledAt: expect.any(String) }),
+    ]);
 
     expect((await cli(['user', 'enable', '--email', 'root@example.com'], { env: env() })).code).toBe(0);
-    expect((await cli(['token', '--url', app.url, '--email', 'root@example.com'], { stdin: `${PASSWORD}\n` })).code).toBe(0);
+    expect(
+      (await cli(['token', '--url', app.url, '--email', 'root@example.com'], { stdin: `${PASSWORD}\n` })).code,
+    ).toBe(0);
     expect((await cli(['user', 'disable', '--email', 'ghost@example.com'], { env: env() })).code).toBe(4);
   });
 });
@@ -119,7 +169,12 @@ describeWithServices(['postgres', 'redis'], 'CLI: user disable with PostgreSQL a
   let env: Record<string, string>;
   beforeAll(async () => {
     database = await createTestDatabase();
-    env = { DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL ?? '', REDIS_KEY_PREFIX: testRedisPrefix(), JWT_SECRET_KEY: randomBytes(48).toString('base64') };
+    env = {
+      DATABASE_URL: database.url,
+      REDIS_URL: TEST_REDIS_URL ?? '',
+      REDIS_KEY_PREFIX: testRedisPrefix(),
+      JWT_SECRET_KEY: randomBytes(48).toString('base64'),
+    };
     app = await createTestApp(env);
   });
   afterAll(async () => {
@@ -127,12 +182,21 @@ describeWithServices(['postgres', 'redis'], 'CLI: user disable with PostgreSQL a
     await database?.drop();
   });
 
-  it('tells the running servers: the user\'s open WebSocket closes 1008 session revoked at once', async () => {
-    expect((await cli(['user', 'create', '--email', 'live@example.com', '--password-stdin'], { env, stdin: `${PASSWORD}\n` })).code).toBe(0);
+  it("tells the running servers: the user's open WebSocket closes 1008 session revoked at once", async () => {
+    expect(
+      (
+        await cli(['user', 'create', '--email', 'live@example.com', '--password-stdin'], {
+          env,
+          stdin: `${PASSWORD}\n`,
+        })
+      ).code,
+    ).toBe(0);
     const client = new AgentgateClient({ baseUrl: app.url });
     await client.login('live@example.com', PASSWORD);
     await client.connect();
-    const closed = new Promise((resolve) => client.onStateChange((state, detail) => state === 'closed' && resolve(detail)));
+    const closed = new Promise((resolve) =>
+      client.onStateChange((state, detail) => state === 'closed' && resolve(detail)),
+    );
     const disabled = await cli(['user', 'disable', '--email', 'live@example.com'], { env });
     expect(disabled.code).toBe(0);
     expect(disabled.stdout).toContain('Disabled live@example.com: 1 session revoked.');

@@ -10,7 +10,10 @@ export interface CliRun {
 }
 
 /** Runs the CLI in this process with piped streams: what a script sees, without a process start per case. */
-export async function cli(argv: readonly string[], options: { env?: Record<string, string>; stdin?: string } = {}): Promise<CliRun> {
+export async function cli(
+  argv: readonly string[],
+  options: { env?: Record<string, string>; stdin?: string } = {},
+): Promise<CliRun> {
   const stdin = new PassThrough();
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -28,7 +31,10 @@ const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
 /** The real entry point in its own process (`node --import tsx src/main.ts`), stdin fed by the test. */
 export function spawnCli(argv: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...argv], { env: { ...process.env, NO_COLOR: '1', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...argv], {
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -44,9 +50,15 @@ export function spawnCli(argv: readonly string[], options: { env?: Record<string
 }
 
 /** Spawns `command` under a pseudo-terminal (util-linux `script`), so it sees a TTY on stdin and stdout. */
-export function spawnInTerminal(command: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}) {
+export function spawnInTerminal(
+  command: readonly string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+) {
   const quoted = command.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child = spawn('script', ['-qefc', `stty cols 120 rows 40; exec ${quoted}`, '/dev/null'], { env: { ...process.env, TERM: 'xterm-256color', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-qefc', `stty cols 120 rows 40; exec ${quoted}`, '/dev/null'], {
+    env: { ...process.env, TERM: 'xterm-256color', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

@@ -5,7 +5,7 @@ import { parseFrame } from '../../src/client/frames.js';
 import { CLOSE } from '../../src/errors/index.js';
 
 describe('SDK: the close-code table', () => {
-  it('maps every close the server sends (src/errors CLOSE) to a code and the contract\'s reconnect rule', () => {
+  it("maps every close the server sends (src/errors CLOSE) to a code and the contract's reconnect rule", () => {
     const expected: Record<keyof typeof CLOSE, [string, 'retry' | 'refresh' | 'stop']> = {
       normal: ['connection_closed', 'stop'],
       shuttingDown: ['server_shutting_down', 'retry'],
@@ -38,7 +38,9 @@ describe('SDK: the close-code table', () => {
 
   it('backoff doubles from the initial delay up to the cap, jittered between half and all of it', () => {
     const options = { initialDelayMs: 100, maxDelayMs: 1_000 };
-    expect([0, 1, 2, 3, 4, 10].map((n) => backoffDelay(n, options, () => 1))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    expect([0, 1, 2, 3, 4, 10].map((n) => backoffDelay(n, options, () => 1))).toEqual([
+      100, 200, 400, 800, 1_000, 1_000,
+    ]);
     expect([0, 1, 2, 3, 4, 10].map((n) => backoffDelay(n, options, () => 0))).toEqual([50, 100, 200, 400, 500, 500]);
   });
 
@@ -48,8 +50,12 @@ describe('SDK: the close-code table', () => {
     expect(parseFrame(JSON.stringify({ ...event, seq: 0 }))).toBeUndefined();
     expect(parseFrame(JSON.stringify({ ...event, seq: 1.5 }))).toBeUndefined();
     expect(parseFrame(JSON.stringify({ ...event, runId: 7 }))).toBeUndefined();
-    expect(parseFrame(JSON.stringify({ type: 'error', code: 'x', message: 'y', replyTo: null }))).toMatchObject({ type: 'error' });
-    expect(parseFrame(JSON.stringify({ type: 'resumed', replyTo: 'a', runId: 'r', lastSeq: '3', finished: true }))).toBeUndefined();
+    expect(parseFrame(JSON.stringify({ type: 'error', code: 'x', message: 'y', replyTo: null }))).toMatchObject({
+      type: 'error',
+    });
+    expect(
+      parseFrame(JSON.stringify({ type: 'resumed', replyTo: 'a', runId: 'r', lastSeq: '3', finished: true })),
+    ).toBeUndefined();
     expect(parseFrame(JSON.stringify({ type: 'from_the_future' }))).toBeUndefined();
     expect(parseFrame('not json')).toBeUndefined();
     expect(parseFrame(new Uint8Array([1]))).toBeUndefined();

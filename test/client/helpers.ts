@@ -1,6 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { AgentgateClient as UniversalClient } from '../../src/client/index.js';
-import { AgentgateClient, type ClientOptions, type ConnectionState, type RunEvent, type StateDetail } from '../../src/client/node.js';
+import {
+  AgentgateClient,
+  type ClientOptions,
+  type ConnectionState,
+  type RunEvent,
+  type StateDetail,
+} from '../../src/client/node.js';
 import type { TestApp } from '../../src/testing/index.js';
 
 let counter = 0;
@@ -13,7 +19,11 @@ export function uniqueEmail(prefix: string): string {
 
 /** A Node client of `app` with quick reconnects (tests drop sockets on purpose). */
 export function clientOf(app: TestApp, options: Partial<ClientOptions> = {}): AgentgateClient {
-  return new AgentgateClient({ baseUrl: app.url, reconnect: { initialDelayMs: 50, maxDelayMs: 400, maxAttempts: 10 }, ...options });
+  return new AgentgateClient({
+    baseUrl: app.url,
+    reconnect: { initialDelayMs: 50, maxDelayMs: 400, maxAttempts: 10 },
+    ...options,
+  });
 }
 
 /** Records every state change of a client, with its detail. */

@@ -14,7 +14,11 @@ afterAll(async () => {
   await app?.close();
 });
 
-const text = (events: readonly RunEvent[]): string => events.filter((e) => e.type === 'agent_message_delta').map((e) => (e as { text: string }).text).join('');
+const text = (events: readonly RunEvent[]): string =>
+  events
+    .filter((e) => e.type === 'agent_message_delta')
+    .map((e) => (e as { text: string }).text)
+    .join('');
 
 describe('SDK: accounts, connect, run', () => {
   it('universal client (ticket auth, ws passed as WebSocket): register, connect, `for await` a run to 84, data calls', async () => {
@@ -110,7 +114,7 @@ describe('SDK: accounts, connect, run', () => {
     await expect(fresh.threads()).rejects.toMatchObject({ code: 'not_authenticated' });
   });
 
-  it('errors carry stable codes: wrong password, another user\'s thread, a busy thread, demo users', async () => {
+  it("errors carry stable codes: wrong password, another user's thread, a busy thread, demo users", async () => {
     const client = clientOf(app);
     const wrong = await client.login(uniqueEmail('nobody'), PASSWORD).catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(ClientError);
@@ -149,8 +153,12 @@ describe('SDK: accounts, connect, run', () => {
 
     const early = new AbortController();
     early.abort();
-    await expect(client.run('never sent', { signal: early.signal }).accepted).rejects.toMatchObject({ code: 'aborted' });
-    const threads = await request<{ threads: unknown[] }>(app.url, 'GET', '/threads', { token: await client.accessToken() });
+    await expect(client.run('never sent', { signal: early.signal }).accepted).rejects.toMatchObject({
+      code: 'aborted',
+    });
+    const threads = await request<{ threads: unknown[] }>(app.url, 'GET', '/threads', {
+      token: await client.accessToken(),
+    });
     expect(threads.body.threads).toHaveLength(1);
 
     // cancel() when offline goes over HTTP.
@@ -159,7 +167,9 @@ describe('SDK: accounts, connect, run', () => {
     client.close();
     await client.cancel(accepted.runId);
     const stored = await client.runEvents(accepted.runId);
-    await expect.poll(async () => (await client.runEvents(accepted.runId)).at(-1)?.type, { timeout: 5_000 }).toBe('run_cancelled');
+    await expect
+      .poll(async () => (await client.runEvents(accepted.runId)).at(-1)?.type, { timeout: 5_000 })
+      .toBe('run_cancelled');
     expect(seqsOf(stored)).toEqual(oneToN(stored.length));
   });
 });

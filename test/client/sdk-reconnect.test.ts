@@ -5,7 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { createTestApp, request, type TestApp } from '../../src/testing/index.js';
 import { commonScripts, ScriptedAgent } from '../e2e/helpers/runs.js';
-import { clientOf, collect, oneToN, PASSWORD, recordEvents, recordStates, seqsOf, uniqueEmail, until } from './helpers.js';
+import {
+  clientOf,
+  collect,
+  oneToN,
+  PASSWORD,
+  recordEvents,
+  recordStates,
+  seqsOf,
+  uniqueEmail,
+  until,
+} from './helpers.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -153,7 +163,10 @@ describe('SDK: reconnect and resume', () => {
 describe('SDK: server restart', () => {
   it('close 1001 at shutdown: the client retries until the server is back, resumes the run and gets its end (interrupted) once', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'agentgate-sdk-restart-'));
-    let first: TestApp | undefined = await createTestApp({ DATA_DIR: dataDir, DEMO_MODE: '1' }, { agent: new ScriptedAgent(commonScripts) });
+    let first: TestApp | undefined = await createTestApp(
+      { DATA_DIR: dataDir, DEMO_MODE: '1' },
+      { agent: new ScriptedAgent(commonScripts) },
+    );
     let second: TestApp | undefined;
     const client = clientOf(first, { reconnect: { initialDelayMs: 100, maxDelayMs: 300, maxAttempts: 40 } });
     try {
@@ -173,7 +186,10 @@ describe('SDK: server restart', () => {
       expect(verifyRunEvents(received)).toEqual([]);
       expect(received.at(-1)).toMatchObject({ type: 'agent_error', code: 'interrupted' });
       expect(received).toEqual(await client.runEvents(received[0]?.runId ?? ''));
-      expect(states.find((s) => s.state === 'reconnecting')?.detail).toMatchObject({ closeCode: 1001, error: { code: 'server_shutting_down' } });
+      expect(states.find((s) => s.state === 'reconnecting')?.detail).toMatchObject({
+        closeCode: 1001,
+        error: { code: 'server_shutting_down' },
+      });
       expect(client.state).toBe('connected');
     } finally {
       client.close();
@@ -183,4 +199,3 @@ describe('SDK: server restart', () => {
     }
   });
 });
-

@@ -13,7 +13,10 @@ import { clientOf, collect, PASSWORD, recordStates, uniqueEmail } from './helper
 let skew = 0;
 let app: TestApp;
 beforeAll(async () => {
-  app = await createTestApp({ ACCESS_TOKEN_TTL_SECONDS: '30' }, { agent: new ScriptedAgent(commonScripts), now: () => Date.now() + skew });
+  app = await createTestApp(
+    { ACCESS_TOKEN_TTL_SECONDS: '30' },
+    { agent: new ScriptedAgent(commonScripts), now: () => Date.now() + skew },
+  );
 });
 afterAll(async () => {
   await app?.close();
@@ -74,7 +77,9 @@ describe('SDK: tokens on a long connection', () => {
     skew = 29_000; // 1 s left on the server; the refresh takes 1.5 s
     const states = recordStates(client);
     await client.connect();
-    await expect.poll(() => states.map((s) => s.state).join(','), { timeout: 8_000 }).toMatch(/reconnecting.*,connected$/);
+    await expect
+      .poll(() => states.map((s) => s.state).join(','), { timeout: 8_000 })
+      .toMatch(/reconnecting.*,connected$/);
     const lost = states.find((s) => s.state === 'reconnecting');
     expect(lost?.detail).toMatchObject({ closeCode: 4001, error: { code: 'token_expired' } });
     expect(counted.refreshes()).toBe(1);
@@ -106,12 +111,19 @@ describe('SDK: tokens on a long connection', () => {
     const running = client.run('script:sleep 5000');
     await running.accepted;
 
-    const elsewhere = await request<{ accessToken: string }>(app.url, 'POST', '/auth/login', { body: { email, password: PASSWORD } });
-    const logout = await request(app.url, 'POST', '/auth/logout', { token: elsewhere.body.accessToken, body: { refreshToken } });
+    const elsewhere = await request<{ accessToken: string }>(app.url, 'POST', '/auth/login', {
+      body: { email, password: PASSWORD },
+    });
+    const logout = await request(app.url, 'POST', '/auth/logout', {
+      token: elsewhere.body.accessToken,
+      body: { refreshToken },
+    });
     expect(logout.status).toBe(204);
 
     await expect(running.done).rejects.toMatchObject({ code: 'session_revoked', closeCode: 1008 });
-    expect(states).toEqual([{ state: 'closed', detail: { closeCode: 1008, error: expect.objectContaining({ code: 'session_revoked' }) } }]);
+    expect(states).toEqual([
+      { state: 'closed', detail: { closeCode: 1008, error: expect.objectContaining({ code: 'session_revoked' }) } },
+    ]);
     expect(stored).toBeNull();
     expect(client.user).toBeNull();
     await delay(300);

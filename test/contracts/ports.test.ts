@@ -44,7 +44,14 @@ import { connectTestRedis, createTestDatabase, testRedisPrefix } from '../../src
 
 function storesOver(db: Kysely<Database>, cleanup: () => Promise<void>): DurableStores {
   const conversations = new SqlConversationStore(db);
-  return { users: new SqlUserStore(db), tokens: new SqlTokenStore(db), conversations, runs: conversations, events: new SqlEventLog(db), close: cleanup };
+  return {
+    users: new SqlUserStore(db),
+    tokens: new SqlTokenStore(db),
+    conversations,
+    runs: conversations,
+    events: new SqlEventLog(db),
+    close: cleanup,
+  };
 }
 
 /** n handles on one thing: what n instances look like when the state lives in one process. */
@@ -55,12 +62,24 @@ ticketStoreContract('memory', async () => new MemoryTicketStore());
 userEventBusContract('memory', async (n) => ({ buses: same(n, new MemoryUserEventBus()), close: async () => {} }));
 broadcastContract('memory', async (n) => ({ channels: same(n, new MemoryBroadcast()), close: async () => {} }));
 messageIdStoreContract('memory', async (n) => ({ stores: same(n, new MemoryMessageIdStore()), close: async () => {} }));
-connectionLeasesContract('memory', async (n) => ({ leases: same(n, new MemoryConnectionLeases()), close: async () => {} }));
-instanceLivenessContract('sole instance', async () => Object.assign(new SoleInstanceLiveness(randomUUID()), { stop: async () => {} }), false);
-attemptLimiterContract('memory fixed window', async (points) => FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix: 'contract' }));
+connectionLeasesContract('memory', async (n) => ({
+  leases: same(n, new MemoryConnectionLeases()),
+  close: async () => {},
+}));
+instanceLivenessContract(
+  'sole instance',
+  async () => Object.assign(new SoleInstanceLiveness(randomUUID()), { stop: async () => {} }),
+  false,
+);
+attemptLimiterContract('memory fixed window', async (points) =>
+  FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix: 'contract' }),
+);
 // The rate + burst limiter (FlexibleAttemptLimiter.withBurst) is time-driven by its 1 s window; its contract is
 // the end-to-end test/e2e/hardening-message-rate.test.ts.
-tokenUsageStoreContract('memory', async (n) => ({ stores: same(n, new MemoryTokenUsageStore()), close: async () => {} }));
+tokenUsageStoreContract('memory', async (n) => ({
+  stores: same(n, new MemoryTokenUsageStore()),
+  close: async () => {},
+}));
 tokenUsageStoreContract('sqlite', async (n) => {
   const dir = mkdtempSync(join(tmpdir(), 'agentgate-contract-'));
   const db = await openSqlite(dir);
@@ -126,7 +145,10 @@ describeWithServices(['postgres'], 'PostgreSQL', () => {
 describeWithServices(['redis'], 'Redis', () => {
   const opened: RedisConnection[] = [];
   afterAll(async () => void (await Promise.all(opened.map((c) => c.close()))));
-  async function cluster<T>(n: number, make: (redis: RedisConnection, i: number) => T | Promise<T>): Promise<{ items: T[]; close(): Promise<void> }> {
+  async function cluster<T>(
+    n: number,
+    make: (redis: RedisConnection, i: number) => T | Promise<T>,
+  ): Promise<{ items: T[]; close(): Promise<void> }> {
     const prefix = testRedisPrefix();
     const connections = await Promise.all(Array.from({ length: n }, () => connectTestRedis(prefix)));
     const items = await Promise.all(connections.map((c, i) => make(c, i)));
@@ -139,7 +161,13 @@ describeWithServices(['redis'], 'Redis', () => {
     return new RedisTicketStore(redis);
   });
   userEventBusContract('redis', async (n) => {
-    const { items, close } = await cluster(n, (redis) => new RedisUserEventBus(redis, randomUUID(), (err) => { throw err; }));
+    const { items, close } = await cluster(
+      n,
+      (redis) =>
+        new RedisUserEventBus(redis, randomUUID(), (err) => {
+          throw err;
+        }),
+    );
     return { buses: items, close };
   });
   broadcastContract('redis', async (n) => {

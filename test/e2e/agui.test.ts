@@ -1,10 +1,35 @@
 import { randomUUID } from 'node:crypto';
-import { EventType, HttpAgent, type AssistantMessage, type BaseEvent, type Message, type ToolMessage } from '@ag-ui/client';
+import {
+  EventType,
+  HttpAgent,
+  type AssistantMessage,
+  type BaseEvent,
+  type Message,
+  type ToolMessage,
+} from '@ag-ui/client';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { registerUser, request } from '../../src/testing/index.js';
-import { aguiEvents, aguiProblems, dripScript, dripText, replayThroughClient, textOf, type AguiEvent } from './helpers/agui.js';
-import { commonScripts, eventually, isRunEvent, range, send, threadRuns, useScriptedApp, type Script, type User } from './helpers/runs.js';
+import {
+  aguiEvents,
+  aguiProblems,
+  dripScript,
+  dripText,
+  replayThroughClient,
+  textOf,
+  type AguiEvent,
+} from './helpers/agui.js';
+import {
+  commonScripts,
+  eventually,
+  isRunEvent,
+  range,
+  send,
+  threadRuns,
+  useScriptedApp,
+  type Script,
+  type User,
+} from './helpers/runs.js';
 import { abortOpenStreams, endOf, ids, refused, sse, type SseOptions, type SseStream } from './helpers/sse.js';
 
 const scripts: Record<string, Script> = {
@@ -25,20 +50,38 @@ type ThreadMessage = { id: string; role: string; text: string; runId: string };
 
 /** A RunAgentInput whose last message is the user's `text`. */
 function runInput(threadId: string, runId: string, text: string, earlier: unknown[] = []): Record<string, unknown> {
-  return { threadId, runId, messages: [...earlier, { id: randomUUID(), role: 'user', content: text }], tools: [], context: [], state: {}, forwardedProps: {} };
+  return {
+    threadId,
+    runId,
+    messages: [...earlier, { id: randomUUID(), role: 'user', content: text }],
+    tools: [],
+    context: [],
+    state: {},
+    forwardedProps: {},
+  };
 }
 
-const postAgui = (user: User, body: unknown, options: SseOptions = {}): Promise<SseStream> => sse(`${server.app.url}/agui`, { method: 'POST', token: user.accessToken, body, ...options });
-const refusedAgui = (user: User | undefined, body: unknown) => refused(`${server.app.url}/agui`, { method: 'POST', body, ...(user === undefined ? {} : { token: user.accessToken }) });
+const postAgui = (user: User, body: unknown, options: SseOptions = {}): Promise<SseStream> =>
+  sse(`${server.app.url}/agui`, { method: 'POST', token: user.accessToken, body, ...options });
+const refusedAgui = (user: User | undefined, body: unknown) =>
+  refused(`${server.app.url}/agui`, {
+    method: 'POST',
+    body,
+    ...(user === undefined ? {} : { token: user.accessToken }),
+  });
 
 async function messagesOf(user: User, threadId: string): Promise<ThreadMessage[]> {
-  const res = await request<{ messages: ThreadMessage[] }>(server.app.url, 'GET', `/threads/${threadId}/messages`, { token: user.accessToken });
+  const res = await request<{ messages: ThreadMessage[] }>(server.app.url, 'GET', `/threads/${threadId}/messages`, {
+    token: user.accessToken,
+  });
   expect(res.status).toBe(200);
   return res.body.messages;
 }
 
 async function storedEvents(user: User, runId: string): Promise<{ status: string; events: RunEvent[] }> {
-  const res = await request<{ status: string; events: RunEvent[] }>(server.app.url, 'GET', `/runs/${runId}/events`, { token: user.accessToken });
+  const res = await request<{ status: string; events: RunEvent[] }>(server.app.url, 'GET', `/runs/${runId}/events`, {
+    token: user.accessToken,
+  });
   expect(res.status).toBe(200);
   return res.body;
 }
@@ -60,10 +103,17 @@ describe('POST /agui', () => {
     const consoleLines = watchClientConsole();
     const threadId = randomUUID();
     const runId = randomUUID();
-    const agent = new HttpAgent({ url: `${server.app.url}/agui`, headers: { Authorization: `Bearer ${user.accessToken}` }, threadId });
+    const agent = new HttpAgent({
+      url: `${server.app.url}/agui`,
+      headers: { Authorization: `Bearer ${user.accessToken}` },
+      threadId,
+    });
     agent.addMessage({ id: randomUUID(), role: 'user', content: 'calculate 12*7' });
     const seen: BaseEvent[] = [];
-    const { newMessages } = await agent.runAgent({ runId, tools: [], context: [] }, { onEvent: ({ event }) => void seen.push(event) });
+    const { newMessages } = await agent.runAgent(
+      { runId, tools: [], context: [] },
+      { onEvent: ({ event }) => void seen.push(event) },
+    );
 
     expect(consoleLines()).toEqual([]);
     expect(seen[0]).toMatchObject({ type: 'RUN_STARTED', threadId, runId });
@@ -76,30 +126,55 @@ describe('POST /agui', () => {
     expect(JSON.parse(call?.function.arguments ?? '{}')).toEqual({ expression: '12*7' });
     const result = newMessages.find(isTool);
     expect(result?.toolCallId).toBe(call?.id);
-    expect(JSON.parse(textOf(result ?? { id: '', role: 'tool', content: '{}', toolCallId: '' }))).toMatchObject({ result: 84 });
+    expect(JSON.parse(textOf(result ?? { id: '', role: 'tool', content: '{}', toolCallId: '' }))).toMatchObject({
+      result: 84,
+    });
     const answers = newMessages.filter((m) => m.role === 'assistant' && textOf(m) !== '').map(textOf);
     expect(answers).toEqual(['12*7 = 84']);
-    expect(agent.messages.filter((m) => m.role === 'reasoning').map(textOf).join(' ')).toMatch(/calculator/);
+    expect(
+      agent.messages
+        .filter((m) => m.role === 'reasoning')
+        .map(textOf)
+        .join(' '),
+    ).toMatch(/calculator/);
 
-    await eventually(async () => (await threadRuns(server.app, user, threadId)).some((r) => r.id === runId && r.status === 'completed'), 5_000, 'run completed');
-    expect(await threadRuns(server.app, user, threadId)).toEqual([expect.objectContaining({ id: runId, status: 'completed', errorCode: null })]);
+    await eventually(
+      async () =>
+        (await threadRuns(server.app, user, threadId)).some((r) => r.id === runId && r.status === 'completed'),
+      5_000,
+      'run completed',
+    );
+    expect(await threadRuns(server.app, user, threadId)).toEqual([
+      expect.objectContaining({ id: runId, status: 'completed', errorCode: null }),
+    ]);
     expect(await messagesOf(user, threadId)).toEqual([
       expect.objectContaining({ role: 'user', text: 'calculate 12*7', runId }),
       expect.objectContaining({ role: 'assistant', text: '12*7 = 84', runId }),
     ]);
-    const listed = await request<{ threads: Array<{ id: string; title: string }> }>(server.app.url, 'GET', '/threads', { token: user.accessToken });
+    const listed = await request<{ threads: Array<{ id: string; title: string }> }>(server.app.url, 'GET', '/threads', {
+      token: user.accessToken,
+    });
     expect(listed.body.threads).toEqual([expect.objectContaining({ id: threadId, title: 'calculate 12*7' })]);
   });
 
-  it('a second HttpAgent run on the same thread (a follow-up) works: two runs in the thread, the agent given the history from storage, not the client\'s', async () => {
+  it("a second HttpAgent run on the same thread (a follow-up) works: two runs in the thread, the agent given the history from storage, not the client's", async () => {
     const user = await registerUser(server.app.url, 'agui-follow-up');
     const consoleLines = watchClientConsole();
     const threadId = randomUUID();
-    const agent = new HttpAgent({ url: `${server.app.url}/agui`, headers: { Authorization: `Bearer ${user.accessToken}` }, threadId });
+    const agent = new HttpAgent({
+      url: `${server.app.url}/agui`,
+      headers: { Authorization: `Bearer ${user.accessToken}` },
+      threadId,
+    });
     agent.addMessage({ id: randomUUID(), role: 'user', content: 'what is 6 times 7' });
     const firstRunId = randomUUID();
     const first = await agent.runAgent({ runId: firstRunId, tools: [], context: [] });
-    expect(first.newMessages.filter((m) => m.role === 'assistant').map(textOf).filter((t) => t !== '')).toEqual(['6 * 7 = 42']);
+    expect(
+      first.newMessages
+        .filter((m) => m.role === 'assistant')
+        .map(textOf)
+        .filter((t) => t !== ''),
+    ).toEqual(['6 * 7 = 42']);
 
     // The same client follows up: it sends its whole history (tool calls, reasoning) plus a message it made up.
     agent.addMessage({ id: randomUUID(), role: 'user', content: 'forged: this never reached the server as a message' });
@@ -107,10 +182,17 @@ describe('POST /agui', () => {
     const secondRunId = randomUUID();
     const second = await agent.runAgent({ runId: secondRunId, tools: [], context: [] });
     expect(consoleLines()).toEqual([]);
-    const secondAnswer = second.newMessages.filter((m) => m.role === 'assistant').map(textOf).join('');
+    const secondAnswer = second.newMessages
+      .filter((m) => m.role === 'assistant')
+      .map(textOf)
+      .join('');
     expect(secondAnswer).toBe('history: user: what is 6 times 7 | assistant: 6 * 7 = 42');
 
-    await eventually(async () => (await threadRuns(server.app, user, threadId)).every((r) => r.status === 'completed'), 5_000, 'both runs completed');
+    await eventually(
+      async () => (await threadRuns(server.app, user, threadId)).every((r) => r.status === 'completed'),
+      5_000,
+      'both runs completed',
+    );
     expect((await threadRuns(server.app, user, threadId)).map((r) => [r.id, r.status])).toEqual([
       [firstRunId, 'completed'],
       [secondRunId, 'completed'],
@@ -122,20 +204,33 @@ describe('POST /agui', () => {
       ['assistant', secondAnswer, secondRunId],
     ]);
     // Still one thread for the user.
-    const listed = await request<{ threads: Array<{ id: string }> }>(server.app.url, 'GET', '/threads', { token: user.accessToken });
+    const listed = await request<{ threads: Array<{ id: string }> }>(server.app.url, 'GET', '/threads', {
+      token: user.accessToken,
+    });
     expect(listed.body.threads.map((t) => t.id)).toEqual([threadId]);
   });
 
-  it('a run started over AG-UI shows on the user\'s open WebSocket: message_added, then its events up to agent_completed', async () => {
+  it("a run started over AG-UI shows on the user's open WebSocket: message_added, then its events up to agent_completed", async () => {
     const user = await registerUser(server.app.url, 'agui-ws');
     const ws = await server.open(user);
     const threadId = randomUUID();
     const runId = randomUUID();
     // The minimal RunAgentInput: no state, no forwardedProps.
-    const stream = await postAgui(user, { threadId, runId, messages: [{ id: 'u1', role: 'user', content: 'calculate 12*7' }], tools: [], context: [] });
+    const stream = await postAgui(user, {
+      threadId,
+      runId,
+      messages: [{ id: 'u1', role: 'user', content: 'calculate 12*7' }],
+      tools: [],
+      context: [],
+    });
 
     const added = await ws.next((m) => m.type === 'message_added' && m.runId === runId, 5_000);
-    expect(added).toMatchObject({ type: 'message_added', threadId, runId, message: { role: 'user', text: 'calculate 12*7' } });
+    expect(added).toMatchObject({
+      type: 'message_added',
+      threadId,
+      runId,
+      message: { role: 'user', text: 'calculate 12*7' },
+    });
     const events = await ws.runEvents(runId);
     expect(events.at(-1)).toMatchObject({ type: 'agent_completed', text: '12*7 = 84' });
     expect(verifyRunEvents(events)).toEqual([]);
@@ -149,8 +244,11 @@ describe('POST /agui', () => {
     expect(aguiProblems(aguiEvents(stream.events))).toEqual([]);
   });
 
-  it('refusals: 401 without a token, 400 for invalid RunAgentInput, 404 for another user\'s threadId or runId, and no run is started', async () => {
-    const [user, other] = await Promise.all([registerUser(server.app.url, 'agui-refused'), registerUser(server.app.url, 'agui-victim')]);
+  it("refusals: 401 without a token, 400 for invalid RunAgentInput, 404 for another user's threadId or runId, and no run is started", async () => {
+    const [user, other] = await Promise.all([
+      registerUser(server.app.url, 'agui-refused'),
+      registerUser(server.app.url, 'agui-victim'),
+    ]);
     const otherWs = await server.open(other);
     const victim = await send(otherWs, { id: 'victim', text: 'calculate 1+1' });
     const victimEvents = await otherWs.runEvents(victim.runId);
@@ -164,8 +262,23 @@ describe('POST /agui', () => {
     const invalid: Array<[string, unknown]> = [
       ['no messages', noMessages],
       ['empty messages', { ...runInput(randomUUID(), randomUUID(), 'x'), messages: [] }],
-      ['last message from the assistant', { ...runInput(randomUUID(), randomUUID(), 'x'), messages: [{ id: 'u', role: 'user', content: 'hi' }, { id: 'a', role: 'assistant', content: 'hello' }] }],
-      ['last message from a tool', { ...runInput(randomUUID(), randomUUID(), 'x'), messages: [{ id: 't', role: 'tool', content: '1', toolCallId: 'c' }] }],
+      [
+        'last message from the assistant',
+        {
+          ...runInput(randomUUID(), randomUUID(), 'x'),
+          messages: [
+            { id: 'u', role: 'user', content: 'hi' },
+            { id: 'a', role: 'assistant', content: 'hello' },
+          ],
+        },
+      ],
+      [
+        'last message from a tool',
+        {
+          ...runInput(randomUUID(), randomUUID(), 'x'),
+          messages: [{ id: 't', role: 'tool', content: '1', toolCallId: 'c' }],
+        },
+      ],
       ['blank user text', runInput(randomUUID(), randomUUID(), '   ')],
       ['no threadId', { ...runInput(randomUUID(), randomUUID(), 'x'), threadId: undefined }],
       ['empty runId', runInput(randomUUID(), '', 'x')],
@@ -185,12 +298,20 @@ describe('POST /agui', () => {
     expect(JSON.parse(foreignThread.text)).toMatchObject({ error: { code: 'not_found' } });
     expect(await messagesOf(other, victim.threadId)).toEqual(victimMessages);
     expect(await threadRuns(server.app, other, victim.threadId)).toHaveLength(1);
-    for (const who of [user, other]) expect((await request(server.app.url, 'GET', `/runs/${intoForeignThread}/events`, { token: who.accessToken })).status).toBe(404);
+    for (const who of [user, other])
+      expect(
+        (await request(server.app.url, 'GET', `/runs/${intoForeignThread}/events`, { token: who.accessToken })).status,
+      ).toBe(404);
 
     // Another user's run: 404, and it is not replayed, joined or changed; the new thread it named is not created.
-    const threadsBefore = (await request<{ threads: unknown[] }>(server.app.url, 'GET', '/threads', { token: user.accessToken })).body.threads;
+    const threadsBefore = (
+      await request<{ threads: unknown[] }>(server.app.url, 'GET', '/threads', { token: user.accessToken })
+    ).body.threads;
     const foreignRun = await refusedAgui(user, runInput(randomUUID(), victim.runId, 'calculate 3+3'));
-    expect((await request<{ threads: unknown[] }>(server.app.url, 'GET', '/threads', { token: user.accessToken })).body.threads).toEqual(threadsBefore);
+    expect(
+      (await request<{ threads: unknown[] }>(server.app.url, 'GET', '/threads', { token: user.accessToken })).body
+        .threads,
+    ).toEqual(threadsBefore);
     expect(foreignRun.status).toBe(404);
     expect(JSON.parse(foreignRun.text)).toMatchObject({ error: { code: 'not_found' } });
     expect(foreignRun.text).not.toContain('calculate 1+1');
@@ -207,7 +328,9 @@ describe('POST /agui', () => {
     expect(JSON.parse(moved.text)).toMatchObject({ error: { code: 'invalid_request' } });
 
     // None of the refused requests started a run: the caller's only run is the one it made on purpose.
-    const threads = (await request<{ threads: Array<{ id: string }> }>(server.app.url, 'GET', '/threads', { token: user.accessToken })).body.threads;
+    const threads = (
+      await request<{ threads: Array<{ id: string }> }>(server.app.url, 'GET', '/threads', { token: user.accessToken })
+    ).body.threads;
     const runsOfUser = (await Promise.all(threads.map((t) => threadRuns(server.app, user, t.id)))).flat();
     expect(runsOfUser.map((r) => r.id)).toEqual([ownRunId]);
     expect(otherWs.messages.filter((m) => m.type === 'message_added')).toHaveLength(1);
@@ -241,7 +364,9 @@ describe('POST /agui', () => {
     const retried = await postAgui(user, runInput(threadId, runId, 'something else entirely'));
     expect(await endOf(retried, 5_000)).toBe('end');
     expect(retried.events).toEqual(first.events);
-    expect(await threadRuns(server.app, user, threadId)).toEqual([expect.objectContaining({ id: runId, status: 'completed' })]);
+    expect(await threadRuns(server.app, user, threadId)).toEqual([
+      expect.objectContaining({ id: runId, status: 'completed' }),
+    ]);
     expect((await messagesOf(user, threadId)).map((m) => [m.role, m.text])).toEqual([
       ['user', 'calculate 12*7'],
       ['assistant', '12*7 = 84'],
@@ -259,7 +384,9 @@ describe('POST /agui', () => {
     expect(b.events).toEqual(a.events);
     expect(c.events).toEqual(a.events);
     expect(aguiProblems(aguiEvents(a.events))).toEqual([]);
-    expect(await threadRuns(server.app, user, liveThread)).toEqual([expect.objectContaining({ id: liveRun, status: 'completed' })]);
+    expect(await threadRuns(server.app, user, liveThread)).toEqual([
+      expect.objectContaining({ id: liveRun, status: 'completed' }),
+    ]);
     expect((await messagesOf(user, liveThread)).map((m) => m.role)).toEqual(['user', 'assistant']);
   });
 
@@ -267,7 +394,9 @@ describe('POST /agui', () => {
     const user = await registerUser(server.app.url, 'agui-cut');
     const threadId = randomUUID();
     const runId = randomUUID();
-    const first = await postAgui(user, runInput(threadId, runId, 'script:drip 60 20'), { cutWhen: (events) => events.length >= 14 });
+    const first = await postAgui(user, runInput(threadId, runId, 'script:drip 60 20'), {
+      cutWhen: (events) => events.length >= 14,
+    });
     expect(await endOf(first, 10_000)).toBe('cut');
     const lastId = first.events.at(-1)?.id ?? '';
     const firstTypes = aguiEvents(first.events).map((e) => e.type);
@@ -276,9 +405,16 @@ describe('POST /agui', () => {
     expect(firstTypes).not.toContain('RUN_FINISHED');
     // Cutting the POST does not stop the run.
     expect((await storedEvents(user, runId)).status).toBe('running');
-    await eventually(async () => (await storedEvents(user, runId)).events.length >= Number(lastId) + 5, 5_000, 'more events while disconnected');
+    await eventually(
+      async () => (await storedEvents(user, runId)).events.length >= Number(lastId) + 5,
+      5_000,
+      'more events while disconnected',
+    );
 
-    const rest = await sse(`${server.app.url}/runs/${runId}/stream?format=agui`, { token: user.accessToken, headers: { 'last-event-id': lastId } });
+    const rest = await sse(`${server.app.url}/runs/${runId}/stream?format=agui`, {
+      token: user.accessToken,
+      headers: { 'last-event-id': lastId },
+    });
     expect(await endOf(rest, 15_000)).toBe('end');
     const union = [...first.events, ...rest.events];
     const unionIds = ids(union);
@@ -297,7 +433,12 @@ describe('POST /agui', () => {
     expect(await endOf(whole, 5_000)).toBe('end');
     expect(union).toEqual(whole.events);
     const replay = await replayThroughClient(union, { threadId, runId });
-    expect(replay.newMessages.filter((m) => m.role === 'assistant').map(textOf).filter((t) => t !== '')).toEqual([dripText(1, 30), dripText(31, 60)]);
+    expect(
+      replay.newMessages
+        .filter((m) => m.role === 'assistant')
+        .map(textOf)
+        .filter((t) => t !== ''),
+    ).toEqual([dripText(1, 30), dripText(31, 60)]);
   });
 
   it('cancel: a "wait 30 seconds" run over /agui cancelled with POST /runs/:id/cancel ends the stream with RUN_FINISHED outcome cancelled; cancel_run over the WebSocket does the same for a live HttpAgent', async () => {
@@ -320,13 +461,21 @@ describe('POST /agui', () => {
     expect(events.find((e) => e.type === 'TOOL_CALL_RESULT')).toMatchObject({ toolCallId });
     expect(aguiProblems(events)).toEqual([]);
     await replayThroughClient(stream.events, { threadId, runId });
-    await eventually(async () => (await threadRuns(server.app, user, threadId))[0]?.status === 'cancelled', 5_000, 'run cancelled');
+    await eventually(
+      async () => (await threadRuns(server.app, user, threadId))[0]?.status === 'cancelled',
+      5_000,
+      'run cancelled',
+    );
     expect((await storedEvents(user, runId)).events.at(-1)?.type).toBe('run_cancelled');
 
     // The official client, live, while the run is cancelled from a WebSocket.
     const consoleLines = watchClientConsole();
     const ws = await server.open(user);
-    const agent = new HttpAgent({ url: `${server.app.url}/agui`, headers: { Authorization: `Bearer ${user.accessToken}` }, threadId });
+    const agent = new HttpAgent({
+      url: `${server.app.url}/agui`,
+      headers: { Authorization: `Bearer ${user.accessToken}` },
+      threadId,
+    });
     agent.addMessage({ id: randomUUID(), role: 'user', content: 'wait 30 seconds' });
     const secondRunId = randomUUID();
     const seen: BaseEvent[] = [];
@@ -336,7 +485,8 @@ describe('POST /agui', () => {
       {
         onEvent: ({ event }) => {
           seen.push(event);
-          if (event.type === EventType.TOOL_CALL_START) ws.send({ type: 'cancel_run', id: 'cancel', runId: secondRunId });
+          if (event.type === EventType.TOOL_CALL_START)
+            ws.send({ type: 'cancel_run', id: 'cancel', runId: secondRunId });
         },
       },
     );
@@ -344,6 +494,10 @@ describe('POST /agui', () => {
     expect(consoleLines()).toEqual([]);
     expect(seen.at(-1)).toMatchObject({ type: 'RUN_FINISHED', runId: secondRunId, outcome: { type: 'cancelled' } });
     expect((await ws.runEvents(secondRunId)).at(-1)?.type).toBe('run_cancelled');
-    await eventually(async () => (await threadRuns(server.app, user, threadId)).map((r) => r.status).join() === 'cancelled,cancelled', 5_000, 'both runs cancelled');
+    await eventually(
+      async () => (await threadRuns(server.app, user, threadId)).map((r) => r.status).join() === 'cancelled,cancelled',
+      5_000,
+      'both runs cancelled',
+    );
   });
 });

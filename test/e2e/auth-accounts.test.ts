@@ -8,7 +8,8 @@ import { createTestApp, registerUser, request, type HttpResult, type TestApp } f
 import { expectAuthResponse } from '../attacks/helpers/identity.js';
 
 type ErrorBody = { error: { code: string; message: string } };
-const codeOf = (res: HttpResult<unknown>): string | undefined => (res.body as Partial<ErrorBody> | undefined)?.error?.code;
+const codeOf = (res: HttpResult<unknown>): string | undefined =>
+  (res.body as Partial<ErrorBody> | undefined)?.error?.code;
 const email = (prefix = 'acct'): string => `${prefix}-${randomUUID()}@example.com`;
 const PASSWORD = 'correct horse battery';
 
@@ -29,7 +30,9 @@ afterAll(async () => {
 describe('POST /auth/register', () => {
   it('contract: 201 {user, accessToken, refreshToken, tokenType:"Bearer", expiresIn} with Cache-Control: no-store', async () => {
     const e = email();
-    const res = await request<AuthResponse>(app.url, 'POST', '/auth/register', { body: { email: e, password: PASSWORD, displayName: 'Ada' } });
+    const res = await request<AuthResponse>(app.url, 'POST', '/auth/register', {
+      body: { email: e, password: PASSWORD, displayName: 'Ada' },
+    });
     expectAuthResponse(res, 201, e);
     expect(res.body.user.displayName).toBe('Ada');
     expect(res.body.user).not.toHaveProperty('passwordHash');
@@ -56,7 +59,9 @@ describe('POST /auth/register', () => {
 describe('POST /auth/login', () => {
   it('contract: 200, same shape as register, with Cache-Control: no-store; a new login is a new session', async () => {
     const user = await registerUser(app.url, 'login');
-    const res = await request<AuthResponse>(app.url, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
+    const res = await request<AuthResponse>(app.url, 'POST', '/auth/login', {
+      body: { email: user.email, password: user.password },
+    });
     expectAuthResponse(res, 200, user.email);
     expect(res.body.user.id).toBe(user.user.id);
     expect(res.body.refreshToken).not.toBe(user.refreshToken);
@@ -65,7 +70,9 @@ describe('POST /auth/login', () => {
 
   it('contract "emails are unique case-insensitively": login with a different email case works', async () => {
     const user = await registerUser(app.url, 'mixedcase');
-    const res = await request<AuthResponse>(app.url, 'POST', '/auth/login', { body: { email: user.email.toUpperCase(), password: user.password } });
+    const res = await request<AuthResponse>(app.url, 'POST', '/auth/login', {
+      body: { email: user.email.toUpperCase(), password: user.password },
+    });
     expectAuthResponse(res, 200);
     expect(res.body.user.id).toBe(user.user.id);
   });
@@ -106,24 +113,32 @@ describe('/auth/me and HTTP body rules', () => {
     expect(['unauthorized', 'invalid_token']).toContain(codeOf(res));
   });
 
-  it.each([['garbage', 'Bearer not-a-jwt'], ['three garbage segments', 'Bearer a.b.c'], ['wrong scheme', 'Basic dXNlcjpwYXNz'], ['empty bearer', 'Bearer ']])(
-    'RFC 6750 3.1: /auth/me with %s credentials → 401 invalid_token',
-    async (_name, authorization) => {
-      const res = await request(app.url, 'GET', '/auth/me', { headers: { authorization } });
-      expect(res.status).toBe(401);
-      expect(codeOf(res)).toBe('invalid_token');
-    },
-  );
+  it.each([
+    ['garbage', 'Bearer not-a-jwt'],
+    ['three garbage segments', 'Bearer a.b.c'],
+    ['wrong scheme', 'Basic dXNlcjpwYXNz'],
+    ['empty bearer', 'Bearer '],
+  ])('RFC 6750 3.1: /auth/me with %s credentials → 401 invalid_token', async (_name, authorization) => {
+    const res = await request(app.url, 'GET', '/auth/me', { headers: { authorization } });
+    expect(res.status).toBe(401);
+    expect(codeOf(res)).toBe('invalid_token');
+  });
 
   it('contract: a body above HTTP_BODY_LIMIT_BYTES gets 413 payload_too_large (default limit and a configured one)', async () => {
-    const big = await request(app.url, 'POST', '/auth/register', { body: { email: email(), password: PASSWORD, displayName: 'x'.repeat(70_000) } });
+    const big = await request(app.url, 'POST', '/auth/register', {
+      body: { email: email(), password: PASSWORD, displayName: 'x'.repeat(70_000) },
+    });
     expect(big.status).toBe(413);
     expect(codeOf(big)).toBe('payload_too_large');
-    const small = await request(smallBody.url, 'POST', '/auth/login', { body: { email: email(), password: 'p'.repeat(1100) } });
+    const small = await request(smallBody.url, 'POST', '/auth/login', {
+      body: { email: email(), password: 'p'.repeat(1100) },
+    });
     expect(small.status).toBe(413);
     expect(codeOf(small)).toBe('payload_too_large');
     // Just under the limit is parsed normally.
-    const ok = await request(smallBody.url, 'POST', '/auth/login', { body: { email: email(), password: 'p'.repeat(900) } });
+    const ok = await request(smallBody.url, 'POST', '/auth/login', {
+      body: { email: email(), password: 'p'.repeat(900) },
+    });
     expect(ok.status).toBe(401);
   });
 

@@ -4,10 +4,19 @@ import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthResponse } from '../../src/protocol/index.js';
-import { createTestApp, registerUser, request, TestSocket, wsUrl, type HttpResult, type TestApp } from '../../src/testing/index.js';
+import {
+  createTestApp,
+  registerUser,
+  request,
+  TestSocket,
+  wsUrl,
+  type HttpResult,
+  type TestApp,
+} from '../../src/testing/index.js';
 
 type ErrorBody = { error: { code: string; message: string } };
-const codeOf = (res: HttpResult<unknown>): string | undefined => (res.body as Partial<ErrorBody> | undefined)?.error?.code;
+const codeOf = (res: HttpResult<unknown>): string | undefined =>
+  (res.body as Partial<ErrorBody> | undefined)?.error?.code;
 const ADMIN = `Boss-${randomUUID()}@Example.com`;
 
 let devApp: TestApp;
@@ -40,7 +49,13 @@ describe('POST /auth/demo', () => {
     const second = await request<AuthResponse>(demoApp.url, 'POST', '/auth/demo');
     for (const res of [first, second]) {
       expect(res.status).toBe(201);
-      expect(res.body).toMatchObject({ user: { id: expect.any(String), isAdmin: false }, accessToken: expect.any(String), refreshToken: expect.any(String), tokenType: 'Bearer', expiresIn: expect.any(Number) });
+      expect(res.body).toMatchObject({
+        user: { id: expect.any(String), isAdmin: false },
+        accessToken: expect.any(String),
+        refreshToken: expect.any(String),
+        tokenType: 'Bearer',
+        expiresIn: expect.any(Number),
+      });
       expect(res.headers.get('cache-control')).toContain('no-store');
     }
     expect(first.body.user.id).not.toBe(second.body.user.id);
@@ -48,7 +63,9 @@ describe('POST /auth/demo', () => {
     expect(decodeJwt(first.body.accessToken).sub).toBe(first.body.user.id);
 
     // The first demo user starts a thread.
-    const ws = await TestSocket.open(wsUrl(demoApp.url), { headers: { authorization: `Bearer ${first.body.accessToken}` } });
+    const ws = await TestSocket.open(wsUrl(demoApp.url), {
+      headers: { authorization: `Bearer ${first.body.accessToken}` },
+    });
     ws.send({ type: 'user_message', id: 'd1', text: 'hello from demo one' });
     const ack = (await ws.next((m) => m.type === 'message_accepted')) as { runId: string; threadId: string };
     await ws.runEvents(ack.runId);
@@ -60,10 +77,15 @@ describe('POST /auth/demo', () => {
     const theirs = await request<Threads>(demoApp.url, 'GET', '/threads', { token: second.body.accessToken });
     expect(theirs.status).toBe(200);
     expect(theirs.body.threads).toEqual([]);
-    const peek = await request(demoApp.url, 'GET', `/threads/${ack.threadId}/messages`, { token: second.body.accessToken });
+    const peek = await request(demoApp.url, 'GET', `/threads/${ack.threadId}/messages`, {
+      token: second.body.accessToken,
+    });
     expect(peek.status).toBe(404);
     expect(codeOf(peek)).toBe('not_found');
-    expect((await request(demoApp.url, 'GET', `/runs/${ack.runId}/events?after=0`, { token: second.body.accessToken })).status).toBe(404);
+    expect(
+      (await request(demoApp.url, 'GET', `/runs/${ack.runId}/events?after=0`, { token: second.body.accessToken }))
+        .status,
+    ).toBe(404);
   });
 
   it('contract: demo is rate limited (a burst of 30 gets 429 rate_limited + Retry-After)', async () => {
@@ -79,7 +101,15 @@ describe('POST /auth/demo', () => {
 });
 
 describe('GET /auth/stats', () => {
-  const FIELDS = ['totalValidations', 'reuseAttemptsBlocked', 'concurrentUsageDetected', 'tokensExpiredCleanup', 'activeTokenSessions', 'activeSessionsByUser', 'oldestSessionAgeSeconds'];
+  const FIELDS = [
+    'totalValidations',
+    'reuseAttemptsBlocked',
+    'concurrentUsageDetected',
+    'tokensExpiredCleanup',
+    'activeTokenSessions',
+    'activeSessionsByUser',
+    'oldestSessionAgeSeconds',
+  ];
 
   it('contract: 403 forbidden for a non-admin, 401 without a token', async () => {
     const user = await registerUser(adminApp.url, 'plain');
@@ -90,21 +120,30 @@ describe('GET /auth/stats', () => {
   });
 
   it('contract: 200 with every listed field for a user named in ADMIN_EMAILS (matched case-insensitively)', async () => {
-    const reg = await request<AuthResponse>(adminApp.url, 'POST', '/auth/register', { body: { email: ADMIN.toLowerCase(), password: 'correct horse battery' } });
+    const reg = await request<AuthResponse>(adminApp.url, 'POST', '/auth/register', {
+      body: { email: ADMIN.toLowerCase(), password: 'correct horse battery' },
+    });
     expect(reg.status).toBe(201);
     expect(reg.body.user.isAdmin).toBe(true);
-    const before = await request<Record<string, unknown>>(adminApp.url, 'GET', '/auth/stats', { token: reg.body.accessToken });
+    const before = await request<Record<string, unknown>>(adminApp.url, 'GET', '/auth/stats', {
+      token: reg.body.accessToken,
+    });
     expect(before.status).toBe(200);
     for (const field of FIELDS) expect(before.body, field).toHaveProperty(field);
-    for (const field of FIELDS.filter((f) => f !== 'activeSessionsByUser')) expect(typeof before.body[field], field).toBe('number');
+    for (const field of FIELDS.filter((f) => f !== 'activeSessionsByUser'))
+      expect(typeof before.body[field], field).toBe('number');
     expect(typeof before.body.activeSessionsByUser).toBe('object');
     expect(before.body.activeTokenSessions as number).toBeGreaterThanOrEqual(1);
 
     // A blocked refresh-token reuse is counted.
     const victim = await registerUser(adminApp.url, 'victim');
     await request(adminApp.url, 'POST', '/auth/refresh', { body: { refreshToken: victim.refreshToken } });
-    expect(codeOf(await request(adminApp.url, 'POST', '/auth/refresh', { body: { refreshToken: victim.refreshToken } }))).toBe('refresh_token_reused');
-    const after = await request<Record<string, number>>(adminApp.url, 'GET', '/auth/stats', { token: reg.body.accessToken });
+    expect(
+      codeOf(await request(adminApp.url, 'POST', '/auth/refresh', { body: { refreshToken: victim.refreshToken } })),
+    ).toBe('refresh_token_reused');
+    const after = await request<Record<string, number>>(adminApp.url, 'GET', '/auth/stats', {
+      token: reg.body.accessToken,
+    });
     expect(after.body.reuseAttemptsBlocked).toBeGreaterThan(before.body.reuseAttemptsBlocked as number);
     expect(after.body.totalValidations).toBeGreaterThan(before.body.totalValidations as number);
   });

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, request, type HttpResult, type TestApp } from '../../src/testing/index.js';
 
 type ErrorBody = { error: { code: string; message: string } };
-const codeOf = (res: HttpResult<unknown>): string | undefined => (res.body as Partial<ErrorBody> | undefined)?.error?.code;
+const codeOf = (res: HttpResult<unknown>): string | undefined =>
+  (res.body as Partial<ErrorBody> | undefined)?.error?.code;
 
 let app: TestApp;
 beforeAll(async () => {

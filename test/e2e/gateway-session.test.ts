@@ -16,7 +16,10 @@ let skewMs = 0;
 let app: TestApp;
 let alice: User;
 beforeAll(async () => {
-  app = await createTestApp({ HEARTBEAT_INTERVAL_MS: '1000', ACCESS_TOKEN_TTL_SECONDS: String(TTL_SECONDS) }, { now: () => Date.now() + skewMs });
+  app = await createTestApp(
+    { HEARTBEAT_INTERVAL_MS: '1000', ACCESS_TOKEN_TTL_SECONDS: String(TTL_SECONDS) },
+    { now: () => Date.now() + skewMs },
+  );
   alice = await registerUser(app.url, 'alice');
 });
 afterEach(() => {
@@ -26,10 +29,13 @@ afterAll(async () => {
   await app?.close();
 });
 
-const open = (token: string, options: Parameters<typeof TestSocket.open>[1] = {}) => TestSocket.open(wsUrl(app.url), { ...options, headers: { authorization: `Bearer ${token}` } });
+const open = (token: string, options: Parameters<typeof TestSocket.open>[1] = {}) =>
+  TestSocket.open(wsUrl(app.url), { ...options, headers: { authorization: `Bearer ${token}` } });
 
 async function login(user: User): Promise<{ accessToken: string; refreshToken: string }> {
-  const res = await request<{ accessToken: string; refreshToken: string }>(app.url, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
+  const res = await request<{ accessToken: string; refreshToken: string }>(app.url, 'POST', '/auth/login', {
+    body: { email: user.email, password: user.password },
+  });
   expect(res.status).toBe(200);
   return res.body;
 }
@@ -73,7 +79,9 @@ describe('heartbeat (HEARTBEAT_INTERVAL_MS=1000)', () => {
 describe('access token expiry', () => {
   it('CONTRACT close codes 4001: token_expiring arrives, then the socket closes 4001 when the access token expires', async () => {
     const user = await registerUser(app.url, 'expiring');
-    const exp = (JSON.parse(Buffer.from(user.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }).exp;
+    const exp = (
+      JSON.parse(Buffer.from(user.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }
+    ).exp;
     skewMs = exp * 1000 - 3_000 - Date.now(); // the server now believes the token has 3 s left
     const ws = await open(user.accessToken);
     const started = Date.now();
@@ -88,8 +96,13 @@ describe('access token expiry', () => {
 
   it('CONTRACT close codes 4001: a socket opened with a ticket closes 4001 when the access token that issued the ticket expires', async () => {
     const user = await registerUser(app.url, 'ticket-expiring');
-    const exp = (JSON.parse(Buffer.from(user.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }).exp;
-    const ticket = await request<{ url: string }>(app.url, 'POST', '/ws/ticket', { token: user.accessToken, body: { ttlSeconds: 3600 } });
+    const exp = (
+      JSON.parse(Buffer.from(user.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }
+    ).exp;
+    const ticket = await request<{ url: string }>(app.url, 'POST', '/ws/ticket', {
+      token: user.accessToken,
+      body: { ttlSeconds: 3600 },
+    });
     skewMs = exp * 1000 - 3_000 - Date.now();
     const ws = await TestSocket.open(ticket.body.url);
     await ws.next((m) => m.type === 'token_expiring', 3_500);
@@ -98,7 +111,9 @@ describe('access token expiry', () => {
 
   it('CONTRACT WS authenticate: renewing the token before expiry keeps the socket open past the old exp', async () => {
     const user = await registerUser(app.url, 'renewing');
-    const exp = (JSON.parse(Buffer.from(user.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }).exp;
+    const exp = (
+      JSON.parse(Buffer.from(user.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }
+    ).exp;
     skewMs = exp * 1000 - 3_000 - Date.now();
     const ws = await open(user.accessToken);
     await ws.next((m) => m.type === 'token_expiring', 3_000);

@@ -97,31 +97,40 @@ describe('after the upgrade', () => {
     const b = await TestSocket.open((await issue()).url);
     for (const ws of [a, b]) {
       const hello = ws.messages[0] as unknown as Record<string, unknown>;
-      expect(hello).toEqual(expect.objectContaining({
-        type: 'connection_established',
-        connectionId: expect.any(String),
-        userId: user.user.id,
-        serverTime: expect.any(String),
-        heartbeatIntervalMs: config.body.heartbeatIntervalMs,
-        activeRuns: [],
-      }));
+      expect(hello).toEqual(
+        expect.objectContaining({
+          type: 'connection_established',
+          connectionId: expect.any(String),
+          userId: user.user.id,
+          serverTime: expect.any(String),
+          heartbeatIntervalMs: config.body.heartbeatIntervalMs,
+          activeRuns: [],
+        }),
+      );
       expect(Math.abs(Date.parse(hello.serverTime as string) - Date.now())).toBeLessThan(10_000);
     }
-    expect((a.messages[0] as { connectionId: string }).connectionId).not.toBe((b.messages[0] as { connectionId: string }).connectionId);
+    expect((a.messages[0] as { connectionId: string }).connectionId).not.toBe(
+      (b.messages[0] as { connectionId: string }).connectionId,
+    );
     a.close();
     b.close();
   });
 
-  it('CONTRACT WS: activeRuns lists the user\'s run in progress so a new tab can resume it', async () => {
+  it("CONTRACT WS: activeRuns lists the user's run in progress so a new tab can resume it", async () => {
     const runner = await registerUser(app.url, 'active');
     const first = await TestSocket.open(wsUrl(app.url), bearer(runner.accessToken));
     first.send({ type: 'user_message', id: 'w', text: 'please wait 3 seconds' });
     const ack = (await first.next((m) => m.type === 'message_accepted')) as { runId: string; threadId: string };
     await first.next((m) => m.type === 'agent_started' && m.runId === ack.runId);
     const second = await TestSocket.open(wsUrl(app.url), bearer(runner.accessToken));
-    const hello = second.messages[0] as { type: string; activeRuns: Array<{ runId: string; threadId: string; lastSeq: number }> };
+    const hello = second.messages[0] as {
+      type: string;
+      activeRuns: Array<{ runId: string; threadId: string; lastSeq: number }>;
+    };
     expect(hello.type).toBe('connection_established');
-    expect(hello.activeRuns).toEqual([expect.objectContaining({ runId: ack.runId, threadId: ack.threadId, lastSeq: expect.any(Number) })]);
+    expect(hello.activeRuns).toEqual([
+      expect.objectContaining({ runId: ack.runId, threadId: ack.threadId, lastSeq: expect.any(Number) }),
+    ]);
     expect(hello.activeRuns[0]?.lastSeq).toBeGreaterThanOrEqual(1);
     await request(app.url, 'POST', `/runs/${ack.runId}/cancel`, { token: runner.accessToken });
     await first.runEvents(ack.runId, 10_000);

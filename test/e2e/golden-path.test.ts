@@ -17,7 +17,9 @@ describe('golden path', () => {
     expect(me.status).toBe(200);
     expect(me.body).toMatchObject({ user: { id: user.user.id, email: user.email } });
 
-    const ticket = await request<{ ticket: string; url: string; expiresIn: number }>(app.url, 'POST', '/ws/ticket', { token: user.accessToken });
+    const ticket = await request<{ ticket: string; url: string; expiresIn: number }>(app.url, 'POST', '/ws/ticket', {
+      token: user.accessToken,
+    });
     expect(ticket.status).toBe(201);
     expect(ticket.body.expiresIn).toBe(60);
     expect(ticket.body.url).toBe(wsUrl(app.url, `?ticket=${ticket.body.ticket}`));
@@ -33,13 +35,25 @@ describe('golden path', () => {
     const events = await ws.runEvents(runId);
 
     expect(verifyRunEvents(events)).toEqual([]);
-    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_message_delta', 'agent_completed']));
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining([
+        'agent_started',
+        'agent_thinking',
+        'tool_executing',
+        'tool_completed',
+        'agent_message_delta',
+        'agent_completed',
+      ]),
+    );
     const tool = events.find((e): e is Extract<RunEvent, { type: 'tool_executing' }> => e.type === 'tool_executing');
     expect(tool).toMatchObject({ tool: 'calculator', args: { expression: '12*7' } });
     const done = events.at(-1) as Extract<RunEvent, { type: 'agent_completed' }>;
     expect(done.type).toBe('agent_completed');
     expect(done.text).toContain('84');
-    const streamed = events.filter((e) => e.type === 'agent_message_delta').map((e) => (e as { text: string }).text).join('');
+    const streamed = events
+      .filter((e) => e.type === 'agent_message_delta')
+      .map((e) => (e as { text: string }).text)
+      .join('');
     expect(streamed).toBe(done.text);
     for (const e of events) expect(e).toMatchObject({ runId, threadId });
 
@@ -47,18 +61,34 @@ describe('golden path', () => {
     const order = ws.messages.map((m) => m.type);
     expect(order.indexOf('message_added')).toBeLessThan(order.indexOf('agent_started'));
 
-    const threads = await request<{ threads: Array<{ id: string; title: string }> }>(app.url, 'GET', '/threads', { token: user.accessToken });
+    const threads = await request<{ threads: Array<{ id: string; title: string }> }>(app.url, 'GET', '/threads', {
+      token: user.accessToken,
+    });
     expect(threads.body.threads).toEqual([expect.objectContaining({ id: threadId, title: 'calculate 12*7' })]);
-    const messages = await request<{ messages: Array<{ role: string; text: string; runId: string }> }>(app.url, 'GET', `/threads/${threadId}/messages`, { token: user.accessToken });
+    const messages = await request<{ messages: Array<{ role: string; text: string; runId: string }> }>(
+      app.url,
+      'GET',
+      `/threads/${threadId}/messages`,
+      { token: user.accessToken },
+    );
     expect(messages.body.messages).toEqual([
       expect.objectContaining({ role: 'user', text: 'calculate 12*7', runId }),
       expect.objectContaining({ role: 'assistant', text: done.text, runId }),
     ]);
-    const stored = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${runId}/events?after=0`, { token: user.accessToken });
+    const stored = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${runId}/events?after=0`, {
+      token: user.accessToken,
+    });
     expect(stored.body.events).toEqual(events);
-    const after3 = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${runId}/events?after=3`, { token: user.accessToken });
+    const after3 = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${runId}/events?after=3`, {
+      token: user.accessToken,
+    });
     expect(after3.body.events.map((e) => e.seq)).toEqual(events.slice(3).map((e) => e.seq));
-    const thread = await request<{ thread: { runs: Array<{ id: string; status: string }> } }>(app.url, 'GET', `/threads/${threadId}`, { token: user.accessToken });
+    const thread = await request<{ thread: { runs: Array<{ id: string; status: string }> } }>(
+      app.url,
+      'GET',
+      `/threads/${threadId}`,
+      { token: user.accessToken },
+    );
     expect(thread.body.thread.runs).toEqual([expect.objectContaining({ id: runId, status: 'completed' })]);
 
     // A follow-up in the same thread.
@@ -67,7 +97,10 @@ describe('golden path', () => {
     expect(ack2.threadId).toBe(threadId);
     const events2 = await ws.runEvents(ack2.runId);
     expect(verifyRunEvents(events2)).toEqual([]);
-    expect(events2.find((e) => e.type === 'tool_executing')).toMatchObject({ tool: 'clock', args: { timeZone: 'Europe/Paris' } });
+    expect(events2.find((e) => e.type === 'tool_executing')).toMatchObject({
+      tool: 'clock',
+      args: { timeZone: 'Europe/Paris' },
+    });
     ws.close();
   });
 
@@ -93,7 +126,12 @@ describe('golden path', () => {
     const ready = await request(app.url, 'GET', '/health/ready');
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'ok', components: { database: 'ok' } });
-    expect((await request(app.url, 'GET', '/ws/health')).body).toEqual({ status: 'ok', connections: expect.any(Number), preConnectionAuth: true, demoMode: false });
+    expect((await request(app.url, 'GET', '/ws/health')).body).toEqual({
+      status: 'ok',
+      connections: expect.any(Number),
+      preConnectionAuth: true,
+      demoMode: false,
+    });
     expect((await request(app.url, 'GET', '/ws/config')).body).toEqual({
       url: wsUrl(app.url),
       heartbeatIntervalMs: 30_000,

@@ -52,7 +52,8 @@ async function upgrade(token: string): Promise<Upgrade> {
 }
 
 const me = (token: string) => request<{ error?: { code: string } }>(server.app.url, 'GET', '/auth/me', { token });
-const errorCode = (body: unknown): string | undefined => (body as { error?: { code?: string } } | undefined)?.error?.code;
+const errorCode = (body: unknown): string | undefined =>
+  (body as { error?: { code?: string } } | undefined)?.error?.code;
 
 describe('hardening: auth store outage and circuit breaker', () => {
   it('503 not 401 while the store is down, readiness names auth, open sockets live on, garbage is still 401, and it heals', async () => {
@@ -73,11 +74,17 @@ describe('hardening: auth store outage and circuit breaker', () => {
       expect(res.status).toBe(503);
       expect(errorCode(res.body)).toBe('service_unavailable');
     }
-    const refresh = await request(server.app.url, 'POST', '/auth/refresh', { body: { refreshToken: user.refreshToken } });
+    const refresh = await request(server.app.url, 'POST', '/auth/refresh', {
+      body: { refreshToken: user.refreshToken },
+    });
     expect(refresh.status).toBe(503);
     expect(errorCode(refresh.body)).toBe('service_unavailable');
 
-    const ready = await request<{ status: string; failing?: string[]; components?: Record<string, string> }>(server.app.url, 'GET', '/health/ready');
+    const ready = await request<{ status: string; failing?: string[]; components?: Record<string, string> }>(
+      server.app.url,
+      'GET',
+      '/health/ready',
+    );
     expect(ready.status).toBe(503);
     expect(ready.body.failing).toContain('auth');
     expect(ready.body.failing).not.toContain('database');
@@ -101,7 +108,10 @@ describe('hardening: auth store outage and circuit breaker', () => {
 
     // In-band re-authentication cannot be confirmed: error service_unavailable, then close 1011 (retry later).
     victim.send({ type: 'authenticate', id: 'reauth', token: user.accessToken });
-    expect(await victim.waitFor((m) => m.type === 'error', 3_000)).toMatchObject({ code: 'service_unavailable', replyTo: 'reauth' });
+    expect(await victim.waitFor((m) => m.type === 'error', 3_000)).toMatchObject({
+      code: 'service_unavailable',
+      replyTo: 'reauth',
+    });
     expect((await victim.waitClose(3_000)).code).toBe(1011);
     expect(bystander.closed).toBeUndefined();
 
@@ -113,7 +123,10 @@ describe('hardening: auth store outage and circuit breaker', () => {
     expect((await upgrade(user.accessToken)).status).toBe(101);
     const again = await open(user);
     again.send({ type: 'authenticate', id: 'reauth-ok', token: user.accessToken });
-    expect(await again.waitFor((m) => m.type === 'authenticated' || m.type === 'error', 3_000)).toMatchObject({ type: 'authenticated', replyTo: 'reauth-ok' });
+    expect(await again.waitFor((m) => m.type === 'authenticated' || m.type === 'error', 3_000)).toMatchObject({
+      type: 'authenticated',
+      replyTo: 'reauth-ok',
+    });
     bystander.send({ type: 'ping', id: 'after' });
     expect(await bystander.waitFor((m) => m.type === 'pong', 3_000)).toMatchObject({ replyTo: 'after' });
   }, 30_000);
@@ -121,12 +134,16 @@ describe('hardening: auth store outage and circuit breaker', () => {
   it('wrong passwords and unknown emails are answers, not faults: they never open the circuit', async () => {
     const user = await registerUser(server.app.url, 'breaker-creds');
     for (let i = 0; i < 6; i++) {
-      const res = await request(server.app.url, 'POST', '/auth/login', { body: { email: user.email, password: `wrong password ${i}` } });
+      const res = await request(server.app.url, 'POST', '/auth/login', {
+        body: { email: user.email, password: `wrong password ${i}` },
+      });
       expect(res.status).toBe(401);
       expect(errorCode(res.body)).toBe('invalid_credentials');
     }
     for (let i = 0; i < 3; i++) {
-      const res = await request(server.app.url, 'POST', '/auth/login', { body: { email: `nobody-${i}-${Date.now()}@example.com`, password: 'whatever password' } });
+      const res = await request(server.app.url, 'POST', '/auth/login', {
+        body: { email: `nobody-${i}-${Date.now()}@example.com`, password: 'whatever password' },
+      });
       expect(res.status).toBe(401);
     }
     for (let i = 0; i < 6; i++) expect((await upgrade('still.not.ajwt')).status).toBe(401);

@@ -36,7 +36,11 @@ describe('hardening: connections per user (MAX_CONNECTIONS_PER_USER=3)', () => {
 
     b.close();
     await b.waitClose(3_000);
-    await eventually(() => server.app.gateway.registry.countFor(user.user.id) === 2, 3_000, 'the closed socket to leave the registry');
+    await eventually(
+      () => server.app.gateway.registry.countFor(user.user.id) === 2,
+      3_000,
+      'the closed socket to leave the registry',
+    );
     const again = await open(user);
     expect(again.messages[0]).toMatchObject({ type: 'connection_established', userId: user.user.id });
     expect(server.app.gateway.registry.countFor(user.user.id)).toBe(3);
@@ -57,7 +61,11 @@ describe('hardening: connections per user (MAX_CONNECTIONS_PER_USER=3)', () => {
 
     // Dropping the raw sockets frees the slots (no leaked reservation).
     for (const r of results) r.socket?.destroy();
-    await eventually(() => server.app.gateway.registry.countFor(user.user.id) === 0, 5_000, 'dropped sockets to be released');
+    await eventually(
+      () => server.app.gateway.registry.countFor(user.user.id) === 0,
+      5_000,
+      'dropped sockets to be released',
+    );
     const after = await Promise.all(Array.from({ length: 3 }, () => upgrade(server.app, bearer(user))));
     for (const r of after) if (r.socket !== undefined) raw.push(r.socket);
     expect(after.map((r) => r.status)).toEqual([101, 101, 101]);
@@ -69,7 +77,8 @@ describe('hardening: connections per user (MAX_CONNECTIONS_PER_USER=3)', () => {
     for (let i = 0; i < 3; i++) await open(full);
     expect((await upgrade(server.app, bearer(full))).status).toBe(429);
     const mine = [await open(other), await open(other), await open(other)];
-    for (const ws of mine) expect(ws.messages[0]).toMatchObject({ type: 'connection_established', userId: other.user.id });
+    for (const ws of mine)
+      expect(ws.messages[0]).toMatchObject({ type: 'connection_established', userId: other.user.id });
     expect((await upgrade(server.app, bearer(other))).status).toBe(429);
     expect(server.app.gateway.registry.countFor(full.user.id)).toBe(3);
   });

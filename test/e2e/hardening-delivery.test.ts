@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { isTerminalEvent, verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { registerUser, request } from '../../src/testing/index.js';
-import { eventually, isRunEvent, range, send, seqs, settle, terminalOf, useScriptedApp, type Established, type Resumed } from './helpers/runs.js';
+import {
+  eventually,
+  isRunEvent,
+  range,
+  send,
+  seqs,
+  settle,
+  terminalOf,
+  useScriptedApp,
+  type Established,
+  type Resumed,
+} from './helpers/runs.js';
 
 /**
  * Hardening: the delivery rule. A connection open when a run starts follows it live from seq 1; a connection that
@@ -14,7 +25,7 @@ const DELTAS = 300;
 const server = useScriptedApp({ MAX_RUNS_PER_USER: '10' });
 const { open } = server;
 
-describe('hardening: delivery of a run to the user\'s connections', () => {
+describe("hardening: delivery of a run to the user's connections", () => {
   it('a connection opened mid-run gets nothing of it until resume {afterSeq: 0}, then seq 1..terminal exactly once, in order', async () => {
     const user = await registerUser(server.app.url, 'deliver-late');
     const early = await open(user);
@@ -46,12 +57,16 @@ describe('hardening: delivery of a run to the user\'s connections', () => {
     expect(got).toEqual(full);
     // The replay's part came before the resumed ack; everything after it continued live, without a seam.
     const ackIndex = late.messages.indexOf(resumedMessage);
-    const replayed = late.messages.slice(0, ackIndex).filter((m): m is RunEvent => isRunEvent(m) && m.runId === ack.runId);
+    const replayed = late.messages
+      .slice(0, ackIndex)
+      .filter((m): m is RunEvent => isRunEvent(m) && m.runId === ack.runId);
     expect(replayed.length).toBe(resumed.lastSeq);
     expect(seqs(replayed)).toEqual(range(1, resumed.lastSeq));
 
     // The stored log agrees with what both connections saw.
-    const stored = await request<{ events: RunEvent[] }>(server.app.url, 'GET', `/runs/${ack.runId}/events?after=0`, { token: user.accessToken });
+    const stored = await request<{ events: RunEvent[] }>(server.app.url, 'GET', `/runs/${ack.runId}/events?after=0`, {
+      token: user.accessToken,
+    });
     expect(stored.body.events).toEqual(full);
   });
 
@@ -104,11 +119,15 @@ describe('hardening: delivery of a run to the user\'s connections', () => {
     await terminalOf(starter, ack.runId, 20_000);
     // The second replay starts where seq 1 shows up again; live events may continue the first stream until then.
     const secondStart = (events: RunEvent[]): number => events.findIndex((e, i) => i > 0 && e.seq === 1);
-    await eventually(() => {
-      const events = late.eventsOf(ack.runId);
-      const last = events.at(-1);
-      return secondStart(events) > 0 && last !== undefined && isTerminalEvent(last);
-    }, 10_000, 'the second replay to reach the terminal event');
+    await eventually(
+      () => {
+        const events = late.eventsOf(ack.runId);
+        const last = events.at(-1);
+        return secondStart(events) > 0 && last !== undefined && isTerminalEvent(last);
+      },
+      10_000,
+      'the second replay to reach the terminal event',
+    );
     await settle(200);
     // The first stream: 1..k exactly once. The second, from the second resume on: 1..terminal exactly once.
     const events = late.eventsOf(ack.runId);

@@ -12,7 +12,10 @@ const server = useTestApp({ WS_MESSAGES_PER_SECOND: '5', WS_MESSAGE_BURST: '10' 
 const { open } = server;
 
 const pongs = (ws: TestSocket, prefix: string): string[] =>
-  ws.messages.filter((m) => m.type === 'pong').map((m) => (m as { replyTo: string | null }).replyTo ?? '').filter((id) => id.startsWith(prefix));
+  ws.messages
+    .filter((m) => m.type === 'pong')
+    .map((m) => (m as { replyTo: string | null }).replyTo ?? '')
+    .filter((id) => id.startsWith(prefix));
 
 describe('hardening: WebSocket message rate', () => {
   it('a client sending about 10 pings a second for a second gets every pong and stays open', async () => {
@@ -29,7 +32,7 @@ describe('hardening: WebSocket message rate', () => {
     expect(ws.messages.some((m) => m.type === 'error')).toBe(false);
   });
 
-  it('a flood of 200 pings closes that connection 1008 `rate limit exceeded`; the user\'s other connections are unaffected', async () => {
+  it("a flood of 200 pings closes that connection 1008 `rate limit exceeded`; the user's other connections are unaffected", async () => {
     const user = await registerUser(server.app.url, 'rate-flood');
     const calm = await open(user);
     const flooder = await open(user);

@@ -30,7 +30,9 @@ describe('hardening: metrics', () => {
 
     // One accepted handshake, one refused with 401.
     const ws = await server.open(user);
-    const refused = await TestSocket.open(wsUrl(server.app.url), { headers: { authorization: 'Bearer not-a-token' } }).then(
+    const refused = await TestSocket.open(wsUrl(server.app.url), {
+      headers: { authorization: 'Bearer not-a-token' },
+    }).then(
       (s) => (s.close(), 'opened'),
       (err: { status?: number }) => err.status,
     );
@@ -43,7 +45,9 @@ describe('hardening: metrics', () => {
     // A rate-limited login: LOGIN_ATTEMPTS_PER_MINUTE=2 per IP (registration counted too).
     let limited: Awaited<ReturnType<typeof request>> | undefined;
     for (let i = 0; i < 4 && limited === undefined; i++) {
-      const res = await request(server.app.url, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
+      const res = await request(server.app.url, 'POST', '/auth/login', {
+        body: { email: user.email, password: user.password },
+      });
       if (res.status === 429) limited = res;
       else expect(res.status).toBe(200);
     }
@@ -81,7 +85,8 @@ describe('hardening: metrics', () => {
     const target = await createTestApp();
     try {
       const who = await registerUser(target.url, 'metrics-gauge');
-      const read = async (): Promise<number | undefined> => sample((await request<string>(target.url, 'GET', '/metrics')).body, 'agentgate_ws_connections');
+      const read = async (): Promise<number | undefined> =>
+        sample((await request<string>(target.url, 'GET', '/metrics')).body, 'agentgate_ws_connections');
       expect(await read()).toBe(0);
       const a = await connect(target, who);
       const b = await connect(target, who);

@@ -30,7 +30,9 @@ afterAll(async () => {
 });
 
 async function storedEvents(app: TestApp, user: User, runId: string): Promise<RunEvent[]> {
-  const res = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${runId}/events?after=0`, { token: user.accessToken });
+  const res = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${runId}/events?after=0`, {
+    token: user.accessToken,
+  });
   expect(res.status).toBe(200);
   return res.body.events;
 }
@@ -90,8 +92,12 @@ describe('hardening: graceful shutdown', () => {
     expect(toolDone).toBeDefined();
     expect(toolDone?.seq).toBeLessThan(terminal.seq);
 
-    expect(await threadRuns(second, user, short.threadId)).toEqual([expect.objectContaining({ id: short.runId, status: 'completed' })]);
-    expect(await threadRuns(second, user, long.threadId)).toEqual([expect.objectContaining({ id: long.runId, status: 'interrupted', errorCode: 'interrupted' })]);
+    expect(await threadRuns(second, user, short.threadId)).toEqual([
+      expect.objectContaining({ id: short.runId, status: 'completed' }),
+    ]);
+    expect(await threadRuns(second, user, long.threadId)).toEqual([
+      expect.objectContaining({ id: long.runId, status: 'interrupted', errorCode: 'interrupted' }),
+    ]);
   }, 30_000);
 
   it('with nothing running, stop() returns at once even with a grace period', async () => {

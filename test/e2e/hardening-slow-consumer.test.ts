@@ -78,10 +78,15 @@ async function open(user: User): Promise<TestSocket> {
 
 /** Waits (bounded) until the run's terminal event arrives or the socket closes; a short error otherwise. */
 async function terminalOrClose(ws: TestSocket, runId: string, timeoutMs: number): Promise<void> {
-  await eventually(() => ws.eventsOf(runId).some((e) => isTerminalEvent(e)) || ws.closed !== undefined, timeoutMs, `the end of run ${runId}`);
+  await eventually(
+    () => ws.eventsOf(runId).some((e) => isTerminalEvent(e)) || ws.closed !== undefined,
+    timeoutMs,
+    `the end of run ${runId}`,
+  );
 }
 
-const describeEvents = (events: RunEvent[]): string => `${events.length} events, last seq ${events.at(-1)?.seq ?? 0} (${events.at(-1)?.type ?? 'none'})`;
+const describeEvents = (events: RunEvent[]): string =>
+  `${events.length} events, last seq ${events.at(-1)?.seq ?? 0} (${events.at(-1)?.type ?? 'none'})`;
 
 describe('hardening: slow consumer', () => {
   it('a client that stops reading is closed, not buffered; the run completes, is stored whole, and a normal reader gets all of it', async () => {
@@ -95,7 +100,11 @@ describe('hardening: slow consumer', () => {
 
     const ack = await send(reader, { id: 'flood', text: 'script:flood' });
     // The server gives up on the paused socket: it is no longer an open connection of the user.
-    await eventually(() => !app.gateway.registry.all().some((c) => c.id === slowId && c.isOpen), 20_000, 'the slow consumer to be cut off');
+    await eventually(
+      () => !app.gateway.registry.all().some((c) => c.id === slowId && c.isOpen),
+      20_000,
+      'the slow consumer to be cut off',
+    );
     cutOff = true;
 
     await terminalOrClose(reader, ack.runId, 30_000);
@@ -111,7 +120,9 @@ describe('hardening: slow consumer', () => {
     expect(metrics.body).toMatch(/agentgate_ws_server_closes_total\{reason="slowConsumer"\} [1-9]/);
 
     // The run itself is stored whole and ends agent_completed.
-    const stored = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${ack.runId}/events?after=0`, { token: user.accessToken });
+    const stored = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${ack.runId}/events?after=0`, {
+      token: user.accessToken,
+    });
     expect(stored.status).toBe(200);
     expect(verifyRunEvents(stored.body.events)).toEqual([]);
     expect(stored.body.events.map((e) => e.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));

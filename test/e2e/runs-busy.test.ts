@@ -1,19 +1,44 @@
 import { describe, expect, it } from 'vitest';
 import { isTerminalEvent, verifyRunEvents, type ServerMessage } from '../../src/protocol/index.js';
 import { registerUser, request, type TestSocket } from '../../src/testing/index.js';
-import { errorFor, eventOf, isRunEvent, send, settle, terminalOf, threadRuns, useScriptedApp, watchUnhandledRejections, type Ack, type User } from './helpers/runs.js';
+import {
+  errorFor,
+  eventOf,
+  isRunEvent,
+  send,
+  settle,
+  terminalOf,
+  threadRuns,
+  useScriptedApp,
+  watchUnhandledRejections,
+  type Ack,
+  type User,
+} from './helpers/runs.js';
 
 const server = useScriptedApp({ MAX_RUNS_PER_USER: '20' });
 const { open } = server;
 
 /** Position of the first message matching `match` in what a socket received. */
 const indexOf = (ws: TestSocket, match: (m: ServerMessage) => boolean): number => ws.messages.findIndex(match);
-const startedAt = (ws: TestSocket, runId: string): number => indexOf(ws, (m) => isRunEvent(m) && m.runId === runId && m.type === 'agent_started');
-const endedAt = (ws: TestSocket, runId: string): number => indexOf(ws, (m) => isRunEvent(m) && m.runId === runId && isTerminalEvent(m));
-const addedAt = (ws: TestSocket, runId: string): number => indexOf(ws, (m) => m.type === 'message_added' && m.runId === runId);
+const startedAt = (ws: TestSocket, runId: string): number =>
+  indexOf(ws, (m) => isRunEvent(m) && m.runId === runId && m.type === 'agent_started');
+const endedAt = (ws: TestSocket, runId: string): number =>
+  indexOf(ws, (m) => isRunEvent(m) && m.runId === runId && isTerminalEvent(m));
+const addedAt = (ws: TestSocket, runId: string): number =>
+  indexOf(ws, (m) => m.type === 'message_added' && m.runId === runId);
 
-async function threadMessages(user: User, threadId: string): Promise<Array<{ role: string; text: string; runId: string }>> {
-  return (await request<{ messages: Array<{ role: string; text: string; runId: string }> }>(server.app.url, 'GET', `/threads/${threadId}/messages`, { token: user.accessToken })).body.messages;
+async function threadMessages(
+  user: User,
+  threadId: string,
+): Promise<Array<{ role: string; text: string; runId: string }>> {
+  return (
+    await request<{ messages: Array<{ role: string; text: string; runId: string }> }>(
+      server.app.url,
+      'GET',
+      `/threads/${threadId}/messages`,
+      { token: user.accessToken },
+    )
+  ).body.messages;
 }
 
 describe('runs: onBusy', () => {
@@ -26,7 +51,9 @@ describe('runs: onBusy', () => {
     expect(await errorFor(ws, 'no')).toMatchObject({ type: 'error', code: 'thread_busy', replyTo: 'no' });
     await settle(200);
     expect(ws.messages.filter((m) => m.type === 'message_added')).toHaveLength(1);
-    expect(await threadRuns(server.app, user, first.threadId)).toEqual([expect.objectContaining({ id: first.runId, status: 'running' })]);
+    expect(await threadRuns(server.app, user, first.threadId)).toEqual([
+      expect.objectContaining({ id: first.runId, status: 'running' }),
+    ]);
     expect(await threadMessages(user, first.threadId)).toHaveLength(1);
     expect(ws.eventsOf(first.runId).some((e) => isTerminalEvent(e))).toBe(false);
 
@@ -42,7 +69,12 @@ describe('runs: onBusy', () => {
     const first = await send(ws, { id: 'first', text: 'wait 30 seconds' });
     const tool = await eventOf(ws, first.runId, 'tool_executing');
     const t0 = Date.now();
-    const second = await send(ws, { id: 'second', threadId: first.threadId, text: 'calculate 6*7', onBusy: 'interrupt' });
+    const second = await send(ws, {
+      id: 'second',
+      threadId: first.threadId,
+      text: 'calculate 6*7',
+      onBusy: 'interrupt',
+    });
     expect(second.threadId).toBe(first.threadId);
     expect((await terminalOf(ws, first.runId, 2_000)).type).toBe('run_cancelled');
     expect(Date.now() - t0).toBeLessThan(2_000);
@@ -50,7 +82,9 @@ describe('runs: onBusy', () => {
     const events1 = ws.eventsOf(first.runId);
     expect(verifyRunEvents(events1)).toEqual([]);
     expect(verifyRunEvents(events2)).toEqual([]);
-    expect(events1.find((e) => e.type === 'tool_completed' && e.toolCallId === tool.toolCallId)).toMatchObject({ error: expect.anything() });
+    expect(events1.find((e) => e.type === 'tool_completed' && e.toolCallId === tool.toolCallId)).toMatchObject({
+      error: expect.anything(),
+    });
     expect(events2.at(-1)).toMatchObject({ type: 'agent_completed', text: expect.stringContaining('42') });
     expect(startedAt(ws, second.runId)).toBeGreaterThan(endedAt(ws, first.runId));
     expect((await threadRuns(server.app, user, first.threadId)).map((r) => [r.id, r.status])).toEqual([
@@ -67,13 +101,24 @@ describe('runs: onBusy', () => {
       const running = await send(ws, { id: 'running', text: 'wait 30 seconds' });
       await eventOf(ws, running.runId, 'tool_executing');
       const queued = await send(ws, { id: 'queued', threadId: running.threadId, text: 'calculate 1+1' });
-      const last = await send(ws, { id: 'last', threadId: running.threadId, text: 'calculate 6*7', onBusy: 'interrupt' });
+      const last = await send(ws, {
+        id: 'last',
+        threadId: running.threadId,
+        text: 'calculate 6*7',
+        onBusy: 'interrupt',
+      });
       expect((await terminalOf(ws, running.runId, 2_000)).type).toBe('run_cancelled');
       expect((await terminalOf(ws, queued.runId, 2_000)).type).toBe('run_cancelled');
       expect((await terminalOf(ws, last.runId, 5_000)).type).toBe('agent_completed');
       for (const ack of [running, queued, last]) expect(verifyRunEvents(ws.eventsOf(ack.runId))).toEqual([]);
-      expect(startedAt(ws, last.runId)).toBeGreaterThan(Math.max(endedAt(ws, running.runId), endedAt(ws, queued.runId)));
-      expect((await threadRuns(server.app, user, running.threadId)).map((r) => r.status)).toEqual(['cancelled', 'cancelled', 'completed']);
+      expect(startedAt(ws, last.runId)).toBeGreaterThan(
+        Math.max(endedAt(ws, running.runId), endedAt(ws, queued.runId)),
+      );
+      expect((await threadRuns(server.app, user, running.threadId)).map((r) => r.status)).toEqual([
+        'cancelled',
+        'cancelled',
+        'completed',
+      ]);
       await settle(100);
     } finally {
       rejections.stop();
@@ -98,15 +143,24 @@ describe('runs: onBusy', () => {
     }
     expect(startedAt(ws, second.runId)).toBeGreaterThan(endedAt(ws, first.runId));
     expect(startedAt(ws, third.runId)).toBeGreaterThan(endedAt(ws, second.runId));
-    expect((await threadRuns(server.app, user, first.threadId)).map((r) => r.status)).toEqual(['completed', 'completed', 'completed']);
+    expect((await threadRuns(server.app, user, first.threadId)).map((r) => r.status)).toEqual([
+      'completed',
+      'completed',
+      'completed',
+    ]);
     // Each run stored its own answer.
     const messages = await threadMessages(user, first.threadId);
     for (const ack of [first, second, third]) {
-      expect(messages.filter((m) => m.runId === ack.runId).map((m) => m.role).sort()).toEqual(['assistant', 'user']);
+      expect(
+        messages
+          .filter((m) => m.runId === ack.runId)
+          .map((m) => m.role)
+          .sort(),
+      ).toEqual(['assistant', 'user']);
     }
   });
 
-  it('message_added reaches every connection of the user, with the message, before the run\'s agent_started', async () => {
+  it("message_added reaches every connection of the user, with the message, before the run's agent_started", async () => {
     const user = await registerUser(server.app.url, 'added');
     const [ws1, ws2] = await Promise.all([open(user), open(user)]);
     const acks: Ack[] = [];
@@ -116,12 +170,19 @@ describe('runs: onBusy', () => {
       for (const ws of [ws1, ws2]) {
         await terminalOf(ws, ack.runId);
         const added = ws.messages[addedAt(ws, ack.runId)];
-        expect(added).toMatchObject({ type: 'message_added', threadId: ack.threadId, runId: ack.runId, message: { id: expect.any(String), role: 'user', createdAt: expect.any(String) } });
+        expect(added).toMatchObject({
+          type: 'message_added',
+          threadId: ack.threadId,
+          runId: ack.runId,
+          message: { id: expect.any(String), role: 'user', createdAt: expect.any(String) },
+        });
         expect(addedAt(ws, ack.runId)).toBeLessThan(startedAt(ws, ack.runId));
         expect(ws.messages.filter((m) => m.type === 'message_added' && m.runId === ack.runId)).toHaveLength(1);
       }
     }
-    expect(ws1.messages[addedAt(ws1, acks[1]?.runId ?? '')]).toMatchObject({ message: { text: 'what time is it in Asia/Tokyo' } });
+    expect(ws1.messages[addedAt(ws1, acks[1]?.runId ?? '')]).toMatchObject({
+      message: { text: 'what time is it in Asia/Tokyo' },
+    });
   });
 });
 
@@ -141,7 +202,9 @@ describe('runs: idempotent user_message', () => {
     expect(new Set(ws.messages.filter(isRunEvent).map((e) => e.runId))).toEqual(new Set([ack.runId]));
     expect(ws.messages.filter((m) => m.type === 'message_added')).toHaveLength(1);
     expect(verifyRunEvents(ws.eventsOf(ack.runId))).toEqual([]);
-    const threads = await request<{ threads: Array<{ id: string }> }>(server.app.url, 'GET', '/threads', { token: user.accessToken });
+    const threads = await request<{ threads: Array<{ id: string }> }>(server.app.url, 'GET', '/threads', {
+      token: user.accessToken,
+    });
     expect(threads.body.threads.map((t) => t.id)).toEqual([ack.threadId]);
     expect(await threadRuns(server.app, user, ack.threadId)).toHaveLength(1);
     expect((await threadMessages(user, ack.threadId)).filter((m) => m.role === 'user')).toHaveLength(1);
@@ -150,11 +213,16 @@ describe('runs: idempotent user_message', () => {
   it('two racing sends with one id on two connections start exactly one run and both get its ack', async () => {
     const user = await registerUser(server.app.url, 'race');
     const [ws1, ws2] = await Promise.all([open(user), open(user)]);
-    const [a, b] = await Promise.all([send(ws1, { id: 'same', text: 'calculate 5*5' }), send(ws2, { id: 'same', text: 'calculate 5*5' })]);
+    const [a, b] = await Promise.all([
+      send(ws1, { id: 'same', text: 'calculate 5*5' }),
+      send(ws2, { id: 'same', text: 'calculate 5*5' }),
+    ]);
     expect(a).toEqual({ ...b, replyTo: 'same' });
     await terminalOf(ws1, a.runId);
     await settle(300);
-    const threads = await request<{ threads: Array<{ id: string }> }>(server.app.url, 'GET', '/threads', { token: user.accessToken });
+    const threads = await request<{ threads: Array<{ id: string }> }>(server.app.url, 'GET', '/threads', {
+      token: user.accessToken,
+    });
     expect(threads.body.threads.map((t) => t.id)).toEqual([a.threadId]);
     expect(await threadRuns(server.app, user, a.threadId)).toHaveLength(1);
     for (const ws of [ws1, ws2]) {
@@ -164,7 +232,10 @@ describe('runs: idempotent user_message', () => {
   });
 
   it('the same client id from another user is a different message and starts its own run', async () => {
-    const [alice, bob] = await Promise.all([registerUser(server.app.url, 'idem-a'), registerUser(server.app.url, 'idem-b')]);
+    const [alice, bob] = await Promise.all([
+      registerUser(server.app.url, 'idem-a'),
+      registerUser(server.app.url, 'idem-b'),
+    ]);
     const [aWs, bWs] = await Promise.all([open(alice), open(bob)]);
     const a = await send(aWs, { id: 'shared-id', text: 'calculate 1+2' });
     const b = await send(bWs, { id: 'shared-id', text: 'calculate 1+2' });

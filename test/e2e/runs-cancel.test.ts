@@ -1,13 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { createTestApp, registerUser, request, type TestApp, type TestSocket } from '../../src/testing/index.js';
-import { commonScripts, connect, errorFor, eventOf, ScriptedAgent, send, settle, terminalOf, threadRuns, watchUnhandledRejections, type Of, type Script, type User } from './helpers/runs.js';
+import {
+  commonScripts,
+  connect,
+  errorFor,
+  eventOf,
+  ScriptedAgent,
+  send,
+  settle,
+  terminalOf,
+  threadRuns,
+  watchUnhandledRejections,
+  type Of,
+  type Script,
+  type User,
+} from './helpers/runs.js';
 
 const scripts: Record<string, Script> = {
   ...commonScripts,
   /** Three tool calls that all fail, then a normal answer. */
   'bad-tools': async (_req, io) => {
-    const outcomes = [await io.callTool('no_such_tool', { x: 1 }), await io.callTool('calculator', { expression: 42 }), await io.callTool('calculator', { expression: '2 +' })];
+    const outcomes = [
+      await io.callTool('no_such_tool', { x: 1 }),
+      await io.callTool('calculator', { expression: 42 }),
+      await io.callTool('calculator', { expression: '2 +' }),
+    ];
     const text = `recovered from ${outcomes.filter((o) => !o.ok).length} failures`;
     io.delta(text);
     return { text };
@@ -39,12 +57,16 @@ afterAll(async () => {
 /** Checks a run cancelled while its wait tool was executing. */
 function expectCancelledDuringTool(events: RunEvent[], toolCallId: string): void {
   expect(verifyRunEvents(events)).toEqual([]);
-  const completed = events.filter((e): e is Of<'tool_completed'> => e.type === 'tool_completed' && e.toolCallId === toolCallId);
+  const completed = events.filter(
+    (e): e is Of<'tool_completed'> => e.type === 'tool_completed' && e.toolCallId === toolCallId,
+  );
   expect(completed).toHaveLength(1);
   expect(completed[0]?.error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
   expect(completed[0]?.result).toBeUndefined();
   expect(events.at(-1)?.type).toBe('run_cancelled');
-  expect(events.filter((e) => e.type === 'run_cancelled' || e.type === 'agent_completed' || e.type === 'agent_error')).toHaveLength(1);
+  expect(
+    events.filter((e) => e.type === 'run_cancelled' || e.type === 'agent_completed' || e.type === 'agent_error'),
+  ).toHaveLength(1);
 }
 
 describe('runs: cancel', () => {
@@ -60,8 +82,12 @@ describe('runs: cancel', () => {
     await terminalOf(other, ack.runId, 2_000);
     expect(other.eventsOf(ack.runId)).toEqual(ws.eventsOf(ack.runId));
     expect(ws.messages.filter((m) => m.type === 'error' && m.replyTo === 'cancel-1')).toEqual([]);
-    expect(await threadRuns(app, user, ack.threadId)).toEqual([expect.objectContaining({ id: ack.runId, status: 'cancelled' })]);
-    const stored = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${ack.runId}/events?after=0`, { token: user.accessToken });
+    expect(await threadRuns(app, user, ack.threadId)).toEqual([
+      expect.objectContaining({ id: ack.runId, status: 'cancelled' }),
+    ]);
+    const stored = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${ack.runId}/events?after=0`, {
+      token: user.accessToken,
+    });
     expect(stored.body.events).toEqual(ws.eventsOf(ack.runId));
   });
 
@@ -74,7 +100,9 @@ describe('runs: cancel', () => {
     await terminalOf(ws, ack.runId, 2_000);
     expect(Date.now() - t0).toBeLessThan(2_000);
     expectCancelledDuringTool(ws.eventsOf(ack.runId), tool.toolCallId);
-    expect(await threadRuns(app, user, ack.threadId)).toEqual([expect.objectContaining({ id: ack.runId, status: 'cancelled' })]);
+    expect(await threadRuns(app, user, ack.threadId)).toEqual([
+      expect.objectContaining({ id: ack.runId, status: 'cancelled' }),
+    ]);
   });
 
   it('cancelling a finished run gets 409 run_finished over HTTP and error run_finished over WebSocket; completed and cancelled runs alike', async () => {
@@ -89,7 +117,11 @@ describe('runs: cancel', () => {
       expect(res.status).toBe(409);
       expect(res.body).toEqual({ error: { code: 'run_finished', message: expect.any(String) } });
       ws.send({ type: 'cancel_run', id: `again-${runId}`, runId });
-      expect(await errorFor(ws, `again-${runId}`)).toMatchObject({ type: 'error', code: 'run_finished', replyTo: `again-${runId}` });
+      expect(await errorFor(ws, `again-${runId}`)).toMatchObject({
+        type: 'error',
+        code: 'run_finished',
+        replyTo: `again-${runId}`,
+      });
     }
     await settle(200);
     // No event after the terminal one.
@@ -169,6 +201,8 @@ describe('runs: failures inside a run', () => {
     expect(last).toMatchObject({ type: 'agent_error', code: 'agent_failed', message: expect.any(String) });
     expect(last.message).not.toMatch(/SECRET|hunter2|password|secret\.ts|\/srv\/|\n\s+at /);
     expect(JSON.stringify(events)).not.toMatch(/SECRET|hunter2|secret\.ts/);
-    expect(await threadRuns(app, user, ack.threadId)).toEqual([expect.objectContaining({ status: 'error', errorCode: 'agent_failed' })]);
+    expect(await threadRuns(app, user, ack.threadId)).toEqual([
+      expect.objectContaining({ status: 'error', errorCode: 'agent_failed' }),
+    ]);
   });
 });

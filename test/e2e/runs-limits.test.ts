@@ -1,7 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyRunEvents } from '../../src/protocol/index.js';
 import { createTestApp, registerUser, request, type TestApp, type TestSocket } from '../../src/testing/index.js';
-import { commonScripts, connect, errorFor, eventOf, ScriptedAgent, send, settle, terminalOf, threadRuns, type Of, type Script } from './helpers/runs.js';
+import {
+  commonScripts,
+  connect,
+  errorFor,
+  eventOf,
+  ScriptedAgent,
+  send,
+  settle,
+  terminalOf,
+  threadRuns,
+  type Of,
+  type Script,
+} from './helpers/runs.js';
 
 const scripts: Record<string, Script> = {
   ...commonScripts,
@@ -30,7 +42,10 @@ afterAll(async () => {
   await Promise.all([limited?.close(), single?.close()]);
 });
 
-async function userOn(app: TestApp, prefix: string): Promise<{ user: Awaited<ReturnType<typeof registerUser>>; ws: TestSocket }> {
+async function userOn(
+  app: TestApp,
+  prefix: string,
+): Promise<{ user: Awaited<ReturnType<typeof registerUser>>; ws: TestSocket }> {
   const user = await registerUser(app.url, prefix);
   const ws = await connect(app, user);
   sockets.push(ws);
@@ -50,9 +65,13 @@ describe('runs: RUN_MAX_DURATION_MS', () => {
     expect(elapsed).toBeLessThan(3_000);
     const events = ws.eventsOf(ack.runId);
     expect(verifyRunEvents(events)).toEqual([]);
-    const completed = events.find((e): e is Of<'tool_completed'> => e.type === 'tool_completed' && e.toolCallId === tool.toolCallId);
+    const completed = events.find(
+      (e): e is Of<'tool_completed'> => e.type === 'tool_completed' && e.toolCallId === tool.toolCallId,
+    );
     expect(completed?.error).toEqual(expect.objectContaining({ code: expect.any(String) }));
-    expect(await threadRuns(limited, user, ack.threadId)).toEqual([expect.objectContaining({ id: ack.runId, status: 'error', errorCode: 'run_timeout' })]);
+    expect(await threadRuns(limited, user, ack.threadId)).toEqual([
+      expect.objectContaining({ id: ack.runId, status: 'error', errorCode: 'run_timeout' }),
+    ]);
   });
 
   it('an agent that ignores its AbortSignal is still ended by the time limit with run_timeout', async () => {
@@ -72,10 +91,19 @@ describe('runs: RUN_MAX_TOOL_CALLS', () => {
     expect(verifyRunEvents(events)).toEqual([]);
     const executing = events.filter((e) => e.type === 'tool_executing');
     expect(executing).toHaveLength(1);
-    expect(events.find((e) => e.type === 'tool_completed')).toMatchObject({ tool: 'calculator', result: expect.anything() });
-    expect(events.at(-1)).toMatchObject({ type: 'agent_error', code: 'tool_limit_exceeded', message: expect.any(String) });
+    expect(events.find((e) => e.type === 'tool_completed')).toMatchObject({
+      tool: 'calculator',
+      result: expect.anything(),
+    });
+    expect(events.at(-1)).toMatchObject({
+      type: 'agent_error',
+      code: 'tool_limit_exceeded',
+      message: expect.any(String),
+    });
     expect(events.some((e) => e.type === 'agent_message_delta')).toBe(false);
-    expect(await threadRuns(limited, user, ack.threadId)).toEqual([expect.objectContaining({ status: 'error', errorCode: 'tool_limit_exceeded' })]);
+    expect(await threadRuns(limited, user, ack.threadId)).toEqual([
+      expect.objectContaining({ status: 'error', errorCode: 'tool_limit_exceeded' }),
+    ]);
   });
 
   it('the offline agent asked for two calculations under RUN_MAX_TOOL_CALLS=1 ends tool_limit_exceeded too', async () => {
@@ -99,7 +127,9 @@ describe('runs: MAX_RUNS_PER_USER', () => {
     await settle(200);
     expect(ws.messages.filter((m) => m.type === 'message_accepted' && m.replyTo === 'second')).toEqual([]);
     expect(ws.messages.filter((m) => m.type === 'message_added')).toHaveLength(1);
-    const threads = await request<{ threads: Array<{ id: string }> }>(single.url, 'GET', '/threads', { token: user.accessToken });
+    const threads = await request<{ threads: Array<{ id: string }> }>(single.url, 'GET', '/threads', {
+      token: user.accessToken,
+    });
     expect(threads.body.threads.map((t) => t.id)).toEqual([first.threadId]);
     // The first run is untouched.
     expect(ws.eventsOf(first.runId).some((e) => e.type === 'run_cancelled' || e.type === 'agent_error')).toBe(false);

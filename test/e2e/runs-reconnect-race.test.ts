@@ -2,7 +2,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { isTerminalEvent, textOf, verifyRunEvents, type RunEvent, type ServerMessage } from '../../src/protocol/index.js';
+import {
+  isTerminalEvent,
+  textOf,
+  verifyRunEvents,
+  type RunEvent,
+  type ServerMessage,
+} from '../../src/protocol/index.js';
 import { registerUser, request, wsUrl, type TestApp } from '../../src/testing/index.js';
 import { commonScripts, range, seqs, useScriptedApp, type Script, type User } from './helpers/runs.js';
 
@@ -69,7 +75,10 @@ const race: Script = async (req, io) => {
   return { text };
 };
 
-const server = useScriptedApp({ MAX_RUNS_PER_USER: '100', MAX_CONNECTIONS_PER_USER: '100' }, { ...commonScripts, race });
+const server = useScriptedApp(
+  { MAX_RUNS_PER_USER: '100', MAX_CONNECTIONS_PER_USER: '100' },
+  { ...commonScripts, race },
+);
 
 type KillKind = 'timer' | 'afterSend' | 'afterResume';
 type KillMode = 'terminate' | 'close';
@@ -144,9 +153,20 @@ class RaceClient {
   readonly seenThreadIds = new Set<string>();
   readonly conns: Conn[] = [];
   readonly stats: Stats = {
-    kills: 0, killsByKind: { timer: 0, afterSend: 0, afterResume: 0 }, killsByMode: { terminate: 0, close: 0 }, killsMidRun: 0, killsBeforeResumed: 0,
-    connections: 0, resumesSent: 0, resumedUnfinished: 0, resends: 0, unexpectedCloses: 0, crossConnectionRepeats: 0, requestedDuplicates: 0,
-    requestedDuplicatesBy: { listedQueued: 0, listedRunning: 0, knownOnly: 0, repeatAck: 0 }, unrequestedDuplicates: 0,
+    kills: 0,
+    killsByKind: { timer: 0, afterSend: 0, afterResume: 0 },
+    killsByMode: { terminate: 0, close: 0 },
+    killsMidRun: 0,
+    killsBeforeResumed: 0,
+    connections: 0,
+    resumesSent: 0,
+    resumedUnfinished: 0,
+    resends: 0,
+    unexpectedCloses: 0,
+    crossConnectionRepeats: 0,
+    requestedDuplicates: 0,
+    requestedDuplicatesBy: { listedQueued: 0, listedRunning: 0, knownOnly: 0, repeatAck: 0 },
+    unrequestedDuplicates: 0,
   };
   private conn: Conn | undefined;
   private connecting: Promise<Conn> | undefined;
@@ -166,7 +186,15 @@ class RaceClient {
     for (let i = 0; i < RUNS_PER_USER; i++) {
       const deltas = 40 + Math.floor(this.rnd() * 41);
       const agentSeed = 1 + Math.floor(this.rnd() * 1e9);
-      this.messages.push({ id: `${name}-m${i}`, index: i, text: `script:race ${deltas} ${agentSeed}`, deltas, threadId: undefined, sentOn: [], ack: undefined });
+      this.messages.push({
+        id: `${name}-m${i}`,
+        index: i,
+        text: `script:race ${deltas} ${agentSeed}`,
+        deltas,
+        threadId: undefined,
+        sentOn: [],
+        ack: undefined,
+      });
     }
   }
 
@@ -184,14 +212,19 @@ class RaceClient {
     const deadline = Date.now() + timeoutMs;
     while (!check()) {
       if (this.abort.failed) return;
-      if (Date.now() > deadline) throw new Error(`[seed ${SEED}] ${this.name}: timed out waiting for ${what}; ${this.describeState()}`);
+      if (Date.now() > deadline)
+        throw new Error(`[seed ${SEED}] ${this.name}: timed out waiting for ${what}; ${this.describeState()}`);
       await delay(5);
     }
   }
 
   describeState(): string {
-    const runs = [...this.runs.values()].map((r) => `${r.runId.slice(0, 8)}:${r.events.length}${r.terminal ? '(done)' : ''}`);
-    const unacked = this.messages.filter((m) => m.ack === undefined).map((m) => `${m.id} sent on ${JSON.stringify(m.sentOn)}`);
+    const runs = [...this.runs.values()].map(
+      (r) => `${r.runId.slice(0, 8)}:${r.events.length}${r.terminal ? '(done)' : ''}`,
+    );
+    const unacked = this.messages
+      .filter((m) => m.ack === undefined)
+      .map((m) => `${m.id} sent on ${JSON.stringify(m.sentOn)}`);
     return `runs ${runs.join(' ')}; unacked [${unacked.join(', ')}]; connection ${this.conn?.no ?? 'none'}`;
   }
 
@@ -241,7 +274,10 @@ class RaceClient {
       await delay(this.between(40, 300));
       if (kind === 'afterResume') {
         // Only worth it once there is a run to resume.
-        await this.until(() => [...this.runs.values()].some((r) => !r.terminal) || this.allFinished(), 'a run in progress');
+        await this.until(
+          () => [...this.runs.values()].some((r) => !r.terminal) || this.allFinished(),
+          'a run in progress',
+        );
       }
       if (this.abort.failed) return;
       const conn = await this.current();
@@ -281,7 +317,10 @@ class RaceClient {
       setTimeout(() => conn.ws.terminate(), 1_000).unref();
     }
     const pause = this.between(0, 20);
-    setTimeout(() => void this.ensureConnected().catch((err: unknown) => this.fail(`reconnect failed: ${String(err)}`)), pause).unref();
+    setTimeout(
+      () => void this.ensureConnected().catch((err: unknown) => this.fail(`reconnect failed: ${String(err)}`)),
+      pause,
+    ).unref();
   }
 
   /** The connection in use once it is established (not one that was killed as soon as it was). */
@@ -315,7 +354,17 @@ class RaceClient {
   private openOnce(): Promise<Conn> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(wsUrl(this.app.url), { headers: { authorization: `Bearer ${this.user.accessToken}` } });
-      const conn: Conn = { no: this.conns.length + 1, ws, established: false, received: 0, firstAt: new Map(), eventRuns: new Set(), listedSeq: new Map(), resumes: new Map(), onEstablished: undefined };
+      const conn: Conn = {
+        no: this.conns.length + 1,
+        ws,
+        established: false,
+        received: 0,
+        firstAt: new Map(),
+        eventRuns: new Set(),
+        listedSeq: new Map(),
+        resumes: new Map(),
+        onEstablished: undefined,
+      };
       this.conns.push(conn);
       const timer = setTimeout(() => {
         ws.terminate();
@@ -349,7 +398,14 @@ class RaceClient {
   private sendMessage(conn: Conn, m: MessageState): void {
     if (m.sentOn.length > 0) this.stats.resends += 1;
     m.sentOn.push(conn.no);
-    conn.ws.send(JSON.stringify({ type: 'user_message', id: m.id, text: m.text, ...(m.threadId === undefined ? {} : { threadId: m.threadId }) }));
+    conn.ws.send(
+      JSON.stringify({
+        type: 'user_message',
+        id: m.id,
+        text: m.text,
+        ...(m.threadId === undefined ? {} : { threadId: m.threadId }),
+      }),
+    );
   }
 
   private sendResume(conn: Conn, run: RunState, why: ResumeReason): void {
@@ -366,7 +422,8 @@ class RaceClient {
       this.runs.set(runId, run);
     }
     if (threadId !== undefined) {
-      if (run.threadId !== undefined && run.threadId !== threadId) this.fail(`run ${runId} seen in thread ${run.threadId} and ${threadId}`);
+      if (run.threadId !== undefined && run.threadId !== threadId)
+        this.fail(`run ${runId} seen in thread ${run.threadId} and ${threadId}`);
       run.threadId = threadId;
     }
     return run;
@@ -382,23 +439,33 @@ class RaceClient {
         this.seenThreadIds.add(r.threadId);
       }
     }
-    if (index === 0 && msg.type !== 'connection_established') this.fail(`connection ${conn.no}: first message is ${msg.type}`);
+    if (index === 0 && msg.type !== 'connection_established')
+      this.fail(`connection ${conn.no}: first message is ${msg.type}`);
     if ('seq' in msg) return this.onRunEvent(conn, msg, index);
     switch (msg.type) {
       case 'connection_established':
         return this.onEstablished(conn, msg);
       case 'message_accepted': {
         const m = this.messages.find((x) => x.id === msg.replyTo);
-        if (m === undefined) return this.fail(`connection ${conn.no}: ack for an unknown message ${String(msg.replyTo)}`);
+        if (m === undefined)
+          return this.fail(`connection ${conn.no}: ack for an unknown message ${String(msg.replyTo)}`);
         if (m.ack !== undefined && (m.ack.runId !== msg.runId || m.ack.threadId !== msg.threadId)) {
-          return this.fail(`${m.id} acknowledged twice with different runs: ${JSON.stringify(m.ack)} then ${JSON.stringify(msg)}`);
+          return this.fail(
+            `${m.id} acknowledged twice with different runs: ${JSON.stringify(m.ack)} then ${JSON.stringify(msg)}`,
+          );
         }
         m.ack = { threadId: msg.threadId, runId: msg.runId };
         const run = this.learn(msg.runId, msg.threadId);
         // A repeat ack for a message first sent on an earlier connection: its run may have started before this
         // connection opened and ended since (so it was not listed), and this connection does not follow it.
         const firstSentHere = m.sentOn[0] === conn.no;
-        if (!firstSentHere && !run.terminal && !conn.resumes.has(run.runId) && !conn.eventRuns.has(run.runId) && conn.ws.readyState === WebSocket.OPEN) {
+        if (
+          !firstSentHere &&
+          !run.terminal &&
+          !conn.resumes.has(run.runId) &&
+          !conn.eventRuns.has(run.runId) &&
+          conn.ws.readyState === WebSocket.OPEN
+        ) {
           this.sendResume(conn, run, 'repeatAck');
         }
         return;
@@ -408,12 +475,19 @@ class RaceClient {
         return;
       case 'resumed': {
         const resume = conn.resumes.get(msg.runId);
-        if (resume === undefined) return this.fail(`connection ${conn.no}: resumed for ${msg.runId}, which it never resumed`);
+        if (resume === undefined)
+          return this.fail(`connection ${conn.no}: resumed for ${msg.runId}, which it never resumed`);
         resume.done = true;
         const run = this.learn(msg.runId, undefined);
         if (!msg.finished) this.stats.resumedUnfinished += 1;
-        if (run.events.length < msg.lastSeq) this.fail(`connection ${conn.no}: resumed ${msg.runId} at lastSeq ${msg.lastSeq} but the client holds only 1..${run.events.length}`);
-        if (msg.finished && !run.terminal) this.fail(`connection ${conn.no}: resumed ${msg.runId} finished at lastSeq ${msg.lastSeq} but no terminal event was replayed (client holds 1..${run.events.length})`);
+        if (run.events.length < msg.lastSeq)
+          this.fail(
+            `connection ${conn.no}: resumed ${msg.runId} at lastSeq ${msg.lastSeq} but the client holds only 1..${run.events.length}`,
+          );
+        if (msg.finished && !run.terminal)
+          this.fail(
+            `connection ${conn.no}: resumed ${msg.runId} finished at lastSeq ${msg.lastSeq} but no terminal event was replayed (client holds 1..${run.events.length})`,
+          );
         return;
       }
       case 'error':
@@ -468,10 +542,11 @@ class RaceClient {
       if (requested) {
         this.stats.requestedDuplicates += 1;
         this.stats.requestedDuplicatesBy[resume.why] += 1;
-      }
-      else {
+      } else {
         this.stats.unrequestedDuplicates += 1;
-        this.fail(`connection ${conn.no} delivered ${event.type} seq ${event.seq} of run ${event.runId} twice (messages #${first} and #${index}); its resume: ${JSON.stringify(resume)}`);
+        this.fail(
+          `connection ${conn.no} delivered ${event.type} seq ${event.seq} of run ${event.runId} twice (messages #${first} and #${index}); its resume: ${JSON.stringify(resume)}`,
+        );
       }
     }
     // Merge: append seq last+1, ignore seq <= last, and a gap is a bug.
@@ -479,7 +554,10 @@ class RaceClient {
     if (event.seq <= last) {
       if (first === undefined) this.stats.crossConnectionRepeats += 1;
       const held = run.events[event.seq - 1];
-      if (held !== undefined && !isDeepStrictEqual(held, event)) this.fail(`seq ${event.seq} of run ${event.runId} differs: ${JSON.stringify(held)} vs ${JSON.stringify(event)}`);
+      if (held !== undefined && !isDeepStrictEqual(held, event))
+        this.fail(
+          `seq ${event.seq} of run ${event.runId} differs: ${JSON.stringify(held)} vs ${JSON.stringify(event)}`,
+        );
       return;
     }
     if (event.seq > last + 1) {
@@ -507,11 +585,15 @@ interface StoredRun {
 }
 
 async function listRuns(app: TestApp, user: User): Promise<{ threads: string[]; runs: StoredRun[] }> {
-  const threads = await request<{ threads: Array<{ id: string }> }>(app.url, 'GET', '/threads', { token: user.accessToken });
+  const threads = await request<{ threads: Array<{ id: string }> }>(app.url, 'GET', '/threads', {
+    token: user.accessToken,
+  });
   expect(threads.status).toBe(200);
   const runs: StoredRun[] = [];
   for (const t of threads.body.threads) {
-    const res = await request<{ thread: { runs: StoredRun[] } }>(app.url, 'GET', `/threads/${t.id}`, { token: user.accessToken });
+    const res = await request<{ thread: { runs: StoredRun[] } }>(app.url, 'GET', `/threads/${t.id}`, {
+      token: user.accessToken,
+    });
     expect(res.status).toBe(200);
     runs.push(...res.body.thread.runs);
   }
@@ -526,7 +608,9 @@ describe('runs: the disconnect/reconnect race under load', () => {
     const users = await Promise.all(range(1, USERS).map((i) => registerUser(app.url, `race${i}`)));
     const abort = { failed: false };
     const seeder = prng(SEED);
-    const clients = users.map((user, i) => new RaceClient(app, user, `user${i + 1}`, Math.floor(seeder() * 2 ** 31), abort));
+    const clients = users.map(
+      (user, i) => new RaceClient(app, user, `user${i + 1}`, Math.floor(seeder() * 2 ** 31), abort),
+    );
     try {
       const outcomes = await Promise.allSettled(clients.map((c) => c.play()));
       const failures = clients.flatMap((c) => c.failures);
@@ -547,7 +631,12 @@ describe('runs: the disconnect/reconnect race under load', () => {
 
         for (const m of client.messages) {
           const runId = m.ack?.runId ?? '';
-          const stored = await request<{ status: string; events: RunEvent[] }>(app.url, 'GET', `/runs/${runId}/events?after=0`, { token: client.user.accessToken });
+          const stored = await request<{ status: string; events: RunEvent[] }>(
+            app.url,
+            'GET',
+            `/runs/${runId}/events?after=0`,
+            { token: client.user.accessToken },
+          );
           expect(stored.status).toBe(200);
           expect(stored.body.status).toBe('completed');
           const events = stored.body.events;
@@ -564,7 +653,9 @@ describe('runs: the disconnect/reconnect race under load', () => {
         expect([...client.seenThreadIds].filter((t) => !threads.includes(t))).toEqual([]);
       }
       for (const client of clients) {
-        const foreign = [...client.seenRunIds].filter((id) => ownRuns.get(id) !== client.name).map((id) => `${id} (of ${ownRuns.get(id) ?? 'nobody'})`);
+        const foreign = [...client.seenRunIds]
+          .filter((id) => ownRuns.get(id) !== client.name)
+          .map((id) => `${id} (of ${ownRuns.get(id) ?? 'nobody'})`);
         expect(foreign, `${client.name} saw runs that are not its own`).toEqual([]);
       }
 

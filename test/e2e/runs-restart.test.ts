@@ -7,7 +7,17 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
-import { connect, eventOf, send, terminalOf, threadRuns, type Established, type Of, type Resumed, type User } from './helpers/runs.js';
+import {
+  connect,
+  eventOf,
+  send,
+  terminalOf,
+  threadRuns,
+  type Established,
+  type Of,
+  type Resumed,
+  type User,
+} from './helpers/runs.js';
 
 const dirs: string[] = [];
 const apps: TestApp[] = [];
@@ -33,7 +43,9 @@ async function startOn(dir: string): Promise<TestApp> {
 }
 
 async function storedEvents(baseUrl: string, user: User, runId: string): Promise<RunEvent[]> {
-  const res = await request<{ events: RunEvent[] }>(baseUrl, 'GET', `/runs/${runId}/events?after=0`, { token: user.accessToken });
+  const res = await request<{ events: RunEvent[] }>(baseUrl, 'GET', `/runs/${runId}/events?after=0`, {
+    token: user.accessToken,
+  });
   expect(res.status).toBe(200);
   return res.body.events;
 }
@@ -41,12 +53,17 @@ async function storedEvents(baseUrl: string, user: User, runId: string): Promise
 /** The run was cut short by the server going away: well formed, wait call closed with an error, agent_error interrupted last. */
 function expectInterrupted(events: RunEvent[], toolCallId: string): void {
   expect(verifyRunEvents(events)).toEqual([]);
-  expect(events.find((e): e is Of<'tool_completed'> => e.type === 'tool_completed' && e.toolCallId === toolCallId)?.error).toEqual(expect.objectContaining({ code: expect.any(String) }));
+  expect(
+    events.find((e): e is Of<'tool_completed'> => e.type === 'tool_completed' && e.toolCallId === toolCallId)?.error,
+  ).toEqual(expect.objectContaining({ code: expect.any(String) }));
   expect(events.at(-1)).toMatchObject({ type: 'agent_error', code: 'interrupted', message: expect.any(String) });
 }
 
 /** Starts "wait 30 seconds" and waits until the tool is executing. */
-async function startLongRun(app: TestApp, user: User): Promise<{ ws: TestSocket; runId: string; threadId: string; toolCallId: string }> {
+async function startLongRun(
+  app: TestApp,
+  user: User,
+): Promise<{ ws: TestSocket; runId: string; threadId: string; toolCallId: string }> {
   const ws = await connect(app, user);
   sockets.push(ws);
   const ack = await send(ws, { id: 'long', text: 'wait 30 seconds' });
@@ -60,7 +77,10 @@ async function expectResumable(app: TestApp, user: User, runId: string, stored: 
   sockets.push(ws);
   expect((ws.messages[0] as Established).activeRuns).toEqual([]);
   ws.send({ type: 'resume', id: 'r', runId, afterSeq: 0 });
-  expect((await ws.next((m) => m.type === 'resumed' && m.replyTo === 'r')) as Resumed).toMatchObject({ finished: true, lastSeq: stored.length });
+  expect((await ws.next((m) => m.type === 'resumed' && m.replyTo === 'r')) as Resumed).toMatchObject({
+    finished: true,
+    lastSeq: stored.length,
+  });
   expect(ws.eventsOf(runId)).toEqual(stored);
 }
 
@@ -82,7 +102,9 @@ describe('runs: server restart', () => {
     const stored = await storedEvents(app2.url, user, run.runId);
     expectInterrupted(stored, run.toolCallId);
     expect(stored.slice(0, run.ws.eventsOf(run.runId).length)).toEqual(run.ws.eventsOf(run.runId));
-    expect(await threadRuns(app2, user, run.threadId)).toEqual([expect.objectContaining({ id: run.runId, status: 'interrupted', errorCode: 'interrupted' })]);
+    expect(await threadRuns(app2, user, run.threadId)).toEqual([
+      expect.objectContaining({ id: run.runId, status: 'interrupted', errorCode: 'interrupted' }),
+    ]);
     await expectResumable(app2, user, run.runId, stored);
     // The restarted server still runs new messages in that thread.
     const ws = await connect(app2, user);
@@ -94,7 +116,10 @@ describe('runs: server restart', () => {
   it('a crash (SIGKILL, no graceful stop) leaves the run running; the next server on the same DATA_DIR marks it agent_error interrupted', async () => {
     const dir = dataDir();
     const script = fileURLToPath(new URL('./helpers/crash-server.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, CRASH_DATA_DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      env: { ...process.env, CRASH_DATA_DIR: dir },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     children.push(child);
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('crash server did not start')), 20_000);
@@ -118,7 +143,9 @@ describe('runs: server restart', () => {
     const stored = await storedEvents(app2.url, user, ack.runId);
     expectInterrupted(stored, tool.toolCallId);
     expect(stored.slice(0, seen.length)).toEqual(seen);
-    expect(await threadRuns(app2, user, ack.threadId)).toEqual([expect.objectContaining({ id: ack.runId, status: 'interrupted', errorCode: 'interrupted' })]);
+    expect(await threadRuns(app2, user, ack.threadId)).toEqual([
+      expect.objectContaining({ id: ack.runId, status: 'interrupted', errorCode: 'interrupted' }),
+    ]);
     await expectResumable(app2, user, ack.runId, stored);
   });
 
@@ -146,6 +173,13 @@ describe('runs: server restart', () => {
     // Not asserted (not in the contract; two processes on one SQLite DATA_DIR is no supported deployment), reported:
     // the live client got no terminal event, and the first instance's finishRun overwrote the status.
     const status = (await threadRuns(app2, user, run.threadId))[0]?.status;
-    console.log('[runs-restart observation]', JSON.stringify({ liveBeforeResume: onClient.slice(0, 3).map((e) => e.type), storedTerminal: after.at(-1)?.type, status }));
+    console.log(
+      '[runs-restart observation]',
+      JSON.stringify({
+        liveBeforeResume: onClient.slice(0, 3).map((e) => e.type),
+        storedTerminal: after.at(-1)?.type,
+        status,
+      }),
+    );
   });
 });

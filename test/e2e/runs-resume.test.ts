@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { registerUser, request, type TestSocket } from '../../src/testing/index.js';
-import { eventually, isRunEvent, range, send, seqs, settle, terminalOf, threadRuns, useScriptedApp, type Established, type Resumed } from './helpers/runs.js';
+import {
+  eventually,
+  isRunEvent,
+  range,
+  send,
+  seqs,
+  settle,
+  terminalOf,
+  threadRuns,
+  useScriptedApp,
+  type Established,
+  type Resumed,
+} from './helpers/runs.js';
 
 const server = useScriptedApp({ MAX_RUNS_PER_USER: '20' });
 const { open } = server;
@@ -70,12 +82,17 @@ describe('runs: resume', () => {
     ws3.send({ type: 'resume', id: 'all', runId: ack.runId, afterSeq: 0 });
     await ws3.next((m) => m.type === 'resumed' && m.replyTo === 'all');
     expect(ws3.eventsOf(ack.runId)).toEqual(full);
-    const stored = await request<{ events: RunEvent[] }>(server.app.url, 'GET', `/runs/${ack.runId}/events?after=10`, { token: user.accessToken });
+    const stored = await request<{ events: RunEvent[] }>(server.app.url, 'GET', `/runs/${ack.runId}/events?after=10`, {
+      token: user.accessToken,
+    });
     expect(stored.body.events).toEqual(full.slice(10));
   });
 
   it('connection_established.activeRuns lists a running run with its lastSeq on a new connection, only for its owner, and not once it ended', async () => {
-    const [user, stranger] = await Promise.all([registerUser(server.app.url, 'active'), registerUser(server.app.url, 'active-other')]);
+    const [user, stranger] = await Promise.all([
+      registerUser(server.app.url, 'active'),
+      registerUser(server.app.url, 'active-other'),
+    ]);
     const ws1 = await open(user);
     const ack = await send(ws1, { id: 'sleepy', text: 'script:sleep 30000' });
     await ws1.next((m) => isRunEvent(m) && m.runId === ack.runId && m.type === 'agent_thinking');
@@ -115,8 +132,15 @@ describe('runs: resume', () => {
     expect(seqs(events)).toEqual(range(1, 152));
     const done = events.at(-1);
     expect(done).toMatchObject({ type: 'agent_completed' });
-    expect(events.filter((e) => e.type === 'agent_message_delta').map((e) => (e as { text: string }).text).join('')).toBe((done as { text: string }).text);
-    expect(await threadRuns(server.app, user, ack.threadId)).toEqual([expect.objectContaining({ id: ack.runId, status: 'completed' })]);
+    expect(
+      events
+        .filter((e) => e.type === 'agent_message_delta')
+        .map((e) => (e as { text: string }).text)
+        .join(''),
+    ).toBe((done as { text: string }).text);
+    expect(await threadRuns(server.app, user, ack.threadId)).toEqual([
+      expect.objectContaining({ id: ack.runId, status: 'completed' }),
+    ]);
   });
 
   it('a run that finishes while its user has no connection at all is complete on resume from 0 later', async () => {
@@ -126,13 +150,22 @@ describe('runs: resume', () => {
     await ws1.next((m) => isRunEvent(m) && m.runId === ack.runId && m.type === 'agent_started');
     ws1.close();
     await ws1.waitClose();
-    await eventually(async () => (await threadRuns(server.app, user, ack.threadId))[0]?.status !== 'running', 10_000, 'the run to finish');
-    expect(await threadRuns(server.app, user, ack.threadId)).toEqual([expect.objectContaining({ status: 'completed' })]);
+    await eventually(
+      async () => (await threadRuns(server.app, user, ack.threadId))[0]?.status !== 'running',
+      10_000,
+      'the run to finish',
+    );
+    expect(await threadRuns(server.app, user, ack.threadId)).toEqual([
+      expect.objectContaining({ status: 'completed' }),
+    ]);
 
     const ws2 = await open(user);
     expect((ws2.messages[0] as Established).activeRuns).toEqual([]);
     ws2.send({ type: 'resume', id: 'later', runId: ack.runId, afterSeq: 0 });
-    expect(await ws2.next((m) => m.type === 'resumed' && m.replyTo === 'later')).toMatchObject({ finished: true, lastSeq: 62 });
+    expect(await ws2.next((m) => m.type === 'resumed' && m.replyTo === 'later')).toMatchObject({
+      finished: true,
+      lastSeq: 62,
+    });
     const events = ws2.eventsOf(ack.runId);
     expect(verifyRunEvents(events)).toEqual([]);
     expect(events.at(-1)?.type).toBe('agent_completed');

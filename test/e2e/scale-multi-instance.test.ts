@@ -11,7 +11,11 @@ const LEASE_MS = 2_000;
 const MAX_CONNECTIONS = 3;
 
 describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing PostgreSQL and Redis', () => {
-  const cluster = useCluster(3, { INSTANCE_LEASE_MS: String(LEASE_MS), MAX_CONNECTIONS_PER_USER: String(MAX_CONNECTIONS) }, 90_000);
+  const cluster = useCluster(
+    3,
+    { INSTANCE_LEASE_MS: String(LEASE_MS), MAX_CONNECTIONS_PER_USER: String(MAX_CONNECTIONS) },
+    90_000,
+  );
   const open = (instance: Instance, user: User): Promise<TestSocket> => cluster.open(instance, user);
   let a: Instance;
   let b: Instance;
@@ -21,7 +25,10 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
   });
 
   async function ticketFrom(instance: Instance, user: User): Promise<string> {
-    const res = await request<{ ticket: string }>(instance.url, 'POST', '/ws/ticket', { token: user.accessToken, body: {} });
+    const res = await request<{ ticket: string }>(instance.url, 'POST', '/ws/ticket', {
+      token: user.accessToken,
+      body: {},
+    });
     expect(res.status).toBe(201);
     return res.body.ticket;
   }
@@ -55,10 +62,14 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
     await expect(TestSocket.open(wsUrl(c.url, `?ticket=${ticket}`))).rejects.toMatchObject({ status: 401 });
     // Ten instances racing for one ticket: one wins.
     const raced = await ticketFrom(c, user);
-    const attempts = await Promise.allSettled([a, b, c, a, b, c].map((i) => TestSocket.open(wsUrl(i.url, `?ticket=${raced}`))));
+    const attempts = await Promise.allSettled(
+      [a, b, c, a, b, c].map((i) => TestSocket.open(wsUrl(i.url, `?ticket=${raced}`))),
+    );
     for (const r of attempts) if (r.status === 'fulfilled') cluster.adopt(r.value);
     expect(attempts.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(attempts.flatMap((r) => (r.status === 'rejected' ? [(r.reason as { status?: number }).status] : []))).toEqual(Array(5).fill(401));
+    expect(
+      attempts.flatMap((r) => (r.status === 'rejected' ? [(r.reason as { status?: number }).status] : [])),
+    ).toEqual(Array(5).fill(401));
   });
 
   it('sockets on two instances receive every event of runs started on either, exactly once and in seq order; another user gets none', async () => {
@@ -67,7 +78,12 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
     const onA = await open(a, user);
     const onB = await open(b, user);
     const strangerWs = await open(b, stranger);
-    const acks = await Promise.all([chat(onA, 'from-a-1', 'calculate 6*7'), chat(onB, 'from-b-1', 'what time is it?'), chat(onA, 'from-a-2', 'calculate 2^10'), chat(onB, 'from-b-2', 'hello')]);
+    const acks = await Promise.all([
+      chat(onA, 'from-a-1', 'calculate 6*7'),
+      chat(onB, 'from-b-1', 'what time is it?'),
+      chat(onA, 'from-a-2', 'calculate 2^10'),
+      chat(onB, 'from-b-2', 'hello'),
+    ]);
     for (const ack of acks) {
       const seenOnA = await terminal(onA, ack.runId);
       const seenOnB = await terminal(onB, ack.runId);
@@ -76,12 +92,19 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
       expect(seenOnB).toEqual(seenOnA);
       expect(seenOnA.at(-1)?.type).toBe('agent_completed');
       // What the sockets saw is what is stored, read through the third instance.
-      const stored = await request<{ events: RunEvent[] }>(c.url, 'GET', `/runs/${ack.runId}/events?after=0`, { token: user.accessToken });
+      const stored = await request<{ events: RunEvent[] }>(c.url, 'GET', `/runs/${ack.runId}/events?after=0`, {
+        token: user.accessToken,
+      });
       expect(stored.body.events).toEqual(seenOnA);
     }
     // message_added from the other instance's submissions reached both sockets too.
     for (const ws of [onA, onB]) {
-      expect(ws.messages.filter((m) => m.type === 'message_added').map((m) => (m as { runId: string }).runId).sort()).toEqual(acks.map((x) => x.runId).sort());
+      expect(
+        ws.messages
+          .filter((m) => m.type === 'message_added')
+          .map((m) => (m as { runId: string }).runId)
+          .sort(),
+      ).toEqual(acks.map((x) => x.runId).sort());
     }
     expect(strangerWs.messages.filter((m) => m.type !== 'connection_established')).toEqual([]);
   });
@@ -100,7 +123,7 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
     expect(all).toEqual(await terminal(starter, ack.runId));
   });
 
-  it('GET /runs/:id/stream on another instance than the run\'s follows it live to the end, every event once, in order', async () => {
+  it("GET /runs/:id/stream on another instance than the run's follows it live to the end, every event once, in order", async () => {
     const user = await registerUser(a.url, 'sse-remote');
     const ws = await open(a, user);
     const ack = await chat(ws, 'sse', 'wait 2 seconds');
@@ -112,7 +135,7 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
     expect(events).toEqual(await terminal(ws, ack.runId));
   });
 
-  it('POST /runs/:id/cancel and cancel_run on another instance than the run\'s stop it with run_cancelled', async () => {
+  it("POST /runs/:id/cancel and cancel_run on another instance than the run's stop it with run_cancelled", async () => {
     const user = await registerUser(a.url, 'cancel');
     const ws = await open(a, user);
     const first = await chat(ws, 'w1', 'wait 30 seconds');
@@ -125,7 +148,9 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
     const second = await chat(ws, 'w2', 'wait 30 seconds');
     await ws.next((m) => m.type === 'tool_executing' && 'runId' in m && m.runId === second.runId);
     const other = await registerUser(c.url, 'not-owner');
-    expect((await request(c.url, 'POST', `/runs/${second.runId}/cancel`, { token: other.accessToken })).status).toBe(404);
+    expect((await request(c.url, 'POST', `/runs/${second.runId}/cancel`, { token: other.accessToken })).status).toBe(
+      404,
+    );
     const remote = await open(c, user);
     remote.send({ type: 'cancel_run', id: 'x', runId: second.runId });
     expect((await terminal(ws, second.runId, 5_000)).at(-1)?.type).toBe('run_cancelled');
@@ -139,7 +164,15 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
     for (const i of [a, b, c]) await expect(open(i, user)).rejects.toMatchObject({ status: 429 });
     // Closing one anywhere frees a slot everywhere.
     first.close();
-    await eventually(async () => open(c, user).then(() => true, () => false), 5_000, 'a freed slot');
+    await eventually(
+      async () =>
+        open(c, user).then(
+          () => true,
+          () => false,
+        ),
+      5_000,
+      'a freed slot',
+    );
   });
 
   it('SIGKILL of the instance running a run: no persisted event is lost, the run ends interrupted for sockets elsewhere, and its connection slots expire', async () => {
@@ -158,9 +191,16 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
     expect(events.slice(0, seenBeforeCrash.length)).toEqual(seenBeforeCrash);
     expect(verifyRunEvents(events)).toEqual([]);
     expect(events.at(-1)).toMatchObject({ type: 'agent_error', code: 'interrupted' });
-    const stored = await request<{ events: RunEvent[] }>(b.url, 'GET', `/runs/${ack.runId}/events?after=0`, { token: user.accessToken });
+    const stored = await request<{ events: RunEvent[] }>(b.url, 'GET', `/runs/${ack.runId}/events?after=0`, {
+      token: user.accessToken,
+    });
     expect(stored.body.events).toEqual(events);
-    const thread = await request<{ thread: { runs: Array<{ id: string; status: string }> } }>(c.url, 'GET', `/threads/${ack.threadId}`, { token: user.accessToken });
+    const thread = await request<{ thread: { runs: Array<{ id: string; status: string }> } }>(
+      c.url,
+      'GET',
+      `/threads/${ack.threadId}`,
+      { token: user.accessToken },
+    );
     expect(thread.body.thread.runs).toEqual([expect.objectContaining({ id: ack.runId, status: 'interrupted' })]);
 
     // The victim held two of this user's three slots: they expire with its lease, so three sockets fit again.
@@ -170,7 +210,7 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
         return extra.every((r) => r.status === 'fulfilled');
       },
       LEASE_MS * 3 + 2_000,
-      'the crashed instance\'s slots expiring',
+      "the crashed instance's slots expiring",
     );
   });
 });

@@ -38,7 +38,11 @@ describeWithServices(['postgres', 'redis'], 'scale: PostgreSQL connections cut u
     expect((await request<{ failing?: string[] }>(app.url, 'GET', '/health/ready')).body.failing).toContain('database');
     await proxy.restore();
     // No other traffic: readiness itself must let the auth circuit breaker try again and close.
-    await eventually(async () => (await request(app.url, 'GET', '/health/ready')).status === 200, 15_000, 'readiness after the database returns');
+    await eventually(
+      async () => (await request(app.url, 'GET', '/health/ready')).status === 200,
+      15_000,
+      'readiness after the database returns',
+    );
     expect((await request(app.url, 'GET', '/auth/me', { token: user.accessToken })).status).toBe(200);
   }, 40_000);
 });

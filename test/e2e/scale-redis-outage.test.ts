@@ -27,244 +27,280 @@ type ErrorBody = { error?: { code?: string } };
 const errorCode = (body: unknown): string | undefined => (body as ErrorBody | undefined)?.error?.code;
 
 /** One raw upgrade attempt at `url` (ws://…/ws?…): its HTTP status and error code. A 101 socket is closed at once. */
-async function attemptUpgrade(url: string, headers: Record<string, string> = {}): Promise<{ status: number; code: string | undefined }> {
+async function attemptUpgrade(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; code: string | undefined }> {
   const { status, code, socket } = await upgrade(url, headers);
   socket?.destroy();
   return { status, code };
 }
 
-describeWithServices(['postgres', 'redis'], 'scale: Redis outage and recovery (one server, Redis behind a cuttable proxy)', () => {
-  let proxy: TcpProxy | undefined;
-  let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
-  let app: TestApp;
-  let user: User;
-  const sockets: TestSocket[] = [];
+describeWithServices(
+  ['postgres', 'redis'],
+  'scale: Redis outage and recovery (one server, Redis behind a cuttable proxy)',
+  () => {
+    let proxy: TcpProxy | undefined;
+    let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
+    let app: TestApp;
+    let user: User;
+    const sockets: TestSocket[] = [];
 
-  beforeAll(async () => {
-    const target = new URL(TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
-    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || '6379') });
-    database = await createTestDatabase();
-    app = await createTestApp({
-      DATABASE_URL: database.url,
-      DATABASE_POOL_SIZE: '4',
-      REDIS_URL: proxy.url(TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'),
-      REDIS_KEY_PREFIX: testRedisPrefix(),
-      JWT_SECRET_KEY: randomBytes(48).toString('base64'),
-      INSTANCE_LEASE_MS: '3000',
-      MAX_CONNECTIONS_PER_USER: String(MAX_CONNECTIONS),
+    beforeAll(async () => {
+      const target = new URL(TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+      proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || '6379') });
+      database = await createTestDatabase();
+      app = await createTestApp({
+        DATABASE_URL: database.url,
+        DATABASE_POOL_SIZE: '4',
+        REDIS_URL: proxy.url(TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'),
+        REDIS_KEY_PREFIX: testRedisPrefix(),
+        JWT_SECRET_KEY: randomBytes(48).toString('base64'),
+        INSTANCE_LEASE_MS: '3000',
+        MAX_CONNECTIONS_PER_USER: String(MAX_CONNECTIONS),
+      });
+      user = await registerUser(app.url, 'redis-outage');
     });
-    user = await registerUser(app.url, 'redis-outage');
-  });
 
-  afterAll(async () => {
-    for (const s of sockets) s.close();
-    try {
-      await app?.close();
-    } finally {
+    afterAll(async () => {
+      for (const s of sockets) s.close();
       try {
-        await proxy?.close();
+        await app?.close();
       } finally {
-        await database?.drop();
+        try {
+          await proxy?.close();
+        } finally {
+          await database?.drop();
+        }
+      }
+    });
+
+    const live = (): TcpProxy => {
+      if (proxy === undefined) throw new Error('the proxy is not started');
+      return proxy;
+    };
+    const ready = () => request<Ready>(app.url, 'GET', '/health/ready');
+    const issueTicket = () =>
+      request<TicketResponse>(app.url, 'POST', '/ws/ticket', { token: user.accessToken, body: {} });
+
+    /** A socket opened with a fresh ticket; closed after the suite. */
+    async function openWithTicket(): Promise<TestSocket> {
+      const ticket = await issueTicket();
+      expect(ticket.status, JSON.stringify(ticket.body)).toBe(201);
+      const ws = await TestSocket.open(ticket.body.url);
+      sockets.push(ws);
+      return ws;
+    }
+
+    /** Polls /health/ready until it answers `status` (bounded); returns the last answer. */
+    async function readyBecomes(status: number, timeoutMs: number): Promise<Awaited<ReturnType<typeof ready>>> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const res = await ready();
+        if (res.status === status || Date.now() > deadline) return res;
+        await delay(100);
       }
     }
-  });
 
-  const live = (): TcpProxy => {
-    if (proxy === undefined) throw new Error('the proxy is not started');
-    return proxy;
-  };
-  const ready = () => request<Ready>(app.url, 'GET', '/health/ready');
-  const issueTicket = () => request<TicketResponse>(app.url, 'POST', '/ws/ticket', { token: user.accessToken, body: {} });
+    async function sendMessage(ws: TestSocket, id: string, text: string): Promise<Ack> {
+      ws.send({ type: 'user_message', id, text });
+      const reply = await ws.next(
+        (m) => (m.type === 'message_accepted' || m.type === 'error') && m.replyTo === id,
+        10_000,
+      );
+      if (reply.type === 'error') throw new Error(`user_message ${id} refused: ${JSON.stringify(reply)}`);
+      return reply as Ack;
+    }
 
-  /** A socket opened with a fresh ticket; closed after the suite. */
-  async function openWithTicket(): Promise<TestSocket> {
-    const ticket = await issueTicket();
-    expect(ticket.status, JSON.stringify(ticket.body)).toBe(201);
-    const ws = await TestSocket.open(ticket.body.url);
-    sockets.push(ws);
-    return ws;
-  }
+    /** The run as stored in the EventLog (HTTP). */
+    async function storedEvents(runId: string): Promise<RunEvent[]> {
+      const res = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${runId}/events?after=0`, {
+        token: user.accessToken,
+      });
+      expect(res.status).toBe(200);
+      return res.body.events;
+    }
 
-  /** Polls /health/ready until it answers `status` (bounded); returns the last answer. */
-  async function readyBecomes(status: number, timeoutMs: number): Promise<Awaited<ReturnType<typeof ready>>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    // State carried from "during" to "after".
+    let ticketBeforeCut: TicketResponse | undefined;
+    let survivor: TestSocket | undefined;
+
+    it('before the outage: /health/ready is 200 with redis ok, and a ticket opens a WebSocket', async () => {
       const res = await ready();
-      if (res.status === status || Date.now() > deadline) return res;
-      await delay(100);
-    }
-  }
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ status: 'ok', components: { database: 'ok', redis: 'ok', auth: 'ok' } });
 
-  async function sendMessage(ws: TestSocket, id: string, text: string): Promise<Ack> {
-    ws.send({ type: 'user_message', id, text });
-    const reply = await ws.next((m) => (m.type === 'message_accepted' || m.type === 'error') && m.replyTo === id, 10_000);
-    if (reply.type === 'error') throw new Error(`user_message ${id} refused: ${JSON.stringify(reply)}`);
-    return reply as Ack;
-  }
+      const ws = await openWithTicket();
+      expect(ws.messages[0]).toMatchObject({ type: 'connection_established', userId: user.user.id });
+      ws.close();
+    });
 
-  /** The run as stored in the EventLog (HTTP). */
-  async function storedEvents(runId: string): Promise<RunEvent[]> {
-    const res = await request<{ events: RunEvent[] }>(app.url, 'GET', `/runs/${runId}/events?after=0`, { token: user.accessToken });
-    expect(res.status).toBe(200);
-    return res.body.events;
-  }
+    it('during the outage: readiness 503 names redis; upgrades, tickets, login and refresh fail closed with 503; open sockets stay up', async () => {
+      const ticket = await issueTicket();
+      expect(ticket.status).toBe(201);
+      ticketBeforeCut = ticket.body;
+      survivor = await openWithTicket();
 
-  // State carried from "during" to "after".
-  let ticketBeforeCut: TicketResponse | undefined;
-  let survivor: TestSocket | undefined;
+      await live().cut();
 
-  it('before the outage: /health/ready is 200 with redis ok, and a ticket opens a WebSocket', async () => {
-    const res = await ready();
-    expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok', components: { database: 'ok', redis: 'ok', auth: 'ok' } });
+      const res = await ready();
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({
+        status: 'unavailable',
+        components: { database: 'ok', redis: 'unavailable', auth: 'ok' },
+        failing: ['redis'],
+      });
 
-    const ws = await openWithTicket();
-    expect(ws.messages[0]).toMatchObject({ type: 'connection_established', userId: user.user.id });
-    ws.close();
-  });
+      // A new WebSocket: refused with an HTTP 503 before any socket exists, whatever the credential.
+      expect(await attemptUpgrade(ticketBeforeCut.url)).toEqual({ status: 503, code: 'service_unavailable' });
+      expect(await attemptUpgrade(wsUrl(app.url), { authorization: `Bearer ${user.accessToken}` })).toEqual({
+        status: 503,
+        code: 'service_unavailable',
+      });
+      // The client library sees the same refusal.
+      const refused = await TestSocket.open(wsUrl(app.url), {
+        headers: { authorization: `Bearer ${user.accessToken}` },
+      }).then(
+        (ws) => (ws.close(), 'opened'),
+        (err: { status?: number }) => err.status ?? 'no status',
+      );
+      expect(refused).toBe(503);
 
-  it('during the outage: readiness 503 names redis; upgrades, tickets, login and refresh fail closed with 503; open sockets stay up', async () => {
-    const ticket = await issueTicket();
-    expect(ticket.status).toBe(201);
-    ticketBeforeCut = ticket.body;
-    survivor = await openWithTicket();
+      // Tickets live in Redis (and so does their rate limit): 503, never 500.
+      const noTicket = await issueTicket();
+      expect(noTicket.status, JSON.stringify(noTicket.body)).toBe(503);
+      expect(errorCode(noTicket.body)).toBe('service_unavailable');
 
-    await live().cut();
+      // Login and refresh rate limits live in Redis: they fail closed (503), never an unlimited pass (200) or a 500.
+      const login = await request(app.url, 'POST', '/auth/login', {
+        body: { email: user.email, password: user.password },
+      });
+      expect(login.status, JSON.stringify(login.body)).toBe(503);
+      expect(errorCode(login.body)).toBe('service_unavailable');
+      const refresh = await request(app.url, 'POST', '/auth/refresh', { body: { refreshToken: user.refreshToken } });
+      expect(refresh.status, JSON.stringify(refresh.body)).toBe(503);
+      expect(errorCode(refresh.body)).toBe('service_unavailable');
 
-    const res = await ready();
-    expect(res.status).toBe(503);
-    expect(res.body).toEqual({ status: 'unavailable', components: { database: 'ok', redis: 'unavailable', auth: 'ok' }, failing: ['redis'] });
-
-    // A new WebSocket: refused with an HTTP 503 before any socket exists, whatever the credential.
-    expect(await attemptUpgrade(ticketBeforeCut.url)).toEqual({ status: 503, code: 'service_unavailable' });
-    expect(await attemptUpgrade(wsUrl(app.url), { authorization: `Bearer ${user.accessToken}` })).toEqual({ status: 503, code: 'service_unavailable' });
-    // The client library sees the same refusal.
-    const refused = await TestSocket.open(wsUrl(app.url), { headers: { authorization: `Bearer ${user.accessToken}` } }).then(
-      (ws) => (ws.close(), 'opened'),
-      (err: { status?: number }) => err.status ?? 'no status',
-    );
-    expect(refused).toBe(503);
-
-    // Tickets live in Redis (and so does their rate limit): 503, never 500.
-    const noTicket = await issueTicket();
-    expect(noTicket.status, JSON.stringify(noTicket.body)).toBe(503);
-    expect(errorCode(noTicket.body)).toBe('service_unavailable');
-
-    // Login and refresh rate limits live in Redis: they fail closed (503), never an unlimited pass (200) or a 500.
-    const login = await request(app.url, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
-    expect(login.status, JSON.stringify(login.body)).toBe(503);
-    expect(errorCode(login.body)).toBe('service_unavailable');
-    const refresh = await request(app.url, 'POST', '/auth/refresh', { body: { refreshToken: user.refreshToken } });
-    expect(refresh.status, JSON.stringify(refresh.body)).toBe(503);
-    expect(errorCode(refresh.body)).toBe('service_unavailable');
-
-    // What does not need Redis still answers: the socket opened before the cut, and the durable API.
-    expect(survivor.closed).toBeUndefined();
-    survivor.send({ type: 'ping', id: 'p-outage' });
-    expect(await survivor.next((m) => m.type === 'pong' && m.replyTo === 'p-outage', 5_000)).toMatchObject({ type: 'pong' });
-    expect((await request(app.url, 'GET', '/auth/me', { token: user.accessToken })).status).toBe(200);
-    // Still down: nothing above healed it by accident.
-    expect((await ready()).status).toBe(503);
-  });
-
-  it('after the outage: without a restart, readiness is 200 again, tickets and WebSockets work, and a chat runs to agent_completed', async () => {
-    await live().restore();
-    const healed = await readyBecomes(200, 15_000);
-    expect(healed.status, JSON.stringify(healed.body)).toBe(200);
-    expect(healed.body).toEqual({ status: 'ok', components: { database: 'ok', redis: 'ok', auth: 'ok' } });
-
-    const login = await request(app.url, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
-    expect(login.status, JSON.stringify(login.body)).toBe(200);
-
-    // The ticket presented during the outage could not be spent then; it is spent as soon as Redis is back.
-    await eventually(async () => (await attemptUpgrade(ticketBeforeCut!.url)).status === 401, 5_000, 'the ticket tried during the outage to be spent');
-
-    const ws = await openWithTicket();
-    expect(ws.messages[0]).toMatchObject({ type: 'connection_established', userId: user.user.id });
-    const ack = await sendMessage(ws, 'm1', 'hello');
-    const events = await ws.runEvents(ack.runId, 15_000);
-    expect(events.at(-1)?.type).toBe('agent_completed');
-    expect(verifyRunEvents(events)).toEqual([]);
-    expect(events).toEqual(await storedEvents(ack.runId));
-
-    // The socket that lived through the outage is still up and answering.
-    expect(survivor?.closed).toBeUndefined();
-    survivor?.send({ type: 'ping', id: 'p-after' });
-    await survivor?.next((m) => m.type === 'pong' && m.replyTo === 'p-after', 5_000);
-    ws.close();
-    await ws.waitClose(5_000);
-  });
-
-  it('a socket open through a ~1 s outage mid-run receives the run exactly once, in order 1..N, through agent_completed', async () => {
-    await live().restore();
-    expect((await readyBecomes(200, 15_000)).status).toBe(200);
-    const ws = await openWithTicket();
-    const ack = await sendMessage(ws, 'slow', 'please wait 4 seconds');
-    const terminalSeen = () => ws.eventsOf(ack.runId).some(isTerminalEvent);
-    // The run is under way (its wait tool is running) when Redis goes.
-    await ws.next((m) => isRunEvent(m) && m.runId === ack.runId && m.type === 'tool_executing', 5_000);
-
-    await live().cut();
-    try {
+      // What does not need Redis still answers: the socket opened before the cut, and the durable API.
+      expect(survivor.closed).toBeUndefined();
+      survivor.send({ type: 'ping', id: 'p-outage' });
+      expect(await survivor.next((m) => m.type === 'pong' && m.replyTo === 'p-outage', 5_000)).toMatchObject({
+        type: 'pong',
+      });
+      expect((await request(app.url, 'GET', '/auth/me', { token: user.accessToken })).status).toBe(200);
+      // Still down: nothing above healed it by accident.
       expect((await ready()).status).toBe(503);
-      await delay(1_000);
-    } finally {
+    });
+
+    it('after the outage: without a restart, readiness is 200 again, tickets and WebSockets work, and a chat runs to agent_completed', async () => {
       await live().restore();
-    }
-    // Redis is back (the server reconnected) while the run is still going: its last events come after the outage.
-    expect((await readyBecomes(200, 10_000)).status).toBe(200);
-    expect(terminalSeen(), 'the run must still be running when Redis is back, or this test checks nothing').toBe(false);
+      const healed = await readyBecomes(200, 15_000);
+      expect(healed.status, JSON.stringify(healed.body)).toBe(200);
+      expect(healed.body).toEqual({ status: 'ok', components: { database: 'ok', redis: 'ok', auth: 'ok' } });
 
-    const terminal = await ws.next((m) => isRunEvent(m) && m.runId === ack.runId && isTerminalEvent(m), 15_000);
-    expect(terminal.type).toBe('agent_completed');
-    // Give a late duplicate or stray event (a re-read of the EventLog after the re-subscription) time to arrive.
-    await settle(1_000);
+      const login = await request(app.url, 'POST', '/auth/login', {
+        body: { email: user.email, password: user.password },
+      });
+      expect(login.status, JSON.stringify(login.body)).toBe(200);
 
-    const events = ws.eventsOf(ack.runId);
-    const stored = await storedEvents(ack.runId);
-    expect(seqs(events)).toEqual(range(1, stored.length));
-    expect(verifyRunEvents(events)).toEqual([]);
-    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['agent_started', 'tool_executing', 'tool_completed', 'agent_completed']));
-    expect(events).toEqual(stored);
-    expect(ws.closed).toBeUndefined();
-  }, 40_000);
+      // The ticket presented during the outage could not be spent then; it is spent as soon as Redis is back.
+      await eventually(
+        async () => (await attemptUpgrade(ticketBeforeCut!.url)).status === 401,
+        5_000,
+        'the ticket tried during the outage to be spent',
+      );
 
-  it('POST /ws/ticket answers 503 (not 500) when Redis fails while the ticket itself is being stored', async () => {
-    await live().restore();
-    expect((await readyBecomes(200, 15_000)).status).toBe(200);
-    // The per-user ticket rate limit passes (Redis is up); the ticket's SET is the request lost with the connection.
-    const dropped = live().dropWhen((chunk) => chunk.includes('\r\nset\r\n') && chunk.includes(':ticket:'));
-    const res = await issueTicket();
-    const fired = await Promise.race([dropped.then(() => true), delay(1_000).then(() => false)]);
-    expect(fired, 'the ticket SET must have been dropped').toBe(true);
-    expect(res.status, JSON.stringify(res.body)).toBe(503);
-    expect(errorCode(res.body)).toBe('service_unavailable');
-    // The server heals by itself (ioredis reconnects through the proxy, which stayed up).
-    expect((await readyBecomes(200, 15_000)).status).toBe(200);
-    expect((await issueTicket()).status).toBe(201);
-  });
+      const ws = await openWithTicket();
+      expect(ws.messages[0]).toMatchObject({ type: 'connection_established', userId: user.user.id });
+      const ack = await sendMessage(ws, 'm1', 'hello');
+      const events = await ws.runEvents(ack.runId, 15_000);
+      expect(events.at(-1)?.type).toBe('agent_completed');
+      expect(verifyRunEvents(events)).toEqual([]);
+      expect(events).toEqual(await storedEvents(ack.runId));
 
-  it('after an outage longer than INSTANCE_LEASE_MS, the sockets that stayed open count against MAX_CONNECTIONS_PER_USER again', async () => {
-    await live().restore();
-    expect((await readyBecomes(200, 15_000)).status).toBe(200);
-    const slots = await registerUser(app.url, 'redis-outage-slots');
-    const bearer = { authorization: `Bearer ${slots.accessToken}` };
-    const held: TestSocket[] = [];
-    for (let i = 0; i < MAX_CONNECTIONS; i++) held.push(await TestSocket.open(wsUrl(app.url), { headers: bearer }));
-    sockets.push(...held);
-    expect((await attemptUpgrade(wsUrl(app.url), bearer)).status).toBe(429);
+      // The socket that lived through the outage is still up and answering.
+      expect(survivor?.closed).toBeUndefined();
+      survivor?.send({ type: 'ping', id: 'p-after' });
+      await survivor?.next((m) => m.type === 'pong' && m.replyTo === 'p-after', 5_000);
+      ws.close();
+      await ws.waitClose(5_000);
+    });
 
-    await live().cut();
-    try {
-      await delay(4_000); // > INSTANCE_LEASE_MS (3 s): the slots' leases expire in Redis meanwhile
-    } finally {
+    it('a socket open through a ~1 s outage mid-run receives the run exactly once, in order 1..N, through agent_completed', async () => {
       await live().restore();
-    }
-    expect((await readyBecomes(200, 15_000)).status).toBe(200);
-    await delay(1_500); // at least one lease renewal round (every INSTANCE_LEASE_MS / 3) with Redis back
-    expect(held.every((ws) => ws.closed === undefined)).toBe(true);
-    // Still MAX_CONNECTIONS open sockets: one more must be refused.
-    const extra = await attemptUpgrade(wsUrl(app.url), bearer);
-    expect(extra).toEqual({ status: 429, code: 'too_many_connections' });
-  }, 40_000);
-});
+      expect((await readyBecomes(200, 15_000)).status).toBe(200);
+      const ws = await openWithTicket();
+      const ack = await sendMessage(ws, 'slow', 'please wait 4 seconds');
+      const terminalSeen = () => ws.eventsOf(ack.runId).some(isTerminalEvent);
+      // The run is under way (its wait tool is running) when Redis goes.
+      await ws.next((m) => isRunEvent(m) && m.runId === ack.runId && m.type === 'tool_executing', 5_000);
+
+      await live().cut();
+      try {
+        expect((await ready()).status).toBe(503);
+        await delay(1_000);
+      } finally {
+        await live().restore();
+      }
+      // Redis is back (the server reconnected) while the run is still going: its last events come after the outage.
+      expect((await readyBecomes(200, 10_000)).status).toBe(200);
+      expect(terminalSeen(), 'the run must still be running when Redis is back, or this test checks nothing').toBe(
+        false,
+      );
+
+      const terminal = await ws.next((m) => isRunEvent(m) && m.runId === ack.runId && isTerminalEvent(m), 15_000);
+      expect(terminal.type).toBe('agent_completed');
+      // Give a late duplicate or stray event (a re-read of the EventLog after the re-subscription) time to arrive.
+      await settle(1_000);
+
+      const events = ws.eventsOf(ack.runId);
+      const stored = await storedEvents(ack.runId);
+      expect(seqs(events)).toEqual(range(1, stored.length));
+      expect(verifyRunEvents(events)).toEqual([]);
+      expect(events.map((e) => e.type)).toEqual(
+        expect.arrayContaining(['agent_started', 'tool_executing', 'tool_completed', 'agent_completed']),
+      );
+      expect(events).toEqual(stored);
+      expect(ws.closed).toBeUndefined();
+    }, 40_000);
+
+    it('POST /ws/ticket answers 503 (not 500) when Redis fails while the ticket itself is being stored', async () => {
+      await live().restore();
+      expect((await readyBecomes(200, 15_000)).status).toBe(200);
+      // The per-user ticket rate limit passes (Redis is up); the ticket's SET is the request lost with the connection.
+      const dropped = live().dropWhen((chunk) => chunk.includes('\r\nset\r\n') && chunk.includes(':ticket:'));
+      const res = await issueTicket();
+      const fired = await Promise.race([dropped.then(() => true), delay(1_000).then(() => false)]);
+      expect(fired, 'the ticket SET must have been dropped').toBe(true);
+      expect(res.status, JSON.stringify(res.body)).toBe(503);
+      expect(errorCode(res.body)).toBe('service_unavailable');
+      // The server heals by itself (ioredis reconnects through the proxy, which stayed up).
+      expect((await readyBecomes(200, 15_000)).status).toBe(200);
+      expect((await issueTicket()).status).toBe(201);
+    });
+
+    it('after an outage longer than INSTANCE_LEASE_MS, the sockets that stayed open count against MAX_CONNECTIONS_PER_USER again', async () => {
+      await live().restore();
+      expect((await readyBecomes(200, 15_000)).status).toBe(200);
+      const slots = await registerUser(app.url, 'redis-outage-slots');
+      const bearer = { authorization: `Bearer ${slots.accessToken}` };
+      const held: TestSocket[] = [];
+      for (let i = 0; i < MAX_CONNECTIONS; i++) held.push(await TestSocket.open(wsUrl(app.url), { headers: bearer }));
+      sockets.push(...held);
+      expect((await attemptUpgrade(wsUrl(app.url), bearer)).status).toBe(429);
+
+      await live().cut();
+      try {
+        await delay(4_000); // > INSTANCE_LEASE_MS (3 s): the slots' leases expire in Redis meanwhile
+      } finally {
+        await live().restore();
+      }
+      expect((await readyBecomes(200, 15_000)).status).toBe(200);
+      await delay(1_500); // at least one lease renewal round (every INSTANCE_LEASE_MS / 3) with Redis back
+      expect(held.every((ws) => ws.closed === undefined)).toBe(true);
+      // Still MAX_CONNECTIONS open sockets: one more must be refused.
+      const extra = await attemptUpgrade(wsUrl(app.url), bearer);
+      expect(extra).toEqual({ status: 429, code: 'too_many_connections' });
+    }, 40_000);
+  },
+);

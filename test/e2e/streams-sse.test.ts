@@ -12,7 +12,9 @@ afterAll(abortOpenStreams);
 const streamUrl = (runId: string, query = ''): string => `${server.app.url}/runs/${runId}/stream${query}`;
 
 async function storedEvents(user: User, runId: string): Promise<{ status: string; events: RunEvent[] }> {
-  const res = await request<{ status: string; events: RunEvent[] }>(server.app.url, 'GET', `/runs/${runId}/events`, { token: user.accessToken });
+  const res = await request<{ status: string; events: RunEvent[] }>(server.app.url, 'GET', `/runs/${runId}/events`, {
+    token: user.accessToken,
+  });
   expect(res.status).toBe(200);
   return res.body;
 }
@@ -70,7 +72,10 @@ describe('GET /runs/:id/stream', () => {
     const ws = await server.open(user);
     const ack = await send(ws, { id: 'drip', text: 'script:drip 60 20' });
 
-    const first = await sse(streamUrl(ack.runId), { token: user.accessToken, cutWhen: (events) => events.length >= 15 });
+    const first = await sse(streamUrl(ack.runId), {
+      token: user.accessToken,
+      cutWhen: (events) => events.length >= 15,
+    });
     expect(await endOf(first, 10_000)).toBe('cut');
     const lastId = first.events.at(-1)?.id ?? '';
     expect(ids(first.events)).toEqual(range(1, Number(lastId)));
@@ -102,7 +107,10 @@ describe('GET /runs/:id/stream', () => {
     const ack = await send(ws, { id: 'drip', text: 'script:drip 60 20' });
 
     // Cut inside the first text message (after a dozen AG-UI events), so the resume has to close it.
-    const first = await sse(streamUrl(ack.runId, '?format=agui'), { token: user.accessToken, cutWhen: (events) => events.length >= 14 });
+    const first = await sse(streamUrl(ack.runId, '?format=agui'), {
+      token: user.accessToken,
+      cutWhen: (events) => events.length >= 14,
+    });
     expect(await endOf(first, 10_000)).toBe('cut');
     const lastId = first.events.at(-1)?.id ?? '';
     const firstTypes = aguiEvents(first.events).map((e) => e.type);
@@ -111,7 +119,10 @@ describe('GET /runs/:id/stream', () => {
     expect(firstTypes).not.toContain('RUN_FINISHED');
     await ws.next((m) => 'seq' in m && m.runId === ack.runId && m.seq >= Number(lastId) + 5, 5_000);
 
-    const second = await sse(streamUrl(ack.runId, '?format=agui'), { token: user.accessToken, headers: { 'last-event-id': lastId } });
+    const second = await sse(streamUrl(ack.runId, '?format=agui'), {
+      token: user.accessToken,
+      headers: { 'last-event-id': lastId },
+    });
     expect(await endOf(second, 15_000)).toBe('end');
     const union = [...first.events, ...second.events];
 
@@ -128,7 +139,12 @@ describe('GET /runs/:id/stream', () => {
     expect(aguiProblems(events)).toEqual([]);
     expect(events.filter((e) => e.type === 'TEXT_MESSAGE_START')).toHaveLength(2);
     expect(events.filter((e) => e.type === 'TEXT_MESSAGE_END')).toHaveLength(2);
-    expect(events.at(-1)).toMatchObject({ type: 'RUN_FINISHED', runId: ack.runId, threadId: ack.threadId, outcome: { type: 'success' } });
+    expect(events.at(-1)).toMatchObject({
+      type: 'RUN_FINISHED',
+      runId: ack.runId,
+      threadId: ack.threadId,
+      outcome: { type: 'success' },
+    });
 
     // Exactly what a reader that was never cut gets.
     const whole = await sse(streamUrl(ack.runId, '?format=agui'), { token: user.accessToken });
@@ -137,14 +153,24 @@ describe('GET /runs/:id/stream', () => {
 
     // And the official client accepts the stitched stream and rebuilds the answer from it.
     const replay = await replayThroughClient(union, { threadId: ack.threadId, runId: ack.runId });
-    const texts = replay.newMessages.filter((m) => m.role === 'assistant').map(textOf).filter((t) => t !== '');
+    const texts = replay.newMessages
+      .filter((m) => m.role === 'assistant')
+      .map(textOf)
+      .filter((t) => t !== '');
     expect(texts).toEqual([dripText(1, 30), dripText(31, 60)]);
     expect(replay.newMessages.find((m) => m.role === 'tool')).toMatchObject({ role: 'tool' });
-    expect(textOf(replay.newMessages.find((m) => m.role === 'tool') ?? { id: '', role: 'tool', content: '', toolCallId: '' })).toContain('42');
+    expect(
+      textOf(
+        replay.newMessages.find((m) => m.role === 'tool') ?? { id: '', role: 'tool', content: '', toolCallId: '' },
+      ),
+    ).toContain('42');
   });
 
-  it('refusals: 401 without a token, 404 for another user\'s run byte-identical to a missing one, 400 for a bad Last-Event-ID / after / format', async () => {
-    const [owner, stranger] = await Promise.all([registerUser(server.app.url, 'sse-owner'), registerUser(server.app.url, 'sse-stranger')]);
+  it("refusals: 401 without a token, 404 for another user's run byte-identical to a missing one, 400 for a bad Last-Event-ID / after / format", async () => {
+    const [owner, stranger] = await Promise.all([
+      registerUser(server.app.url, 'sse-owner'),
+      registerUser(server.app.url, 'sse-stranger'),
+    ]);
     const ws = await server.open(owner);
     const ack = await send(ws, { id: 'calc', text: 'calculate 12*7' });
     await ws.runEvents(ack.runId);
@@ -157,7 +183,11 @@ describe('GET /runs/:id/stream', () => {
     expect(JSON.parse(badToken.text)).toMatchObject({ error: { code: 'invalid_token' } });
 
     const missing = await refused(streamUrl(randomUUID()), { token: stranger.accessToken });
-    for (const [query, headers] of [['', {}], ['?format=agui', {}], ['', { 'last-event-id': '2' }]] as const) {
+    for (const [query, headers] of [
+      ['', {}],
+      ['?format=agui', {}],
+      ['', { 'last-event-id': '2' }],
+    ] as const) {
       const foreign = await refused(streamUrl(ack.runId, query), { token: stranger.accessToken, headers });
       expect(foreign.status).toBe(404);
       expect(foreign.headers.get('content-type')).toMatch(/^application\/json/);
@@ -179,7 +209,10 @@ describe('GET /runs/:id/stream', () => {
       expect(JSON.parse(bad.text)).toMatchObject({ error: { code: 'invalid_request' } });
     }
     // A bad Last-Event-ID wins over a good ?after: the header is what counts.
-    const badHeader = await refused(streamUrl(ack.runId, '?after=2'), { token: owner.accessToken, headers: { 'last-event-id': 'abc' } });
+    const badHeader = await refused(streamUrl(ack.runId, '?after=2'), {
+      token: owner.accessToken,
+      headers: { 'last-event-id': 'abc' },
+    });
     expect(badHeader.status).toBe(400);
     // The owner's stream itself works.
     const ok = await sse(streamUrl(ack.runId), { token: owner.accessToken });
@@ -212,7 +245,7 @@ describe('GET /runs/:id/stream', () => {
 });
 
 describe('GET /runs/:id/stream at shutdown', () => {
-  it('an open stream does not hold up a graceful stop: the stop takes about SHUTDOWN_GRACE_MS, not the run\'s 15 s, and the stream ends', async () => {
+  it("an open stream does not hold up a graceful stop: the stop takes about SHUTDOWN_GRACE_MS, not the run's 15 s, and the stream ends", async () => {
     const app = await createTestApp({ SHUTDOWN_GRACE_MS: '1000' });
     try {
       const user = await registerUser(app.url, 'sse-shutdown');
@@ -244,7 +277,10 @@ describe('GET /runs/:id/stream keep-alive', () => {
     const raw = stream.raw();
     const terminalAt = raw.indexOf('"type":"agent_completed"');
     expect(terminalAt).toBeGreaterThan(0);
-    const beforeTerminal = raw.slice(0, terminalAt).split('\n\n').filter((block) => block === ': keep-alive');
+    const beforeTerminal = raw
+      .slice(0, terminalAt)
+      .split('\n\n')
+      .filter((block) => block === ': keep-alive');
     expect(beforeTerminal.length).toBeGreaterThanOrEqual(2);
     expect(stream.comments.filter((c) => c === 'keep-alive').length).toBeGreaterThanOrEqual(2);
     // Comments are not events: the events are still exactly the run's.

@@ -7,7 +7,10 @@ import { MemoryUserEventBus } from '../../src/storage/index.js';
 const context = createRunContext({ userId: 'u', threadId: 't', runId: 'r', connectionId: null });
 
 /** An event log that refuses any write holding one of the `failing` seqs (as a full disk, or as a seq taken). */
-function flakyLog(failing: Set<number>, error: (event: RunEvent) => Error = () => new Error('disk full')): EventLog & { stored: RunEvent[]; writes: number[][] } {
+function flakyLog(
+  failing: Set<number>,
+  error: (event: RunEvent) => Error = () => new Error('disk full'),
+): EventLog & { stored: RunEvent[]; writes: number[][] } {
   const stored: RunEvent[] = [];
   const writes: number[][] = [];
   return {
@@ -43,7 +46,12 @@ describe('ActiveRun', () => {
     run.emit({ type: 'agent_message_delta', text: 'a' });
     await run.end({ type: 'agent_completed', text: 'a', durationMs: 1 });
     expect(delivered).toEqual(log.stored);
-    expect(log.stored.map((e) => [e.seq, e.type])).toEqual([[1, 'agent_started'], [2, 'agent_thinking'], [3, 'agent_message_delta'], [4, 'agent_completed']]);
+    expect(log.stored.map((e) => [e.seq, e.type])).toEqual([
+      [1, 'agent_started'],
+      [2, 'agent_thinking'],
+      [3, 'agent_message_delta'],
+      [4, 'agent_completed'],
+    ]);
     run.emit({ type: 'agent_thinking', text: 'after the end' });
     expect(log.stored).toHaveLength(4);
   });
@@ -56,7 +64,10 @@ describe('ActiveRun', () => {
     run.emit({ type: 'agent_message_delta', text: 'x' });
     run.emit({ type: 'agent_message_delta', text: 'y' });
     await run.end({ type: 'agent_completed', text: '', durationMs: 1 });
-    expect(log.writes).toEqual([[1, 2, 3, 4, 5], [6, 7, 8]]);
+    expect(log.writes).toEqual([
+      [1, 2, 3, 4, 5],
+      [6, 7, 8],
+    ]);
     expect(delivered.map((m) => ('seq' in m ? m.seq : 0))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
@@ -65,7 +76,9 @@ describe('ActiveRun', () => {
     for (let i = 0; i < MAX_EVENTS_PER_WRITE * 2 + 10; i++) run.emit({ type: 'agent_message_delta', text: 'd' });
     await run.end({ type: 'agent_completed', text: '', durationMs: 1 });
     expect(log.writes.map((w) => w.length)).toEqual([MAX_EVENTS_PER_WRITE, MAX_EVENTS_PER_WRITE, 11]);
-    expect(log.stored.map((e) => e.seq)).toEqual(Array.from({ length: MAX_EVENTS_PER_WRITE * 2 + 11 }, (_, i) => i + 1));
+    expect(log.stored.map((e) => e.seq)).toEqual(
+      Array.from({ length: MAX_EVENTS_PER_WRITE * 2 + 11 }, (_, i) => i + 1),
+    );
   });
 
   it('after a storage failure delivers no unstored event but the terminal one, and leaves no gap in seq', async () => {
@@ -80,7 +93,11 @@ describe('ActiveRun', () => {
     await run.end({ type: 'agent_error', code: 'interrupted', message: 'storage failed' });
     expect(errors).toEqual([3]);
     expect(log.stored.map((e) => e.seq)).toEqual([1, 2]);
-    expect(delivered.map((m) => ('seq' in m ? [m.seq, m.type] : m.type))).toEqual([[1, 'agent_started'], [2, 'agent_thinking'], [3, 'agent_error']]);
+    expect(delivered.map((m) => ('seq' in m ? [m.seq, m.type] : m.type))).toEqual([
+      [1, 'agent_started'],
+      [2, 'agent_thinking'],
+      [3, 'agent_error'],
+    ]);
   });
 
   it('delivers the terminal event at the next free seq when the write holding it fails', async () => {
@@ -90,7 +107,10 @@ describe('ActiveRun', () => {
     run.emit({ type: 'agent_message_delta', text: 'lost' });
     await run.end({ type: 'agent_completed', text: 'lost', durationMs: 1 });
     expect(log.stored.map((e) => e.seq)).toEqual([1]);
-    expect(delivered.map((m) => ('seq' in m ? [m.seq, m.type] : m.type))).toEqual([[1, 'agent_started'], [2, 'agent_completed']]);
+    expect(delivered.map((m) => ('seq' in m ? [m.seq, m.type] : m.type))).toEqual([
+      [1, 'agent_started'],
+      [2, 'agent_completed'],
+    ]);
   });
 
   it('once another instance has written its seq (it ended the run as orphaned), delivers nothing more, not even the terminal event', async () => {
@@ -111,7 +131,12 @@ describe('ActiveRun', () => {
     run.openToolCalls.set('c1', { tool: 'wait', startedAt: Date.now() });
     run.emit({ type: 'tool_executing', toolCallId: 'c1', tool: 'wait', args: {} });
     await run.end({ type: 'run_cancelled' });
-    expect(log.stored.map((e) => e.type)).toEqual(['agent_started', 'tool_executing', 'tool_completed', 'run_cancelled']);
+    expect(log.stored.map((e) => e.type)).toEqual([
+      'agent_started',
+      'tool_executing',
+      'tool_completed',
+      'run_cancelled',
+    ]);
     expect(log.stored[2]).toMatchObject({ toolCallId: 'c1', error: { code: 'aborted' } });
   });
 });

@@ -17,9 +17,23 @@ afterAll(async () => {
 describe('message ids: the idempotency window on one instance', () => {
   it('answers a re-sent id with its first ack within the window and accepts it anew after, also among many ids accepted at different times', async () => {
     let nowMs = Date.parse('2026-01-01T00:00:00Z');
-    const runs = new RunManager(runManagerDeps(db, { messageIds: new MemoryMessageIdStore(() => nowMs), limits: { maxPerUser: 100, maxDurationMs: 60_000, maxToolCalls: 5 }, now: () => nowMs }));
+    const runs = new RunManager(
+      runManagerDeps(db, {
+        messageIds: new MemoryMessageIdStore(() => nowMs),
+        limits: { maxPerUser: 100, maxDurationMs: 60_000, maxToolCalls: 5 },
+        now: () => nowMs,
+      }),
+    );
     const userId = randomUUID();
-    await new SqlUserStore(db).create({ id: userId, email: `${userId}@example.com`, passwordHash: 'x', displayName: null, isDemo: false, createdAt: new Date(nowMs).toISOString(), disabledAt: null });
+    await new SqlUserStore(db).create({
+      id: userId,
+      email: `${userId}@example.com`,
+      passwordHash: 'x',
+      displayName: null,
+      isDemo: false,
+      createdAt: new Date(nowMs).toISOString(),
+      disabledAt: null,
+    });
     const send = (clientId: string) => runs.submit(userId, { text: 'hello', clientId, connectionId: null });
 
     // Ids accepted a minute apart; the first one again, once its window has passed but not the others'.

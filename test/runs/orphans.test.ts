@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { RunManager, type RunStore } from '../../src/runs/index.js';
-import { MemoryUserEventBus, openSqlite, SoleInstanceLiveness, SqlConversationStore, SqlEventLog, SqlUserStore } from '../../src/storage/index.js';
+import {
+  MemoryUserEventBus,
+  openSqlite,
+  SoleInstanceLiveness,
+  SqlConversationStore,
+  SqlEventLog,
+  SqlUserStore,
+} from '../../src/storage/index.js';
 import { runManagerDeps } from './run-manager-deps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-orphans-'));
@@ -20,18 +27,40 @@ const events = new SqlEventLog(db);
 const iso = () => new Date().toISOString();
 
 /** An instance that sees only itself as alive, sharing one database with the others. */
-function instance(bus = new MemoryUserEventBus(), liveness = new SoleInstanceLiveness(randomUUID()), runs: RunStore = conversations): RunManager {
+function instance(
+  bus = new MemoryUserEventBus(),
+  liveness = new SoleInstanceLiveness(randomUUID()),
+  runs: RunStore = conversations,
+): RunManager {
   return new RunManager(runManagerDeps(db, { conversations, runs, events, bus, liveness }));
 }
 
 /** A run left `running` by a dead instance, with an open tool call. */
 async function orphan(): Promise<{ userId: string; runId: string }> {
   const userId = randomUUID();
-  await new SqlUserStore(db).create({ id: userId, email: `${userId}@example.com`, passwordHash: 'x', displayName: null, isDemo: false, createdAt: iso(), disabledAt: null });
+  await new SqlUserStore(db).create({
+    id: userId,
+    email: `${userId}@example.com`,
+    passwordHash: 'x',
+    displayName: null,
+    isDemo: false,
+    createdAt: iso(),
+    disabledAt: null,
+  });
   const threadId = randomUUID();
   const runId = randomUUID();
   await conversations.createThread({ id: threadId, userId, title: 't', createdAt: iso(), updatedAt: iso() });
-  await conversations.createRun({ id: runId, threadId, userId, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso(), instanceId: 'dead-instance' });
+  await conversations.createRun({
+    id: runId,
+    threadId,
+    userId,
+    status: 'running',
+    errorCode: null,
+    lastSeq: 0,
+    createdAt: iso(),
+    updatedAt: iso(),
+    instanceId: 'dead-instance',
+  });
   await events.append([
     { type: 'agent_started', runId, threadId, seq: 1, ts: iso() },
     { type: 'tool_executing', toolCallId: 'c1', tool: 'wait', args: {}, runId, threadId, seq: 2, ts: iso() },
@@ -44,7 +73,8 @@ describe('orphaned runs', () => {
     const orphans = await Promise.all(Array.from({ length: 5 }, orphan));
     const bus = new MemoryUserEventBus();
     const announced: RunEvent[] = [];
-    for (const o of orphans) bus.subscribe(o.userId, { message: (m) => void ('seq' in m && announced.push(m)), resync: () => {} });
+    for (const o of orphans)
+      bus.subscribe(o.userId, { message: (m) => void ('seq' in m && announced.push(m)), resync: () => {} });
     // One sweeper lists the orphans, then stalls while the others end them all, then goes on with its stale list.
     const stale: RunStore = {
       createRun: (r) => conversations.createRun(r),
@@ -67,7 +97,11 @@ describe('orphaned runs', () => {
       expect(verifyRunEvents(log)).toEqual([]);
       expect(log.map((e) => e.type)).toEqual(['agent_started', 'tool_executing', 'tool_completed', 'agent_error']);
       expect(log.at(-1)).toMatchObject({ type: 'agent_error', code: 'interrupted' });
-      expect(await conversations.getRun(o.userId, o.runId)).toMatchObject({ status: 'interrupted', errorCode: 'interrupted', lastSeq: 4 });
+      expect(await conversations.getRun(o.userId, o.runId)).toMatchObject({
+        status: 'interrupted',
+        errorCode: 'interrupted',
+        lastSeq: 4,
+      });
       // What was announced is exactly what was stored after seq 2, once each.
       expect(announced.filter((e) => e.runId === o.runId)).toEqual(log.slice(2));
     }

@@ -3,7 +3,15 @@ import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { OfflineAgent, ToolRegistry } from '../../src/agents/index.js';
 import type { RunManagerDeps } from '../../src/runs/index.js';
-import { MemoryBroadcast, MemoryMessageIdStore, MemoryUserEventBus, SoleInstanceLiveness, SqlConversationStore, SqlEventLog, type Database } from '../../src/storage/index.js';
+import {
+  MemoryBroadcast,
+  MemoryMessageIdStore,
+  MemoryUserEventBus,
+  SoleInstanceLiveness,
+  SqlConversationStore,
+  SqlEventLog,
+  type Database,
+} from '../../src/storage/index.js';
 import { noTelemetry } from '../../src/telemetry/index.js';
 
 /** A RunManager's dependencies on one database, with memory for the rest and the offline agent; override any. */

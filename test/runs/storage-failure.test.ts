@@ -34,7 +34,15 @@ describe('a run whose storage fails', () => {
     const bus = new MemoryUserEventBus();
     const runs = new RunManager(runManagerDeps(db, { conversations: new AnswersRefused(sql), runs: sql, bus }));
     const userId = randomUUID();
-    await new SqlUserStore(db).create({ id: userId, email: `${userId}@example.com`, passwordHash: 'x', displayName: null, isDemo: false, createdAt: new Date().toISOString(), disabledAt: null });
+    await new SqlUserStore(db).create({
+      id: userId,
+      email: `${userId}@example.com`,
+      passwordHash: 'x',
+      displayName: null,
+      isDemo: false,
+      createdAt: new Date().toISOString(),
+      disabledAt: null,
+    });
     const seen: RunEvent[] = [];
     let ended!: () => void;
     const terminal = new Promise<void>((resolve) => (ended = resolve));

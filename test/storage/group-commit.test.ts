@@ -29,7 +29,9 @@ describe('SQLite group commit', () => {
     native.exec('create table items (id integer primary key, name text not null unique)');
     native.exec('create table parents (id integer primary key)');
     // Deferred: checked at COMMIT, which is how a test makes a commit fail.
-    native.exec('create table children (id integer primary key, parent_id integer not null references parents (id) deferrable initially deferred)');
+    native.exec(
+      'create table children (id integer primary key, parent_id integer not null references parents (id) deferrable initially deferred)',
+    );
     observer = new SqliteDatabase(join(dir, 'db.sqlite'), { readonly: true });
     dialect = new GroupCommitSqliteDialect(native);
     db = new Kysely<Schema>({ dialect });
@@ -41,7 +43,8 @@ describe('SQLite group commit', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const committedNames = (): string[] => (observer.prepare('select name from items order by id').all() as { name: string }[]).map((r) => r.name);
+  const committedNames = (): string[] =>
+    (observer.prepare('select name from items order by id').all() as { name: string }[]).map((r) => r.name);
 
   it('stores the writes of one turn with one commit, and settles each only once it is committed', async () => {
     const seenAtSettle: number[] = [];
@@ -78,14 +81,32 @@ describe('SQLite group commit', () => {
     });
     const succeeding = Array.from({ length: 5 }, (_, i) =>
       db.transaction().execute(async (trx) => {
-        await trx.insertInto('items').values({ id: 20 + 2 * i, name: `pair ${i} a` }).execute();
-        await trx.insertInto('items').values({ id: 21 + 2 * i, name: `pair ${i} b` }).execute();
+        await trx
+          .insertInto('items')
+          .values({ id: 20 + 2 * i, name: `pair ${i} a` })
+          .execute();
+        await trx
+          .insertInto('items')
+          .values({ id: 21 + 2 * i, name: `pair ${i} b` })
+          .execute();
       }),
     );
     const single = db.insertInto('items').values({ id: 40, name: 'single' }).execute();
     await expect(failing).rejects.toThrow('the caller changed its mind');
     await Promise.all([...succeeding, single]);
-    expect(committedNames()).toEqual(['pair 0 a', 'pair 0 b', 'pair 1 a', 'pair 1 b', 'pair 2 a', 'pair 2 b', 'pair 3 a', 'pair 3 b', 'pair 4 a', 'pair 4 b', 'single']);
+    expect(committedNames()).toEqual([
+      'pair 0 a',
+      'pair 0 b',
+      'pair 1 a',
+      'pair 1 b',
+      'pair 2 a',
+      'pair 2 b',
+      'pair 3 a',
+      'pair 3 b',
+      'pair 4 a',
+      'pair 4 b',
+      'single',
+    ]);
     expect(dialect.commits).toBe(1);
   });
 
@@ -141,7 +162,10 @@ describe('SQLite group commit', () => {
   });
 
   it('raw SQL goes through the same group', async () => {
-    await Promise.all([sql`insert into items (id, name) values (${1}, ${'raw'})`.execute(db), db.insertInto('items').values({ id: 2, name: 'built' }).execute()]);
+    await Promise.all([
+      sql`insert into items (id, name) values (${1}, ${'raw'})`.execute(db),
+      db.insertInto('items').values({ id: 2, name: 'built' }).execute(),
+    ]);
     expect(committedNames()).toEqual(['raw', 'built']);
     expect(dialect.commits).toBe(1);
   });

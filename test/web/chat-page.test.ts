@@ -3,7 +3,15 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from '../../src/testing/index.js';
 import { ensureWebBuild } from './helpers/build.js';
 import { BROWSER_MISSING, contrastRatio, launchChromium, screenshot } from './helpers/browser.js';
-import { colourPairs, focusedControl, focusedName, pageWidth, storageKeys, unnamedControls, xssFindings } from './helpers/in-page.js';
+import {
+  colourPairs,
+  focusedControl,
+  focusedName,
+  pageWidth,
+  storageKeys,
+  unnamedControls,
+  xssFindings,
+} from './helpers/in-page.js';
 import { ask, connected, ended, newEmail, PASSWORD, signUp, threadTitles } from './helpers/chat-page.js';
 
 /**
@@ -80,7 +88,12 @@ describe.skipIf(BROWSER_MISSING !== null)('the chat page in a real browser', () 
     const link = answer.locator('a').filter({ hasText: /^x$/ });
     await expect(link.count()).resolves.toBe(1);
     await expect(link.getAttribute('href')).resolves.toBeNull();
-    await expect(page.evaluate(xssFindings)).resolves.toEqual({ xss: undefined, images: 0, withHandlers: 0, scriptUrls: 0 });
+    await expect(page.evaluate(xssFindings)).resolves.toEqual({
+      xss: undefined,
+      images: 0,
+      withHandlers: 0,
+      scriptUrls: 0,
+    });
     // The question itself is shown as plain text too.
     await expect(page.locator('.row-user .bubble', { hasText: 'onerror' }).textContent()).resolves.toBe(hostile);
   });
@@ -110,7 +123,12 @@ describe.skipIf(BROWSER_MISSING !== null)('the chat page in a real browser', () 
     expect(page.url()).toBe(alice.threadUrl);
     await expect.poll(() => threadTitles(page)).toEqual(['calculate 12*7']);
     const rows = page.locator('.rows');
-    await expect(rows.locator('.row-user .bubble').allTextContents()).resolves.toEqual(['calculate 12*7', expect.stringContaining('search docs for'), 'wait 60 seconds', 'wait 2 seconds then calculate 6*7']);
+    await expect(rows.locator('.row-user .bubble').allTextContents()).resolves.toEqual([
+      'calculate 12*7',
+      expect.stringContaining('search docs for'),
+      'wait 60 seconds',
+      'wait 2 seconds then calculate 6*7',
+    ]);
     await expect(rows.locator('.run').first().locator('.answer').innerText()).resolves.toBe('12*7 = 84');
     // The stopped run is shown as stopped; the one that was running carries on and ends, its answer whole once.
     await rows.locator('.run[data-status="cancelled"]').waitFor();
@@ -165,12 +183,30 @@ describe.skipIf(BROWSER_MISSING !== null)('the chat page in a real browser', () 
     await expect(page.evaluate(focusedControl)).resolves.toEqual({ text: 'Send', outline: 'solid', width: 3 });
     await page.getByLabel('Message').fill('');
 
-    const selectors = ['.conversation-title', '.bubble', '.thinking', '.tool-name', '.tool-state', '.tool-io dt', '.tool-args', '.answer', '.run-state', '.connection-label', '.who', '.thread-title', '.thread-time', 'button.primary', '.run-footer', 'summary'];
+    const selectors = [
+      '.conversation-title',
+      '.bubble',
+      '.thinking',
+      '.tool-name',
+      '.tool-state',
+      '.tool-io dt',
+      '.tool-args',
+      '.answer',
+      '.run-state',
+      '.connection-label',
+      '.who',
+      '.thread-title',
+      '.thread-time',
+      'button.primary',
+      '.run-footer',
+      'summary',
+    ];
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
       const pairs = await page.evaluate(colourPairs, selectors);
       expect(pairs.length, scheme).toBe(selectors.length);
-      for (const { selector, fg, bg } of pairs) expect(contrastRatio(fg, bg), `${scheme} ${selector}: ${fg} on ${bg}`).toBeGreaterThanOrEqual(4.5);
+      for (const { selector, fg, bg } of pairs)
+        expect(contrastRatio(fg, bg), `${scheme} ${selector}: ${fg} on ${bg}`).toBeGreaterThanOrEqual(4.5);
     }
     await page.emulateMedia({ colorScheme: 'light' });
   });

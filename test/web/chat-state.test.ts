@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/protocol/index.js';
-import { chatReducer, conversationRows, initialChat, NEW_THREAD, type ChatAction, type ChatState } from '../../web/src/chat-state.js';
+import {
+  chatReducer,
+  conversationRows,
+  initialChat,
+  NEW_THREAD,
+  type ChatAction,
+  type ChatState,
+} from '../../web/src/chat-state.js';
 import { applyRunEvent, emptyRun, runFromEvents } from '../../web/src/timeline.js';
 
 const ts = (ms: number): string => new Date(Date.UTC(2025, 0, 1, 0, 0, 0, ms)).toISOString();
@@ -9,8 +16,25 @@ const base = { runId: 'r1', threadId: 't1' };
 const calculation: RunEvent[] = [
   { ...base, seq: 1, ts: ts(0), type: 'agent_started' },
   { ...base, seq: 2, ts: ts(1), type: 'agent_thinking', text: 'I will use the calculator tool.' },
-  { ...base, seq: 3, ts: ts(2), type: 'tool_executing', toolCallId: 'c1', tool: 'calculator', args: { expression: '12*7' } },
-  { ...base, seq: 4, ts: ts(5), type: 'tool_completed', toolCallId: 'c1', tool: 'calculator', result: { expression: '12*7', result: 84 }, durationMs: 3 },
+  {
+    ...base,
+    seq: 3,
+    ts: ts(2),
+    type: 'tool_executing',
+    toolCallId: 'c1',
+    tool: 'calculator',
+    args: { expression: '12*7' },
+  },
+  {
+    ...base,
+    seq: 4,
+    ts: ts(5),
+    type: 'tool_completed',
+    toolCallId: 'c1',
+    tool: 'calculator',
+    result: { expression: '12*7', result: 84 },
+    durationMs: 3,
+  },
   { ...base, seq: 5, ts: ts(6), type: 'agent_message_delta', text: '12*7 ' },
   { ...base, seq: 6, ts: ts(7), type: 'agent_message_delta', text: '= 84' },
   { ...base, seq: 7, ts: ts(9), type: 'agent_completed', text: '12*7 = 84', durationMs: 9 },
@@ -25,7 +49,18 @@ describe('a run view built from events', () => {
     expect(view.answer).toBe('12*7 = 84');
     expect(view.steps).toEqual([
       { kind: 'thinking', text: 'I will use the calculator tool.' },
-      { kind: 'tool', card: { toolCallId: 'c1', tool: 'calculator', args: { expression: '12*7' }, status: 'done', result: { expression: '12*7', result: 84 }, error: undefined, durationMs: 3 } },
+      {
+        kind: 'tool',
+        card: {
+          toolCallId: 'c1',
+          tool: 'calculator',
+          args: { expression: '12*7' },
+          status: 'done',
+          result: { expression: '12*7', result: 84 },
+          error: undefined,
+          durationMs: 3,
+        },
+      },
     ]);
     expect(view.startedAt).toBe(ts(0));
     expect(view.endedAt).toBe(ts(9));
@@ -33,7 +68,15 @@ describe('a run view built from events', () => {
 
   it('never doubles text when events are replayed, and waits for a missing event before applying later ones', () => {
     let view = emptyRun('r1', 't1');
-    const [e1, e2, e3, e4, e5, e6, e7] = calculation as [RunEvent, RunEvent, RunEvent, RunEvent, RunEvent, RunEvent, RunEvent];
+    const [e1, e2, e3, e4, e5, e6, e7] = calculation as [
+      RunEvent,
+      RunEvent,
+      RunEvent,
+      RunEvent,
+      RunEvent,
+      RunEvent,
+      RunEvent,
+    ];
     // Live events 5..7 arrive before the history (1..4) has been fetched; then the history comes, with a repeat.
     for (const e of [e5, e6, e7]) view = applyRunEvent(view, e);
     expect(view.answer).toBe('');
@@ -49,7 +92,16 @@ describe('a run view built from events', () => {
     const view = runFromEvents('r1', 't1', [
       { ...base, seq: 1, ts: ts(0), type: 'agent_started' },
       { ...base, seq: 2, ts: ts(1), type: 'tool_executing', toolCallId: 'w', tool: 'wait', args: { seconds: 60 } },
-      { ...base, seq: 3, ts: ts(2), type: 'tool_completed', toolCallId: 'w', tool: 'wait', error: { code: 'aborted', message: 'cancelled' }, durationMs: 1 },
+      {
+        ...base,
+        seq: 3,
+        ts: ts(2),
+        type: 'tool_completed',
+        toolCallId: 'w',
+        tool: 'wait',
+        error: { code: 'aborted', message: 'cancelled' },
+        durationMs: 1,
+      },
       { ...base, seq: 4, ts: ts(3), type: 'run_cancelled' },
     ]);
     expect(view.status).toBe('cancelled');
@@ -60,7 +112,12 @@ describe('a run view built from events', () => {
 describe('the conversation state', () => {
   it('moves the first message of a new chat to the thread the server created, whichever of ack and echo comes first', () => {
     for (const echoFirst of [false, true]) {
-      const echo: ChatAction = { type: 'message_added', threadId: 't1', runId: 'r1', message: { id: 'm1', text: 'calculate 12*7' } };
+      const echo: ChatAction = {
+        type: 'message_added',
+        threadId: 't1',
+        runId: 'r1',
+        message: { id: 'm1', text: 'calculate 12*7' },
+      };
       const ack: ChatAction = { type: 'message_accepted', key: 'local-1', threadId: 't1', runId: 'r1' };
       const state = reduce([
         { type: 'message_sent', key: 'local-1', threadId: NEW_THREAD, text: 'calculate 12*7' },
@@ -98,7 +155,10 @@ describe('the conversation state', () => {
       { type: 'messages_loaded', threadId: 't1', messages: stored },
     ]);
     expect(conversationRows(fresh).map((r) => r.kind)).toEqual(['message', 'answer', 'message']);
-    const live = reduce(calculation.map((event): ChatAction => ({ type: 'run_event', event })), fresh);
+    const live = reduce(
+      calculation.map((event): ChatAction => ({ type: 'run_event', event })),
+      fresh,
+    );
     expect(conversationRows(live).map((r) => r.kind)).toEqual(['message', 'run', 'message']);
   });
 
@@ -107,6 +167,8 @@ describe('the conversation state', () => {
       { type: 'message_sent', key: 'local-1', threadId: NEW_THREAD, text: 'x' },
       { type: 'message_refused', key: 'local-1', threadId: NEW_THREAD, code: 'thread_busy' },
     ]);
-    expect(state.items[NEW_THREAD]).toEqual([{ key: 'local-1', role: 'user', text: 'x', runId: null, pending: false, failed: 'thread_busy' }]);
+    expect(state.items[NEW_THREAD]).toEqual([
+      { key: 'local-1', role: 'user', text: 'x', runId: null, pending: false, failed: 'thread_busy' },
+    ]);
   });
 });

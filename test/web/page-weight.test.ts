@@ -16,7 +16,11 @@ describe('page weight', () => {
     const assets = readdirSync(join(WEB_DIST, 'assets'));
     const weigh = (ext: string): { files: number; raw: number; gzipped: number } => {
       const bodies = assets.filter((f) => f.endsWith(ext)).map((f) => readFileSync(join(WEB_DIST, 'assets', f)));
-      return { files: bodies.length, raw: sum(bodies.map((b) => b.length)), gzipped: sum(bodies.map((b) => gzipSync(b, { level: 9 }).length)) };
+      return {
+        files: bodies.length,
+        raw: sum(bodies.map((b) => b.length)),
+        gzipped: sum(bodies.map((b) => gzipSync(b, { level: 9 }).length)),
+      };
     };
     const js = weigh('.js');
     const css = weigh('.css');

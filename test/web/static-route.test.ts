@@ -31,7 +31,12 @@ describe('the web page route', () => {
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('referrer-policy')).toBe('no-referrer');
     const csp = res.headers.get('content-security-policy') ?? '';
-    const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name = '', ...values]) => [name, values]));
+    const directives = new Map(
+      csp
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .map(([name = '', ...values]) => [name, values]),
+    );
     expect(directives.get('default-src')).toEqual(["'none'"]);
     expect(directives.get('script-src')).toEqual(["'self'"]);
     expect(directives.get('style-src')).toEqual(["'self'"]);
@@ -76,7 +81,16 @@ describe('the web page route', () => {
   });
 
   it('leaves API routes alone and unknown paths JSON 404 not_found (never the page)', async () => {
-    for (const path of ['/nope', '/threads/x/y/z', '/assets/missing.js', '/assets/../package.json', '/%2e%2e/package.json', '/index.html/', '/api/unknown', '/t/some-thread']) {
+    for (const path of [
+      '/nope',
+      '/threads/x/y/z',
+      '/assets/missing.js',
+      '/assets/../package.json',
+      '/%2e%2e/package.json',
+      '/index.html/',
+      '/api/unknown',
+      '/t/some-thread',
+    ]) {
       const res = await fetch(`${app.url}${path}`);
       expect(res.status, path).toBe(404);
       expect(res.headers.get('content-type'), path).toMatch(/^application\/json/);
@@ -87,12 +101,19 @@ describe('the web page route', () => {
     expect(((await me.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
     const health = await fetch(`${app.url}/ws/health`);
     expect(((await health.json()) as { preConnectionAuth: boolean }).preConnectionAuth).toBe(true);
-    const post = await fetch(`${app.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const post = await fetch(`${app.url}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(post.status).toBe(404);
   });
 });
 
-async function rawGet(url: string, headers: Record<string, string>): Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+async function rawGet(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   const { get } = await import('node:http');
   return new Promise((resolve, reject) => {
     get(url, { headers }, (res) => {

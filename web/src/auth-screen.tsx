@@ -45,7 +45,11 @@ export function AuthScreen({ client, onSignedIn, notice }: Props) {
     const email = field('email');
     const password = field('password');
     const name = field('name').trim();
-    void attempt(() => (mode === 'sign_up' ? client.register(email, password, name === '' ? undefined : name) : client.login(email, password)));
+    void attempt(() =>
+      mode === 'sign_up'
+        ? client.register(email, password, name === '' ? undefined : name)
+        : client.login(email, password),
+    );
   };
 
   const switchTo = (next: Mode): void => {
@@ -60,7 +64,9 @@ export function AuthScreen({ client, onSignedIn, notice }: Props) {
           <span class="logo">a</span> agentgate
         </p>
         <h1>Chat with an AI agent that uses tools, live.</h1>
-        <p class="muted">Watch it think, call tools and answer as it happens. Your conversations are private to your account.</p>
+        <p class="muted">
+          Watch it think, call tools and answer as it happens. Your conversations are private to your account.
+        </p>
       </header>
       <section class="card" aria-labelledby="auth-title">
         <h2 id="auth-title">{mode === 'sign_in' ? 'Sign in' : 'Create your account'}</h2>
@@ -82,7 +88,15 @@ export function AuthScreen({ client, onSignedIn, notice }: Props) {
           </label>
           <label>
             Password
-            <input name="password" type="password" autocomplete={mode === 'sign_up' ? 'new-password' : 'current-password'} required minLength={mode === 'sign_up' ? 8 : undefined} maxLength={1024} aria-describedby={mode === 'sign_up' ? 'password-hint' : undefined} />
+            <input
+              name="password"
+              type="password"
+              autocomplete={mode === 'sign_up' ? 'new-password' : 'current-password'}
+              required
+              minLength={mode === 'sign_up' ? 8 : undefined}
+              maxLength={1024}
+              aria-describedby={mode === 'sign_up' ? 'password-hint' : undefined}
+            />
           </label>
           {mode === 'sign_up' && (
             <p id="password-hint" class="hint">

@@ -24,7 +24,9 @@ function threadFromHash(): string {
 
 export function ChatScreen({ client, user, onSignedOut }: Props) {
   const [state, dispatch] = useReducer(chatReducer, initialChat);
-  const [connection, setConnection] = useState<{ state: ConnectionState; detail?: StateDetail | undefined }>({ state: client.state });
+  const [connection, setConnection] = useState<{ state: ConnectionState; detail?: StateDetail | undefined }>({
+    state: client.state,
+  });
   const [problem, setProblem] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
   const [menuOpen, setMenuOpen] = useState(false);
@@ -51,7 +53,8 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
       try {
         const events = await client.runEvents(runId);
         for (const event of events) dispatch({ type: 'run_event', event });
-        if (!events.some((e) => TERMINAL.has(e.type))) client.follow(runId, events.at(-1)?.seq ?? 0).done.catch(() => undefined);
+        if (!events.some((e) => TERMINAL.has(e.type)))
+          client.follow(runId, events.at(-1)?.seq ?? 0).done.catch(() => undefined);
       } catch (err) {
         setProblem(describeError(err));
       } finally {
@@ -74,7 +77,13 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
         const answered = new Set(messages.filter((m) => m.role === 'assistant').map((m) => m.runId));
         for (const m of messages) {
           const run = m.runId === null ? undefined : latest.current.runs[m.runId];
-          if (m.role === 'user' && m.runId !== null && !answered.has(m.runId) && (run === undefined || run.lastSeq === 0 || run.ahead.length > 0)) void catchUp(m.runId);
+          if (
+            m.role === 'user' &&
+            m.runId !== null &&
+            !answered.has(m.runId) &&
+            (run === undefined || run.lastSeq === 0 || run.ahead.length > 0)
+          )
+            void catchUp(m.runId);
         }
       } catch (err) {
         setProblem(describeError(err));
@@ -98,7 +107,11 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
       client.onStateChange((next, detail) => {
         setConnection({ state: next, detail });
         // The server ended the session (logout elsewhere, a replayed refresh token): back to the sign-in screen.
-        if (!loggingOut.current && (detail?.error?.code === 'session_revoked' || (next === 'closed' && client.user === null))) onSignedOut('Your session has ended. Sign in again.');
+        if (
+          !loggingOut.current &&
+          (detail?.error?.code === 'session_revoked' || (next === 'closed' && client.user === null))
+        )
+          onSignedOut('Your session has ended. Sign in again.');
       }),
     ];
     const onHash = (): void => void openThread(threadFromHash());
@@ -159,7 +172,13 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
   return (
     <div class="chat">
       <header class="topbar">
-        <button type="button" class="menu-button" aria-expanded={menuOpen} aria-controls="threads" onClick={() => setMenuOpen(!menuOpen)}>
+        <button
+          type="button"
+          class="menu-button"
+          aria-expanded={menuOpen}
+          aria-controls="threads"
+          onClick={() => setMenuOpen(!menuOpen)}
+        >
           <span aria-hidden="true">☰</span>
           <span class="visually-hidden">Conversations</span>
         </button>
@@ -171,7 +190,7 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
         </span>
         <ConnectionBadge state={connection.state} detail={connection.detail} />
         <span class="who" title={user.email}>
-          {user.isDemo ? 'Demo user' : user.displayName ?? user.email}
+          {user.isDemo ? 'Demo user' : (user.displayName ?? user.email)}
         </span>
         <button type="button" class="secondary" onClick={() => void logOut()}>
           Log out
@@ -197,7 +216,15 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
             </button>
           </p>
         )}
-        <Conversation client={client} threadId={state.threadId} title={title} rows={conversationRows(state)} loading={loading} onStop={stop} onSuggestion={send} />
+        <Conversation
+          client={client}
+          threadId={state.threadId}
+          title={title}
+          rows={conversationRows(state)}
+          loading={loading}
+          onStop={stop}
+          onSuggestion={send}
+        />
         <Composer onSend={send} />
       </main>
     </div>

@@ -47,11 +47,17 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       // Messages this tab sent that the stored list does not contain yet stay at the end.
       const stored = action.messages.map(fromStored);
       const storedRuns = new Set(stored.filter((m) => m.role === 'user').map((m) => m.runId));
-      const unsent = (state.items[action.threadId] ?? []).filter((m) => m.role === 'user' && (m.runId === null || !storedRuns.has(m.runId)) && !stored.some((s) => s.key === m.key));
+      const unsent = (state.items[action.threadId] ?? []).filter(
+        (m) =>
+          m.role === 'user' && (m.runId === null || !storedRuns.has(m.runId)) && !stored.some((s) => s.key === m.key),
+      );
       return withItems(state, action.threadId, [...stored, ...unsent]);
     }
     case 'message_sent':
-      return withItems(state, action.threadId, [...(state.items[action.threadId] ?? []), { key: action.key, role: 'user', text: action.text, runId: null, pending: true }]);
+      return withItems(state, action.threadId, [
+        ...(state.items[action.threadId] ?? []),
+        { key: action.key, role: 'user', text: action.text, runId: null, pending: true },
+      ]);
     case 'message_accepted': {
       const withRunView = state.runs[action.runId] ? state : withRun(state, emptyRun(action.runId, action.threadId));
       // A new conversation's first message moves from NEW_THREAD to the thread the server created.
@@ -60,14 +66,32 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       if (sent === undefined) return withRunView;
       const accepted: ChatItem = { ...sent, runId: action.runId, pending: false };
       // message_added may have come first: then the server's copy is already listed.
-      const echoed = withRunView.items[action.threadId]?.some((m) => m.role === 'user' && m.runId === action.runId) ?? false;
+      const echoed =
+        withRunView.items[action.threadId]?.some((m) => m.role === 'user' && m.runId === action.runId) ?? false;
       const source = withRunView.items[from] ?? [];
-      if (from === action.threadId) return withItems(withRunView, from, echoed ? source.filter((m) => m.key !== action.key) : source.map((m) => (m.key === action.key ? accepted : m)));
-      const next = withItems(withRunView, from, source.filter((m) => m.key !== action.key));
+      if (from === action.threadId)
+        return withItems(
+          withRunView,
+          from,
+          echoed
+            ? source.filter((m) => m.key !== action.key)
+            : source.map((m) => (m.key === action.key ? accepted : m)),
+        );
+      const next = withItems(
+        withRunView,
+        from,
+        source.filter((m) => m.key !== action.key),
+      );
       return echoed ? next : withItems(next, action.threadId, [...(next.items[action.threadId] ?? []), accepted]);
     }
     case 'message_refused':
-      return withItems(state, action.threadId, (state.items[action.threadId] ?? []).map((m) => (m.key === action.key ? { ...m, pending: false, failed: action.code } : m)));
+      return withItems(
+        state,
+        action.threadId,
+        (state.items[action.threadId] ?? []).map((m) =>
+          m.key === action.key ? { ...m, pending: false, failed: action.code } : m,
+        ),
+      );
     case 'message_added': {
       const list = state.items[action.threadId];
       const next = state.runs[action.runId] ? state : withRun(state, emptyRun(action.runId, action.threadId));
@@ -75,7 +99,12 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       if (list === undefined) return next;
       const known = list.findIndex((m) => m.role === 'user' && m.runId === action.runId);
       const item: ChatItem = { key: action.message.id, role: 'user', text: action.message.text, runId: action.runId };
-      if (known >= 0) return withItems(next, action.threadId, list.map((m, i) => (i === known ? item : m)));
+      if (known >= 0)
+        return withItems(
+          next,
+          action.threadId,
+          list.map((m, i) => (i === known ? item : m)),
+        );
       return withItems(next, action.threadId, [...list, item]);
     }
     case 'run_event': {
@@ -123,7 +152,13 @@ export function conversationRows(state: ChatState): ConversationRow[] {
   }
   // A run whose user message is not listed (another tab's, before its thread was reloaded) still shows.
   for (const run of Object.values(state.runs)) {
-    if (run.threadId === state.threadId && state.threadId !== NEW_THREAD && !shownRuns.has(run.runId) && !items.some((m) => m.runId === run.runId)) rows.push({ kind: 'run', run });
+    if (
+      run.threadId === state.threadId &&
+      state.threadId !== NEW_THREAD &&
+      !shownRuns.has(run.runId) &&
+      !items.some((m) => m.runId === run.runId)
+    )
+      rows.push({ kind: 'run', run });
   }
   return rows;
 }

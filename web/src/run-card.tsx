@@ -20,7 +20,9 @@ export function RunCard({ run, onStop }: { readonly run: RunView; readonly onSto
         {running ? (
           <>
             <span class="spinner" aria-hidden="true" />
-            <span class="run-state">{run.steps.length === 0 && run.answer === '' ? 'Starting' : run.answer === '' ? 'Working' : 'Answering'}</span>
+            <span class="run-state">
+              {run.steps.length === 0 && run.answer === '' ? 'Starting' : run.answer === '' ? 'Working' : 'Answering'}
+            </span>
             <Elapsed since={run.startedAt} />
             <button type="button" class="stop" onClick={() => onStop(run.runId)}>
               Stop
@@ -40,7 +42,9 @@ export function RunCard({ run, onStop }: { readonly run: RunView; readonly onSto
 function Answer({ text, streaming }: { readonly text: string; readonly streaming: boolean }) {
   const html = useMemo(() => renderMarkdown(text), [text]);
   // aria-busy holds screen readers back while the text is still growing, then they read the whole answer once.
-  return <div class="answer markdown" aria-live="polite" aria-busy={streaming} dangerouslySetInnerHTML={{ __html: html }} />;
+  return (
+    <div class="answer markdown" aria-live="polite" aria-busy={streaming} dangerouslySetInnerHTML={{ __html: html }} />
+  );
 }
 
 export function Steps({ steps }: { readonly steps: readonly Step[] }) {
@@ -116,7 +120,17 @@ function Elapsed({ since }: { readonly since: string | null }) {
 }
 
 /** A stored answer (from the thread's history), with its steps loaded on demand. */
-export function StoredAnswer({ client, text, runId, threadId }: { readonly client: AgentgateClient; readonly text: string; readonly runId: string | null; readonly threadId: string }) {
+export function StoredAnswer({
+  client,
+  text,
+  runId,
+  threadId,
+}: {
+  readonly client: AgentgateClient;
+  readonly text: string;
+  readonly runId: string | null;
+  readonly threadId: string;
+}) {
   const html = useMemo(() => renderMarkdown(text), [text]);
   const [run, setRun] = useState<RunView | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -133,7 +147,15 @@ export function StoredAnswer({ client, text, runId, threadId }: { readonly clien
       {runId !== null && (
         <details class="history" onToggle={load}>
           <summary>Show steps</summary>
-          {run === null ? error === null ? <p class="muted">Loading…</p> : <p class="error">{error}</p> : <Steps steps={run.steps} />}
+          {run === null ? (
+            error === null ? (
+              <p class="muted">Loading…</p>
+            ) : (
+              <p class="error">{error}</p>
+            )
+          ) : (
+            <Steps steps={run.steps} />
+          )}
         </details>
       )}
     </article>

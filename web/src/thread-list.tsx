@@ -22,7 +22,12 @@ export function ThreadList({ threads, selected, open, onNew, onPicked }: Props) 
         <ul class="thread-list">
           {sorted.map((t) => (
             <li key={t.id}>
-              <a href={`#/t/${encodeURIComponent(t.id)}`} aria-current={t.id === selected ? 'page' : undefined} onClick={onPicked} data-thread-id={t.id}>
+              <a
+                href={`#/t/${encodeURIComponent(t.id)}`}
+                aria-current={t.id === selected ? 'page' : undefined}
+                onClick={onPicked}
+                data-thread-id={t.id}
+              >
                 <span class="thread-title">{t.title || 'Untitled'}</span>
                 <time class="thread-time" dateTime={t.updatedAt}>
                   {shortTime(t.updatedAt)}

@@ -11,7 +11,8 @@ export interface ToolCard {
   readonly durationMs?: number;
 }
 
-export type Step = { readonly kind: 'thinking'; readonly text: string } | { readonly kind: 'tool'; readonly card: ToolCard };
+export type Step =
+  { readonly kind: 'thinking'; readonly text: string } | { readonly kind: 'tool'; readonly card: ToolCard };
 
 export type RunStatus = 'running' | 'completed' | 'error' | 'cancelled';
 
@@ -32,7 +33,17 @@ export interface RunView {
 }
 
 export function emptyRun(runId: string, threadId: string): RunView {
-  return { runId, threadId, status: 'running', startedAt: null, endedAt: null, steps: [], answer: '', lastSeq: 0, ahead: [] };
+  return {
+    runId,
+    threadId,
+    status: 'running',
+    startedAt: null,
+    endedAt: null,
+    steps: [],
+    answer: '',
+    lastSeq: 0,
+    ahead: [],
+  };
 }
 
 /**
@@ -57,13 +68,31 @@ function foldNext(view: RunView, event: RunEvent): RunView {
     case 'agent_thinking':
       return { ...next, steps: [...view.steps, { kind: 'thinking', text: event.text }] };
     case 'tool_executing':
-      return { ...next, steps: [...view.steps, { kind: 'tool', card: { toolCallId: event.toolCallId, tool: event.tool, args: event.args, status: 'running' } }] };
+      return {
+        ...next,
+        steps: [
+          ...view.steps,
+          {
+            kind: 'tool',
+            card: { toolCallId: event.toolCallId, tool: event.tool, args: event.args, status: 'running' },
+          },
+        ],
+      };
     case 'tool_completed':
       return {
         ...next,
         steps: view.steps.map((step) =>
           step.kind === 'tool' && step.card.toolCallId === event.toolCallId
-            ? { kind: 'tool', card: { ...step.card, status: event.error ? 'failed' : 'done', result: event.result, error: event.error, durationMs: event.durationMs } }
+            ? {
+                kind: 'tool',
+                card: {
+                  ...step.card,
+                  status: event.error ? 'failed' : 'done',
+                  result: event.result,
+                  error: event.error,
+                  durationMs: event.durationMs,
+                },
+              }
             : step,
         ),
       };

@@ -14,7 +14,8 @@ const CLAUSE_SEPARATOR = /[;\n]|,? (?:and then|and|then|also) /i;
 /** Longer messages are only read this far: every pattern stays cheap whatever a user sends. */
 const MAX_PLANNED_CHARS = 2000;
 const WAIT = /\b(?:wait|sleep|pause)\s+(?:for\s+)?(\d+(?:\.\d+)?)\s*(s|secs?|seconds?|m|mins?|minutes?)?\b/i;
-const TIME = /\b(?:what\s+time|time\s+(?:is\s+it\s+)?in|(?:current|local)\s+time|the\s+time|time\s+now|clock)\b|^time\b/i;
+const TIME =
+  /\b(?:what\s+time|time\s+(?:is\s+it\s+)?in|(?:current|local)\s+time|the\s+time|time\s+now|clock)\b|^time\b/i;
 const ZONE = /\b([a-z]+(?:_[a-z]+)*\/[a-z][a-z0-9_+-]*(?:\/[a-z][a-z0-9_+-]*)?)\b/i;
 const UTC = /\b(UTC|GMT)\b/i;
 const CALC = /\b(?:calculate|compute|evaluate|calc|solve|what\s+is|what's|how\s+much\s+is)\s+(.+)$/i;
@@ -85,7 +86,10 @@ function trimClause(text: string): string {
   // A loop rather than /[\s?.,;:]+$/, which is quadratic on long runs of those characters.
   let end = text.length;
   while (end > 0 && /[\s?.,;:]/.test(text.charAt(end - 1))) end -= 1;
-  return text.slice(0, end).trim().replace(/^(?:please|can you|could you|and|then)\s+/i, '');
+  return text
+    .slice(0, end)
+    .trim()
+    .replace(/^(?:please|can you|could you|and|then)\s+/i, '');
 }
 
 function toExpression(text: string): string {

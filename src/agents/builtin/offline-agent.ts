@@ -24,7 +24,9 @@ export class OfflineAgent implements Agent {
       if (outcome.ok) {
         answers.push(answerFor(intent, outcome.result));
       } else {
-        io.think(`The ${call.name} tool failed (${outcome.error.code}), so I will apologise and pass on its error: ${outcome.error.message}`);
+        io.think(
+          `The ${call.name} tool failed (${outcome.error.code}), so I will apologise and pass on its error: ${outcome.error.message}`,
+        );
         answers.push(apologyFor(intent, outcome.error.message));
       }
     }

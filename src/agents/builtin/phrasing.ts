@@ -30,7 +30,8 @@ function describe(intent: Intent): string {
 
 export function planThought(intents: readonly Intent[]): string {
   const [only] = intents;
-  if (!only) return 'The message matches none of my skills (calculator, clock, docs search, wait): I will explain what I can do.';
+  if (!only)
+    return 'The message matches none of my skills (calculator, clock, docs search, wait): I will explain what I can do.';
   if (intents.length === 1) return `The user asks for ${describe(only)}.`;
   const steps = intents.map((intent, i) => `${i + 1}. ${describe(intent)}`).join('; ');
   return `The user asks for ${intents.length} things, which I will handle in order: ${steps}.`;
@@ -44,14 +45,18 @@ export const HELP_TEXT =
 
 const calculatorResult = z.object({ expression: z.string(), result: z.union([z.number(), z.string()]) });
 const clockResult = z.object({ timeZone: z.string(), local: z.string(), offset: z.string() });
-const docsResult = z.object({ results: z.array(z.object({ file: z.string(), heading: z.string(), excerpt: z.string() })) });
+const docsResult = z.object({
+  results: z.array(z.object({ file: z.string(), heading: z.string(), excerpt: z.string() })),
+});
 
 /** The answer for a successful tool call; results are checked because the tool set is configurable. */
 export function answerFor(intent: Intent, result: unknown): string {
   switch (intent.kind) {
     case 'calculate': {
       const parsed = calculatorResult.safeParse(result);
-      return parsed.success ? `${parsed.data.expression} = ${parsed.data.result}` : `${intent.expression} = ${JSON.stringify(result)}`;
+      return parsed.success
+        ? `${parsed.data.expression} = ${parsed.data.result}`
+        : `${intent.expression} = ${JSON.stringify(result)}`;
     }
     case 'time': {
       const parsed = clockResult.safeParse(result);
@@ -71,7 +76,9 @@ export function answerFor(intent: Intent, result: unknown): string {
 }
 
 export function apologyFor(intent: Intent, message: string): string {
-  const what = { calculate: 'calculate that', time: 'tell the time', docs: 'search the docs', wait: 'wait' }[intent.kind];
+  const what = { calculate: 'calculate that', time: 'tell the time', docs: 'search the docs', wait: 'wait' }[
+    intent.kind
+  ];
   return `Sorry, I could not ${what}: ${message}`;
 }
 

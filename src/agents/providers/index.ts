@@ -14,9 +14,13 @@ export interface LlmAgentDeps {
 
 /** The agent LLM_PROVIDER names, for `openai` and `anthropic` (`offline` is the built-in agent, not built here). */
 export function createLlmAgent(settings: LlmSettings, deps: LlmAgentDeps): LlmAgent {
-  if (settings.provider === 'offline' || settings.model === undefined) throw new TypeError('createLlmAgent needs LLM_PROVIDER openai or anthropic, and LLM_MODEL.');
+  if (settings.provider === 'offline' || settings.model === undefined)
+    throw new TypeError('createLlmAgent needs LLM_PROVIDER openai or anthropic, and LLM_MODEL.');
   const providerSettings = { ...settings, model: settings.model };
-  const provider = settings.provider === 'openai' ? new OpenAiProvider(providerSettings, deps.logger) : new AnthropicProvider(providerSettings, deps.logger);
+  const provider =
+    settings.provider === 'openai'
+      ? new OpenAiProvider(providerSettings, deps.logger)
+      : new AnthropicProvider(providerSettings, deps.logger);
   return new LlmAgent({
     provider,
     systemPrompt: settings.systemPrompt,
@@ -30,7 +34,17 @@ export { AnthropicProvider, ANTHROPIC_DEFAULT_BASE_URL } from './anthropic/anthr
 export { DEFAULT_SYSTEM_PROMPT, LlmAgent } from './llm-agent.js';
 export type { LlmAgentOptions } from './llm-agent.js';
 export { OpenAiProvider, OPENAI_DEFAULT_BASE_URL } from './openai/openai-provider.js';
-export type { ConversationTurn, FinishReason, LlmProvider, ModelReasoning, ModelToolCall, ModelToolResult, StepRequest, StepResult, StepSink } from './provider.js';
+export type {
+  ConversationTurn,
+  FinishReason,
+  LlmProvider,
+  ModelReasoning,
+  ModelToolCall,
+  ModelToolResult,
+  StepRequest,
+  StepResult,
+  StepSink,
+} from './provider.js';
 export type { LlmSettings, ProviderSettings } from './settings.js';
 export { hourBucketOf, TokenBudget } from './token-budget.js';
 export type { TokenBudgetSettings, TokenUsageStore } from './token-budget.js';

@@ -1,7 +1,14 @@
 import { AppError, isAppError } from '../../errors/index.js';
 import type { Usage } from '../../protocol/index.js';
 import type { Agent, AgentIO, AgentRequest, AgentResult, HistoryMessage } from '../agent.js';
-import type { ConversationTurn, LlmProvider, ModelToolCall, ModelToolResult, StepResult, StepSink } from './provider.js';
+import type {
+  ConversationTurn,
+  LlmProvider,
+  ModelToolCall,
+  ModelToolResult,
+  StepResult,
+  StepSink,
+} from './provider.js';
 import type { TokenBudget } from './token-budget.js';
 import { silentLogger, type ProviderLogger } from './transport.js';
 
@@ -58,9 +65,21 @@ export class LlmAgent implements Agent {
       const sink = answer.startStep();
       let result: StepResult;
       try {
-        result = await provider.streamStep({ system: this.#options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT, turns, tools: io.tools, signal: request.signal }, sink);
+        result = await provider.streamStep(
+          {
+            system: this.#options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
+            turns,
+            tools: io.tools,
+            signal: request.signal,
+          },
+          sink,
+        );
       } catch (err) {
-        if (isAppError(err) && !request.signal.aborted) this.#logger.warn({ provider: provider.kind, model: provider.model, step, code: err.code }, 'model step failed');
+        if (isAppError(err) && !request.signal.aborted)
+          this.#logger.warn(
+            { provider: provider.kind, model: provider.model, step, code: err.code },
+            'model step failed',
+          );
         throw err;
       } finally {
         answer.endStep();
@@ -69,10 +88,13 @@ export class LlmAgent implements Agent {
           usageReported = true;
           total.inputTokens += sink.stepUsage.inputTokens;
           total.outputTokens += sink.stepUsage.outputTokens;
-          await budget?.record(userId, sink.stepUsage).catch((err: unknown) => this.#logger.warn({ userId, err }, 'token usage could not be recorded'));
+          await budget
+            ?.record(userId, sink.stepUsage)
+            .catch((err: unknown) => this.#logger.warn({ userId, err }, 'token usage could not be recorded'));
         }
       }
-      if (result.finish === 'length') io.think('The model reached its output limit (LLM_MAX_OUTPUT_TOKENS), so this step may be cut short.');
+      if (result.finish === 'length')
+        io.think('The model reached its output limit (LLM_MAX_OUTPUT_TOKENS), so this step may be cut short.');
       if (result.toolCalls.length === 0) return { text: answer.text, ...(usageReported ? { usage: total } : {}) };
       // The last step asked for tools whose results no step would read: running them would waste them.
       if (step === maxSteps) break;
@@ -85,7 +107,13 @@ export class LlmAgent implements Agent {
 
 /** Earlier messages of the thread; empty ones (an answer that was only tool calls) say nothing and some APIs refuse them. */
 function historyTurns(history: readonly HistoryMessage[]): ConversationTurn[] {
-  return history.filter((m) => m.text.trim() !== '').map((m) => (m.role === 'user' ? { role: 'user', text: m.text } : { role: 'assistant', text: m.text, reasoning: [], toolCalls: [] }));
+  return history
+    .filter((m) => m.text.trim() !== '')
+    .map((m) =>
+      m.role === 'user'
+        ? { role: 'user', text: m.text }
+        : { role: 'assistant', text: m.text, reasoning: [], toolCalls: [] },
+    );
 }
 
 /** Runs the calls in order. Bad JSON and unknown tools still go through AgentIO, so they show as tool events. */
@@ -99,9 +127,19 @@ async function runToolCalls(calls: readonly ModelToolCall[], io: AgentIO): Promi
     let content: unknown;
     if (outcome.ok) content = { result: outcome.result ?? null };
     else if (!parsed.ok && outcome.error.code === 'invalid_arguments') {
-      content = { error: { code: 'invalid_arguments', message: `The arguments are not valid JSON (${parsed.reason}). Call ${call.name} again with a JSON object that matches its schema.` } };
+      content = {
+        error: {
+          code: 'invalid_arguments',
+          message: `The arguments are not valid JSON (${parsed.reason}). Call ${call.name} again with a JSON object that matches its schema.`,
+        },
+      };
     } else content = { error: outcome.error };
-    results.push({ toolCallId: call.id, name: call.name, content: truncate(JSON.stringify(content)), isError: !outcome.ok });
+    results.push({
+      toolCallId: call.id,
+      name: call.name,
+      content: truncate(JSON.stringify(content)),
+      isError: !outcome.ok,
+    });
   }
   return results;
 }
@@ -117,7 +155,9 @@ function parseArguments(text: string): { ok: true; value: unknown } | { ok: fals
 }
 
 function truncate(text: string): string {
-  return text.length <= MAX_TOOL_RESULT_CHARS ? text : `${text.slice(0, MAX_TOOL_RESULT_CHARS)}… [truncated: ${text.length} characters in all]`;
+  return text.length <= MAX_TOOL_RESULT_CHARS
+    ? text
+    : `${text.slice(0, MAX_TOOL_RESULT_CHARS)}… [truncated: ${text.length} characters in all]`;
 }
 
 interface StepStream extends StepSink {

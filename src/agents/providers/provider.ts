@@ -31,7 +31,12 @@ export interface ModelToolResult {
 /** The conversation in a provider-neutral form; each provider turns it into its own wire format. */
 export type ConversationTurn =
   | { readonly role: 'user'; readonly text: string }
-  | { readonly role: 'assistant'; readonly text: string; readonly reasoning: readonly ModelReasoning[]; readonly toolCalls: readonly ModelToolCall[] }
+  | {
+      readonly role: 'assistant';
+      readonly text: string;
+      readonly reasoning: readonly ModelReasoning[];
+      readonly toolCalls: readonly ModelToolCall[];
+    }
   | { readonly role: 'tool_results'; readonly results: readonly ModelToolResult[] };
 
 export interface StepRequest {

@@ -44,7 +44,9 @@ export class TokenBudget {
       used = await this.store.totalSince(userId, start);
     } catch (err) {
       // Fail closed: without the count there is no way to tell whether the model may be called.
-      throw new AppError('service_unavailable', 'Token usage cannot be checked right now: try again shortly.', { cause: err });
+      throw new AppError('service_unavailable', 'Token usage cannot be checked right now: try again shortly.', {
+        cause: err,
+      });
     }
     if (used < this.settings.perUser) return;
     throw new AppError(

@@ -96,17 +96,24 @@ export class RequestGuard {
    */
   readonly #onQuiet = (): void => {
     const seen = this.#touches;
-    this.#timer = setTimeout(() => {
-      if (this.#touches !== seen || this.signal.aborted) return;
-      this.#stalled = true;
-      this.#controller.abort(new Error('the model stream stalled'));
-    }, Math.min(250, Math.ceil(this.#idleMs / 4)));
+    this.#timer = setTimeout(
+      () => {
+        if (this.#touches !== seen || this.signal.aborted) return;
+        this.#stalled = true;
+        this.#controller.abort(new Error('the model stream stalled'));
+      },
+      Math.min(250, Math.ceil(this.#idleMs / 4)),
+    );
   };
 
   /** After the request stopped: rethrows the run's abort reason, or `llm_timeout` for a stall. */
   throwIfStopped(): void {
     this.#outer.throwIfAborted();
-    if (this.#stalled) throw new AppError('llm_timeout', `The model API sent nothing for ${this.#idleMs} ms in the middle of its answer.`);
+    if (this.#stalled)
+      throw new AppError(
+        'llm_timeout',
+        `The model API sent nothing for ${this.#idleMs} ms in the middle of its answer.`,
+      );
   }
 
   dispose(): void {
@@ -124,20 +131,35 @@ export function httpFailure(status: number, headers: Headers | undefined): AppEr
   const retryAfterSeconds = waitMs === undefined ? undefined : Math.max(1, Math.ceil(waitMs / 1000));
   if (status === 429) {
     const wait = retryAfterSeconds === undefined ? '' : ` It asks to wait ${retryAfterSeconds} s.`;
-    return new AppError('llm_rate_limited', `The model API is rate limiting this server (429).${wait} Try again later.`, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
+    return new AppError(
+      'llm_rate_limited',
+      `The model API is rate limiting this server (429).${wait} Try again later.`,
+      retryAfterSeconds === undefined ? {} : { retryAfterSeconds },
+    );
   }
-  if (status >= 500 || status === 408 || status === 409) return new AppError('llm_unavailable', `The model API kept failing (${status}). Try again later.`);
-  if (status === 401 || status === 403) return new AppError('llm_request_rejected', `The model API refused this server's credentials (${status}).`);
-  if (status === 404) return new AppError('llm_request_rejected', 'The model API does not know the configured model or endpoint (404).');
-  return new AppError('llm_request_rejected', `The model API refused the request (${status}), for example because the conversation is too long.`);
+  if (status >= 500 || status === 408 || status === 409)
+    return new AppError('llm_unavailable', `The model API kept failing (${status}). Try again later.`);
+  if (status === 401 || status === 403)
+    return new AppError('llm_request_rejected', `The model API refused this server's credentials (${status}).`);
+  if (status === 404)
+    return new AppError('llm_request_rejected', 'The model API does not know the configured model or endpoint (404).');
+  return new AppError(
+    'llm_request_rejected',
+    `The model API refused the request (${status}), for example because the conversation is too long.`,
+  );
 }
 
 /** An error the API reported inside a stream that had started well (an SSE `error` event), by its type. */
 export function streamedApiFailure(type: string | null | undefined): AppError {
   const kind = type ?? 'unknown';
-  if (kind.includes('rate_limit')) return new AppError('llm_rate_limited', 'The model API is rate limiting this server. Try again later.');
-  if (/invalid_request|authentication|permission|not_found|billing/.test(kind)) return new AppError('llm_request_rejected', `The model API refused the request (${kind}).`);
-  return new AppError('llm_unavailable', `The model API failed in the middle of its answer (${kind}). Try again later.`);
+  if (kind.includes('rate_limit'))
+    return new AppError('llm_rate_limited', 'The model API is rate limiting this server. Try again later.');
+  if (/invalid_request|authentication|permission|not_found|billing/.test(kind))
+    return new AppError('llm_request_rejected', `The model API refused the request (${kind}).`);
+  return new AppError(
+    'llm_unavailable',
+    `The model API failed in the middle of its answer (${kind}). Try again later.`,
+  );
 }
 
 /** A connection that broke while the body streamed (undici: `TypeError: terminated`), or a refused/reset socket. */
@@ -148,8 +170,10 @@ export function isBrokenConnection(err: unknown): boolean {
   return typeof code === 'string' && /^(ECONNRESET|ECONNREFUSED|EPIPE|UND_ERR_)/.test(code);
 }
 
-export const brokenStream = (): AppError => new AppError('llm_unavailable', 'The connection to the model API broke in the middle of its answer.');
-export const malformedStream = (what: string): AppError => new AppError('llm_bad_response', `The model API sent a malformed stream: ${what}.`);
+export const brokenStream = (): AppError =>
+  new AppError('llm_unavailable', 'The connection to the model API broke in the middle of its answer.');
+export const malformedStream = (what: string): AppError =>
+  new AppError('llm_bad_response', `The model API sent a malformed stream: ${what}.`);
 
 /** An SDK's error classes: both official SDKs come from the same generator and share this hierarchy. */
 export interface SdkErrors<A extends Error> {
@@ -164,11 +188,18 @@ export interface SdkErrors<A extends Error> {
  * Turns what an SDK call threw into one of our codes. Timeouts are tested before connection errors (the SDKs make
  * the first a kind of the second); `apiFailure` maps an HTTP error or an `error` event inside the stream.
  */
-export function classifySdkError<A extends Error>(err: unknown, sdk: SdkErrors<A>, settings: { readonly timeoutMs: number; readonly maxRetries: number }, apiFailure: (err: A) => AppError): unknown {
+export function classifySdkError<A extends Error>(
+  err: unknown,
+  sdk: SdkErrors<A>,
+  settings: { readonly timeoutMs: number; readonly maxRetries: number },
+  apiFailure: (err: A) => AppError,
+): unknown {
   if (isAppError(err)) return err;
   const attempts = `tried ${settings.maxRetries + 1} times`;
-  if (err instanceof sdk.timeout) return new AppError('llm_timeout', `The model API did not answer within ${settings.timeoutMs} ms (${attempts}).`);
-  if (err instanceof sdk.connection) return new AppError('llm_unavailable', `The model API cannot be reached (${attempts}).`);
+  if (err instanceof sdk.timeout)
+    return new AppError('llm_timeout', `The model API did not answer within ${settings.timeoutMs} ms (${attempts}).`);
+  if (err instanceof sdk.connection)
+    return new AppError('llm_unavailable', `The model API cannot be reached (${attempts}).`);
   if (err instanceof sdk.api) return apiFailure(err);
   if (err instanceof SyntaxError) return malformedStream('an event whose data is not JSON');
   if (isBrokenConnection(err)) return brokenStream();

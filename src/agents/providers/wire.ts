@@ -14,7 +14,9 @@ export function toolParameters(spec: ToolSpec): Record<string, unknown> {
 export function replayedArguments(argumentsText: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(argumentsText);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
   } catch {
     return {};
   }

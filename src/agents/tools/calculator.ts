@@ -8,14 +8,66 @@ import { defineTool } from './tool.js';
  * `combinations(1e9,5e8)`) that would exhaust memory or CPU from a 20-character expression.
  */
 const ALLOWED_FUNCTIONS = new Set([
-  'abs', 'sqrt', 'cbrt', 'exp', 'expm1', 'log', 'log10', 'log2', 'log1p', 'pow', 'nthRoot', 'hypot',
-  'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'atan2', 'sinh', 'cosh', 'tanh', 'sec', 'csc', 'cot',
-  'round', 'floor', 'ceil', 'fix', 'sign', 'mod', 'gcd', 'lcm', 'factorial', 'gamma',
-  'min', 'max', 'mean', 'median', 'sum', 'prod', 'std', 'variance',
-  'det', 'inv', 'transpose', 'dot', 'cross', 'norm', 'number',
+  'abs',
+  'sqrt',
+  'cbrt',
+  'exp',
+  'expm1',
+  'log',
+  'log10',
+  'log2',
+  'log1p',
+  'pow',
+  'nthRoot',
+  'hypot',
+  'sin',
+  'cos',
+  'tan',
+  'asin',
+  'acos',
+  'atan',
+  'atan2',
+  'sinh',
+  'cosh',
+  'tanh',
+  'sec',
+  'csc',
+  'cot',
+  'round',
+  'floor',
+  'ceil',
+  'fix',
+  'sign',
+  'mod',
+  'gcd',
+  'lcm',
+  'factorial',
+  'gamma',
+  'min',
+  'max',
+  'mean',
+  'median',
+  'sum',
+  'prod',
+  'std',
+  'variance',
+  'det',
+  'inv',
+  'transpose',
+  'dot',
+  'cross',
+  'norm',
+  'number',
 ]);
 const ALLOWED_CONSTANTS = new Set(['pi', 'e', 'tau', 'phi', 'PI', 'E', 'LN2', 'LN10', 'SQRT2']);
-const ALLOWED_NODES = new Set(['ConstantNode', 'OperatorNode', 'ParenthesisNode', 'FunctionNode', 'SymbolNode', 'ArrayNode']);
+const ALLOWED_NODES = new Set([
+  'ConstantNode',
+  'OperatorNode',
+  'ParenthesisNode',
+  'FunctionNode',
+  'SymbolNode',
+  'ArrayNode',
+]);
 
 // mathjs takes ~1-2 s to load: loaded on first use (and warmed after start-up), not at import time.
 let mathjs: Promise<MathJsInstance> | undefined;
@@ -27,7 +79,11 @@ export function loadMath(): Promise<MathJsInstance> {
 }
 
 export const calculatorParameters = z.object({
-  expression: z.string().min(1).max(500).describe('A math expression such as "12*7", "(3+4)^2", "sqrt(16)" or "5 cm to inch".'),
+  expression: z
+    .string()
+    .min(1)
+    .max(500)
+    .describe('A math expression such as "12*7", "(3+4)^2", "sqrt(16)" or "5 cm to inch".'),
 });
 
 export interface CalculatorResult {
@@ -52,7 +108,8 @@ export async function calculate(expression: string): Promise<CalculatorResult> {
 
 function checkAllowed(math: MathJsInstance, root: MathNode): void {
   root.traverse((node, _path, parent) => {
-    if (!ALLOWED_NODES.has(node.type)) throw new Error(`${node.type.replace(/Node$/, '').toLowerCase()} expressions are not allowed`);
+    if (!ALLOWED_NODES.has(node.type))
+      throw new Error(`${node.type.replace(/Node$/, '').toLowerCase()} expressions are not allowed`);
     if (node.type === 'FunctionNode') {
       const name = (node as MathNode & { fn: MathNode }).fn;
       if (name.type !== 'SymbolNode' || !ALLOWED_FUNCTIONS.has((name as MathNode & { name: string }).name)) {
@@ -69,7 +126,8 @@ function checkAllowed(math: MathJsInstance, root: MathNode): void {
 function toResult(math: MathJsInstance, expression: string, value: unknown): number | string {
   if (value === undefined || value === null) throw new Error(`"${expression}" does not produce a value.`);
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`The result of "${expression}" is not a finite number (${String(value)}).`);
+    if (!Number.isFinite(value))
+      throw new Error(`The result of "${expression}" is not a finite number (${String(value)}).`);
     // 14 significant digits hides binary noise such as 0.1+0.2 = 0.30000000000000004.
     return Number(math.format(value, { precision: 14 }));
   }

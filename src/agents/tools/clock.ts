@@ -3,7 +3,12 @@ import { defineTool } from './tool.js';
 import type { Tool } from './tool.js';
 
 export const clockParameters = z.object({
-  timeZone: z.string().min(1).max(64).default('UTC').describe('An IANA time zone such as "Europe/Paris" or "Asia/Tokyo". Defaults to UTC.'),
+  timeZone: z
+    .string()
+    .min(1)
+    .max(64)
+    .default('UTC')
+    .describe('An IANA time zone such as "Europe/Paris" or "Asia/Tokyo". Defaults to UTC.'),
 });
 
 export interface ClockResult {
@@ -37,7 +42,8 @@ export function timeIn(timeZone: string, at: Date): ClockResult {
       timeZoneName: 'longOffset',
     });
   } catch (err) {
-    if (err instanceof RangeError) throw new Error(`Unknown time zone "${timeZone}": use an IANA name such as "Europe/Paris" or "UTC".`);
+    if (err instanceof RangeError)
+      throw new Error(`Unknown time zone "${timeZone}": use an IANA name such as "Europe/Paris" or "UTC".`);
     throw err;
   }
   const parts = new Map(format.formatToParts(at).map((part) => [part.type, part.value]));

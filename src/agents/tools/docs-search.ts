@@ -28,13 +28,17 @@ interface Section {
 const EXCERPT_MAX = 300;
 const HEADING_WEIGHT = 3;
 const STOP_WORDS = new Set(
-  'the and for are but not you your with this that from have has how what when where which who why can does did was were will would should could into about then than them they their there here its our out all any get got use using a an of to in on at by is it be as or if do i me my we us so no'.split(' '),
+  'the and for are but not you your with this that from have has how what when where which who why can does did was were will would should could into about then than them they their there here its our out all any get got use using a an of to in on at by is it be as or if do i me my we us so no'.split(
+    ' ',
+  ),
 );
 
 /** Lowercased word tokens without stop words; a trailing plural "s" is dropped so "tokens" finds "token". */
 export function terms(text: string): string[] {
   const words = text.toLowerCase().match(/[a-z0-9_]+/g) ?? [];
-  return words.filter((w) => w.length > 1 && !STOP_WORDS.has(w)).map((w) => (w.length > 3 && w.endsWith('s') && !w.endsWith('ss') ? w.slice(0, -1) : w));
+  return words
+    .filter((w) => w.length > 1 && !STOP_WORDS.has(w))
+    .map((w) => (w.length > 3 && w.endsWith('s') && !w.endsWith('ss') ? w.slice(0, -1) : w));
 }
 
 /** Splits markdown by headings, ignoring "#" lines inside fenced code blocks. */
@@ -45,7 +49,8 @@ export function splitSections(file: string, markdown: string): Section[] {
   let inFence = false;
   const flush = (): void => {
     const text = lines.join('\n').trim();
-    if (text || heading !== basename(file)) sections.push({ file, heading, text, headingTerms: terms(heading), bodyTerms: terms(text) });
+    if (text || heading !== basename(file))
+      sections.push({ file, heading, text, headingTerms: terms(heading), bodyTerms: terms(text) });
     lines = [];
   };
   for (const line of markdown.split(/\r?\n/)) {
@@ -121,7 +126,8 @@ export function createDocsSearchTool(paths: readonly string[]): Tool<typeof docs
   let sections: Promise<Section[]> | undefined;
   return defineTool({
     name: 'search_docs',
-    description: 'Searches the agentgate documentation and returns the best matching sections (file, heading, excerpt).',
+    description:
+      'Searches the agentgate documentation and returns the best matching sections (file, heading, excerpt).',
     parameters: docsSearchParameters,
     execute: async ({ query, limit }) => {
       sections ??= loadSections(configured);

@@ -16,7 +16,9 @@ export class ToolRegistry {
       this.#tools.set(tool.name, tool);
     }
     // Computed once so a schema zod cannot express fails at startup rather than in the middle of a run.
-    this.#specs = tools.map((tool) => Object.freeze({ name: tool.name, description: tool.description, parameters: jsonSchemaOf(tool) }));
+    this.#specs = tools.map((tool) =>
+      Object.freeze({ name: tool.name, description: tool.description, parameters: jsonSchemaOf(tool) }),
+    );
   }
 
   /** Tool descriptions for model prompts; a fresh copy each time so callers cannot alter the registry's. */
@@ -35,10 +37,12 @@ export class ToolRegistry {
   async invoke(name: string, rawArgs: unknown, ctx: ToolContext): Promise<ToolOutcome> {
     ctx.signal.throwIfAborted();
     const tool = this.#tools.get(name);
-    if (!tool) return failure('unknown_tool', `Unknown tool "${name}". Available tools: ${this.names.join(', ') || 'none'}.`);
+    if (!tool)
+      return failure('unknown_tool', `Unknown tool "${name}". Available tools: ${this.names.join(', ') || 'none'}.`);
 
     const parsed = tool.parameters.safeParse(rawArgs);
-    if (!parsed.success) return failure('invalid_arguments', `Invalid arguments for ${name}: ${describeIssues(parsed.error.issues)}`);
+    if (!parsed.success)
+      return failure('invalid_arguments', `Invalid arguments for ${name}: ${describeIssues(parsed.error.issues)}`);
 
     try {
       const result = await raceAbort(tool.execute(parsed.data, ctx), ctx.signal);

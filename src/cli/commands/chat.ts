@@ -24,20 +24,29 @@ ${EXIT_CODES_HELP}
 
 export async function chat(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseCommand(args, { ...LOGIN_OPTIONS, thread: { type: 'string' }, json: { type: 'boolean' } });
-  if (parsed === undefined) return print(io.stdout, CHAT_HELP), EXIT.ok;
+  if (parsed === undefined) return (print(io.stdout, CHAT_HELP), EXIT.ok);
   const interactive = io.stdin.isTTY === true && io.stdout.isTTY === true && parsed.values.json !== true;
   let client: AgentgateClient;
   try {
-    client = await loggedInClient(parsed.values, io, { passwordFromStdin: false, client: { reconnect: { maxAttempts: 8 } } });
+    client = await loggedInClient(parsed.values, io, {
+      passwordFromStdin: false,
+      client: { reconnect: { maxAttempts: 8 } },
+    });
     await client.connect();
   } catch (err) {
     return reportClientError(io, err);
   }
   // NO_COLOR (no-color.org): present and not empty turns colours off.
   const color = (io.env.NO_COLOR ?? '') === '';
-  const view: ChatView = interactive ? new TerminalView(io.stdout, color) : parsed.values.json === true ? new JsonView(io.stdout, io.stderr) : new PlainView(io.stdout, io.stderr);
+  const view: ChatView = interactive
+    ? new TerminalView(io.stdout, color)
+    : parsed.values.json === true
+      ? new JsonView(io.stdout, io.stderr)
+      : new PlainView(io.stdout, io.stderr);
   const stopWatching = client.onStateChange((state, detail) => view.connection(state, detail));
-  view.note(`Signed in as ${client.user?.email ?? '?'}. Type a message; /new starts a new thread, /exit or Ctrl-D quits, Ctrl-C cancels a run.`);
+  view.note(
+    `Signed in as ${client.user?.email ?? '?'}. Type a message; /new starts a new thread, /exit or Ctrl-D quits, Ctrl-C cancels a run.`,
+  );
   const code = await new Conversation(client, view, interactive, parsed.values.thread).run(io);
   stopWatching();
   view.close();
@@ -65,7 +74,11 @@ class Conversation {
 
   run(io: CliIo): Promise<number> {
     const finished = new Promise<number>((resolve) => (this.finish = resolve));
-    const lines = createInterface({ input: io.stdin, ...(this.interactive ? { output: io.stdout, prompt: 'you › ', terminal: true } : { terminal: false }), crlfDelay: Infinity });
+    const lines = createInterface({
+      input: io.stdin,
+      ...(this.interactive ? { output: io.stdout, prompt: 'you › ', terminal: true } : { terminal: false }),
+      crlfDelay: Infinity,
+    });
     this.lines = lines;
     lines.on('line', (line) => this.receive(line));
     lines.on('close', () => {
@@ -140,7 +153,14 @@ class Conversation {
       this.inputEnded = true;
       this.interrupted = true;
     }
-    this.current.cancel().catch((err: unknown) => this.view.failure(err instanceof ClientError ? err.code : 'internal_error', err instanceof Error ? err.message : String(err)));
+    this.current
+      .cancel()
+      .catch((err: unknown) =>
+        this.view.failure(
+          err instanceof ClientError ? err.code : 'internal_error',
+          err instanceof Error ? err.message : String(err),
+        ),
+      );
   }
 
   private outcome(): number {

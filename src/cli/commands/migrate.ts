@@ -13,7 +13,7 @@ ${EXIT_CODES_HELP}
   migrate: 0 up to date, 1 invalid configuration, database unreachable or a migration failed.`;
 
 export async function migrate(args: readonly string[], io: CliIo): Promise<number> {
-  if (parseCommand(args, {}) === undefined) return print(io.stdout, MIGRATE_HELP), EXIT.ok;
+  if (parseCommand(args, {}) === undefined) return (print(io.stdout, MIGRATE_HELP), EXIT.ok);
   const config = configOrReport(io);
   if (config === undefined) return EXIT.failure;
   const startedAt = new Date().toISOString();
@@ -27,8 +27,16 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
   try {
     const applied = await appliedMigrations(db);
     const now = applied.filter((m) => m.timestamp >= startedAt).map((m) => m.name);
-    print(io.stdout, now.length === 0 ? 'No pending migrations.' : `Applied ${now.length} migration${now.length === 1 ? '' : 's'}: ${now.join(', ')}.`);
-    print(io.stdout, `The database is at ${applied.at(-1)?.name ?? '(empty)'} (${applied.length} migrations; ${describeStorage(config)}).`);
+    print(
+      io.stdout,
+      now.length === 0
+        ? 'No pending migrations.'
+        : `Applied ${now.length} migration${now.length === 1 ? '' : 's'}: ${now.join(', ')}.`,
+    );
+    print(
+      io.stdout,
+      `The database is at ${applied.at(-1)?.name ?? '(empty)'} (${applied.length} migrations; ${describeStorage(config)}).`,
+    );
     return EXIT.ok;
   } finally {
     await db.destroy();

@@ -15,14 +15,17 @@ ${EXIT_CODES_HELP}
 
 /** Starts the server; resolves with -1 (keep running) once listening, or an exit code when it cannot start. */
 export async function serve(args: readonly string[], io: CliIo): Promise<number> {
-  if (parseCommand(args, {}) === undefined) return print(io.stdout, SERVE_HELP), EXIT.ok;
+  if (parseCommand(args, {}) === undefined) return (print(io.stdout, SERVE_HELP), EXIT.ok);
   const config = configOrReport(io, 'agentgate: refusing to start.');
   if (config === undefined) return EXIT.failure;
   let app;
   try {
     app = await startApp(config);
   } catch (err) {
-    print(io.stderr, `agentgate failed to start (${describeStorage(config)}): ${err instanceof Error ? err.message : String(err)}`);
+    print(
+      io.stderr,
+      `agentgate failed to start (${describeStorage(config)}): ${err instanceof Error ? err.message : String(err)}`,
+    );
     return EXIT.startFailed;
   }
   const running = app;

@@ -15,7 +15,7 @@ ${EXIT_CODES_HELP}
 
 export async function token(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseCommand(args, LOGIN_OPTIONS);
-  if (parsed === undefined) return print(io.stdout, TOKEN_HELP), EXIT.ok;
+  if (parsed === undefined) return (print(io.stdout, TOKEN_HELP), EXIT.ok);
   try {
     const client = await loggedInClient(parsed.values, io, { passwordFromStdin: true });
     print(io.stdout, await client.accessToken());

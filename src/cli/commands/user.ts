@@ -38,10 +38,11 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = { create, list, disabl
 
 export async function user(args: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = args;
-  if (name === undefined || name === '--help' || name === '-h') return print(name === undefined ? io.stderr : io.stdout, USER_HELP), name === undefined ? EXIT.usage : EXIT.ok;
+  if (name === undefined || name === '--help' || name === '-h')
+    return (print(name === undefined ? io.stderr : io.stdout, USER_HELP), name === undefined ? EXIT.usage : EXIT.ok);
   const subcommand = SUBCOMMANDS[name];
   if (subcommand === undefined) throw new UsageError(`Unknown user command "${name}".`);
-  if (rest.includes('--help') || rest.includes('-h')) return print(io.stdout, USER_HELP), EXIT.ok;
+  if (rest.includes('--help') || rest.includes('-h')) return (print(io.stdout, USER_HELP), EXIT.ok);
   const config = configOrReport(io);
   if (config === undefined) return EXIT.failure;
   let db;
@@ -59,7 +60,12 @@ export async function user(args: readonly string[], io: CliIo): Promise<number> 
 }
 
 async function create(args: readonly string[], io: CliIo, _config: Config, users: SqlUserStore): Promise<number> {
-  const parsed = parseCommand(args, { email: { type: 'string' }, 'display-name': { type: 'string' }, 'password-stdin': { type: 'boolean' }, json: { type: 'boolean' } });
+  const parsed = parseCommand(args, {
+    email: { type: 'string' },
+    'display-name': { type: 'string' },
+    'password-stdin': { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
   if (parsed === undefined) return EXIT.ok;
   const email = required(parsed.values.email, 'email');
   let password: string;
@@ -93,9 +99,17 @@ async function list(args: readonly string[], io: CliIo, config: Config, users: S
   const parsed = parseCommand(args, { json: { type: 'boolean' }, demo: { type: 'boolean' } });
   if (parsed === undefined) return EXIT.ok;
   const all = (await users.list({ includeDemo: parsed.values.demo === true })).map((u) => publicView(u, config));
-  if (parsed.values.json === true) return print(io.stdout, JSON.stringify(all, null, 2)), EXIT.ok;
-  if (all.length === 0) return print(io.stdout, 'No users.'), EXIT.ok;
-  const rows = all.map((u) => [u.email, u.displayName ?? '', [u.isAdmin ? 'admin' : '', u.isDemo ? 'demo' : '', u.disabledAt === null ? '' : 'disabled'].filter(Boolean).join(','), u.createdAt, u.id]);
+  if (parsed.values.json === true) return (print(io.stdout, JSON.stringify(all, null, 2)), EXIT.ok);
+  if (all.length === 0) return (print(io.stdout, 'No users.'), EXIT.ok);
+  const rows = all.map((u) => [
+    u.email,
+    u.displayName ?? '',
+    [u.isAdmin ? 'admin' : '', u.isDemo ? 'demo' : '', u.disabledAt === null ? '' : 'disabled']
+      .filter(Boolean)
+      .join(','),
+    u.createdAt,
+    u.id,
+  ]);
   print(io.stdout, table([['EMAIL', 'NAME', 'FLAGS', 'CREATED', 'ID'], ...rows]));
   return EXIT.ok;
 }
@@ -109,14 +123,20 @@ async function disable(args: readonly string[], io: CliIo, config: Config, users
   print(io.stdout, `Disabled ${found.email}: ${sessions} session${sessions === 1 ? '' : 's'} revoked.`);
   if (sessions === 0) return EXIT.ok;
   if (config.redis === undefined) {
-    print(io.stdout, `Without REDIS_URL a running server cannot be told: its open WebSockets of this user close when their access token expires (within ${config.jwt.accessTtlSeconds} s); every other request is refused now.`);
+    print(
+      io.stdout,
+      `Without REDIS_URL a running server cannot be told: its open WebSockets of this user close when their access token expires (within ${config.jwt.accessTtlSeconds} s); every other request is refused now.`,
+    );
     return EXIT.ok;
   }
   try {
     await announceRevocations(config.redis, result.revokedSessions);
     print(io.stdout, 'Running servers were told to close its WebSockets.');
   } catch (err) {
-    print(io.stderr, `The account is disabled, but Redis could not be told (${messageOf(err)}): open WebSockets close when their access token expires (within ${config.jwt.accessTtlSeconds} s).`);
+    print(
+      io.stderr,
+      `The account is disabled, but Redis could not be told (${messageOf(err)}): open WebSockets close when their access token expires (within ${config.jwt.accessTtlSeconds} s).`,
+    );
   }
   return EXIT.ok;
 }
@@ -153,10 +173,25 @@ async function announceRevocations(redis: NonNullable<Config['redis']>, sessionI
 }
 
 function publicView(u: UserRecord, config: Config) {
-  return { id: u.id, email: u.email, displayName: u.displayName, isAdmin: config.adminEmails.includes(normalizeEmail(u.email)), isDemo: u.isDemo, createdAt: u.createdAt, disabledAt: u.disabledAt };
+  return {
+    id: u.id,
+    email: u.email,
+    displayName: u.displayName,
+    isAdmin: config.adminEmails.includes(normalizeEmail(u.email)),
+    isDemo: u.isDemo,
+    createdAt: u.createdAt,
+    disabledAt: u.disabledAt,
+  };
 }
 
 function table(rows: readonly string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -14,7 +14,9 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps): void {
 
   app.post('/auth/login', async (request) => auth.login(parseInput(LoginBody, request.body), request.ip));
 
-  app.post('/auth/refresh', async (request) => auth.refresh(parseInput(RefreshBody, request.body).refreshToken, request.ip));
+  app.post('/auth/refresh', async (request) =>
+    auth.refresh(parseInput(RefreshBody, request.body).refreshToken, request.ip),
+  );
 
   app.post('/auth/logout', async (request, reply) => {
     const principal = await requirePrincipal(request, auth);
@@ -35,5 +37,7 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return auth.stats();
   });
 
-  app.get('/.well-known/jwks.json', async (_request, reply) => reply.header('Cache-Control', 'public, max-age=300').send(deps.jwks));
+  app.get('/.well-known/jwks.json', async (_request, reply) =>
+    reply.header('Cache-Control', 'public, max-age=300').send(deps.jwks),
+  );
 }

@@ -22,14 +22,32 @@ export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const thread = await conversations.getThread(principal.userId, id);
     if (thread === undefined) throw notFound('thread');
     const threadRuns = await runs.listRuns(principal.userId, id);
-    return { thread: { ...toSummary(thread), runs: threadRuns.map((r) => ({ id: r.id, status: r.status, errorCode: r.errorCode, lastSeq: r.lastSeq, createdAt: r.createdAt, updatedAt: r.updatedAt })) } };
+    return {
+      thread: {
+        ...toSummary(thread),
+        runs: threadRuns.map((r) => ({
+          id: r.id,
+          status: r.status,
+          errorCode: r.errorCode,
+          lastSeq: r.lastSeq,
+          createdAt: r.createdAt,
+          updatedAt: r.updatedAt,
+        })),
+      },
+    };
   });
 
   app.get('/threads/:id/messages', async (request) => {
     const principal = await requirePrincipal(request, auth);
     const { id } = parseInput(IdParams, request.params);
     if ((await conversations.getThread(principal.userId, id)) === undefined) throw notFound('thread');
-    const messages: ThreadMessage[] = (await conversations.listMessages(principal.userId, id)).map((m) => ({ id: m.id, role: m.role, text: m.text, runId: m.runId, createdAt: m.createdAt }));
+    const messages: ThreadMessage[] = (await conversations.listMessages(principal.userId, id)).map((m) => ({
+      id: m.id,
+      role: m.role,
+      text: m.text,
+      runId: m.runId,
+      createdAt: m.createdAt,
+    }));
     return { messages };
   });
 

@@ -19,7 +19,12 @@ export function gatewayRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return reply.status(201).send(body);
   });
 
-  app.get('/ws/health', async () => ({ status: 'ok', connections: deps.connectionCount(), preConnectionAuth: true, demoMode: config.demoMode }));
+  app.get('/ws/health', async () => ({
+    status: 'ok',
+    connections: deps.connectionCount(),
+    preConnectionAuth: true,
+    demoMode: config.demoMode,
+  }));
 
   app.get('/ws/config', async () => ({
     url: deps.webSocketUrl(),

@@ -18,7 +18,11 @@ export function healthRoutes(app: FastifyInstance, deps: HttpDeps): void {
     );
     const components = Object.fromEntries(results);
     const failing = results.filter(([, s]) => s !== 'ok').map(([n]) => n);
-    return reply.status(failing.length === 0 ? 200 : 503).send({ status: failing.length === 0 ? 'ok' : 'unavailable', components, ...(failing.length > 0 ? { failing } : {}) });
+    return reply.status(failing.length === 0 ? 200 : 503).send({
+      status: failing.length === 0 ? 'ok' : 'unavailable',
+      components,
+      ...(failing.length > 0 ? { failing } : {}),
+    });
   });
 
   app.get('/metrics', async (_request, reply) => {

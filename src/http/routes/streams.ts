@@ -9,7 +9,10 @@ import { parseInput } from '../errors.js';
 import { SseResponse } from '../sse.js';
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
-const StreamQuery = z.object({ after: z.coerce.number().int().min(0).optional(), format: z.enum(['agentgate', 'agui']).default('agentgate') });
+const StreamQuery = z.object({
+  after: z.coerce.number().int().min(0).optional(),
+  format: z.enum(['agentgate', 'agui']).default('agentgate'),
+});
 const LastEventId = z.coerce.number().int().min(0);
 
 type Format = z.infer<typeof StreamQuery>['format'];
@@ -42,7 +45,13 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const existing = await runs.getRun(principal.userId, input.runId).catch(() => undefined);
     // The same runId again (a client retrying its POST) streams the run it started, from the beginning.
     if (existing === undefined) {
-      await runs.submit(principal.userId, { text: input.text, threadId: input.threadId, runId: input.runId, createThread: true, connectionId: null });
+      await runs.submit(principal.userId, {
+        text: input.text,
+        threadId: input.threadId,
+        runId: input.runId,
+        createThread: true,
+        connectionId: null,
+      });
     } else if (existing.threadId !== input.threadId) {
       throw new AppError('invalid_request', 'This runId belongs to another thread.');
     }
@@ -50,19 +59,33 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
   });
 }
 
-async function stream(request: FastifyRequest, reply: FastifyReply, deps: HttpDeps, open: Set<SseResponse>, userId: string, runId: string, afterSeq: number, format: Format): Promise<void> {
+async function stream(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: HttpDeps,
+  open: Set<SseResponse>,
+  userId: string,
+  runId: string,
+  afterSeq: number,
+  format: Format,
+): Promise<void> {
   // AG-UI events depend on what came before (an open text message): replay the earlier events through the mapper.
   const mapper = format === 'agui' ? new AguiMapper() : undefined;
-  if (mapper !== undefined && afterSeq > 0) mapper.prime((await deps.runs.eventsAfter(userId, runId, 0)).events.filter((e) => e.seq <= afterSeq));
+  if (mapper !== undefined && afterSeq > 0)
+    mapper.prime((await deps.runs.eventsAfter(userId, runId, 0)).events.filter((e) => e.seq <= afterSeq));
 
   reply.hijack();
   let stop: (() => void) | undefined;
   let closed = false;
-  const sse = new SseResponse(reply.raw, { keepAliveMs: deps.config.sseKeepAliveMs, maxBufferedBytes: deps.config.gatewayLimits.maxBufferedBytes }, () => {
-    closed = true;
-    open.delete(sse);
-    stop?.();
-  });
+  const sse = new SseResponse(
+    reply.raw,
+    { keepAliveMs: deps.config.sseKeepAliveMs, maxBufferedBytes: deps.config.gatewayLimits.maxBufferedBytes },
+    () => {
+      closed = true;
+      open.delete(sse);
+      stop?.();
+    },
+  );
   open.add(sse);
   const toWire = (event: RunEvent): readonly unknown[] => (mapper === undefined ? [event] : mapper.map(event));
   try {
@@ -77,4 +100,3 @@ async function stream(request: FastifyRequest, reply: FastifyReply, deps: HttpDe
     sse.end();
   }
 }
-

@@ -43,7 +43,8 @@ export class MemoryMessageIdStore implements MessageIdStore {
     const nowMs = this.now();
     this.sweep(nowMs);
     const entry = this.entries.get(key);
-    if (entry !== undefined && entry.expiresAt > nowMs) return entry.ack === undefined ? { kind: 'pending' } : { kind: 'accepted', ack: entry.ack };
+    if (entry !== undefined && entry.expiresAt > nowMs)
+      return entry.ack === undefined ? { kind: 'pending' } : { kind: 'accepted', ack: entry.ack };
     this.store(key, { ack: undefined, expiresAt: nowMs + ttlMs }, ttlMs);
     return { kind: 'claimed' };
   }

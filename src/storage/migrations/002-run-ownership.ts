@@ -11,6 +11,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropIndex('runs_status').execute();
-  await db.schema.alterTable('runs').addColumn('last_seq', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('runs')
+    .addColumn('last_seq', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema.alterTable('runs').dropColumn('instance_id').execute();
 }

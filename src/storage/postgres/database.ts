@@ -9,7 +9,12 @@ import type { Database } from '../schema.js';
  * migrator holds a PostgreSQL advisory lock while it migrates.
  */
 export async function openPostgres(options: { url: string; poolSize: number }): Promise<Kysely<Database>> {
-  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
   // A client that loses its server emits 'error': on the pool while idle, on the client itself while checked out.
   // Without a listener either would crash the process; the query in flight rejects on its own and is handled.
   pool.on('error', () => {});

@@ -40,7 +40,14 @@ export class RedisConnectionLeases implements ConnectionLeases {
   }
 
   async acquire(lease: Lease, max: number): Promise<boolean> {
-    return (await this.redis.commands.agentgateAcquireLease(this.keyOf(lease.userId), lease.connectionId, max, this.leaseMs)) === 1;
+    return (
+      (await this.redis.commands.agentgateAcquireLease(
+        this.keyOf(lease.userId),
+        lease.connectionId,
+        max,
+        this.leaseMs,
+      )) === 1
+    );
   }
 
   async renew(leases: readonly Lease[]): Promise<void> {

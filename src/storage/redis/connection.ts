@@ -21,8 +21,18 @@ export class RedisConnection {
   ) {}
 
   static async connect(options: RedisOptions): Promise<RedisConnection> {
-    const common = { lazyConnect: true, connectTimeout: 5_000, retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000) };
-    const commands = new Redis(options.url, { ...common, enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0, commandTimeout: 2_000 });
+    const common = {
+      lazyConnect: true,
+      connectTimeout: 5_000,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
+    };
+    const commands = new Redis(options.url, {
+      ...common,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: 2_000,
+    });
     const subscriber = new Redis(options.url, { ...common, autoResubscribe: false, maxRetriesPerRequest: null });
     // ioredis reports every failed reconnection attempt as 'error'; the outage itself shows in /health/ready.
     commands.on('error', () => {});
@@ -54,6 +64,8 @@ export class RedisConnection {
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

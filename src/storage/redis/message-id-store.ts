@@ -18,7 +18,12 @@ export class RedisMessageIdStore implements MessageIdStore {
   }
 
   async settle(key: string, ack: Accepted, ttlMs: number): Promise<void> {
-    await this.redis.commands.set(this.keyOf(key), JSON.stringify({ threadId: ack.threadId, runId: ack.runId }), 'PX', ttlMs);
+    await this.redis.commands.set(
+      this.keyOf(key),
+      JSON.stringify({ threadId: ack.threadId, runId: ack.runId }),
+      'PX',
+      ttlMs,
+    );
   }
 
   async release(key: string): Promise<void> {

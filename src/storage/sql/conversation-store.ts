@@ -7,28 +7,59 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async createThread(t: ThreadRecord): Promise<void> {
-    await this.db.insertInto('threads').values({ id: t.id, user_id: t.userId, title: t.title, created_at: t.createdAt, updated_at: t.updatedAt }).execute();
+    await this.db
+      .insertInto('threads')
+      .values({ id: t.id, user_id: t.userId, title: t.title, created_at: t.createdAt, updated_at: t.updatedAt })
+      .execute();
   }
 
   async getThread(userId: string, threadId: string): Promise<ThreadRecord | undefined> {
-    const row = await this.db.selectFrom('threads').selectAll().where('id', '=', threadId).where('user_id', '=', userId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('threads')
+      .selectAll()
+      .where('id', '=', threadId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     return row && toThread(row);
   }
 
   async listThreads(userId: string): Promise<ThreadRecord[]> {
-    const rows = await this.db.selectFrom('threads').selectAll().where('user_id', '=', userId).orderBy('updated_at', 'desc').orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('threads')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('updated_at', 'desc')
+      .orderBy('id')
+      .execute();
     return rows.map(toThread);
   }
 
   async addMessage(m: MessageRecord): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('messages').values({ id: m.id, thread_id: m.threadId, user_id: m.userId, role: m.role, text: m.text, run_id: m.runId, created_at: m.createdAt }).execute();
+      await trx
+        .insertInto('messages')
+        .values({
+          id: m.id,
+          thread_id: m.threadId,
+          user_id: m.userId,
+          role: m.role,
+          text: m.text,
+          run_id: m.runId,
+          created_at: m.createdAt,
+        })
+        .execute();
       await trx.updateTable('threads').set({ updated_at: m.createdAt }).where('id', '=', m.threadId).execute();
     });
   }
 
   async listMessages(userId: string, threadId: string): Promise<MessageRecord[]> {
-    const rows = await this.db.selectFrom('messages').selectAll().where('thread_id', '=', threadId).where('user_id', '=', userId).orderBy('position').execute();
+    const rows = await this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('thread_id', '=', threadId)
+      .where('user_id', '=', userId)
+      .orderBy('position')
+      .execute();
     return rows.map(toMessage);
   }
 
@@ -37,13 +68,28 @@ export class SqlConversationStore implements ConversationStore, RunStore {
     return this.db
       .selectFrom('runs')
       .selectAll('runs')
-      .select((eb) => eb.selectFrom('run_events').select((e) => e.fn.max('run_events.seq').as('m')).whereRef('run_events.run_id', '=', 'runs.id').as('last_seq'));
+      .select((eb) =>
+        eb
+          .selectFrom('run_events')
+          .select((e) => e.fn.max('run_events.seq').as('m'))
+          .whereRef('run_events.run_id', '=', 'runs.id')
+          .as('last_seq'),
+      );
   }
 
   async createRun(r: RunRecord): Promise<void> {
     await this.db
       .insertInto('runs')
-      .values({ id: r.id, thread_id: r.threadId, user_id: r.userId, status: r.status, error_code: r.errorCode, created_at: r.createdAt, updated_at: r.updatedAt, instance_id: r.instanceId })
+      .values({
+        id: r.id,
+        thread_id: r.threadId,
+        user_id: r.userId,
+        status: r.status,
+        error_code: r.errorCode,
+        created_at: r.createdAt,
+        updated_at: r.updatedAt,
+        instance_id: r.instanceId,
+      })
       .execute();
   }
 
@@ -53,7 +99,12 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   }
 
   async listRuns(userId: string, threadId: string): Promise<RunRecord[]> {
-    const rows = await this.selectRuns().where('thread_id', '=', threadId).where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+    const rows = await this.selectRuns()
+      .where('thread_id', '=', threadId)
+      .where('user_id', '=', userId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
     return rows.map(toRun);
   }
 
@@ -63,7 +114,12 @@ export class SqlConversationStore implements ConversationStore, RunStore {
 
   async finishRun(runId: string, status: RunStatus, errorCode: string | null, now: string): Promise<void> {
     // Only a running run can finish: a status already decided (e.g. by restart recovery) is never overwritten.
-    await this.db.updateTable('runs').set({ status, error_code: errorCode, updated_at: now }).where('id', '=', runId).where('status', '=', 'running').execute();
+    await this.db
+      .updateTable('runs')
+      .set({ status, error_code: errorCode, updated_at: now })
+      .where('id', '=', runId)
+      .where('status', '=', 'running')
+      .execute();
   }
 
   async listUnfinished(): Promise<RunRecord[]> {
@@ -72,12 +128,23 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   }
 
   async listActive(userId: string): Promise<RunRecord[]> {
-    const rows = await this.selectRuns().where('user_id', '=', userId).where('status', '=', 'running').orderBy('created_at').orderBy('id').execute();
+    const rows = await this.selectRuns()
+      .where('user_id', '=', userId)
+      .where('status', '=', 'running')
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
     return rows.map(toRun);
   }
 }
 
-const toThread = (r: ThreadsTable): ThreadRecord => ({ id: r.id, userId: r.user_id, title: r.title, createdAt: r.created_at, updatedAt: r.updated_at });
+const toThread = (r: ThreadsTable): ThreadRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  title: r.title,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
 
 const toMessage = (r: Omit<MessagesTable, 'position'>): MessageRecord => ({
   id: r.id,

@@ -35,7 +35,13 @@ export class SqlEventLog implements EventLog {
   }
 
   async list(runId: string, afterSeq: number): Promise<RunEvent[]> {
-    const rows = await this.db.selectFrom('run_events').select('body').where('run_id', '=', runId).where('seq', '>', afterSeq).orderBy('seq').execute();
+    const rows = await this.db
+      .selectFrom('run_events')
+      .select('body')
+      .where('run_id', '=', runId)
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .execute();
     // Parsing guards against rows written by an incompatible version rather than trusting the cast.
     return rows.map((r) => RunEventSchema.parse(JSON.parse(r.body)));
   }
@@ -80,7 +86,12 @@ export class SqlEventLog implements EventLog {
   private insertStatement(rows: number): CompiledQuery {
     let compiled = this.inserts.get(rows);
     if (compiled !== undefined) return compiled;
-    const markers = Array.from({ length: rows }, (_, i) => ({ run_id: `run ${i}`, seq: i, type: `type ${i}`, body: `body ${i}` }));
+    const markers = Array.from({ length: rows }, (_, i) => ({
+      run_id: `run ${i}`,
+      seq: i,
+      type: `type ${i}`,
+      body: `body ${i}`,
+    }));
     compiled = this.db.insertInto('run_events').values(markers).compile();
     // Reusing the SQL is right only if it takes its parameters row after row, column after column.
     const expected = markers.flatMap((m) => [m.run_id, m.seq, m.type, m.body]);

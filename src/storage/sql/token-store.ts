@@ -7,8 +7,26 @@ export class SqlTokenStore implements TokenStore {
 
   async createFamily(family: { id: string; userId: string; createdAt: string }, first: NewRefreshToken): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('refresh_families').values({ id: family.id, user_id: family.userId, created_at: family.createdAt, revoked_at: null, revoked_reason: null }).execute();
-      await trx.insertInto('refresh_tokens').values({ token_hash: first.tokenHash, family_id: family.id, created_at: first.createdAt, expires_at: first.expiresAt, spent_at: null }).execute();
+      await trx
+        .insertInto('refresh_families')
+        .values({
+          id: family.id,
+          user_id: family.userId,
+          created_at: family.createdAt,
+          revoked_at: null,
+          revoked_reason: null,
+        })
+        .execute();
+      await trx
+        .insertInto('refresh_tokens')
+        .values({
+          token_hash: first.tokenHash,
+          family_id: family.id,
+          created_at: first.createdAt,
+          expires_at: first.expiresAt,
+          spent_at: null,
+        })
+        .execute();
     });
   }
 
@@ -21,19 +39,38 @@ export class SqlTokenStore implements TokenStore {
         .where('t.token_hash', '=', tokenHash)
         .executeTakeFirst();
       if (row === undefined || row.revoked_at !== null) return { kind: 'invalid' } as const;
-      const reused = (spentAt: string): RotationResult => ({ kind: 'reused', userId: row.user_id, familyId: row.family_id, spentAt });
+      const reused = (spentAt: string): RotationResult => ({
+        kind: 'reused',
+        userId: row.user_id,
+        familyId: row.family_id,
+        spentAt,
+      });
       if (row.spent_at !== null) {
         await revoke(trx, row.family_id, 'refresh_token_reused', now);
         return reused(row.spent_at);
       }
       if (row.expires_at <= now) return { kind: 'invalid' } as const;
       // The conditional update is the arbiter between concurrent rotations (PostgreSQL runs them in parallel).
-      const spent = await trx.updateTable('refresh_tokens').set({ spent_at: now }).where('token_hash', '=', tokenHash).where('spent_at', 'is', null).executeTakeFirst();
+      const spent = await trx
+        .updateTable('refresh_tokens')
+        .set({ spent_at: now })
+        .where('token_hash', '=', tokenHash)
+        .where('spent_at', 'is', null)
+        .executeTakeFirst();
       if (spent.numUpdatedRows === 0n) {
         await revoke(trx, row.family_id, 'refresh_token_reused', now);
         return reused(now);
       }
-      await trx.insertInto('refresh_tokens').values({ token_hash: next.tokenHash, family_id: row.family_id, created_at: next.createdAt, expires_at: next.expiresAt, spent_at: null }).execute();
+      await trx
+        .insertInto('refresh_tokens')
+        .values({
+          token_hash: next.tokenHash,
+          family_id: row.family_id,
+          created_at: next.createdAt,
+          expires_at: next.expiresAt,
+          spent_at: null,
+        })
+        .execute();
       return { kind: 'rotated', userId: row.user_id, familyId: row.family_id } as const;
     });
   }
@@ -71,7 +108,11 @@ export class SqlTokenStore implements TokenStore {
     return Number(res.numDeletedRows);
   }
 
-  async stats(now: string): Promise<{ activeSessions: number; activeSessionsByUser: Record<string, number>; oldestSessionCreatedAt: string | null }> {
+  async stats(now: string): Promise<{
+    activeSessions: number;
+    activeSessionsByUser: Record<string, number>;
+    oldestSessionCreatedAt: string | null;
+  }> {
     // A session is live while it is not revoked and holds an unspent, unexpired refresh token.
     const rows = await this.db
       .selectFrom('refresh_families as f')
@@ -92,6 +133,11 @@ export class SqlTokenStore implements TokenStore {
 }
 
 async function revoke(db: Kysely<Database>, familyId: string, reason: string, now: string): Promise<boolean> {
-  const res = await db.updateTable('refresh_families').set({ revoked_at: now, revoked_reason: reason }).where('id', '=', familyId).where('revoked_at', 'is', null).executeTakeFirst();
+  const res = await db
+    .updateTable('refresh_families')
+    .set({ revoked_at: now, revoked_reason: reason })
+    .where('id', '=', familyId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
   return res.numUpdatedRows > 0n;
 }

@@ -23,7 +23,12 @@ export class SqlTokenUsageStore implements TokenUsageStore {
   async add(userId: string, usage: Usage, at: Date): Promise<void> {
     await this.db
       .insertInto('token_usage')
-      .values({ user_id: userId, hour_start: hourBucketOf(at), input_tokens: usage.inputTokens, output_tokens: usage.outputTokens })
+      .values({
+        user_id: userId,
+        hour_start: hourBucketOf(at),
+        input_tokens: usage.inputTokens,
+        output_tokens: usage.outputTokens,
+      })
       .onConflict((oc) =>
         oc.columns(['user_id', 'hour_start']).doUpdateSet((eb) => ({
           input_tokens: eb('token_usage.input_tokens', '+', eb.ref('excluded.input_tokens')),

@@ -23,13 +23,18 @@ export class SqlUserStore implements UserStore {
         })
         .execute();
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError('email_taken', 'An account with this email already exists.', { cause: err });
+      if (isUniqueViolation(err))
+        throw new AppError('email_taken', 'An account with this email already exists.', { cause: err });
       throw err;
     }
   }
 
   async findByEmail(email: string): Promise<UserRecord | undefined> {
-    const row = await this.db.selectFrom('users').selectAll().where('email_normalized', '=', normalizeEmail(email)).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('email_normalized', '=', normalizeEmail(email))
+      .executeTakeFirst();
     return row && toUser(row);
   }
 
@@ -48,18 +53,33 @@ export class SqlUserStore implements UserStore {
     return this.db.transaction().execute(async (trx) => {
       const user = await trx.selectFrom('users').select('disabled_at').where('id', '=', userId).executeTakeFirst();
       if (user === undefined) return undefined;
-      if (user.disabled_at === null) await trx.updateTable('users').set({ disabled_at: now }).where('id', '=', userId).execute();
-      const live = await trx.selectFrom('refresh_families').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+      if (user.disabled_at === null)
+        await trx.updateTable('users').set({ disabled_at: now }).where('id', '=', userId).execute();
+      const live = await trx
+        .selectFrom('refresh_families')
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .execute();
       const revokedSessions = live.map((f) => f.id);
       if (revokedSessions.length > 0) {
-        await trx.updateTable('refresh_families').set({ revoked_at: now, revoked_reason: 'user_disabled' }).where('id', 'in', revokedSessions).where('revoked_at', 'is', null).execute();
+        await trx
+          .updateTable('refresh_families')
+          .set({ revoked_at: now, revoked_reason: 'user_disabled' })
+          .where('id', 'in', revokedSessions)
+          .where('revoked_at', 'is', null)
+          .execute();
       }
       return { revokedSessions };
     });
   }
 
   async enable(userId: string): Promise<boolean> {
-    const result = await this.db.updateTable('users').set({ disabled_at: null }).where('id', '=', userId).executeTakeFirst();
+    const result = await this.db
+      .updateTable('users')
+      .set({ disabled_at: null })
+      .where('id', '=', userId)
+      .executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
 }

@@ -190,7 +190,8 @@ class GroupCommitDriver implements Driver {
 
   private groupOf(handle: Handle): Group {
     const group = handle.group;
-    if (group === undefined || group !== this.group || group.failed) throw new GroupLostError('the transaction was rolled back because its commit group failed');
+    if (group === undefined || group !== this.group || group.failed)
+      throw new GroupLostError('the transaction was rolled back because its commit group failed');
     return group;
   }
 

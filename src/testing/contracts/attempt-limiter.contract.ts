@@ -9,7 +9,9 @@ export function attemptLimiterContract(name: string, create: (points: number) =>
       for (let i = 0; i < 3; i++) await limiter.consume('k');
       const refusal = limiter.consume('k');
       await expect(refusal).rejects.toMatchObject({ code: 'rate_limited' });
-      expect(((await refusal.catch((e: unknown) => e)) as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      expect(
+        ((await refusal.catch((e: unknown) => e)) as { retryAfterSeconds: number }).retryAfterSeconds,
+      ).toBeGreaterThanOrEqual(1);
     });
 
     it('counts keys apart, and reset gives a key its allowance back', async () => {

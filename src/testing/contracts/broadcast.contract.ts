@@ -4,7 +4,10 @@ import type { RevocationBus } from '../../auth/index.js';
 const settle = (ms = 100) => new Promise((r) => setTimeout(r, ms));
 
 /** The contract of the broadcast channels (RevocationBus, RunControlBus): n handles act as n instances. */
-export function broadcastContract(name: string, openCluster: (n: number) => Promise<{ channels: RevocationBus[]; close(): Promise<void> }>): void {
+export function broadcastContract(
+  name: string,
+  openCluster: (n: number) => Promise<{ channels: RevocationBus[]; close(): Promise<void> }>,
+): void {
   describe(`Broadcast contract (revocations, cancel requests): ${name}`, () => {
     it('a message published on any instance reaches every listener on every instance once, in order', async () => {
       const { channels, close } = await openCluster(3);

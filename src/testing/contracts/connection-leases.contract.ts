@@ -8,10 +8,17 @@ const lease = (userId: string) => ({ userId, connectionId: randomUUID() });
  * The ConnectionLeases contract: n handles act as n instances. With `leaseMs`, leases that are not renewed must
  * expire after it (shared stores); without, the implementation lives and dies with its process.
  */
-export function connectionLeasesContract(name: string, openCluster: (n: number) => Promise<{ leases: ConnectionLeases[]; close(): Promise<void> }>, leaseMs?: number): void {
+export function connectionLeasesContract(
+  name: string,
+  openCluster: (n: number) => Promise<{ leases: ConnectionLeases[]; close(): Promise<void> }>,
+  leaseMs?: number,
+): void {
   describe(`ConnectionLeases contract: ${name}`, () => {
     it('the per-user limit holds across instances, per user; a release frees a slot', async () => {
-      const { leases: [a, b], close } = await openCluster(2);
+      const {
+        leases: [a, b],
+        close,
+      } = await openCluster(2);
       const first = lease('u');
       expect(await a!.acquire(first, 3)).toBe(true);
       expect(await b!.acquire(lease('u'), 3)).toBe(true);
@@ -31,7 +38,10 @@ export function connectionLeasesContract(name: string, openCluster: (n: number) 
     });
 
     it.runIf(leaseMs !== undefined)('leases that are renewed stay; leases of a silent instance expire', async () => {
-      const { leases: [a, b], close } = await openCluster(2);
+      const {
+        leases: [a, b],
+        close,
+      } = await openCluster(2);
       const kept = lease('x');
       expect(await a!.acquire(kept, 2)).toBe(true);
       expect(await b!.acquire(lease('x'), 2)).toBe(true);

@@ -3,10 +3,16 @@ import { describe, expect, it } from 'vitest';
 import type { MessageIdStore } from '../../runs/index.js';
 
 /** The MessageIdStore contract: n handles act as n instances sharing the store. */
-export function messageIdStoreContract(name: string, openCluster: (n: number) => Promise<{ stores: MessageIdStore[]; close(): Promise<void> }>): void {
+export function messageIdStoreContract(
+  name: string,
+  openCluster: (n: number) => Promise<{ stores: MessageIdStore[]; close(): Promise<void> }>,
+): void {
   describe(`MessageIdStore contract: ${name}`, () => {
     it('the first claim wins; others see pending, then the settled ack; a released claim can be taken again', async () => {
-      const { stores: [a, b], close } = await openCluster(2);
+      const {
+        stores: [a, b],
+        close,
+      } = await openCluster(2);
       const key = randomUUID();
       expect(await a!.claim(key, 60_000)).toEqual({ kind: 'claimed' });
       expect(await b!.claim(key, 60_000)).toEqual({ kind: 'pending' });
@@ -28,7 +34,10 @@ export function messageIdStoreContract(name: string, openCluster: (n: number) =>
     });
 
     it('a claim lapses after its ttl, a settled ack after the ttl given to settle', async () => {
-      const { stores: [a], close } = await openCluster(1);
+      const {
+        stores: [a],
+        close,
+      } = await openCluster(1);
       const key = randomUUID();
       expect(await a!.claim(key, 150)).toEqual({ kind: 'claimed' });
       await new Promise((r) => setTimeout(r, 250));

@@ -16,17 +16,38 @@ export interface DurableStores {
 const iso = (offsetMs = 0): string => new Date(Date.now() + offsetMs).toISOString();
 
 function user(email = `u-${randomUUID()}@example.com`): UserRecord {
-  return { id: randomUUID(), email, passwordHash: 'x', displayName: null, isDemo: false, createdAt: iso(), disabledAt: null };
+  return {
+    id: randomUUID(),
+    email,
+    passwordHash: 'x',
+    displayName: null,
+    isDemo: false,
+    createdAt: iso(),
+    disabledAt: null,
+  };
 }
 
 /** A user with one thread and one `running` run on `instanceId`. */
-async function aRunningRun(s: DurableStores, instanceId: string | null): Promise<{ a: UserRecord; threadId: string; runId: string }> {
+async function aRunningRun(
+  s: DurableStores,
+  instanceId: string | null,
+): Promise<{ a: UserRecord; threadId: string; runId: string }> {
   const a = user();
   await s.users.create(a);
   const threadId = randomUUID();
   const runId = randomUUID();
   await s.conversations.createThread({ id: threadId, userId: a.id, title: 't', createdAt: iso(), updatedAt: iso() });
-  await s.runs.createRun({ id: runId, threadId, userId: a.id, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso(), instanceId });
+  await s.runs.createRun({
+    id: runId,
+    threadId,
+    userId: a.id,
+    status: 'running',
+    errorCode: null,
+    lastSeq: 0,
+    createdAt: iso(),
+    updatedAt: iso(),
+    instanceId,
+  });
   return { a, threadId, runId };
 }
 
@@ -48,14 +69,25 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       const s = await open();
       const u = user();
       await s.users.create(u);
-      await s.tokens.createFamily({ id: 'f1', userId: u.id, createdAt: iso() }, { tokenHash: 't1', familyId: 'f1', createdAt: iso(), expiresAt: iso(60_000) });
+      await s.tokens.createFamily(
+        { id: 'f1', userId: u.id, createdAt: iso() },
+        { tokenHash: 't1', familyId: 'f1', createdAt: iso(), expiresAt: iso(60_000) },
+      );
       expect(await s.tokens.isSessionActive('f1', u.id)).toBe(true);
       expect(await s.tokens.isSessionActive('f1', 'someone-else')).toBe(false);
-      expect(await s.tokens.rotate('t1', { tokenHash: 't2', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'rotated', userId: u.id, familyId: 'f1' });
-      expect(await s.tokens.rotate('t1', { tokenHash: 't3', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'reused', userId: u.id, familyId: 'f1', spentAt: expect.any(String) });
+      expect(await s.tokens.rotate('t1', { tokenHash: 't2', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual(
+        { kind: 'rotated', userId: u.id, familyId: 'f1' },
+      );
+      expect(await s.tokens.rotate('t1', { tokenHash: 't3', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual(
+        { kind: 'reused', userId: u.id, familyId: 'f1', spentAt: expect.any(String) },
+      );
       expect(await s.tokens.isSessionActive('f1', u.id)).toBe(false);
-      expect(await s.tokens.rotate('t2', { tokenHash: 't4', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'invalid' });
-      expect(await s.tokens.rotate('unknown', { tokenHash: 't5', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'invalid' });
+      expect(await s.tokens.rotate('t2', { tokenHash: 't4', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual(
+        { kind: 'invalid' },
+      );
+      expect(
+        await s.tokens.rotate('unknown', { tokenHash: 't5', createdAt: iso(), expiresAt: iso(60_000) }, iso()),
+      ).toEqual({ kind: 'invalid' });
       await s.close();
     });
 
@@ -63,8 +95,15 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       const s = await open();
       const u = user();
       await s.users.create(u);
-      await s.tokens.createFamily({ id: 'f2', userId: u.id, createdAt: iso() }, { tokenHash: 'c0', familyId: 'f2', createdAt: iso(), expiresAt: iso(60_000) });
-      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => s.tokens.rotate('c0', { tokenHash: `c${i + 1}`, createdAt: iso(), expiresAt: iso(60_000) }, iso())));
+      await s.tokens.createFamily(
+        { id: 'f2', userId: u.id, createdAt: iso() },
+        { tokenHash: 'c0', familyId: 'f2', createdAt: iso(), expiresAt: iso(60_000) },
+      );
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          s.tokens.rotate('c0', { tokenHash: `c${i + 1}`, createdAt: iso(), expiresAt: iso(60_000) }, iso()),
+        ),
+      );
       expect(results.filter((r) => r.kind === 'rotated')).toHaveLength(1);
       await s.close();
     });
@@ -73,12 +112,22 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       const s = await open();
       const u = user();
       await s.users.create(u);
-      await s.tokens.createFamily({ id: 'f3', userId: u.id, createdAt: iso() }, { tokenHash: 'e1', familyId: 'f3', createdAt: iso(), expiresAt: iso(-1) });
-      expect(await s.tokens.rotate('e1', { tokenHash: 'e2', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'invalid' });
+      await s.tokens.createFamily(
+        { id: 'f3', userId: u.id, createdAt: iso() },
+        { tokenHash: 'e1', familyId: 'f3', createdAt: iso(), expiresAt: iso(-1) },
+      );
+      expect(await s.tokens.rotate('e1', { tokenHash: 'e2', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual(
+        { kind: 'invalid' },
+      );
       expect(await s.tokens.findFamilyByToken('e1')).toEqual({ familyId: 'f3', userId: u.id });
       expect(await s.tokens.deleteExpired(iso())).toBeGreaterThanOrEqual(1);
-      expect(await s.tokens.rotate('e1', { tokenHash: 'e3', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual({ kind: 'invalid' });
-      await s.tokens.createFamily({ id: 'f4', userId: u.id, createdAt: iso() }, { tokenHash: 'e4', familyId: 'f4', createdAt: iso(), expiresAt: iso(60_000) });
+      expect(await s.tokens.rotate('e1', { tokenHash: 'e3', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual(
+        { kind: 'invalid' },
+      );
+      await s.tokens.createFamily(
+        { id: 'f4', userId: u.id, createdAt: iso() },
+        { tokenHash: 'e4', familyId: 'f4', createdAt: iso(), expiresAt: iso(60_000) },
+      );
       expect(await s.tokens.revokeFamily('f4', 'logout', iso())).toBe(true);
       expect(await s.tokens.revokeFamily('f4', 'logout', iso())).toBe(false);
       expect(await s.tokens.findFamilyByToken('e4')).toBeUndefined();
@@ -97,10 +146,28 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       expect(await s.conversations.listThreads(b.id)).toEqual([]);
       expect(await s.conversations.listThreads(a.id)).toEqual([t]);
       const runId = randomUUID();
-      await s.runs.createRun({ id: runId, threadId: t.id, userId: a.id, status: 'running', errorCode: null, lastSeq: 0, createdAt: iso(), updatedAt: iso(), instanceId: 'instance-1' });
+      await s.runs.createRun({
+        id: runId,
+        threadId: t.id,
+        userId: a.id,
+        status: 'running',
+        errorCode: null,
+        lastSeq: 0,
+        createdAt: iso(),
+        updatedAt: iso(),
+        instanceId: 'instance-1',
+      });
       const same = iso();
       for (const [i, role] of (['user', 'assistant', 'user'] as const).entries()) {
-        await s.conversations.addMessage({ id: `m${i}-${runId}`, threadId: t.id, userId: a.id, role, text: `m${i}`, runId, createdAt: same });
+        await s.conversations.addMessage({
+          id: `m${i}-${runId}`,
+          threadId: t.id,
+          userId: a.id,
+          role,
+          text: `m${i}`,
+          runId,
+          createdAt: same,
+        });
       }
       expect((await s.conversations.listMessages(a.id, t.id)).map((m) => m.text)).toEqual(['m0', 'm1', 'm2']);
       expect(await s.conversations.listMessages(b.id, t.id)).toEqual([]);
@@ -108,7 +175,9 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       expect(await s.runs.isRunIdTaken(runId)).toBe(true);
       expect(await s.runs.isRunIdTaken('no-such-run')).toBe(false);
       expect((await s.runs.listUnfinished()).map((r) => r.id)).toContain(runId);
-      expect(await s.runs.listActive(a.id)).toEqual([expect.objectContaining({ id: runId, threadId: t.id, status: 'running', instanceId: 'instance-1' })]);
+      expect(await s.runs.listActive(a.id)).toEqual([
+        expect.objectContaining({ id: runId, threadId: t.id, status: 'running', instanceId: 'instance-1' }),
+      ]);
       expect(await s.runs.listActive(b.id)).toEqual([]);
       await s.runs.finishRun(runId, 'completed', null, iso());
       expect(await s.runs.getRun(a.id, runId)).toMatchObject({ status: 'completed' });
@@ -124,7 +193,9 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       const s = await open();
       const { threadId, runId } = await aRunningRun(s, null);
       const results = await Promise.allSettled(
-        Array.from({ length: 8 }, (_, i): Promise<void> => s.events.append([{ type: 'agent_message_delta', text: `writer ${i}`, runId, threadId, seq: 1, ts: iso() }])),
+        Array.from({ length: 8 }, (_, i): Promise<void> =>
+          s.events.append([{ type: 'agent_message_delta', text: `writer ${i}`, runId, threadId, seq: 1, ts: iso() }]),
+        ),
       );
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(SeqTakenError);
@@ -135,7 +206,14 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
     it('EventLog: ordered, after-filtered, and a duplicate seq is refused', async () => {
       const s = await open();
       const { a, threadId, runId } = await aRunningRun(s, 'instance-1');
-      const ev = (seq: number): RunEvent => ({ type: 'agent_message_delta', text: `d${seq}`, runId, threadId, seq, ts: iso() });
+      const ev = (seq: number): RunEvent => ({
+        type: 'agent_message_delta',
+        text: `d${seq}`,
+        runId,
+        threadId,
+        seq,
+        ts: iso(),
+      });
       await s.events.append([ev(1), ev(2)]);
       for (let seq = 3; seq <= 5; seq++) await s.events.append([ev(seq)]);
       await expect(s.events.append([ev(3)])).rejects.toBeInstanceOf(SeqTakenError);

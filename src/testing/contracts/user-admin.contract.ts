@@ -11,12 +11,23 @@ export interface UserAdminStores {
 const iso = (offsetMs = 0): string => new Date(Date.now() + offsetMs).toISOString();
 
 function user(createdAt: string, isDemo = false): UserRecord {
-  return { id: randomUUID(), email: `admin-${randomUUID()}@example.com`, passwordHash: 'x', displayName: null, isDemo, createdAt, disabledAt: null };
+  return {
+    id: randomUUID(),
+    email: `admin-${randomUUID()}@example.com`,
+    passwordHash: 'x',
+    displayName: null,
+    isDemo,
+    createdAt,
+    disabledAt: null,
+  };
 }
 
 async function session(tokens: TokenStore, userId: string): Promise<string> {
   const familyId = randomUUID();
-  await tokens.createFamily({ id: familyId, userId, createdAt: iso() }, { tokenHash: randomUUID(), familyId, createdAt: iso(), expiresAt: iso(60_000) });
+  await tokens.createFamily(
+    { id: familyId, userId, createdAt: iso() },
+    { tokenHash: randomUUID(), familyId, createdAt: iso(), expiresAt: iso(60_000) },
+  );
   return familyId;
 }
 
@@ -45,7 +56,12 @@ export function userAdminContract(name: string, open: () => Promise<UserAdminSto
         const other = user(iso());
         await s.users.create(u);
         await s.users.create(other);
-        const [live1, live2, loggedOut, othersSession] = [await session(s.tokens, u.id), await session(s.tokens, u.id), await session(s.tokens, u.id), await session(s.tokens, other.id)];
+        const [live1, live2, loggedOut, othersSession] = [
+          await session(s.tokens, u.id),
+          await session(s.tokens, u.id),
+          await session(s.tokens, u.id),
+          await session(s.tokens, other.id),
+        ];
         await s.tokens.revokeFamily(loggedOut, 'logout', iso());
 
         const at = iso();

@@ -3,7 +3,8 @@ import type { ServerMessage } from '../../protocol/index.js';
 import type { UserEventBus, UserEventListener } from '../../runs/index.js';
 
 const pong = (n: number): ServerMessage => ({ type: 'pong', replyTo: String(n) });
-const replies = (messages: readonly ServerMessage[]): string[] => messages.map((m) => (m as { replyTo: string }).replyTo);
+const replies = (messages: readonly ServerMessage[]): string[] =>
+  messages.map((m) => (m as { replyTo: string }).replyTo);
 const settle = (ms = 100) => new Promise((r) => setTimeout(r, ms));
 
 function collector(): UserEventListener & { got: ServerMessage[]; resyncs: number } {
@@ -20,10 +21,16 @@ function collector(): UserEventListener & { got: ServerMessage[]; resyncs: numbe
  * The UserEventBus contract. `openCluster(n)` gives n buses that act as n instances of one deployment (for an
  * in-process bus, n handles on one bus); `close` releases them.
  */
-export function userEventBusContract(name: string, openCluster: (n: number) => Promise<{ buses: UserEventBus[]; close(): Promise<void> }>): void {
+export function userEventBusContract(
+  name: string,
+  openCluster: (n: number) => Promise<{ buses: UserEventBus[]; close(): Promise<void> }>,
+): void {
   describe(`UserEventBus contract: ${name}`, () => {
     it('delivers to every subscriber of the user, in publish order, and to no other user', async () => {
-      const { buses: [bus], close } = await openCluster(1);
+      const {
+        buses: [bus],
+        close,
+      } = await openCluster(1);
       const [a1, a2, b] = [collector(), collector(), collector()];
       await Promise.all([bus!.subscribe('a', a1).ready, bus!.subscribe('a', a2).ready, bus!.subscribe('b', b).ready]);
       for (let i = 0; i < 100; i++) bus!.publish('a', pong(i));
@@ -34,11 +41,14 @@ export function userEventBusContract(name: string, openCluster: (n: number) => P
       await close();
     });
 
-    it('a message published on any instance reaches the user\'s subscribers on every instance exactly once, in order', async () => {
+    it("a message published on any instance reaches the user's subscribers on every instance exactly once, in order", async () => {
       const { buses, close } = await openCluster(3);
       const listeners = buses.map(() => collector());
       const other = collector();
-      await Promise.all([...buses.map((bus, i) => bus.subscribe('u', listeners[i]!).ready), buses[2]!.subscribe('v', other).ready]);
+      await Promise.all([
+        ...buses.map((bus, i) => bus.subscribe('u', listeners[i]!).ready),
+        buses[2]!.subscribe('v', other).ready,
+      ]);
       for (let i = 0; i < 60; i++) buses[i % 3]!.publish('u', pong(i));
       await settle(200);
       for (const l of listeners) {

@@ -41,45 +41,102 @@ export function anthropicStream(script: AnthropicStreamScript): string {
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: { input_tokens: usage.input, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1, service_tier: 'standard' },
+      usage: {
+        input_tokens: usage.input,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: 1,
+        service_tier: 'standard',
+      },
     },
   });
   // Anthropic writes this one with a space after the colon.
   body += 'event: ping\ndata: {"type": "ping"}\n\n';
   let index = 0;
   if (script.thinking !== undefined) {
-    body += frame('content_block_start', { type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } });
-    for (const piece of script.thinking.chunks) body += frame('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: piece } });
-    body += frame('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: script.thinking.signature } });
+    body += frame('content_block_start', {
+      type: 'content_block_start',
+      index,
+      content_block: { type: 'thinking', thinking: '', signature: '' },
+    });
+    for (const piece of script.thinking.chunks)
+      body += frame('content_block_delta', {
+        type: 'content_block_delta',
+        index,
+        delta: { type: 'thinking_delta', thinking: piece },
+      });
+    body += frame('content_block_delta', {
+      type: 'content_block_delta',
+      index,
+      delta: { type: 'signature_delta', signature: script.thinking.signature },
+    });
     body += frame('content_block_stop', { type: 'content_block_stop', index });
     index += 1;
   }
   if (script.text !== undefined) {
-    body += frame('content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
-    for (const piece of script.text) body += frame('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: piece } });
+    body += frame('content_block_start', {
+      type: 'content_block_start',
+      index,
+      content_block: { type: 'text', text: '' },
+    });
+    for (const piece of script.text)
+      body += frame('content_block_delta', {
+        type: 'content_block_delta',
+        index,
+        delta: { type: 'text_delta', text: piece },
+      });
     body += frame('content_block_stop', { type: 'content_block_stop', index });
     index += 1;
   }
   for (const use of script.toolUses ?? []) {
-    body += frame('content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: use.id, name: use.name, input: {} } });
-    body += frame('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: '' } });
-    for (const piece of use.jsonChunks) body += frame('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } });
+    body += frame('content_block_start', {
+      type: 'content_block_start',
+      index,
+      content_block: { type: 'tool_use', id: use.id, name: use.name, input: {} },
+    });
+    body += frame('content_block_delta', {
+      type: 'content_block_delta',
+      index,
+      delta: { type: 'input_json_delta', partial_json: '' },
+    });
+    for (const piece of use.jsonChunks)
+      body += frame('content_block_delta', {
+        type: 'content_block_delta',
+        index,
+        delta: { type: 'input_json_delta', partial_json: piece },
+      });
     body += frame('content_block_stop', { type: 'content_block_stop', index });
     index += 1;
   }
-  if (script.errorEvent !== undefined) return body + frame('error', { type: 'error', error: { type: script.errorEvent.type, message: script.errorEvent.message } });
+  if (script.errorEvent !== undefined)
+    return (
+      body +
+      frame('error', { type: 'error', error: { type: script.errorEvent.type, message: script.errorEvent.message } })
+    );
   if (script.truncate === true) return body;
   const stopReason = script.stopReason ?? ((script.toolUses?.length ?? 0) > 0 ? 'tool_use' : 'end_turn');
-  body += frame('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.output } });
+  body += frame('message_delta', {
+    type: 'message_delta',
+    delta: { stop_reason: stopReason, stop_sequence: null },
+    usage: { output_tokens: usage.output },
+  });
   body += frame('message_stop', { type: 'message_stop' });
   return body;
 }
 
-export function anthropicReply(script: AnthropicStreamScript, options: { split?: 'awkward' | number; stallAfterBytes?: number } = {}): FakeReply {
+export function anthropicReply(
+  script: AnthropicStreamScript,
+  options: { split?: 'awkward' | number; stallAfterBytes?: number } = {},
+): FakeReply {
   return { kind: 'stream', body: anthropicStream(script), ...options };
 }
 
 /** An HTTP error as Anthropic answers it (`{type: "error", error: {type, message}, request_id}`). */
-export function anthropicError(status: number, type: string, message: string, headers: Record<string, string> = {}): FakeReply {
+export function anthropicError(
+  status: number,
+  type: string,
+  message: string,
+  headers: Record<string, string> = {},
+): FakeReply {
   return { kind: 'error', status, body: errorBody('anthropic', type, message), headers };
 }

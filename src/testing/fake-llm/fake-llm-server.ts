@@ -1,4 +1,10 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type FakeProtocol = 'openai' | 'anthropic';
@@ -17,7 +23,12 @@ export type FakeReply =
       /** Stop writing (and keep the connection open) once this many bytes are out: a stalled stream. */
       readonly stallAfterBytes?: number;
     }
-  | { readonly kind: 'error'; readonly status: number; readonly body: unknown; readonly headers?: Readonly<Record<string, string>> }
+  | {
+      readonly kind: 'error';
+      readonly status: number;
+      readonly body: unknown;
+      readonly headers?: Readonly<Record<string, string>>;
+    }
   /** Reads the request and never answers: no status, no headers. */
   | { readonly kind: 'stall' }
   /** Destroys the socket without answering. */
@@ -86,7 +97,11 @@ export class FakeLlmServer {
       };
       const timer = setTimeout(() => {
         this.#waiters.delete(check);
-        reject(new Error(`fake ${this.protocol} server: condition not met in ${timeoutMs} ms; requests: ${this.requests.length}`));
+        reject(
+          new Error(
+            `fake ${this.protocol} server: condition not met in ${timeoutMs} ms; requests: ${this.requests.length}`,
+          ),
+        );
       }, timeoutMs);
       this.#waiters.add(check);
     });
@@ -99,7 +114,13 @@ export class FakeLlmServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req);
-    const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: parseJson(raw), aborted: false };
+    const recorded: RecordedRequest = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      body: parseJson(raw),
+      aborted: false,
+    };
     this.requests.push(recorded);
     res.on('close', () => {
       if (!res.writableFinished) {
@@ -109,9 +130,17 @@ export class FakeLlmServer {
     });
     this.#changed();
     if (req.method !== 'POST' || req.url?.split('?')[0] !== PATHS[this.protocol]) {
-      return void this.#sendError(res, { kind: 'error', status: 404, body: errorBody(this.protocol, 'not_found_error', `fake: no route ${req.method} ${req.url}`) });
+      return void this.#sendError(res, {
+        kind: 'error',
+        status: 404,
+        body: errorBody(this.protocol, 'not_found_error', `fake: no route ${req.method} ${req.url}`),
+      });
     }
-    const reply = this.#replies.shift() ?? { kind: 'error', status: 400, body: errorBody(this.protocol, 'invalid_request_error', 'fake: no scripted reply left') };
+    const reply = this.#replies.shift() ?? {
+      kind: 'error',
+      status: 400,
+      body: errorBody(this.protocol, 'invalid_request_error', 'fake: no scripted reply left'),
+    };
     switch (reply.kind) {
       case 'stall':
         return;
@@ -126,13 +155,23 @@ export class FakeLlmServer {
 
   #sendError(res: ServerResponse, reply: Extract<FakeReply, { kind: 'error' }>): void {
     const body = JSON.stringify(reply.body);
-    res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...requestIdHeader(this.protocol), ...reply.headers });
+    res.writeHead(reply.status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      ...requestIdHeader(this.protocol),
+      ...reply.headers,
+    });
     res.end(body);
   }
 
   async #stream(res: ServerResponse, reply: Extract<FakeReply, { kind: 'stream' }>): Promise<void> {
     res.socket?.setNoDelay(true);
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...requestIdHeader(this.protocol) });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      ...requestIdHeader(this.protocol),
+    });
     let bytes = Buffer.from(reply.body, 'utf8');
     const stall = reply.stallAfterBytes !== undefined;
     if (reply.stallAfterBytes !== undefined) bytes = bytes.subarray(0, reply.stallAfterBytes);

@@ -31,15 +31,25 @@ export function openAiStream(script: OpenAiStreamScript): string {
   const model = script.model ?? 'gpt-fake';
   const envelope = (choices: unknown[], usage: unknown = null): string =>
     `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model, system_fingerprint: 'fp_fake', choices, usage })}\n\n`;
-  const choice = (delta: unknown, finish: string | null = null): unknown => ({ index: 0, delta, logprobs: null, finish_reason: finish });
+  const choice = (delta: unknown, finish: string | null = null): unknown => ({
+    index: 0,
+    delta,
+    logprobs: null,
+    finish_reason: finish,
+  });
   const calls = script.toolCalls ?? [];
   const field = script.reasoningField ?? 'reasoning_content';
-  let body = envelope([choice({ role: 'assistant', content: calls.length > 0 && !script.text ? null : '', refusal: null })]);
+  let body = envelope([
+    choice({ role: 'assistant', content: calls.length > 0 && !script.text ? null : '', refusal: null }),
+  ]);
   for (const piece of script.reasoning ?? []) body += envelope([choice({ [field]: piece })]);
   for (const piece of script.text ?? []) body += envelope([choice({ content: piece })]);
   calls.forEach((call, index) => {
-    body += envelope([choice({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] })]);
-    for (const fragment of call.argumentChunks) body += envelope([choice({ tool_calls: [{ index, function: { arguments: fragment } }] })]);
+    body += envelope([
+      choice({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] }),
+    ]);
+    for (const fragment of call.argumentChunks)
+      body += envelope([choice({ tool_calls: [{ index, function: { arguments: fragment } }] })]);
   });
   const finish = script.finish === undefined ? (calls.length > 0 ? 'tool_calls' : 'stop') : script.finish;
   if (finish !== null) body += envelope([choice({}, finish)]);
@@ -50,7 +60,12 @@ export function openAiStream(script: OpenAiStreamScript): string {
       completion_tokens: usage.completion,
       total_tokens: usage.prompt + usage.completion,
       prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+      completion_tokens_details: {
+        reasoning_tokens: 0,
+        audio_tokens: 0,
+        accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0,
+      },
     });
   }
   if (script.done !== false) body += 'data: [DONE]\n\n';
@@ -58,11 +73,19 @@ export function openAiStream(script: OpenAiStreamScript): string {
 }
 
 /** A stream reply, optionally cut at awkward places or stalled. */
-export function openAiReply(script: OpenAiStreamScript, options: { split?: 'awkward' | number; stallAfterBytes?: number } = {}): FakeReply {
+export function openAiReply(
+  script: OpenAiStreamScript,
+  options: { split?: 'awkward' | number; stallAfterBytes?: number } = {},
+): FakeReply {
   return { kind: 'stream', body: openAiStream(script), ...options };
 }
 
 /** An HTTP error as OpenAI answers it (`{error: {message, type, param, code}}`). */
-export function openAiError(status: number, type: string, message: string, headers: Record<string, string> = {}): FakeReply {
+export function openAiError(
+  status: number,
+  type: string,
+  message: string,
+  headers: Record<string, string> = {},
+): FakeReply {
   return { kind: 'error', status, body: errorBody('openai', type, message), headers };
 }

@@ -1,7 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { refusingUrl, type FakeReply } from '../../../src/testing/fake-llm/index.js';
 import type { Recorded } from '../fake-io.js';
-import { anthropic, API_KEY, ask, deltasOf, openai, settingsFor, useFakeServer, type Dialect, type Outcome } from './helpers.js';
+import {
+  anthropic,
+  API_KEY,
+  ask,
+  deltasOf,
+  openai,
+  settingsFor,
+  useFakeServer,
+  type Dialect,
+  type Outcome,
+} from './helpers.js';
 
 /**
  * How each provider fails, against fake servers on 127.0.0.1 that refuse, stall, throttle, fail and malform: every
@@ -18,7 +28,8 @@ describe.each([openai, anthropic])('$protocol provider failures', (dialect: Dial
   const server = useFakeServer(dialect.protocol);
   // Every scripted reply is used: a test that left one would feed the next test.
   afterEach(() => expect(server.fake.clearReplies()).toBe(0));
-  const provider = (overrides: Parameters<typeof settingsFor>[1] = {}) => dialect.provider(settingsFor(server.fake.url, overrides));
+  const provider = (overrides: Parameters<typeof settingsFor>[1] = {}) =>
+    dialect.provider(settingsFor(server.fake.url, overrides));
   const sinceNow = (): (() => number) => {
     const before = server.fake.requests.length;
     return () => server.fake.requests.length - before;
@@ -29,7 +40,10 @@ describe.each([openai, anthropic])('$protocol provider failures', (dialect: Dial
   };
 
   it('connection refused: llm_unavailable after the retries, with backoff', async () => {
-    const outcome = await ask(dialect.provider(settingsFor(await refusingUrl(dialect.protocol), { maxRetries: 1 })), 'hello');
+    const outcome = await ask(
+      dialect.provider(settingsFor(await refusingUrl(dialect.protocol), { maxRetries: 1 })),
+      'hello',
+    );
     expectCode(outcome, 'llm_unavailable');
     // One retry after the SDK's first backoff step (0.5 s less up to 25 % jitter).
     expect(outcome.ms).toBeGreaterThanOrEqual(350);
@@ -59,7 +73,12 @@ describe.each([openai, anthropic])('$protocol provider failures', (dialect: Dial
 
   it('429 then success: retried after the Retry-After the server asked for, and the answer arrives', async () => {
     const requests = sinceNow();
-    server.fake.enqueue(dialect.error(429, dialect.protocol === 'openai' ? 'rate_limit_exceeded' : 'rate_limit_error', { 'retry-after-ms': '20' }), dialect.text(['after the wait']));
+    server.fake.enqueue(
+      dialect.error(429, dialect.protocol === 'openai' ? 'rate_limit_exceeded' : 'rate_limit_error', {
+        'retry-after-ms': '20',
+      }),
+      dialect.text(['after the wait']),
+    );
     const outcome = await ask(provider({ maxRetries: 2 }), 'hello');
     expect(outcome.result?.text).toBe('after the wait');
     expect(requests()).toBe(2);
@@ -94,7 +113,11 @@ describe.each([openai, anthropic])('$protocol provider failures', (dialect: Dial
 
   it('401 with a body that echoes the key: llm_request_rejected, not retried, and the message leaves the key out', async () => {
     const requests = sinceNow();
-    server.fake.enqueue({ kind: 'error', status: 401, body: { error: { type: 'authentication_error', message: `Incorrect API key provided: ${API_KEY}` } } });
+    server.fake.enqueue({
+      kind: 'error',
+      status: 401,
+      body: { error: { type: 'authentication_error', message: `Incorrect API key provided: ${API_KEY}` } },
+    });
     const outcome = await ask(provider({ maxRetries: 2 }), 'hello');
     expectCode(outcome, 'llm_request_rejected');
     expect(requests()).toBe(1);
@@ -103,7 +126,10 @@ describe.each([openai, anthropic])('$protocol provider failures', (dialect: Dial
   it('an event whose data is not JSON: llm_bad_response', async () => {
     const good = stream(dialect.text(['fine so far', ' then garbage']));
     const at = frameStartOf(good.body, ' then garbage');
-    const garbage = dialect.protocol === 'openai' ? 'data: {"id": not json}\n\n' : 'event: content_block_delta\ndata: {"type": not json}\n\n';
+    const garbage =
+      dialect.protocol === 'openai'
+        ? 'data: {"id": not json}\n\n'
+        : 'event: content_block_delta\ndata: {"type": not json}\n\n';
     server.fake.enqueue({ ...good, body: good.body.slice(0, at) + garbage + good.body.slice(at), split: 'awkward' });
     const outcome = await ask(provider(), 'hello');
     expectCode(outcome, 'llm_bad_response');

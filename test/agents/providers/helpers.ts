@@ -1,8 +1,26 @@
 import { afterAll, beforeAll } from 'vitest';
 import { z } from 'zod';
-import { AnthropicProvider, defineTool, LlmAgent, OpenAiProvider, TokenBudget, type AgentResult, type LlmProvider, type ProviderSettings, type Tool } from '../../../src/agents/index.js';
+import {
+  AnthropicProvider,
+  defineTool,
+  LlmAgent,
+  OpenAiProvider,
+  TokenBudget,
+  type AgentResult,
+  type LlmProvider,
+  type ProviderSettings,
+  type Tool,
+} from '../../../src/agents/index.js';
 import { MemoryTokenUsageStore } from '../../../src/storage/index.js';
-import { anthropicError, anthropicReply, FakeLlmServer, openAiError, openAiReply, type FakeProtocol, type FakeReply } from '../../../src/testing/fake-llm/index.js';
+import {
+  anthropicError,
+  anthropicReply,
+  FakeLlmServer,
+  openAiError,
+  openAiReply,
+  type FakeProtocol,
+  type FakeReply,
+} from '../../../src/testing/fake-llm/index.js';
 import { fakeIO, request, type Recorded } from '../fake-io.js';
 
 export const API_KEY = 'sk-test-SECRET-0123456789abcdef';
@@ -40,9 +58,17 @@ export interface Dialect {
 
 export const openai: Dialect = {
   protocol: 'openai',
-  text: (pieces, o = {}) => openAiReply({ text: pieces, usage: o.usage && { prompt: o.usage.input, completion: o.usage.output } }, o),
+  text: (pieces, o = {}) =>
+    openAiReply({ text: pieces, usage: o.usage && { prompt: o.usage.input, completion: o.usage.output } }, o),
   tools: (calls, o = {}) =>
-    openAiReply({ ...(o.text ? { text: o.text } : {}), toolCalls: calls.map((c) => ({ id: c.id, name: c.name, argumentChunks: c.chunks })), usage: o.usage && { prompt: o.usage.input, completion: o.usage.output } }, o),
+    openAiReply(
+      {
+        ...(o.text ? { text: o.text } : {}),
+        toolCalls: calls.map((c) => ({ id: c.id, name: c.name, argumentChunks: c.chunks })),
+        usage: o.usage && { prompt: o.usage.input, completion: o.usage.output },
+      },
+      o,
+    ),
   error: (status, type, headers) => openAiError(status, type, `fake ${type}`, headers),
   truncated: (pieces) => openAiReply({ text: pieces, finish: null, usage: null, done: false }),
   provider: (settings) => new OpenAiProvider(settings),
@@ -51,14 +77,31 @@ export const openai: Dialect = {
 export const anthropic: Dialect = {
   protocol: 'anthropic',
   text: (pieces, o = {}) => anthropicReply({ text: pieces, ...(o.usage ? { usage: o.usage } : {}) }, o),
-  tools: (calls, o = {}) => anthropicReply({ ...(o.text ? { text: o.text } : {}), toolUses: calls.map((c) => ({ id: c.id, name: c.name, jsonChunks: c.chunks })), ...(o.usage ? { usage: o.usage } : {}) }, o),
+  tools: (calls, o = {}) =>
+    anthropicReply(
+      {
+        ...(o.text ? { text: o.text } : {}),
+        toolUses: calls.map((c) => ({ id: c.id, name: c.name, jsonChunks: c.chunks })),
+        ...(o.usage ? { usage: o.usage } : {}),
+      },
+      o,
+    ),
   error: (status, type, headers) => anthropicError(status, type, `fake ${type}`, headers),
   truncated: (pieces) => anthropicReply({ text: pieces, truncate: true }),
   provider: (settings) => new AnthropicProvider(settings),
 };
 
 export function settingsFor(url: string, overrides: Partial<ProviderSettings> = {}): ProviderSettings {
-  return { baseUrl: url, apiKey: API_KEY, model: 'fake-model', timeoutMs: 2_000, maxRetries: 0, maxOutputTokens: 256, thinkingBudgetTokens: 0, ...overrides };
+  return {
+    baseUrl: url,
+    apiKey: API_KEY,
+    model: 'fake-model',
+    timeoutMs: 2_000,
+    maxRetries: 0,
+    maxOutputTokens: 256,
+    thinkingBudgetTokens: 0,
+    ...overrides,
+  };
 }
 
 /** A fake server of the dialect's protocol for the tests of the enclosing file or describe block. */
@@ -89,7 +132,14 @@ export interface Outcome {
 export async function ask(
   provider: LlmProvider,
   text: string,
-  options: { maxSteps?: number; tools?: readonly Tool[]; signal?: AbortSignal; budget?: TokenBudget; userId?: string; live?: Recorded[][] } = {},
+  options: {
+    maxSteps?: number;
+    tools?: readonly Tool[];
+    signal?: AbortSignal;
+    budget?: TokenBudget;
+    userId?: string;
+    live?: Recorded[][];
+  } = {},
 ): Promise<Outcome> {
   const signal = options.signal ?? new AbortController().signal;
   const io = fakeIO(options.tools ?? [addTool], signal);
@@ -107,10 +157,16 @@ export async function ask(
   }
 }
 
-export const deltasOf = (calls: readonly Recorded[]): string => calls.flatMap((c) => (c.type === 'delta' ? [c.text] : [])).join('');
-export const thoughtsOf = (calls: readonly Recorded[]): string[] => calls.flatMap((c) => (c.type === 'think' ? [c.text] : []));
-export const toolsOf = (calls: readonly Recorded[]): Array<Extract<Recorded, { type: 'tool' }>> => calls.filter((c): c is Extract<Recorded, { type: 'tool' }> => c.type === 'tool');
+export const deltasOf = (calls: readonly Recorded[]): string =>
+  calls.flatMap((c) => (c.type === 'delta' ? [c.text] : [])).join('');
+export const thoughtsOf = (calls: readonly Recorded[]): string[] =>
+  calls.flatMap((c) => (c.type === 'think' ? [c.text] : []));
+export const toolsOf = (calls: readonly Recorded[]): Array<Extract<Recorded, { type: 'tool' }>> =>
+  calls.filter((c): c is Extract<Recorded, { type: 'tool' }> => c.type === 'tool');
 
-export function budgetOf(perUser: number, store = new MemoryTokenUsageStore()): { budget: TokenBudget; store: MemoryTokenUsageStore } {
+export function budgetOf(
+  perUser: number,
+  store = new MemoryTokenUsageStore(),
+): { budget: TokenBudget; store: MemoryTokenUsageStore } {
   return { budget: new TokenBudget(store, { perUser, windowHours: 24 }), store };
 }

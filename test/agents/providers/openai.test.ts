@@ -8,7 +8,14 @@ import { API_KEY, ask, deltasOf, openai, settingsFor, thoughtsOf, toolsOf, useFa
  */
 const server = useFakeServer('openai');
 const provider = () => openai.provider(settingsFor(server.fake.url));
-type Body = { model: string; stream: boolean; stream_options: unknown; max_completion_tokens: number; messages: Array<Record<string, unknown>>; tools: unknown[] };
+type Body = {
+  model: string;
+  stream: boolean;
+  stream_options: unknown;
+  max_completion_tokens: number;
+  messages: Array<Record<string, unknown>>;
+  tools: unknown[];
+};
 const bodyOf = (i: number): Body => server.fake.requests[i]!.body as Body;
 
 describe('OpenAI-compatible provider', () => {
@@ -23,37 +30,68 @@ describe('OpenAI-compatible provider', () => {
     const request = server.fake.requests[before]!;
     expect(request.headers.authorization).toBe(`Bearer ${API_KEY}`);
     const body = bodyOf(before);
-    expect(body).toMatchObject({ model: 'fake-model', stream: true, stream_options: { include_usage: true }, max_completion_tokens: 256 });
+    expect(body).toMatchObject({
+      model: 'fake-model',
+      stream: true,
+      stream_options: { include_usage: true },
+      max_completion_tokens: 256,
+    });
     expect(body.messages).toEqual([
       { role: 'system', content: expect.any(String) },
       { role: 'user', content: 'say hello' },
     ]);
-    expect(body.tools).toEqual([{ type: 'function', function: { name: 'add', description: 'Adds two numbers.', parameters: expect.objectContaining({ type: 'object', required: ['a', 'b'] }) } }]);
+    expect(body.tools).toEqual([
+      {
+        type: 'function',
+        function: {
+          name: 'add',
+          description: 'Adds two numbers.',
+          parameters: expect.objectContaining({ type: 'object', required: ['a', 'b'] }),
+        },
+      },
+    ]);
     expect(JSON.stringify(body.tools)).not.toContain('$schema');
   });
 
-  it.each(['reasoning_content', 'reasoning'] as const)('turns `%s` deltas into agent_thinking, in whole lines, before the answer', async (field) => {
-    server.fake.enqueue(openAiReply({ reasoningField: field, reasoning: ['The user wants ', 'a greeting.\nI will be ', 'brief.'], text: ['Hi!'] }, { split: 'awkward' }));
-    const { result, calls } = await ask(provider(), 'greet me');
-    expect(thoughtsOf(calls)).toEqual(['The user wants a greeting.', 'I will be brief.']);
-    expect(calls.findIndex((c) => c.type === 'think')).toBeLessThan(calls.findIndex((c) => c.type === 'delta'));
-    expect(result?.text).toBe('Hi!');
-  });
+  it.each(['reasoning_content', 'reasoning'] as const)(
+    'turns `%s` deltas into agent_thinking, in whole lines, before the answer',
+    async (field) => {
+      server.fake.enqueue(
+        openAiReply(
+          { reasoningField: field, reasoning: ['The user wants ', 'a greeting.\nI will be ', 'brief.'], text: ['Hi!'] },
+          { split: 'awkward' },
+        ),
+      );
+      const { result, calls } = await ask(provider(), 'greet me');
+      expect(thoughtsOf(calls)).toEqual(['The user wants a greeting.', 'I will be brief.']);
+      expect(calls.findIndex((c) => c.type === 'think')).toBeLessThan(calls.findIndex((c) => c.type === 'delta'));
+      expect(result?.text).toBe('Hi!');
+    },
+  );
 
   it('runs a tool call whose arguments arrive as fragments, and sends its result back as a `tool` message', async () => {
     const before = server.fake.requests.length;
     server.fake.enqueue(
-      openai.tools([{ id: 'call_abc123', name: 'add', chunks: ['{"', 'a": 2', ', "b"', ': 3}'] }], { split: 'awkward', usage: { input: 30, output: 12 } }),
+      openai.tools([{ id: 'call_abc123', name: 'add', chunks: ['{"', 'a": 2', ', "b"', ': 3}'] }], {
+        split: 'awkward',
+        usage: { input: 30, output: 12 },
+      }),
       openai.text(['2 + 3 = ', '5'], { usage: { input: 50, output: 4 } }),
     );
     const { result, calls, error } = await ask(provider(), 'add 2 and 3');
     expect(error).toBeUndefined();
-    expect(toolsOf(calls)).toEqual([{ type: 'tool', name: 'add', args: { a: 2, b: 3 }, outcome: { ok: true, result: { sum: 5 } } }]);
+    expect(toolsOf(calls)).toEqual([
+      { type: 'tool', name: 'add', args: { a: 2, b: 3 }, outcome: { ok: true, result: { sum: 5 } } },
+    ]);
     expect(result).toEqual({ text: '2 + 3 = 5', usage: { inputTokens: 80, outputTokens: 16 } });
     expect(server.fake.requests).toHaveLength(before + 2);
     expect(bodyOf(before + 1).messages.slice(1)).toEqual([
       { role: 'user', content: 'add 2 and 3' },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'call_abc123', type: 'function', function: { name: 'add', arguments: '{"a":2,"b":3}' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'call_abc123', type: 'function', function: { name: 'add', arguments: '{"a":2,"b":3}' } }],
+      },
       { role: 'tool', tool_call_id: 'call_abc123', content: '{"result":{"sum":5}}' },
     ]);
   });
@@ -69,19 +107,37 @@ describe('OpenAI-compatible provider', () => {
     );
     const { result, calls } = await ask(provider(), 'add things');
     const [bad, ghost] = toolsOf(calls);
-    expect(bad).toMatchObject({ name: 'add', args: '{"a": 2, "b":', outcome: { ok: false, error: { code: 'invalid_arguments' } } });
-    expect(ghost).toMatchObject({ name: 'teleport', args: { to: 'mars' }, outcome: { ok: false, error: { code: 'unknown_tool' } } });
+    expect(bad).toMatchObject({
+      name: 'add',
+      args: '{"a": 2, "b":',
+      outcome: { ok: false, error: { code: 'invalid_arguments' } },
+    });
+    expect(ghost).toMatchObject({
+      name: 'teleport',
+      args: { to: 'mars' },
+      outcome: { ok: false, error: { code: 'unknown_tool' } },
+    });
     const followUp = bodyOf(before + 1).messages;
-    const [assistant, badResult, ghostResult] = followUp.slice(-3) as Array<{ tool_calls?: Array<{ function: { arguments: string } }>; content: string }>;
+    const [assistant, badResult, ghostResult] = followUp.slice(-3) as Array<{
+      tool_calls?: Array<{ function: { arguments: string } }>;
+      content: string;
+    }>;
     // The invalid arguments cannot be replayed as JSON: `{}` goes back, and the tool message says what was wrong.
     expect(assistant?.tool_calls?.map((c) => c.function.arguments)).toEqual(['{}', '{"to":"mars"}']);
-    expect(JSON.parse(badResult!.content)).toEqual({ error: { code: 'invalid_arguments', message: expect.stringContaining('not valid JSON') } });
-    expect(JSON.parse(ghostResult!.content)).toEqual({ error: { code: 'unknown_tool', message: expect.stringContaining('add') } });
+    expect(JSON.parse(badResult!.content)).toEqual({
+      error: { code: 'invalid_arguments', message: expect.stringContaining('not valid JSON') },
+    });
+    expect(JSON.parse(ghostResult!.content)).toEqual({
+      error: { code: 'unknown_tool', message: expect.stringContaining('add') },
+    });
     expect(result?.text).toBe('Sorry, let me fix that.');
   });
 
-  it('sets a later step\'s text off from an earlier step\'s, so the deltas still concatenate to the answer', async () => {
-    server.fake.enqueue(openai.tools([{ id: 'c1', name: 'add', chunks: ['{"a":1,"b":1}'] }], { text: ['Let me add.'] }), openai.text(['It is 2.']));
+  it("sets a later step's text off from an earlier step's, so the deltas still concatenate to the answer", async () => {
+    server.fake.enqueue(
+      openai.tools([{ id: 'c1', name: 'add', chunks: ['{"a":1,"b":1}'] }], { text: ['Let me add.'] }),
+      openai.text(['It is 2.']),
+    );
     const { result, calls } = await ask(provider(), 'one plus one');
     expect(result?.text).toBe('Let me add.\n\nIt is 2.');
     expect(deltasOf(calls)).toBe(result?.text);
@@ -89,7 +145,12 @@ describe('OpenAI-compatible provider', () => {
 
   it('ends with llm_step_limit when the model keeps calling tools, after exactly LLM_MAX_STEPS requests', async () => {
     const before = server.fake.requests.length;
-    for (let i = 0; i < 3; i++) server.fake.enqueue(openai.tools([{ id: `loop_${i}`, name: 'add', chunks: ['{"a":1,"b":1}'] }], { usage: { input: 10, output: 1 } }));
+    for (let i = 0; i < 3; i++)
+      server.fake.enqueue(
+        openai.tools([{ id: `loop_${i}`, name: 'add', chunks: ['{"a":1,"b":1}'] }], {
+          usage: { input: 10, output: 1 },
+        }),
+      );
     const { error, calls } = await ask(provider(), 'loop forever', { maxSteps: 3 });
     expect(error).toMatchObject({ code: 'llm_step_limit' });
     expect(server.fake.requests.length - before).toBe(3);
@@ -100,7 +161,9 @@ describe('OpenAI-compatible provider', () => {
   it('works without tools and without a key for a self-hosted server, and without a usage chunk', async () => {
     const before = server.fake.requests.length;
     server.fake.enqueue(openAiReply({ text: ['ok'], usage: null }));
-    const { result } = await ask(openai.provider(settingsFor(server.fake.url, { apiKey: undefined })), 'ping', { tools: [] });
+    const { result } = await ask(openai.provider(settingsFor(server.fake.url, { apiKey: undefined })), 'ping', {
+      tools: [],
+    });
     expect(result).toEqual({ text: 'ok' });
     expect(bodyOf(before).tools).toBeUndefined();
     expect(server.fake.requests[before]!.headers.authorization).toBe('Bearer no-key');

@@ -14,7 +14,8 @@ export const PASSWORD = 'correct horse battery';
 export const MISSING_ID = '00000000-0000-4000-8000-000000000000';
 
 export type ErrorBody = { error: { code: string; message: string } };
-export const codeOf = (res: { body: unknown }): string | undefined => (res.body as Partial<ErrorBody> | undefined)?.error?.code;
+export const codeOf = (res: { body: unknown }): string | undefined =>
+  (res.body as Partial<ErrorBody> | undefined)?.error?.code;
 export const freshEmail = (prefix = 'acct'): string => `${prefix}-${randomUUID()}@example.com`;
 
 /** CONTRACT "HTTP API": register and login answer `{user, accessToken, refreshToken, tokenType:"Bearer", expiresIn}`. */
@@ -51,7 +52,12 @@ export function rawRequest(
   path: string,
   options: { body?: unknown; token?: string; headers?: Record<string, string>; localAddress?: string } = {},
 ): Promise<RawResponse> {
-  const payload = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+  const payload =
+    options.body === undefined
+      ? undefined
+      : typeof options.body === 'string'
+        ? options.body
+        : JSON.stringify(options.body);
   const headers: Record<string, string> = { ...options.headers };
   if (payload !== undefined) {
     headers['content-type'] ??= 'application/json';
@@ -59,21 +65,25 @@ export function rawRequest(
   }
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${baseUrl}${path}`, { method, headers, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        clearTimeout(timer);
-        let body: unknown = text;
-        try {
-          body = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          // not JSON: keep the text
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body });
-      });
-    });
+    const req = httpRequest(
+      `${baseUrl}${path}`,
+      { method, headers, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          clearTimeout(timer);
+          let body: unknown = text;
+          try {
+            body = text === '' ? undefined : JSON.parse(text);
+          } catch {
+            // not JSON: keep the text
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body });
+        });
+      },
+    );
     const timer = setTimeout(() => (req.destroy(), reject(new Error(`${method} ${path} timed out`))), 15_000);
     req.on('error', (err) => (clearTimeout(timer), reject(err)));
     req.end(payload);
@@ -81,7 +91,11 @@ export function rawRequest(
 }
 
 /** CONTRACT: rate limits answer 429 `rate_limited` with a `Retry-After` of whole seconds (at most the 60 s window). */
-export function expectRateLimited(res: { status: number; body: unknown; headers: Headers | IncomingHttpHeaders }): void {
+export function expectRateLimited(res: {
+  status: number;
+  body: unknown;
+  headers: Headers | IncomingHttpHeaders;
+}): void {
   expect(res.status).toBe(429);
   expect(codeOf(res)).toBe('rate_limited');
   const header = res.headers instanceof Headers ? res.headers.get('retry-after') : res.headers['retry-after'];
@@ -110,10 +124,16 @@ export const hostileText: fc.Arbitrary<string> = fc.oneof(
     '{"type":"authenticate","token":"a.b.c"}',
   ),
   // Messages that name B's runs and threads: A must get not_found and B must notice nothing.
-  fc.record({ kind: fc.constantFrom('resume', 'cancel_run', 'user_message'), n: fc.nat() }).map(({ kind, n }) => JSON.stringify({ kind, n })),
+  fc
+    .record({ kind: fc.constantFrom('resume', 'cancel_run', 'user_message'), n: fc.nat() })
+    .map(({ kind, n }) => JSON.stringify({ kind, n })),
   // A's own runs, some slow, so A is at its run limit while B works.
-  fc.constantFrom('calculate 2+2', 'wait 1 second', 'what time is it in Asia/Tokyo', 'search the docs for tickets').map((text) => JSON.stringify({ type: 'user_message', text })),
-  fc.integer({ min: 1_000, max: 60_000 }).map((n) => JSON.stringify({ type: 'user_message', text: 'calculate 1+1 '.repeat(Math.floor(n / 14)) })),
+  fc
+    .constantFrom('calculate 2+2', 'wait 1 second', 'what time is it in Asia/Tokyo', 'search the docs for tickets')
+    .map((text) => JSON.stringify({ type: 'user_message', text })),
+  fc
+    .integer({ min: 1_000, max: 60_000 })
+    .map((n) => JSON.stringify({ type: 'user_message', text: 'calculate 1+1 '.repeat(Math.floor(n / 14)) })),
 );
 
 /** Fills in references to B's real runs and threads (known only once B has sent its messages). */
@@ -132,7 +152,10 @@ export const brokenFrames: fc.Arbitrary<Buffer> = fc
   .array(
     fc.record({
       opcode: fc.integer({ min: 0, max: 15 }),
-      payload: fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.string({ maxLength: 100 }).map((s) => new Uint8Array(Buffer.from(s)))),
+      payload: fc.oneof(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.string({ maxLength: 100 }).map((s) => new Uint8Array(Buffer.from(s))),
+      ),
       fin: fc.boolean(),
       rsv: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 7 })),
       masked: fc.oneof({ arbitrary: fc.constant(true), weight: 5 }, { arbitrary: fc.constant(false), weight: 1 }),
@@ -146,7 +169,15 @@ export async function rawAbuse(port: number, accessToken: string, bytes: Buffer)
   const socket: Socket = connect(port, '127.0.0.1');
   socket.on('error', () => {});
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  const head = ['GET /ws HTTP/1.1', `Host: 127.0.0.1:${port}`, 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, 'Sec-WebSocket-Version: 13', `Authorization: Bearer ${accessToken}`];
+  const head = [
+    'GET /ws HTTP/1.1',
+    `Host: 127.0.0.1:${port}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+    'Sec-WebSocket-Version: 13',
+    `Authorization: Bearer ${accessToken}`,
+  ];
   let received = '';
   const upgraded = new Promise<void>((resolve) => {
     socket.on('data', (d: Buffer) => {

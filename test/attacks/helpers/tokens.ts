@@ -10,40 +10,62 @@ import Database from 'better-sqlite3';
 import { base64url, decodeJwt, type JWK, type JWTPayload } from 'jose';
 import { expect } from 'vitest';
 import type { AuthResponse } from '../../../src/protocol/index.js';
-import { request, TestSocket, wsUrl, type HttpResult, type registerUser, type TestApp } from '../../../src/testing/index.js';
+import {
+  request,
+  TestSocket,
+  wsUrl,
+  type HttpResult,
+  type registerUser,
+  type TestApp,
+} from '../../../src/testing/index.js';
 
 export type User = Awaited<ReturnType<typeof registerUser>>;
 export type Tokens = { accessToken: string; refreshToken: string };
 type ErrorBody = { error: { code: string; message: string } };
 
-export const codeOf = (res: HttpResult<unknown>): string | undefined => (res.body as Partial<ErrorBody> | undefined)?.error?.code;
+export const codeOf = (res: HttpResult<unknown>): string | undefined =>
+  (res.body as Partial<ErrorBody> | undefined)?.error?.code;
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 // ---- HTTP calls of a login's life --------------------------------------------------------------------------------
 
-export const me = (app: TestApp, token: string): Promise<HttpResult<{ user: { id: string } }>> => request(app.url, 'GET', '/auth/me', { token });
-export const refresh = (app: TestApp, refreshToken: string): Promise<HttpResult<AuthResponse>> => request<AuthResponse>(app.url, 'POST', '/auth/refresh', { body: { refreshToken } });
+export const me = (app: TestApp, token: string): Promise<HttpResult<{ user: { id: string } }>> =>
+  request(app.url, 'GET', '/auth/me', { token });
+export const refresh = (app: TestApp, refreshToken: string): Promise<HttpResult<AuthResponse>> =>
+  request<AuthResponse>(app.url, 'POST', '/auth/refresh', { body: { refreshToken } });
 export const logout = (app: TestApp, accessToken: string, refreshToken: string): Promise<HttpResult<unknown>> =>
   request(app.url, 'POST', '/auth/logout', { token: accessToken, body: { refreshToken } });
 
 /** A second login (a new family) of the same user. */
 export async function login(app: TestApp, user: User): Promise<AuthResponse> {
-  const res = await request<AuthResponse>(app.url, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
+  const res = await request<AuthResponse>(app.url, 'POST', '/auth/login', {
+    body: { email: user.email, password: user.password },
+  });
   expect(res.status).toBe(200);
   return res.body;
 }
 
-export async function mintTicket(app: TestApp, accessToken: string, ttlSeconds?: number): Promise<{ ticket: string; url: string }> {
-  const res = await request<{ ticket: string; url: string }>(app.url, 'POST', '/ws/ticket', { token: accessToken, body: ttlSeconds === undefined ? {} : { ttlSeconds } });
+export async function mintTicket(
+  app: TestApp,
+  accessToken: string,
+  ttlSeconds?: number,
+): Promise<{ ticket: string; url: string }> {
+  const res = await request<{ ticket: string; url: string }>(app.url, 'POST', '/ws/ticket', {
+    token: accessToken,
+    body: ttlSeconds === undefined ? {} : { ttlSeconds },
+  });
   expect(res.status).toBe(201);
   return res.body;
 }
 
 // ---- WebSocket with the `ws` client ------------------------------------------------------------------------------
 
-export const openBearer = (app: TestApp, token: string): Promise<TestSocket> => TestSocket.open(wsUrl(app.url), { headers: { authorization: `Bearer ${token}` } });
-export const openSubprotocol = (app: TestApp, token: string): Promise<TestSocket> => TestSocket.open(wsUrl(app.url), { protocols: ['agentgate.v1', `bearer.${token}`] });
-export const openTicket = async (app: TestApp, accessToken: string): Promise<TestSocket> => TestSocket.open((await mintTicket(app, accessToken)).url);
+export const openBearer = (app: TestApp, token: string): Promise<TestSocket> =>
+  TestSocket.open(wsUrl(app.url), { headers: { authorization: `Bearer ${token}` } });
+export const openSubprotocol = (app: TestApp, token: string): Promise<TestSocket> =>
+  TestSocket.open(wsUrl(app.url), { protocols: ['agentgate.v1', `bearer.${token}`] });
+export const openTicket = async (app: TestApp, accessToken: string): Promise<TestSocket> =>
+  TestSocket.open((await mintTicket(app, accessToken)).url);
 
 /** A ping answered, and no close. */
 export async function stillAlive(ws: TestSocket, id = `alive-${randomUUID()}`): Promise<void> {
@@ -80,7 +102,11 @@ export class RawWs {
   }
 
   /** The upgrade, with `headers` added to the mandatory ones: the open client on 101, else the refusal. */
-  static upgrade(app: { readonly url: string }, headers: Record<string, string>, path = '/ws'): Promise<RawWs | Refusal> {
+  static upgrade(
+    app: { readonly url: string },
+    headers: Record<string, string>,
+    path = '/ws',
+  ): Promise<RawWs | Refusal> {
     const { hostname, port } = new URL(app.url);
     return new Promise((resolve, reject) => {
       const socket = connect(Number(port), hostname);
@@ -132,20 +158,27 @@ export class RawWs {
 
   /** Every text message so far, parsed. */
   get messages(): Array<Record<string, unknown>> {
-    return this.frames.filter((f) => f.opcode === 1).map((f) => JSON.parse(f.payload.toString('utf8')) as Record<string, unknown>);
+    return this.frames
+      .filter((f) => f.opcode === 1)
+      .map((f) => JSON.parse(f.payload.toString('utf8')) as Record<string, unknown>);
   }
 
   /** The close frame the server sent, if any. */
   get closeFrame(): { code: number; reason: string } | undefined {
     const f = this.frames.find((x) => x.opcode === 8);
-    return f === undefined ? undefined : { code: f.payload.readUInt16BE(0), reason: f.payload.subarray(2).toString('utf8') };
+    return f === undefined
+      ? undefined
+      : { code: f.payload.readUInt16BE(0), reason: f.payload.subarray(2).toString('utf8') };
   }
 
   /** Resolves once `check` holds (bounded). */
   async until(check: (ws: RawWs) => boolean, timeoutMs = 5_000, what = 'a condition'): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!check(this)) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.messages.slice(-5))} close=${JSON.stringify(this.closeFrame)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for ${what}; got ${JSON.stringify(this.messages.slice(-5))} close=${JSON.stringify(this.closeFrame)}`,
+        );
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 50);
         this.wakers.push(() => (clearTimeout(t), resolve()));
@@ -196,8 +229,16 @@ export class RawWs {
 export type Via = 'header' | 'subprotocol';
 
 /** One upgrade attempt carrying `token` (raw TCP): the status, 'open' on 101 (the socket is then dropped). */
-export async function upgradeWith(app: TestApp, token: string, via: Via = 'header', extra: Record<string, string> = {}): Promise<number | 'open'> {
-  const headers: Record<string, string> = via === 'header' ? { Authorization: `Bearer ${token}` } : { 'Sec-WebSocket-Protocol': `agentgate.v1, bearer.${token}` };
+export async function upgradeWith(
+  app: TestApp,
+  token: string,
+  via: Via = 'header',
+  extra: Record<string, string> = {},
+): Promise<number | 'open'> {
+  const headers: Record<string, string> =
+    via === 'header'
+      ? { Authorization: `Bearer ${token}` }
+      : { 'Sec-WebSocket-Protocol': `agentgate.v1, bearer.${token}` };
   const result = await RawWs.upgrade(app, { ...headers, ...extra });
   if (result instanceof RawWs) {
     result.destroy();
@@ -211,11 +252,18 @@ export async function upgradeWith(app: TestApp, token: string, via: Via = 'heade
  * POST /ws/ticket, and 401 at the WebSocket upgrade by Authorization header and by `bearer.` subprotocol (or 400
  * there when the token cannot even be a subprotocol entry).
  */
-export async function expectRefusedEverywhere(app: TestApp, token: string, codes: string[] = ['invalid_token']): Promise<void> {
+export async function expectRefusedEverywhere(
+  app: TestApp,
+  token: string,
+  codes: string[] = ['invalid_token'],
+): Promise<void> {
   const res = await request(app.url, 'GET', '/auth/me', { headers: { authorization: `Bearer ${token}` } });
   expect(res.status, 'GET /auth/me').toBe(401);
   expect(codes).toContain(codeOf(res));
-  expect((await request(app.url, 'POST', '/ws/ticket', { headers: { authorization: `Bearer ${token}` }, body: {} })).status, 'POST /ws/ticket').toBe(401);
+  expect(
+    (await request(app.url, 'POST', '/ws/ticket', { headers: { authorization: `Bearer ${token}` }, body: {} })).status,
+    'POST /ws/ticket',
+  ).toBe(401);
   expect(await upgradeWith(app, token, 'header'), 'upgrade, Authorization header').toBe(401);
   // A token that is not an RFC 9110 token (JSON, spaces) makes the subprotocol list malformed: 400 is then the
   // contract's answer for a malformed handshake; either way no socket opens.
@@ -235,7 +283,9 @@ export function rawJws(header: Record<string, unknown>, payload: unknown, signer
 export const hmacSigner =
   (alg: 'HS256' | 'HS384' | 'HS512', key: Buffer | string) =>
   (input: Buffer): Buffer =>
-    createHmac(`sha${alg.slice(2)}`, key).update(input).digest();
+    createHmac(`sha${alg.slice(2)}`, key)
+      .update(input)
+      .digest();
 
 /** Signs with an Ed25519 private JWK (node:crypto, no JOSE library in between). */
 export const edSigner =
@@ -244,13 +294,23 @@ export const edSigner =
     nodeSign(null, input, createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' }));
 
 /** The development-mode private signing key of an app (DATA_DIR/jwt-signing-key.json). */
-export const devPrivateJwk = (app: TestApp): JWK => JSON.parse(readFileSync(join(app.dataDir, 'jwt-signing-key.json'), 'utf8')) as JWK;
+export const devPrivateJwk = (app: TestApp): JWK =>
+  JSON.parse(readFileSync(join(app.dataDir, 'jwt-signing-key.json'), 'utf8')) as JWK;
 
 /** The claims a genuine access token carries, fresh (new iat/exp/jti), with `over` applied (undefined deletes). */
 export function claimsFrom(token: string, over: Record<string, unknown> = {}): JWTPayload {
   const real = decodeJwt(token);
   const now = nowSeconds();
-  const base: Record<string, unknown> = { sub: real.sub, sid: real.sid, iss: real.iss, aud: real.aud, iat: now, exp: now + 600, jti: randomUUID(), ...over };
+  const base: Record<string, unknown> = {
+    sub: real.sub,
+    sid: real.sid,
+    iss: real.iss,
+    aud: real.aud,
+    iat: now,
+    exp: now + 600,
+    jti: randomUUID(),
+    ...over,
+  };
   return Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined));
 }
 

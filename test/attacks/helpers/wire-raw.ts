@@ -7,12 +7,25 @@ import { connect, type Socket } from 'node:net';
  */
 
 /** A frame as the server sent it (server frames should be unmasked, RSV 0). */
-export interface ServerFrame { fin: boolean; rsv: number; masked: boolean; opcode: number; payload: Buffer }
+export interface ServerFrame {
+  fin: boolean;
+  rsv: number;
+  masked: boolean;
+  opcode: number;
+  payload: Buffer;
+}
 
 /** After some bytes: a close frame arrived (`closed`), TCP ended without one (`dropped`), or still `open`. */
-export type Outcome = { kind: 'closed'; code: number; frames: ServerFrame[] } | { kind: 'dropped'; frames: ServerFrame[] } | { kind: 'open'; frames: ServerFrame[] };
+export type Outcome =
+  | { kind: 'closed'; code: number; frames: ServerFrame[] }
+  | { kind: 'dropped'; frames: ServerFrame[] }
+  | { kind: 'open'; frames: ServerFrame[] };
 
-export interface HttpHead { status: number; headers: Record<string, string>; head: string }
+export interface HttpHead {
+  status: number;
+  headers: Record<string, string>;
+  head: string;
+}
 
 export const TEXT = 0x1;
 export const BINARY = 0x2;
@@ -59,13 +72,17 @@ export class RawClient {
   /** Like poll, but a missing value fails the test, quoting what did arrive. */
   async expect<T>(ready: (buf: Buffer, ended: boolean) => T | undefined, what: string, ms = 5_000): Promise<T> {
     const value = await this.poll(ready, ms);
-    if (value === undefined) throw new Error(`${what}: got ${JSON.stringify(this.buf.toString('latin1').slice(0, 300))}`);
+    if (value === undefined)
+      throw new Error(`${what}: got ${JSON.stringify(this.buf.toString('latin1').slice(0, 300))}`);
     return value;
   }
 
   /** The HTTP response head: status and lower-cased headers; the bytes after it stay buffered (frames or body). */
   async response(): Promise<HttpHead> {
-    const head = await this.expect((b) => (b.includes('\r\n\r\n') ? b.subarray(0, b.indexOf('\r\n\r\n')).toString('latin1') : undefined), 'no HTTP response');
+    const head = await this.expect(
+      (b) => (b.includes('\r\n\r\n') ? b.subarray(0, b.indexOf('\r\n\r\n')).toString('latin1') : undefined),
+      'no HTTP response',
+    );
     this.buf = this.buf.subarray(head.length + 4);
     return parseHead(head);
   }
@@ -73,7 +90,10 @@ export class RawClient {
   /** The response body: Content-Length bytes, or everything until the server closes the connection. */
   async body(contentLength: string | undefined): Promise<Buffer> {
     const want = contentLength === undefined ? Infinity : Number(contentLength);
-    return this.expect((b, ended) => (b.length >= want || ended ? b.subarray(0, want) : undefined), 'incomplete response body');
+    return this.expect(
+      (b, ended) => (b.length >= want || ended ? b.subarray(0, want) : undefined),
+      'incomplete response body',
+    );
   }
 
   /** The server's frames, up to and including a close frame: closed, dropped (TCP end, no close frame) or still open after `ms`. */
@@ -85,8 +105,11 @@ export class RawClient {
   /** The close code (1006 when TCP ended without a close frame) and the frames before it; fails after 5 s. */
   async closeFrame(): Promise<{ code: number; frames: ServerFrame[] }> {
     const out = await this.outcome(5_000);
-    if (out.kind === 'open') throw new Error(`no close frame: got ${JSON.stringify(this.buf.toString('latin1').slice(0, 300))}`);
-    return out.kind === 'closed' ? { code: out.code, frames: out.frames.slice(0, -1) } : { code: 1006, frames: out.frames };
+    if (out.kind === 'open')
+      throw new Error(`no close frame: got ${JSON.stringify(this.buf.toString('latin1').slice(0, 300))}`);
+    return out.kind === 'closed'
+      ? { code: out.code, frames: out.frames.slice(0, -1) }
+      : { code: 1006, frames: out.frames };
   }
 
   send(...frames: Buffer[]): void {
@@ -137,7 +160,13 @@ function parseFrames(b: Buffer, ended: boolean): Outcome | undefined {
     }
     if ((b1 & 0x80) !== 0) off += 4;
     if (b.length < off + len) break;
-    const frame = { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 0x7, masked: (b1 & 0x80) !== 0, opcode: b0 & 0x0f, payload: b.subarray(off, off + len) };
+    const frame = {
+      fin: (b0 & 0x80) !== 0,
+      rsv: (b0 >> 4) & 0x7,
+      masked: (b1 & 0x80) !== 0,
+      opcode: b0 & 0x0f,
+      payload: b.subarray(off, off + len),
+    };
     frames.push(frame);
     if (frame.opcode === 8) return { kind: 'closed', code: len >= 2 ? frame.payload.readUInt16BE(0) : 1005, frames };
     at = off + len;
@@ -146,7 +175,12 @@ function parseFrames(b: Buffer, ended: boolean): Outcome | undefined {
 }
 
 /** A valid upgrade request head for /ws with an Authorization header; `undefined` in `overrides` removes a header. */
-export function upgradeHead(port: number, token: string | undefined, overrides: Record<string, string | undefined> = {}, requestLine = 'GET /ws HTTP/1.1'): string[] {
+export function upgradeHead(
+  port: number,
+  token: string | undefined,
+  overrides: Record<string, string | undefined> = {},
+  requestLine = 'GET /ws HTTP/1.1',
+): string[] {
   const headers: Record<string, string | undefined> = {
     Host: `127.0.0.1:${port}`,
     Upgrade: 'websocket',
@@ -156,7 +190,12 @@ export function upgradeHead(port: number, token: string | undefined, overrides: 
     Authorization: token === undefined ? undefined : `Bearer ${token}`,
     ...overrides,
   };
-  return [requestLine, ...Object.entries(headers).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${v}`)];
+  return [
+    requestLine,
+    ...Object.entries(headers)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}: ${v}`),
+  ];
 }
 
 /** A raw socket that completed the upgrade (101); connection_established is still buffered as its first frame. */
@@ -170,7 +209,9 @@ export async function openRaw(port: number, token: string, extra: Record<string,
   return raw;
 }
 
-export interface RawAnswer extends HttpHead { body: string }
+export interface RawAnswer extends HttpHead {
+  body: string;
+}
 
 /** Sends bytes on a fresh connection and reads one HTTP answer (head and body); never 101. */
 export async function rawHttp(port: number, bytes: string | Buffer): Promise<RawAnswer> {
@@ -198,7 +239,22 @@ export interface FrameSpec {
 export function encode(f: FrameSpec): Buffer {
   const data = Buffer.from(f.payload);
   const len = data.length;
-  const form = f.lengthForm === 'shortest' ? (len < 126 ? '7' : len < 65_536 ? '16' : '64') : f.lengthForm === '16' && len < 65_536 ? '16' : f.lengthForm === '64' ? '64' : len < 126 ? '7' : len < 65_536 ? '16' : '64';
+  const form =
+    f.lengthForm === 'shortest'
+      ? len < 126
+        ? '7'
+        : len < 65_536
+          ? '16'
+          : '64'
+      : f.lengthForm === '16' && len < 65_536
+        ? '16'
+        : f.lengthForm === '64'
+          ? '64'
+          : len < 126
+            ? '7'
+            : len < 65_536
+              ? '16'
+              : '64';
   const head = form === '7' ? Buffer.from([0, len]) : form === '16' ? Buffer.alloc(4) : Buffer.alloc(10);
   if (form === '16') {
     head[1] = 126;
@@ -217,4 +273,12 @@ export function encode(f: FrameSpec): Buffer {
 }
 
 /** A masked close frame carrying `code`. */
-export const closeFrame = (code: number): Buffer => encode({ fin: true, rsv: 0, opcode: 8, masked: true, payload: Buffer.from([code >> 8, code & 0xff]), lengthForm: 'shortest' });
+export const closeFrame = (code: number): Buffer =>
+  encode({
+    fin: true,
+    rsv: 0,
+    opcode: 8,
+    masked: true,
+    payload: Buffer.from([code >> 8, code & 0xff]),
+    lengthForm: 'shortest',
+  });

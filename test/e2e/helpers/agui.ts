@@ -29,7 +29,8 @@ export const dripScript: Script = async (req, io) => {
 };
 
 /** The text "d1 ".."dn " a drip of n deltas streams. */
-export const dripText = (from: number, to: number): string => Array.from({ length: to - from + 1 }, (_, i) => `d${from + i} `).join('');
+export const dripText = (from: number, to: number): string =>
+  Array.from({ length: to - from + 1 }, (_, i) => `d${from + i} `).join('');
 
 /**
  * What is wrong with one run's AG-UI event sequence: events failing @ag-ui/core's EventSchema, and order violations
@@ -44,17 +45,47 @@ export function aguiProblems(events: readonly AguiEvent[]): string[] {
   });
   const starts = events.filter((e) => e.type === 'RUN_STARTED').length;
   const ends = events.filter((e) => e.type === 'RUN_FINISHED' || e.type === 'RUN_ERROR').length;
-  if (starts !== 1 || events[0]?.type !== 'RUN_STARTED') problems.push(`expected exactly one RUN_STARTED, first; got ${starts}, first ${events[0]?.type}`);
+  if (starts !== 1 || events[0]?.type !== 'RUN_STARTED')
+    problems.push(`expected exactly one RUN_STARTED, first; got ${starts}, first ${events[0]?.type}`);
   const lastType = events.at(-1)?.type;
-  if (ends !== 1 || (lastType !== 'RUN_FINISHED' && lastType !== 'RUN_ERROR')) problems.push(`expected exactly one RUN_FINISHED/RUN_ERROR, last; got ${ends}, last ${lastType}`);
+  if (ends !== 1 || (lastType !== 'RUN_FINISHED' && lastType !== 'RUN_ERROR'))
+    problems.push(`expected exactly one RUN_FINISHED/RUN_ERROR, last; got ${ends}, last ${lastType}`);
 
   // Each kind of block: its start, body and end events, and the field naming it.
   const kinds = [
-    { name: 'text message', key: 'messageId', start: 'TEXT_MESSAGE_START', body: ['TEXT_MESSAGE_CONTENT'], end: 'TEXT_MESSAGE_END', sameId: true },
-    { name: 'tool call', key: 'toolCallId', start: 'TOOL_CALL_START', body: ['TOOL_CALL_ARGS'], end: 'TOOL_CALL_END', sameId: true },
+    {
+      name: 'text message',
+      key: 'messageId',
+      start: 'TEXT_MESSAGE_START',
+      body: ['TEXT_MESSAGE_CONTENT'],
+      end: 'TEXT_MESSAGE_END',
+      sameId: true,
+    },
+    {
+      name: 'tool call',
+      key: 'toolCallId',
+      start: 'TOOL_CALL_START',
+      body: ['TOOL_CALL_ARGS'],
+      end: 'TOOL_CALL_END',
+      sameId: true,
+    },
     // A reasoning message sits inside a reasoning block, which may name itself differently.
-    { name: 'reasoning', key: 'messageId', start: 'REASONING_START', body: ['REASONING_MESSAGE_START', 'REASONING_MESSAGE_CONTENT', 'REASONING_MESSAGE_END'], end: 'REASONING_END', sameId: false },
-    { name: 'reasoning message', key: 'messageId', start: 'REASONING_MESSAGE_START', body: ['REASONING_MESSAGE_CONTENT'], end: 'REASONING_MESSAGE_END', sameId: true },
+    {
+      name: 'reasoning',
+      key: 'messageId',
+      start: 'REASONING_START',
+      body: ['REASONING_MESSAGE_START', 'REASONING_MESSAGE_CONTENT', 'REASONING_MESSAGE_END'],
+      end: 'REASONING_END',
+      sameId: false,
+    },
+    {
+      name: 'reasoning message',
+      key: 'messageId',
+      start: 'REASONING_MESSAGE_START',
+      body: ['REASONING_MESSAGE_CONTENT'],
+      end: 'REASONING_MESSAGE_END',
+      sameId: true,
+    },
   ] as const;
   for (const kind of kinds) {
     const open = new Set<string>();
@@ -72,7 +103,8 @@ export function aguiProblems(events: readonly AguiEvent[]): string[] {
       } else if ((e.type === 'RUN_FINISHED' || e.type === 'RUN_ERROR') && open.size > 0) {
         problems.push(`#${i} ${e.type} while ${kind.name}s are open: ${[...open].join(', ')}`);
       }
-      if (kind.name === 'tool call' && e.type === 'TOOL_CALL_RESULT' && !closed.has(id)) problems.push(`#${i} TOOL_CALL_RESULT for tool call ${id}, which has not ended`);
+      if (kind.name === 'tool call' && e.type === 'TOOL_CALL_RESULT' && !closed.has(id))
+        problems.push(`#${i} TOOL_CALL_RESULT for tool call ${id}, which has not ended`);
     });
     if (open.size > 0) problems.push(`${kind.name}s never ended: ${[...open].join(', ')}`);
   }
@@ -83,7 +115,10 @@ export function aguiProblems(events: readonly AguiEvent[]): string[] {
  * Feeds a recorded event stream to the official @ag-ui/client HttpAgent (its fetch answers with the recording): it
  * verifies the order and schemas and throws on any violation, and builds the messages a real client would.
  */
-export async function replayThroughClient(events: readonly SseEvent[], ids: { threadId: string; runId: string }): Promise<RunAgentResult & { messages: Message[] }> {
+export async function replayThroughClient(
+  events: readonly SseEvent[],
+  ids: { threadId: string; runId: string },
+): Promise<RunAgentResult & { messages: Message[] }> {
   const text = toSseText(events);
   const agent = new HttpAgent({
     url: 'http://recorded.invalid/agui',
@@ -102,6 +137,7 @@ export const aguiEvents = (events: readonly SseEvent[]): AguiEvent[] => payloads
 export function textOf(message: Message): string {
   const content: unknown = 'content' in message ? message.content : undefined;
   if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((p: { type?: string; text?: string }) => (p.type === 'text' ? (p.text ?? '') : '')).join('');
+  if (Array.isArray(content))
+    return content.map((p: { type?: string; text?: string }) => (p.type === 'text' ? (p.text ?? '') : '')).join('');
   return '';
 }

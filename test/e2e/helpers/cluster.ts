@@ -4,7 +4,16 @@ import { TestSocket, wsUrl } from '../../../src/testing/index.js';
 import type { User } from './runs.js';
 
 /** A cluster of real instances for one describe block, with sockets that are closed when it ends. */
-export function useCluster(size: number, env: Record<string, string>, startTimeoutMs = 90_000): { readonly instances: Instance[]; cluster(): Cluster; open(instance: Instance, user: User): Promise<TestSocket>; adopt(ws: TestSocket): void } {
+export function useCluster(
+  size: number,
+  env: Record<string, string>,
+  startTimeoutMs = 90_000,
+): {
+  readonly instances: Instance[];
+  cluster(): Cluster;
+  open(instance: Instance, user: User): Promise<TestSocket>;
+  adopt(ws: TestSocket): void;
+} {
   let cluster: Cluster | undefined;
   const sockets: TestSocket[] = [];
   beforeAll(async () => {
@@ -28,7 +37,9 @@ export function useCluster(size: number, env: Record<string, string>, startTimeo
       sockets.push(ws);
     },
     async open(instance, user) {
-      const ws = await TestSocket.open(wsUrl(instance.url), { headers: { authorization: `Bearer ${user.accessToken}` } });
+      const ws = await TestSocket.open(wsUrl(instance.url), {
+        headers: { authorization: `Bearer ${user.accessToken}` },
+      });
       sockets.push(ws);
       return ws;
     },

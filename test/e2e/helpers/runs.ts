@@ -1,8 +1,21 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll } from 'vitest';
-import { OfflineAgent, type Agent, type AgentIO, type AgentRequest, type AgentResult } from '../../../src/agents/index.js';
+import {
+  OfflineAgent,
+  type Agent,
+  type AgentIO,
+  type AgentRequest,
+  type AgentResult,
+} from '../../../src/agents/index.js';
 import { isTerminalEvent, type RunEvent, type ServerMessage } from '../../../src/protocol/index.js';
-import { createTestApp, request, TestSocket, wsUrl, type registerUser, type TestApp } from '../../../src/testing/index.js';
+import {
+  createTestApp,
+  request,
+  TestSocket,
+  wsUrl,
+  type registerUser,
+  type TestApp,
+} from '../../../src/testing/index.js';
 
 export type User = Awaited<ReturnType<typeof registerUser>>;
 export type Ack = { type: 'message_accepted'; replyTo: string | null; threadId: string; runId: string };
@@ -74,7 +87,10 @@ export interface AppUnderTest {
  * Starts an app with `env` (and `options`) before the tests of the enclosing file or describe block, and closes it,
  * with every socket `open` made, after them.
  */
-export function useTestApp(env: Record<string, string> = {}, options?: Parameters<typeof createTestApp>[1]): AppUnderTest {
+export function useTestApp(
+  env: Record<string, string> = {},
+  options?: Parameters<typeof createTestApp>[1],
+): AppUnderTest {
   let app: TestApp | undefined;
   const sockets: TestSocket[] = [];
   beforeAll(async () => {
@@ -101,7 +117,10 @@ export function useTestApp(env: Record<string, string> = {}, options?: Parameter
 }
 
 /** useTestApp with a ScriptedAgent running `scripts`. */
-export function useScriptedApp(env: Record<string, string>, scripts: Record<string, Script> = commonScripts): AppUnderTest {
+export function useScriptedApp(
+  env: Record<string, string>,
+  scripts: Record<string, Script> = commonScripts,
+): AppUnderTest {
   return useTestApp(env, { agent: new ScriptedAgent(scripts) });
 }
 
@@ -111,9 +130,15 @@ export function connect(app: TestApp, user: User): Promise<TestSocket> {
 }
 
 /** Sends a user_message and waits for its ack (or rejects with the error). */
-export async function send(ws: TestSocket, message: { id: string; text: string; threadId?: string; onBusy?: string }): Promise<Ack> {
+export async function send(
+  ws: TestSocket,
+  message: { id: string; text: string; threadId?: string; onBusy?: string },
+): Promise<Ack> {
   ws.send({ type: 'user_message', ...message });
-  const reply = await ws.next((m) => (m.type === 'message_accepted' || m.type === 'error') && m.replyTo === message.id, 10_000);
+  const reply = await ws.next(
+    (m) => (m.type === 'message_accepted' || m.type === 'error') && m.replyTo === message.id,
+    10_000,
+  );
   if (reply.type === 'error') throw new Error(`user_message ${message.id} refused: ${JSON.stringify(reply)}`);
   return reply as Ack;
 }
@@ -129,10 +154,16 @@ export function isRunEvent(m: ServerMessage): m is RunEvent {
 
 export const seqs = (events: RunEvent[]): number[] => events.map((e) => e.seq);
 /** from..to inclusive; empty when to < from. */
-export const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+export const range = (from: number, to: number): number[] =>
+  Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
 /** Waits for a run event of a given type on a socket. */
-export function eventOf<T extends RunEvent['type']>(ws: TestSocket, runId: string, type: T, timeoutMs = 10_000): Promise<Of<T>> {
+export function eventOf<T extends RunEvent['type']>(
+  ws: TestSocket,
+  runId: string,
+  type: T,
+  timeoutMs = 10_000,
+): Promise<Of<T>> {
   return ws.next((m) => isRunEvent(m) && m.runId === runId && m.type === type, timeoutMs) as Promise<Of<T>>;
 }
 
@@ -141,14 +172,27 @@ export function terminalOf(ws: TestSocket, runId: string, timeoutMs = 10_000): P
 }
 
 /** GET /threads/:id as its owner. */
-export async function threadRuns(app: TestApp, user: User, threadId: string): Promise<Array<{ id: string; status: string; errorCode: string | null }>> {
-  const res = await request<{ thread: { runs: Array<{ id: string; status: string; errorCode: string | null }> } }>(app.url, 'GET', `/threads/${threadId}`, { token: user.accessToken });
+export async function threadRuns(
+  app: TestApp,
+  user: User,
+  threadId: string,
+): Promise<Array<{ id: string; status: string; errorCode: string | null }>> {
+  const res = await request<{ thread: { runs: Array<{ id: string; status: string; errorCode: string | null }> } }>(
+    app.url,
+    'GET',
+    `/threads/${threadId}`,
+    { token: user.accessToken },
+  );
   if (res.status !== 200) throw new Error(`GET /threads/${threadId}: ${res.status}`);
   return res.body.thread.runs;
 }
 
 /** Polls until `check` returns true (bounded). */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = 'condition'): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -102,13 +102,22 @@ export async function openSse(url: string, options: SseOptions = {}): Promise<Ss
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(url, { method: options.method ?? 'GET', headers, signal: controller.signal, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
+    res = await fetch(url, {
+      method: options.method ?? 'GET',
+      headers,
+      signal: controller.signal,
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    });
   } catch (err) {
     clearTimeout(timer);
     open.delete(controller);
     throw err;
   }
-  if (res.status !== 200 || !(res.headers.get('content-type') ?? '').startsWith('text/event-stream') || res.body === null) {
+  if (
+    res.status !== 200 ||
+    !(res.headers.get('content-type') ?? '').startsWith('text/event-stream') ||
+    res.body === null
+  ) {
     const text = await res.text();
     clearTimeout(timer);
     open.delete(controller);
@@ -120,7 +129,11 @@ export async function openSse(url: string, options: SseOptions = {}): Promise<Ss
   let raw = '';
   let finished: SseEnd | undefined;
   let cut = false;
-  let waiters: Array<{ match: (e: SseEvent) => boolean; resolve: (e: SseEvent) => void; reject: (err: Error) => void }> = [];
+  let waiters: Array<{
+    match: (e: SseEvent) => boolean;
+    resolve: (e: SseEvent) => void;
+    reject: (err: Error) => void;
+  }> = [];
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
 
   const pump = async (): Promise<SseEnd> => {
@@ -156,7 +169,12 @@ export async function openSse(url: string, options: SseOptions = {}): Promise<Ss
   const ended = pump().then(
     (how) => {
       finished = how;
-      for (const w of waiters) w.reject(new Error(`SSE stream ${how === 'cut' ? 'cut' : 'ended'} before the awaited event; got ${events.length} events`));
+      for (const w of waiters)
+        w.reject(
+          new Error(
+            `SSE stream ${how === 'cut' ? 'cut' : 'ended'} before the awaited event; got ${events.length} events`,
+          ),
+        );
       waiters = [];
       return how;
     },
@@ -183,10 +201,18 @@ export async function openSse(url: string, options: SseOptions = {}): Promise<Ss
     next(match, waitMs = 10_000) {
       const seen = events.find(match);
       if (seen !== undefined) return Promise.resolve(seen);
-      if (finished !== undefined) return Promise.reject(new Error(`SSE stream already over; got ${events.length} events`));
+      if (finished !== undefined)
+        return Promise.reject(new Error(`SSE stream already over; got ${events.length} events`));
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for an SSE event; last: ${JSON.stringify(events.slice(-3))}`)), waitMs);
-        waiters.push({ match, resolve: (e) => (clearTimeout(t), resolve(e)), reject: (err) => (clearTimeout(t), reject(err)) });
+        const t = setTimeout(
+          () => reject(new Error(`timed out waiting for an SSE event; last: ${JSON.stringify(events.slice(-3))}`)),
+          waitMs,
+        );
+        waiters.push({
+          match,
+          resolve: (e) => (clearTimeout(t), resolve(e)),
+          reject: (err) => (clearTimeout(t), reject(err)),
+        });
       });
     },
   };
@@ -213,7 +239,13 @@ export async function refused(url: string, options: SseOptions = {}): Promise<Pl
 export async function endOf(stream: SseStream, timeoutMs = 10_000): Promise<SseEnd> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([stream.ended, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`SSE stream not over after ${timeoutMs} ms`)), timeoutMs)))]);
+    return await Promise.race([
+      stream.ended,
+      new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`SSE stream not over after ${timeoutMs} ms`)), timeoutMs)),
+      ),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -226,4 +258,5 @@ export const payloads = <T>(events: readonly SseEvent[]): T[] => events.map((e) 
 export const ids = (events: readonly SseEvent[]): number[] => events.map((e) => Number(e.id));
 
 /** Serialises events back to SSE text (for feeding a recorded stream to a client). */
-export const toSseText = (events: readonly SseEvent[]): string => events.map((e) => `${e.id === undefined ? '' : `id: ${e.id}\n`}data: ${e.data}\n\n`).join('');
+export const toSseText = (events: readonly SseEvent[]): string =>
+  events.map((e) => `${e.id === undefined ? '' : `id: ${e.id}\n`}data: ${e.data}\n\n`).join('');

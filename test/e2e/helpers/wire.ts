@@ -3,7 +3,12 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TestApp } from '../../../src/testing/index.js';
 
-export type Upgrade = { status: number; headers: IncomingHttpHeaders; code: string | undefined; socket: Duplex | undefined };
+export type Upgrade = {
+  status: number;
+  headers: IncomingHttpHeaders;
+  code: string | undefined;
+  socket: Duplex | undefined;
+};
 
 /**
  * One raw upgrade attempt at the app's /ws (or at a ws:// URL such as a ticket's): 101 with the socket, or the
@@ -13,7 +18,13 @@ export function upgrade(target: TestApp | string, headers: Record<string, string
   const url = typeof target === 'string' ? target.replace(/^ws/, 'http') : `${target.url}/ws`;
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, {
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), ...headers },
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'),
+        ...headers,
+      },
     });
     const timer = setTimeout(() => (req.destroy(), reject(new Error('upgrade attempt timed out'))), 5_000);
     req.on('upgrade', (res, socket) => {

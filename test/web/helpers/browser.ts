@@ -8,10 +8,18 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+export const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
 
 /** Why the browser suites cannot run here, or null when they can. */
-export const BROWSER_MISSING: string | null = existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (.ci/run installs the Debian package "chromium" with apt-get)`;
+export const BROWSER_MISSING: string | null = existsSync(CHROMIUM)
+  ? null
+  : `${CHROMIUM} is not installed (.ci/run installs the Debian package "chromium" with apt-get)`;
 if (BROWSER_MISSING !== null) console.warn(`browser tests SKIPPED: ${BROWSER_MISSING}`);
 
 /** Headless, with exactly the flags above; playwright gives every launch a fresh temporary --user-data-dir. */
@@ -36,7 +44,12 @@ export function contrastRatio(foreground: string, background: string): number {
 }
 
 function relativeLuminance(color: string): number {
-  const channels = /rgba?\(([^)]+)\)/.exec(color)?.[1]?.split(/[\s,/]+/).filter(Boolean).slice(0, 3).map(Number);
+  const channels = /rgba?\(([^)]+)\)/
+    .exec(color)?.[1]
+    ?.split(/[\s,/]+/)
+    .filter(Boolean)
+    .slice(0, 3)
+    .map(Number);
   if (channels?.length !== 3) throw new Error(`unreadable colour ${color}`);
   const [r, g, b] = channels.map((c) => {
     const s = c / 255;

@@ -18,7 +18,14 @@ export async function ensureWebBuild(): Promise<void> {
   await withLock(async () => {
     if (isFresh()) return;
     // The same command as `npm run build:web`.
-    await run(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(ROOT, 'web/vite.config.ts'), '--logLevel', 'warn']);
+    await run(process.execPath, [
+      join(ROOT, 'node_modules/vite/bin/vite.js'),
+      'build',
+      '--config',
+      join(ROOT, 'web/vite.config.ts'),
+      '--logLevel',
+      'warn',
+    ]);
   });
 }
 
@@ -48,7 +55,8 @@ async function withLock(work: () => Promise<void>): Promise<void> {
       break;
     } catch {
       // Another test file is building; a lock older than any build is left over from a killed run.
-      if (existsSync(LOCK) && Date.now() - statSync(LOCK).mtimeMs > STALE_LOCK_MS) rmSync(LOCK, { recursive: true, force: true });
+      if (existsSync(LOCK) && Date.now() - statSync(LOCK).mtimeMs > STALE_LOCK_MS)
+        rmSync(LOCK, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error('timed out waiting for another web build');
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -62,6 +70,8 @@ async function withLock(work: () => Promise<void>): Promise<void> {
 
 function run(command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd: ROOT, timeout: 120_000 }, (err, _stdout, stderr) => (err === null ? resolve() : reject(new Error(`web build failed: ${stderr}`, { cause: err }))));
+    execFile(command, args, { cwd: ROOT, timeout: 120_000 }, (err, _stdout, stderr) =>
+      err === null ? resolve() : reject(new Error(`web build failed: ${stderr}`, { cause: err })),
+    );
   });
 }

@@ -24,21 +24,30 @@ interface DomStorage {
 }
 declare const localStorage: DomStorage;
 declare const sessionStorage: DomStorage;
-declare function getComputedStyle(el: DomElement): { color: string; backgroundColor: string; outlineStyle: string; outlineWidth: string };
+declare function getComputedStyle(el: DomElement): {
+  color: string;
+  backgroundColor: string;
+  outlineStyle: string;
+  outlineWidth: string;
+};
 
 /** Traces an injected script or markup would leave. */
 export function xssFindings(): { xss: unknown; images: number; withHandlers: number; scriptUrls: number } {
   return {
     xss: (window as { __xss?: unknown }).__xss,
     images: document.querySelectorAll('img').length,
-    withHandlers: [...document.querySelectorAll('*')].filter((el) => [...el.attributes].some((a) => a.name.startsWith('on'))).length,
+    withHandlers: [...document.querySelectorAll('*')].filter((el) =>
+      [...el.attributes].some((a) => a.name.startsWith('on')),
+    ).length,
     scriptUrls: document.querySelectorAll('[href^="javascript:" i], [src^="javascript:" i]').length,
   };
 }
 
 /** Controls with no accessible name (no label, no aria-label, no text). */
 export function unnamedControls(): string[] {
-  return [...document.querySelectorAll('input, textarea, button, a')].filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent?.trim())).map((el) => el.outerHTML);
+  return [...document.querySelectorAll('input, textarea, button, a')]
+    .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent?.trim()))
+    .map((el) => el.outerHTML);
 }
 
 export function focusedControl(): { text: string | null | undefined; outline: string; width: number } {
@@ -60,7 +69,13 @@ export function colourPairs(selectors: string[]): Array<{ selector: string; fg: 
     if (el === null) return [];
     let behind: DomElement | null = el;
     while (behind !== null && !opaque(getComputedStyle(behind).backgroundColor)) behind = behind.parentElement;
-    return [{ selector, fg: getComputedStyle(el).color, bg: behind === null ? 'rgb(255, 255, 255)' : getComputedStyle(behind).backgroundColor }];
+    return [
+      {
+        selector,
+        fg: getComputedStyle(el).color,
+        bg: behind === null ? 'rgb(255, 255, 255)' : getComputedStyle(behind).backgroundColor,
+      },
+    ];
   });
 }
 
@@ -70,6 +85,7 @@ export function pageWidth(): number {
 
 /** The keys the page keeps in each web storage. */
 export function storageKeys(): { local: string[]; session: string[] } {
-  const keys = (storage: DomStorage): string[] => Array.from({ length: storage.length }, (_, i) => storage.key(i) ?? '');
+  const keys = (storage: DomStorage): string[] =>
+    Array.from({ length: storage.length }, (_, i) => storage.key(i) ?? '');
   return { local: keys(localStorage), session: keys(sessionStorage) };
 }

@@ -2,7 +2,16 @@ import Anthropic, { AnthropicError, APIConnectionError, APIConnectionTimeoutErro
 import { type AppError } from '../../../errors/index.js';
 import type { LlmProvider, StepRequest, StepResult, StepSink } from '../provider.js';
 import type { ProviderSettings } from '../settings.js';
-import { classifySdkError, consumeStream, fetchCappingRetryAfter, httpFailure, sdkLoggerFor, silentLogger, streamedApiFailure, type ProviderLogger } from '../transport.js';
+import {
+  classifySdkError,
+  consumeStream,
+  fetchCappingRetryAfter,
+  httpFailure,
+  sdkLoggerFor,
+  silentLogger,
+  streamedApiFailure,
+  type ProviderLogger,
+} from '../transport.js';
 import { EventAccumulator } from './events.js';
 import { toAnthropicMessages, toAnthropicTools } from './messages.js';
 
@@ -20,7 +29,8 @@ export class AnthropicProvider implements LlmProvider {
   readonly #settings: ProviderSettings;
 
   constructor(settings: ProviderSettings, logger: ProviderLogger = silentLogger) {
-    if (settings.apiKey === undefined) throw new TypeError('The Anthropic provider needs an API key (config checks LLM_API_KEY).');
+    if (settings.apiKey === undefined)
+      throw new TypeError('The Anthropic provider needs an API key (config checks LLM_API_KEY).');
     this.#settings = settings;
     this.model = settings.model;
     this.#client = new Anthropic({
@@ -63,9 +73,13 @@ export class AnthropicProvider implements LlmProvider {
 
   #classify(err: unknown): unknown {
     // `instanceof` on the generic class yields APIError<any>: the cast restores the declared field types.
-    return classifySdkError(err, { timeout: APIConnectionTimeoutError, connection: APIConnectionError, api: APIError, base: AnthropicError }, this.#settings, (e) => apiFailure(e as APIError));
+    return classifySdkError(
+      err,
+      { timeout: APIConnectionTimeoutError, connection: APIConnectionError, api: APIError, base: AnthropicError },
+      this.#settings,
+      (e) => apiFailure(e as APIError),
+    );
   }
-
 }
 
 /** A status means an HTTP error after the retries; none means a stream `error` event (overloaded_error, api_error, …). */

@@ -37,7 +37,8 @@ export class EventAccumulator {
         this.#addDelta(this.#blockAt(event.index), event.delta);
         break;
       case 'message_delta':
-        if (isRecord(event.delta) && typeof event.delta.stop_reason === 'string') this.#stopReason = event.delta.stop_reason;
+        if (isRecord(event.delta) && typeof event.delta.stop_reason === 'string')
+          this.#stopReason = event.delta.stop_reason;
         this.#addUsage(event.usage);
         break;
       case 'message_stop':
@@ -72,7 +73,8 @@ export class EventAccumulator {
   }
 
   #startBlock(index: unknown, content: unknown): void {
-    if (typeof index !== 'number' || !isRecord(content)) throw malformedStream('content_block_start without an index or block');
+    if (typeof index !== 'number' || !isRecord(content))
+      throw malformedStream('content_block_start without an index or block');
     let block: Block;
     switch (content.type) {
       case 'text':
@@ -81,15 +83,23 @@ export class EventAccumulator {
         if (typeof content.text === 'string') this.#appendText(block, content.text);
         return;
       case 'thinking':
-        block = { kind: 'thinking', text: '', signature: typeof content.signature === 'string' ? content.signature : '' };
+        block = {
+          kind: 'thinking',
+          text: '',
+          signature: typeof content.signature === 'string' ? content.signature : '',
+        };
         this.#blocks.set(index, block);
         if (typeof content.thinking === 'string') this.#appendThinking(block, content.thinking);
         return;
       case 'redacted_thinking':
-        this.#blocks.set(index, { kind: 'redacted_thinking', data: typeof content.data === 'string' ? content.data : '' });
+        this.#blocks.set(index, {
+          kind: 'redacted_thinking',
+          data: typeof content.data === 'string' ? content.data : '',
+        });
         return;
       case 'tool_use':
-        if (typeof content.id !== 'string' || typeof content.name !== 'string') throw malformedStream('a tool_use block without id or name');
+        if (typeof content.id !== 'string' || typeof content.name !== 'string')
+          throw malformedStream('a tool_use block without id or name');
         this.#blocks.set(index, { kind: 'tool_use', id: content.id, name: content.name, json: '' });
         return;
       default:
@@ -99,10 +109,14 @@ export class EventAccumulator {
 
   #addDelta(block: Block, delta: unknown): void {
     if (!isRecord(delta)) throw malformedStream('content_block_delta without a delta');
-    if (delta.type === 'text_delta' && block.kind === 'text' && typeof delta.text === 'string') this.#appendText(block, delta.text);
-    else if (delta.type === 'thinking_delta' && block.kind === 'thinking' && typeof delta.thinking === 'string') this.#appendThinking(block, delta.thinking);
-    else if (delta.type === 'signature_delta' && block.kind === 'thinking' && typeof delta.signature === 'string') block.signature += delta.signature;
-    else if (delta.type === 'input_json_delta' && block.kind === 'tool_use' && typeof delta.partial_json === 'string') block.json += delta.partial_json;
+    if (delta.type === 'text_delta' && block.kind === 'text' && typeof delta.text === 'string')
+      this.#appendText(block, delta.text);
+    else if (delta.type === 'thinking_delta' && block.kind === 'thinking' && typeof delta.thinking === 'string')
+      this.#appendThinking(block, delta.thinking);
+    else if (delta.type === 'signature_delta' && block.kind === 'thinking' && typeof delta.signature === 'string')
+      block.signature += delta.signature;
+    else if (delta.type === 'input_json_delta' && block.kind === 'tool_use' && typeof delta.partial_json === 'string')
+      block.json += delta.partial_json;
   }
 
   #appendText(block: { text: string }, text: string): void {
@@ -120,8 +134,12 @@ export class EventAccumulator {
   /** Counts are cumulative; input includes what was written to and read from the prompt cache. */
   #addUsage(usage: unknown): void {
     if (!isRecord(usage)) return;
-    const input = count(usage.input_tokens) + count(usage.cache_creation_input_tokens) + count(usage.cache_read_input_tokens);
-    this.#usage = { inputTokens: Math.max(this.#usage.inputTokens, input), outputTokens: Math.max(this.#usage.outputTokens, count(usage.output_tokens)) };
+    const input =
+      count(usage.input_tokens) + count(usage.cache_creation_input_tokens) + count(usage.cache_read_input_tokens);
+    this.#usage = {
+      inputTokens: Math.max(this.#usage.inputTokens, input),
+      outputTokens: Math.max(this.#usage.outputTokens, count(usage.output_tokens)),
+    };
     this.sink.usage(this.#usage);
   }
 }

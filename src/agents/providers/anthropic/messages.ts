@@ -25,15 +25,30 @@ export function toAnthropicMessages(turns: readonly ConversationTurn[]): Message
         const content: ContentBlockParam[] = [];
         for (const r of turn.reasoning) {
           if (r.redactedData !== undefined) content.push({ type: 'redacted_thinking', data: r.redactedData });
-          else if (r.signature !== undefined && r.signature !== '') content.push({ type: 'thinking', thinking: r.text, signature: r.signature });
+          else if (r.signature !== undefined && r.signature !== '')
+            content.push({ type: 'thinking', thinking: r.text, signature: r.signature });
         }
         if (turn.text !== '') content.push({ type: 'text', text: turn.text });
-        for (const call of turn.toolCalls) content.push({ type: 'tool_use', id: call.id, name: call.name, input: replayedArguments(call.argumentsText) });
+        for (const call of turn.toolCalls)
+          content.push({
+            type: 'tool_use',
+            id: call.id,
+            name: call.name,
+            input: replayedArguments(call.argumentsText),
+          });
         push('assistant', content);
         break;
       }
       case 'tool_results':
-        push('user', turn.results.map((r) => ({ type: 'tool_result', tool_use_id: r.toolCallId, content: r.content, ...(r.isError ? { is_error: true } : {}) })));
+        push(
+          'user',
+          turn.results.map((r) => ({
+            type: 'tool_result',
+            tool_use_id: r.toolCallId,
+            content: r.content,
+            ...(r.isError ? { is_error: true } : {}),
+          })),
+        );
         break;
     }
   }
@@ -41,5 +56,9 @@ export function toAnthropicMessages(turns: readonly ConversationTurn[]): Message
 }
 
 export function toAnthropicTools(tools: readonly ToolSpec[]): Tool[] {
-  return tools.map((tool) => ({ name: tool.name, description: tool.description, input_schema: { type: 'object', ...toolParameters(tool) } }));
+  return tools.map((tool) => ({
+    name: tool.name,
+    description: tool.description,
+    input_schema: { type: 'object', ...toolParameters(tool) },
+  }));
 }

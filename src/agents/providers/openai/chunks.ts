@@ -26,7 +26,10 @@ export class ChunkAccumulator {
   add(chunk: unknown): void {
     if (!isRecord(chunk) || !Array.isArray(chunk.choices)) throw malformedStream('a chunk without `choices`');
     if (isRecord(chunk.usage)) {
-      this.#usage = { inputTokens: count(chunk.usage.prompt_tokens), outputTokens: count(chunk.usage.completion_tokens) };
+      this.#usage = {
+        inputTokens: count(chunk.usage.prompt_tokens),
+        outputTokens: count(chunk.usage.completion_tokens),
+      };
       this.sink.usage(this.#usage);
     }
     for (const choice of chunk.choices as unknown[]) {

@@ -20,11 +20,18 @@ export function toChatMessages(system: string, turns: readonly ConversationTurn[
           content: turn.text === '' ? null : turn.text,
           ...(turn.toolCalls.length === 0
             ? {}
-            : { tool_calls: turn.toolCalls.map((call) => ({ id: call.id, type: 'function' as const, function: { name: call.name, arguments: JSON.stringify(replayedArguments(call.argumentsText)) } })) }),
+            : {
+                tool_calls: turn.toolCalls.map((call) => ({
+                  id: call.id,
+                  type: 'function' as const,
+                  function: { name: call.name, arguments: JSON.stringify(replayedArguments(call.argumentsText)) },
+                })),
+              }),
         });
         break;
       case 'tool_results':
-        for (const result of turn.results) messages.push({ role: 'tool', tool_call_id: result.toolCallId, content: result.content });
+        for (const result of turn.results)
+          messages.push({ role: 'tool', tool_call_id: result.toolCallId, content: result.content });
         break;
     }
   }
@@ -32,5 +39,8 @@ export function toChatMessages(system: string, turns: readonly ConversationTurn[
 }
 
 export function toChatTools(tools: readonly ToolSpec[]): ChatCompletionFunctionTool[] {
-  return tools.map((tool) => ({ type: 'function', function: { name: tool.name, description: tool.description, parameters: toolParameters(tool) } }));
+  return tools.map((tool) => ({
+    type: 'function',
+    function: { name: tool.name, description: tool.description, parameters: toolParameters(tool) },
+  }));
 }

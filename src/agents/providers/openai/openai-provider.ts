@@ -2,7 +2,16 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, OpenAI
 import { type AppError } from '../../../errors/index.js';
 import type { LlmProvider, StepRequest, StepResult, StepSink } from '../provider.js';
 import type { ProviderSettings } from '../settings.js';
-import { classifySdkError, consumeStream, fetchCappingRetryAfter, httpFailure, sdkLoggerFor, silentLogger, streamedApiFailure, type ProviderLogger } from '../transport.js';
+import {
+  classifySdkError,
+  consumeStream,
+  fetchCappingRetryAfter,
+  httpFailure,
+  sdkLoggerFor,
+  silentLogger,
+  streamedApiFailure,
+  type ProviderLogger,
+} from '../transport.js';
 import { ChunkAccumulator } from './chunks.js';
 import { toChatMessages, toChatTools } from './messages.js';
 
@@ -66,12 +75,18 @@ export class OpenAiProvider implements LlmProvider {
 
   #classify(err: unknown): unknown {
     // `instanceof` on the generic class yields APIError<any>: the cast restores the declared field types.
-    return classifySdkError(err, { timeout: APIConnectionTimeoutError, connection: APIConnectionError, api: APIError, base: OpenAIError }, this.#settings, (e) => apiFailure(e as APIError));
+    return classifySdkError(
+      err,
+      { timeout: APIConnectionTimeoutError, connection: APIConnectionError, api: APIError, base: OpenAIError },
+      this.#settings,
+      (e) => apiFailure(e as APIError),
+    );
   }
-
 }
 
 /** A status means an HTTP error after the retries; none means an `error` object inside the stream (its type or code says what). */
 function apiFailure(err: APIError): AppError {
-  return err.status === undefined ? streamedApiFailure([err.type, err.code].filter(Boolean).join(' ')) : httpFailure(err.status, err.headers);
+  return err.status === undefined
+    ? streamedApiFailure([err.type, err.code].filter(Boolean).join(' '))
+    : httpFailure(err.status, err.headers);
 }
