@@ -23,7 +23,7 @@ import {
 import type { Config } from '../config/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createHttpApp } from '../http/index.js';
-import { RunManager } from '../runs/index.js';
+import { OrphanRecovery, RunHistory, RunManager } from '../runs/index.js';
 import {
   FlexibleAttemptLimiter,
   SqlConversationStore,
@@ -155,9 +155,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     now,
   });
   live.runs = runs;
-  const interrupted = await runs.recoverOrphans();
+  const history = new RunHistory({ runs: conversations, events });
+  const orphans = new OrphanRecovery({ runs: conversations, events, bus, liveness: backends.liveness, logger, now });
+  const interrupted = await orphans.recover();
   if (interrupted > 0) logger.warn({ interrupted }, 'marked runs left by a stopped instance as interrupted');
-  runs.startOrphanSweeper(config.instanceLeaseMs);
+  orphans.start(config.instanceLeaseMs);
 
   let ownOrigins: readonly string[] = [];
   const gateway = new Gateway(
@@ -175,6 +177,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       auth,
       tickets,
       runs,
+      history,
       bus,
       revocations,
       leases: backends.leases,
@@ -199,6 +202,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       auth,
       tickets,
       runs,
+      history,
       bus,
       conversations,
       jwks: keys.jwks,
@@ -255,6 +259,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       (stopping ??= (async () => {
         clearInterval(cleanup);
         await Promise.all([http.close(), gateway.close()]);
+        orphans.stop();
         await runs.shutdown(config.shutdownGraceMs);
         await backends.close();
         logger.info('agentgate stopped');

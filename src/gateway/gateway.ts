@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AttemptLimiter, AuthService, Principal, RevocationBus, Tickets } from '../auth/index.js';
 import { isAppError } from '../errors/index.js';
 import { SUBPROTOCOL, textOf } from '../protocol/index.js';
-import type { RunManager, UserEventBus } from '../runs/index.js';
+import type { RunHistory, RunManager, UserEventBus } from '../runs/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import { Connection } from './connection.js';
 import type { ConnectionLeases, Lease } from './ports.js';
@@ -33,6 +33,7 @@ export interface GatewayDeps {
   readonly auth: AuthService;
   readonly tickets: Tickets;
   readonly runs: RunManager;
+  readonly history: RunHistory;
   readonly bus: UserEventBus;
   readonly revocations: RevocationBus;
   readonly leases: ConnectionLeases;
@@ -216,9 +217,9 @@ export class Gateway {
 
   private accept(ws: WebSocket, transport: Duplex, principal: Principal, lease: Lease): void {
     const id = lease.connectionId;
-    const { runs, auth, now, telemetry } = this.deps;
+    const { runs, history, auth, now, telemetry } = this.deps;
     const readLog = async (runId: string, afterSeq: number) =>
-      (await runs.eventsAfter(principal.userId, runId, afterSeq)).events;
+      (await history.eventsAfter(principal.userId, runId, afterSeq)).events;
     const conn = new Connection(id, ws, transport, principal, this.deps.logger, this.options, telemetry, readLog);
     const subscribed = this.registry.add(conn);
     telemetry.handshake(101);
@@ -251,7 +252,7 @@ export class Gateway {
 
     // Messages of one connection are handled one at a time, in order, each after the rate limit admits it.
     let chain: Promise<void> = established;
-    const messageDeps = { runs, auth, now, tokenWarnAheadMs: this.tokenWarnAheadMs };
+    const messageDeps = { runs, history, auth, now, tokenWarnAheadMs: this.tokenWarnAheadMs };
     ws.on('message', (data, isBinary) => {
       // Frames still arriving after we closed (a flood in flight) cost nothing more than ws's parsing.
       if (!conn.isOpen) return;

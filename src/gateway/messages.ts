@@ -1,11 +1,12 @@
 import type { AuthService } from '../auth/index.js';
 import { isAppError, type ErrorCode } from '../errors/index.js';
 import { ClientMessageSchema, type ClientMessage } from '../protocol/index.js';
-import type { RunManager } from '../runs/index.js';
+import type { RunHistory, RunManager } from '../runs/index.js';
 import type { Connection } from './connection.js';
 
 export interface MessageDeps {
   readonly runs: RunManager;
+  readonly history: RunHistory;
   readonly auth: AuthService;
   readonly now: () => number;
   readonly tokenWarnAheadMs: number;
@@ -72,7 +73,7 @@ async function resume(
   conn.delivery.beginReplay(runId, afterSeq);
   let stored;
   try {
-    stored = await deps.runs.eventsAfter(conn.userId, runId, afterSeq);
+    stored = await deps.history.eventsAfter(conn.userId, runId, afterSeq);
   } catch (err) {
     conn.delivery.abortReplay(runId);
     throw err;

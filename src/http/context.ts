@@ -2,9 +2,8 @@ import type { FastifyRequest } from 'fastify';
 import { parseBearerHeader, type AuthService, type Principal, type Tickets } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
-import type { RunManager, UserEventBus } from '../runs/index.js';
+import type { ConversationStore, RunHistory, RunManager, UserEventBus } from '../runs/index.js';
 import type { Telemetry } from '../telemetry/index.js';
-import type { ConversationStore } from '../runs/index.js';
 
 /** Everything route handlers need, passed in by the composition root. */
 export interface HttpDeps {
@@ -12,6 +11,8 @@ export interface HttpDeps {
   readonly auth: AuthService;
   readonly tickets: Tickets;
   readonly runs: RunManager;
+  /** Stored runs and their events, scoped by owner. */
+  readonly history: RunHistory;
   /** Live run events for SSE streams. */
   readonly bus: UserEventBus;
   readonly conversations: ConversationStore;

@@ -56,6 +56,26 @@ export function isTerminalEvent(e: { type: string }): boolean {
 export const RUN_STATUSES = ['running', 'completed', 'error', 'cancelled', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-export function statusAfter(terminal: TerminalEventType): RunStatus {
-  return terminal === 'agent_completed' ? 'completed' : terminal === 'agent_error' ? 'error' : 'cancelled';
+/** How a run ended, as its stored status and error code say. */
+export interface RunOutcome {
+  readonly status: Exclude<RunStatus, 'running'>;
+  readonly errorCode: string | null;
+}
+
+/**
+ * The one mapping from a terminal event to the run's status: the executor, orphan recovery, the SDK and the page
+ * all read a run's end through it. `agent_error` with code `interrupted` (the server stopped) is `interrupted`;
+ * undefined for an event that is not terminal.
+ */
+export function outcomeOf(event: RunEventBody): RunOutcome | undefined {
+  switch (event.type) {
+    case 'agent_completed':
+      return { status: 'completed', errorCode: null };
+    case 'run_cancelled':
+      return { status: 'cancelled', errorCode: null };
+    case 'agent_error':
+      return { status: event.code === 'interrupted' ? 'interrupted' : 'error', errorCode: event.code };
+    default:
+      return undefined;
+  }
 }

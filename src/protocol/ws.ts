@@ -8,6 +8,8 @@ export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
 const clientId = z.string().min(1).max(128).optional();
 
 export const ON_BUSY = ['enqueue', 'interrupt', 'reject'] as const;
+/** What a user_message does when its thread already has a run in progress (default `enqueue`). */
+export type OnBusy = (typeof ON_BUSY)[number];
 
 /** Client → server messages. */
 export const ClientMessageSchema = z.discriminatedUnion('type', [

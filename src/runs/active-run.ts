@@ -1,4 +1,5 @@
-import type { RunContext } from '../agents/index.js';
+import { randomUUID } from 'node:crypto';
+import type { RunContext, ToolOutcome } from '../agents/index.js';
 import type { RunEvent, RunEventBody } from '../protocol/index.js';
 import { SeqTakenError, type EventLog, type UserEventBus } from './ports.js';
 
@@ -30,14 +31,12 @@ export const MAX_EVENTS_PER_WRITE = 500;
  * the burst in one write too. After the terminal event every emit is ignored.
  */
 export class ActiveRun {
-  readonly controller = new AbortController();
-  /** When the agent started (queue time is not run time); set by markStarted(). */
-  startedAt: number;
+  private readonly controller = new AbortController();
+  private startedAtMs: number;
   /** Tool calls started and not yet completed: closed with an error if the run ends first. */
-  readonly openToolCalls = new Map<string, { tool: string; startedAt: number }>();
-  toolCallCount = 0;
-  /** Highest seq stored and delivered. */
-  deliveredSeq = 0;
+  private readonly openToolCalls = new Map<string, { tool: string; startedAt: number }>();
+  private toolCalls = 0;
+  private lastDeliveredSeq = 0;
   private ended = false;
   private storageFailed = false;
   /** Another instance wrote this seq: it decided the run was orphaned and ended it, so nothing more is ours to send. */
@@ -55,11 +54,21 @@ export class ActiveRun {
     private readonly now: () => number,
     private readonly onStoreError: (err: unknown, event: RunEvent) => void,
   ) {
-    this.startedAt = now();
+    this.startedAtMs = now();
+  }
+
+  /** When the agent started (queue time is not run time): set by markStarted(). */
+  get startedAt(): number {
+    return this.startedAtMs;
+  }
+
+  /** Highest seq stored and delivered. */
+  get deliveredSeq(): number {
+    return this.lastDeliveredSeq;
   }
 
   markStarted(): void {
-    this.startedAt = this.now();
+    this.startedAtMs = this.now();
   }
 
   get signal(): AbortSignal {
@@ -82,6 +91,37 @@ export class ActiveRun {
   emit(body: RunEventBody): void {
     if (this.ended) return;
     this.enqueue(body, false);
+  }
+
+  /** Counts one more tool call; returns how many the run has asked for. */
+  countToolCall(): number {
+    return ++this.toolCalls;
+  }
+
+  /** Emits tool_executing under a new toolCallId, open until completeToolCall() or the end of the run. */
+  beginToolCall(tool: string, args: unknown): string {
+    const toolCallId = `call_${randomUUID()}`;
+    this.openToolCalls.set(toolCallId, { tool, startedAt: this.now() });
+    this.emit({ type: 'tool_executing', toolCallId, tool, args });
+    return toolCallId;
+  }
+
+  /**
+   * Emits tool_completed for an open call. False when the call is no longer open: the run ended meanwhile and
+   * end() already closed it.
+   */
+  completeToolCall(toolCallId: string, outcome: ToolOutcome): boolean {
+    const call = this.openToolCalls.get(toolCallId);
+    if (call === undefined) return false;
+    this.openToolCalls.delete(toolCallId);
+    const durationMs = this.now() - call.startedAt;
+    const { tool } = call;
+    this.emit(
+      outcome.ok
+        ? { type: 'tool_completed', toolCallId, tool, result: outcome.result, durationMs }
+        : { type: 'tool_completed', toolCallId, tool, error: outcome.error, durationMs },
+    );
+    return true;
   }
 
   /** Emits the terminal event and resolves once every event is stored and delivered. */
@@ -129,7 +169,7 @@ export class ActiveRun {
       const events = batch.map((p, i) => this.stamp(p, this.deliveredSeq + 1 + i));
       try {
         await this.log.append(events);
-        this.deliveredSeq += events.length;
+        this.lastDeliveredSeq += events.length;
         for (const event of events) this.bus.publish(this.context.userId, event);
         return;
       } catch (err) {
@@ -142,7 +182,7 @@ export class ActiveRun {
     const terminal = batch.find((p) => p.terminal);
     if (terminal === undefined) return;
     const event = this.stamp(terminal, this.deliveredSeq + 1);
-    this.deliveredSeq = event.seq;
+    this.lastDeliveredSeq = event.seq;
     this.bus.publish(this.context.userId, event);
   }
 

@@ -1,7 +1,7 @@
 import { isTerminalEvent, type RunEvent } from '../protocol/index.js';
 import type { UserEventBus } from './ports.js';
 import { RunDelivery } from './run-delivery.js';
-import type { RunManager } from './run-manager.js';
+import type { RunHistory } from './run-history.js';
 
 /** Where a followed run's events go. */
 export interface RunSink {
@@ -17,7 +17,7 @@ export interface RunSink {
  */
 export async function followRun(
   deps: {
-    readonly runs: RunManager;
+    readonly history: RunHistory;
     readonly bus: UserEventBus;
     readonly logger: { warn(details: object, message: string): void };
   },
@@ -26,9 +26,9 @@ export async function followRun(
   afterSeq: number,
   sink: RunSink,
 ): Promise<() => void> {
-  await deps.runs.getRun(userId, runId);
+  await deps.history.getRun(userId, runId);
   let done = false;
-  const readLog = async (id: string, after: number) => (await deps.runs.eventsAfter(userId, id, after)).events;
+  const readLog = async (id: string, after: number) => (await deps.history.eventsAfter(userId, id, after)).events;
   const delivery = new RunDelivery(
     (event) => {
       if (done) return;
@@ -53,7 +53,7 @@ export async function followRun(
   try {
     await subscription.ready;
     delivery.beginReplay(runId, afterSeq);
-    const { events, run } = await deps.runs.eventsAfter(userId, runId, afterSeq);
+    const { events, run } = await deps.history.eventsAfter(userId, runId, afterSeq);
     delivery.finishReplay(runId, events);
     // Ended before anything after afterSeq (or without a stored terminal event): nothing more will come.
     if (run.status !== 'running') finish();

@@ -17,8 +17,12 @@ export type {
   UserEventBus,
   UserEventListener,
 } from './ports.js';
-export { IDEMPOTENCY_WINDOW_MS, RunManager } from './run-manager.js';
-export type { RunLimits, RunManagerDeps, Submission } from './run-manager.js';
+export { RunManager } from './run-manager.js';
+export type { RunManagerDeps, Submission } from './run-manager.js';
+export type { RunLimits } from './run-executor.js';
+export { IDEMPOTENCY_WINDOW_MS } from './submissions.js';
+export { OrphanRecovery } from './orphan-recovery.js';
+export { RunHistory } from './run-history.js';
 export { RunDelivery } from './run-delivery.js';
 export { followRun } from './follow-run.js';
 export type { RunSink } from './follow-run.js';

@@ -128,8 +128,7 @@ describe('ActiveRun', () => {
   it('closes tool calls left open when the run ends', async () => {
     const { run, log } = setup([]);
     run.emit({ type: 'agent_started' });
-    run.openToolCalls.set('c1', { tool: 'wait', startedAt: Date.now() });
-    run.emit({ type: 'tool_executing', toolCallId: 'c1', tool: 'wait', args: {} });
+    const toolCallId = run.beginToolCall('wait', {});
     await run.end({ type: 'run_cancelled' });
     expect(log.stored.map((e) => e.type)).toEqual([
       'agent_started',
@@ -137,6 +136,6 @@ describe('ActiveRun', () => {
       'tool_completed',
       'run_cancelled',
     ]);
-    expect(log.stored[2]).toMatchObject({ toolCallId: 'c1', error: { code: 'aborted' } });
+    expect(log.stored[2]).toMatchObject({ toolCallId, error: { code: 'aborted' } });
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
-import { RunManager, type RunStore } from '../../src/runs/index.js';
+import { OrphanRecovery, type RunStore } from '../../src/runs/index.js';
 import {
   MemoryUserEventBus,
   openSqlite,
@@ -26,13 +26,13 @@ const conversations = new SqlConversationStore(db);
 const events = new SqlEventLog(db);
 const iso = () => new Date().toISOString();
 
-/** An instance that sees only itself as alive, sharing one database with the others. */
+/** The orphan recovery of an instance that sees only itself as alive, sharing one database with the others. */
 function instance(
   bus = new MemoryUserEventBus(),
   liveness = new SoleInstanceLiveness(randomUUID()),
   runs: RunStore = conversations,
-): RunManager {
-  return new RunManager(runManagerDeps(db, { conversations, runs, events, bus, liveness }));
+): OrphanRecovery {
+  return new OrphanRecovery(runManagerDeps(db, { conversations, runs, events, bus, liveness }));
 }
 
 /** A run left `running` by a dead instance, with an open tool call. */
@@ -91,7 +91,7 @@ describe('orphaned runs', () => {
     };
     const sweepers = [instance(bus, undefined, stale), instance(bus), instance(bus)];
     // Repeated rounds too: a sweep that listed a run before another ended it must not end it again.
-    for (let round = 0; round < 3; round++) await Promise.all(sweepers.map((s) => s.recoverOrphans()));
+    for (let round = 0; round < 3; round++) await Promise.all(sweepers.map((s) => s.recover()));
     for (const o of orphans) {
       const log = await events.list(o.runId, 0);
       expect(verifyRunEvents(log)).toEqual([]);
@@ -105,7 +105,6 @@ describe('orphaned runs', () => {
       // What was announced is exactly what was stored after seq 2, once each.
       expect(announced.filter((e) => e.runId === o.runId)).toEqual(log.slice(2));
     }
-    await Promise.all(sweepers.map((s) => s.shutdown()));
   });
 
   it('a run whose instance is alive is left alone', async () => {
@@ -113,8 +112,7 @@ describe('orphaned runs', () => {
     const manager = instance(new MemoryUserEventBus(), liveness);
     const o = await orphan();
     await db.updateTable('runs').set({ instance_id: liveness.instanceId }).where('id', '=', o.runId).execute();
-    expect(await manager.recoverOrphans()).toBe(0);
+    expect(await manager.recover()).toBe(0);
     expect(await conversations.getRun(o.userId, o.runId)).toMatchObject({ status: 'running' });
-    await manager.shutdown();
   });
 });

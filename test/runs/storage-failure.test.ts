@@ -4,8 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunEvent, ServerMessage } from '../../src/protocol/index.js';
-import { RunManager, type ConversationStore, type MessageRecord } from '../../src/runs/index.js';
-import { MemoryUserEventBus, openSqlite, SqlConversationStore, SqlUserStore } from '../../src/storage/index.js';
+import { RunHistory, RunManager, type ConversationStore, type MessageRecord } from '../../src/runs/index.js';
+import {
+  MemoryUserEventBus,
+  openSqlite,
+  SqlConversationStore,
+  SqlEventLog,
+  SqlUserStore,
+} from '../../src/storage/index.js';
 import { runManagerDeps } from './run-manager-deps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-storage-failure-'));
@@ -63,8 +69,9 @@ describe('a run whose storage fails', () => {
     expect(last).toMatchObject({ type: 'agent_error', code: 'service_unavailable' });
     expect(seen.some((e) => e.type === 'agent_completed')).toBe(false);
     expect(seen.map((e) => e.seq)).toEqual(seen.map((_, i) => i + 1));
-    expect(await runs.getRun(userId, runId)).toMatchObject({ status: 'error', errorCode: 'service_unavailable' });
-    const { events } = await runs.eventsAfter(userId, runId, 0);
+    const history = new RunHistory({ runs: sql, events: new SqlEventLog(db) });
+    expect(await history.getRun(userId, runId)).toMatchObject({ status: 'error', errorCode: 'service_unavailable' });
+    const { events } = await history.eventsAfter(userId, runId, 0);
     expect(events).toEqual(seen);
   });
 });

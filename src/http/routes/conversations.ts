@@ -9,7 +9,7 @@ import { parseInput } from '../errors.js';
 const IdParams = z.object({ id: z.string().min(1).max(128) });
 
 export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  const { auth, conversations, runs } = deps;
+  const { auth, conversations, runs, history } = deps;
 
   app.get('/threads', async (request) => {
     const principal = await requirePrincipal(request, auth);
@@ -21,7 +21,7 @@ export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const { id } = parseInput(IdParams, request.params);
     const thread = await conversations.getThread(principal.userId, id);
     if (thread === undefined) throw notFound('thread');
-    const threadRuns = await runs.listRuns(principal.userId, id);
+    const threadRuns = await history.listRuns(principal.userId, id);
     return {
       thread: {
         ...toSummary(thread),
@@ -55,7 +55,7 @@ export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const principal = await requirePrincipal(request, auth);
     const { id } = parseInput(IdParams, request.params);
     const { after } = parseInput(RunEventsQuery, request.query);
-    const { events, run } = await runs.eventsAfter(principal.userId, id, after);
+    const { events, run } = await history.eventsAfter(principal.userId, id, after);
     return { runId: run.id, status: run.status, events };
   });
 

@@ -19,7 +19,7 @@ type Format = z.infer<typeof StreamQuery>['format'];
 
 /** Server-Sent Events: a run as a resumable stream (`GET /runs/:id/stream`), and AG-UI (`POST /agui`). */
 export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  const { auth, runs } = deps;
+  const { auth, runs, history } = deps;
   // Streams follow runs that may last minutes: at shutdown they end at once (clients resume elsewhere with
   // Last-Event-ID), so closing the server does not wait for them.
   const open = new Set<SseResponse>();
@@ -35,14 +35,14 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     // A reconnecting EventSource sends Last-Event-ID; it wins over ?after.
     const header = request.headers['last-event-id'];
     const afterSeq = header === undefined ? (query.after ?? 0) : parseInput(LastEventId, header);
-    await runs.getRun(principal.userId, id);
+    await history.getRun(principal.userId, id);
     await stream(request, reply, deps, open, principal.userId, id, afterSeq, query.format);
   });
 
   app.post('/agui', async (request, reply) => {
     const principal = await requirePrincipal(request, auth);
     const input = parseRunAgentInput(request.body);
-    const existing = await runs.getRun(principal.userId, input.runId).catch(() => undefined);
+    const existing = await history.getRun(principal.userId, input.runId).catch(() => undefined);
     // The same runId again (a client retrying its POST) streams the run it started, from the beginning.
     if (existing === undefined) {
       await runs.submit(principal.userId, {
@@ -72,7 +72,7 @@ async function stream(
   // AG-UI events depend on what came before (an open text message): replay the earlier events through the mapper.
   const mapper = format === 'agui' ? new AguiMapper() : undefined;
   if (mapper !== undefined && afterSeq > 0)
-    mapper.prime((await deps.runs.eventsAfter(userId, runId, 0)).events.filter((e) => e.seq <= afterSeq));
+    mapper.prime((await deps.history.eventsAfter(userId, runId, 0)).events.filter((e) => e.seq <= afterSeq));
 
   reply.hijack();
   let stop: (() => void) | undefined;
@@ -89,7 +89,7 @@ async function stream(
   open.add(sse);
   const toWire = (event: RunEvent): readonly unknown[] => (mapper === undefined ? [event] : mapper.map(event));
   try {
-    stop = await followRun({ runs: deps.runs, bus: deps.bus, logger: request.log }, userId, runId, afterSeq, {
+    stop = await followRun({ history: deps.history, bus: deps.bus, logger: request.log }, userId, runId, afterSeq, {
       event: (event) => sse.send(event.seq, toWire(event)),
       end: () => sse.end(),
     });

@@ -1,0 +1,157 @@
+import type { Logger } from 'pino';
+import { raceAbort, type Agent, type ToolRegistry } from '../agents/index.js';
+import { isAppError } from '../errors/index.js';
+import { outcomeOf, type RunEventBody } from '../protocol/index.js';
+import type { Telemetry } from '../telemetry/index.js';
+import type { ActiveRun } from './active-run.js';
+import { createAgentIO } from './agent-io.js';
+import { newId } from './ids.js';
+import type { ConversationStore, InstanceLiveness, RunStore } from './ports.js';
+
+export interface RunLimits {
+  readonly maxPerUser: number;
+  readonly maxDurationMs: number;
+  readonly maxToolCalls: number;
+}
+
+export interface RunExecutorDeps {
+  readonly conversations: ConversationStore;
+  readonly runs: RunStore;
+  readonly liveness: InstanceLiveness;
+  readonly agent: Agent;
+  readonly tools: ToolRegistry;
+  readonly limits: RunLimits;
+  readonly telemetry: Telemetry;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+/** What the agent answers: the user's message, stored under `messageId`. */
+export interface RunInput {
+  readonly text: string;
+  readonly messageId: string;
+  /** The run created its thread, so there is no history to read. */
+  readonly newThread: boolean;
+}
+
+/** How often a run waiting for an earlier run of its thread on another instance looks again. */
+const THREAD_POLL_MS = 100;
+
+/**
+ * Executes one accepted run: agent_started, the agent with its tools under the run's limits, then exactly one
+ * terminal event and the stored status that event stands for (outcomeOf). Never throws: every failure becomes the
+ * terminal event, with a stable code.
+ */
+export class RunExecutor {
+  constructor(private readonly deps: RunExecutorDeps) {}
+
+  async execute(run: ActiveRun, input: RunInput): Promise<void> {
+    const { runId, threadId, userId } = run.context;
+    const { agent, conversations, limits, now } = this.deps;
+    const log = this.deps.logger.child({ runId, threadId, userId });
+    await this.waitForEarlierRunsElsewhere(run).catch((err: unknown) =>
+      log.warn({ err }, 'could not check for earlier runs on other instances'),
+    );
+    run.markStarted();
+    run.emit({ type: 'agent_started', agent: agent.name });
+    const timer = setTimeout(() => run.stop('timeout'), limits.maxDurationMs);
+    let terminal: RunEventBody;
+    try {
+      // Cancelled while queued: end at once, never start the agent.
+      run.signal.throwIfAborted();
+      const history = input.newThread
+        ? []
+        : (await storing(conversations.listMessages(userId, threadId)))
+            .filter((m) => m.id !== input.messageId && m.runId !== runId)
+            .map((m) => ({ role: m.role, text: m.text }));
+      const io = createAgentIO(run, this.deps.tools, limits.maxToolCalls);
+      const result = await raceAbort(
+        agent.run({ context: run.context, text: input.text, history, signal: run.signal }, io),
+        run.signal,
+      );
+      terminal = {
+        type: 'agent_completed',
+        text: result.text,
+        durationMs: now() - run.startedAt,
+        ...(result.usage ? { usage: result.usage } : {}),
+      };
+      const answer = { id: newId(), threadId, userId, role: 'assistant', text: result.text, runId } as const;
+      await storing(conversations.addMessage({ ...answer, createdAt: new Date(now()).toISOString() }));
+    } catch (err) {
+      terminal = this.failure(run, err, log);
+    } finally {
+      clearTimeout(timer);
+    }
+    const { status, errorCode } = outcomeOf(terminal)!;
+    try {
+      await run.end(terminal);
+      await this.deps.runs.finishRun(runId, status, errorCode, new Date(now()).toISOString());
+    } catch (err) {
+      log.error({ err }, 'run could not be finished in storage');
+    }
+    const durationMs = now() - run.startedAt;
+    this.deps.telemetry.runEnded(status, durationMs);
+    log.info({ status, events: run.deliveredSeq, durationMs }, 'run ended');
+  }
+
+  /**
+   * The ThreadQueue orders a thread's runs on this instance; this waits for earlier runs of the thread that other
+   * instances accepted (runs are ordered by creation). Ends early when the run is cancelled.
+   */
+  private async waitForEarlierRunsElsewhere(run: ActiveRun): Promise<void> {
+    const { userId, threadId, runId } = run.context;
+    const { liveness } = this.deps;
+    while (!liveness.alone && !run.signal.aborted) {
+      const ofThread = (await this.deps.runs.listActive(userId)).filter((r) => r.threadId === threadId);
+      const position = ofThread.findIndex((r) => r.id === runId);
+      if (ofThread.slice(0, Math.max(0, position)).every((r) => r.instanceId === liveness.instanceId)) return;
+      await new Promise((r) => setTimeout(r, THREAD_POLL_MS));
+    }
+  }
+
+  /** The terminal event for a run that did not complete: why it was stopped, else what failed. */
+  private failure(run: ActiveRun, err: unknown, log: Logger): RunEventBody {
+    switch (run.stopReason()) {
+      case 'cancelled':
+        return { type: 'run_cancelled' };
+      case 'timeout':
+        return {
+          type: 'agent_error',
+          code: 'run_timeout',
+          message: `The run took longer than ${this.deps.limits.maxDurationMs} ms.`,
+        };
+      case 'shutdown':
+        return {
+          type: 'agent_error',
+          code: 'interrupted',
+          message: 'The server stopped while this run was in progress.',
+        };
+      case undefined:
+        break;
+    }
+    if (err instanceof StorageFailure) {
+      log.error({ err: err.cause }, 'run could not read or store its conversation');
+      return {
+        type: 'agent_error',
+        code: 'service_unavailable',
+        message: 'The conversation could not be read or stored right now: send the message again shortly.',
+      };
+    }
+    if (isAppError(err)) return { type: 'agent_error', code: err.code, message: err.message };
+    log.error({ err }, 'agent failed');
+    return { type: 'agent_error', code: 'agent_failed', message: 'The agent failed while answering.' };
+  }
+}
+
+/** The run's own storage failed (not the agent): the run ends `service_unavailable`, never `agent_failed`. */
+class StorageFailure extends Error {
+  override readonly name = 'StorageFailure';
+}
+
+async function storing<T>(operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (err) {
+    throw new StorageFailure('conversation storage failed', { cause: err });
+  }
+}
