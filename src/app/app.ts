@@ -21,6 +21,7 @@ import {
   type UserStore,
 } from '../auth/index.js';
 import type { Config } from '../config/index.js';
+import { WS_PATH } from '../protocol/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createHttpApp } from '../http/index.js';
 import { OrphanRecovery, RunHistory, RunManager } from '../runs/index.js';
@@ -164,7 +165,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   let ownOrigins: readonly string[] = [];
   const gateway = new Gateway(
     {
-      path: '/ws',
+      path: WS_PATH,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       maxMessageBytes: config.maxMessageBytes,
       maxConnectionsPerUser: config.gatewayLimits.maxConnectionsPerUser,
@@ -206,7 +207,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       bus,
       conversations,
       jwks: keys.jwks,
-      webSocketUrl: () => `${publicUrl.replace(/^http/, 'ws')}/ws`,
+      webSocketUrl: () => `${publicUrl.replace(/^http/, 'ws')}${WS_PATH}`,
       readiness: {
         ...backends.readiness,
         // A real store call through the circuit breaker: while the circuit is open this fails fast, and once it

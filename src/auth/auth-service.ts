@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AppError } from '../errors/index.js';
-import type { AuthResponse, LoginBody, PublicUser, RegisterBody } from '../protocol/index.js';
+import type { AuthResponse, AuthStatsResponse, LoginBody, PublicUser, RegisterBody } from '../protocol/index.js';
 import type { AccessClaims, AccessTokens } from './access-tokens.js';
 import type { DependencyGuard } from './dependency-guard.js';
 import { normalizeEmail } from './emails.js';
@@ -176,7 +176,7 @@ export class AuthService {
     return deleted;
   }
 
-  async stats(): Promise<Record<string, unknown>> {
+  async stats(): Promise<AuthStatsResponse> {
     const now = this.deps.now();
     const sessions = await this.deps.tokens.stats(new Date(now).toISOString());
     return {

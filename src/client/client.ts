@@ -1,13 +1,19 @@
-import type {
-  AuthResponse,
-  SUBPROTOCOL as PROTOCOL_SUBPROTOCOL,
-  PublicUser,
-  RunEvent,
-  ServerMessage,
-  ThreadMessage,
-  ThreadSummary,
-  TicketResponse,
-} from '../protocol/index.js';
+import {
+  BEARER_SUBPROTOCOL_PREFIX,
+  SUBPROTOCOL,
+  WS_PATH,
+  type AuthResponse,
+  type MessagesResponse,
+  type PublicUser,
+  type RunEvent,
+  type RunEventsResponse,
+  type ServerMessage,
+  type ThreadMessage,
+  type ThreadSummary,
+  type ThreadsResponse,
+  type TicketResponse,
+  type UserMessage,
+} from '../protocol/wire/index.js';
 import { Connection, type Dialed, type Established } from './connection.js';
 import { ClientError, isClientError } from './errors.js';
 import { isRunEvent } from './frames.js';
@@ -28,19 +34,13 @@ import type {
 } from './types.js';
 
 /** The SDK's one subprotocol (the server answers with it, never with the bearer entry beside it). */
-export const SUBPROTOCOL: typeof PROTOCOL_SUBPROTOCOL = 'agentgate.v1';
+export { SUBPROTOCOL };
 const DEFAULT_RECONNECT = { initialDelayMs: 500, maxDelayMs: 15_000, maxAttempts: 20 };
 /** A user_message answered `service_unavailable` (another instance holds its id) is sent again this often. */
 const BUSY_RETRIES = 3;
 
 interface Outgoing {
-  readonly message: {
-    type: 'user_message';
-    id: string;
-    text: string;
-    threadId?: string;
-    onBusy?: 'enqueue' | 'interrupt' | 'reject';
-  };
+  readonly message: UserMessage & { id: string };
   readonly handle: RunHandleImpl;
   /** How many sockets it was sent on: a repeat's run may have gone on unseen. */
   sends: number;
@@ -147,24 +147,17 @@ export class AgentgateClient {
   // data
 
   async threads(): Promise<ThreadSummary[]> {
-    return (await this.session.authed<{ threads: ThreadSummary[] }>('GET', '/threads')).threads;
+    return (await this.session.authed<ThreadsResponse>('GET', '/threads')).threads;
   }
 
   async messages(threadId: string): Promise<ThreadMessage[]> {
-    return (
-      await this.session.authed<{ messages: ThreadMessage[] }>(
-        'GET',
-        `/threads/${encodeURIComponent(threadId)}/messages`,
-      )
-    ).messages;
+    return (await this.session.authed<MessagesResponse>('GET', `/threads/${encodeURIComponent(threadId)}/messages`))
+      .messages;
   }
 
   async runEvents(runId: string, after = 0): Promise<RunEvent[]> {
     return (
-      await this.session.authed<{ events: RunEvent[] }>(
-        'GET',
-        `/runs/${encodeURIComponent(runId)}/events?after=${after}`,
-      )
+      await this.session.authed<RunEventsResponse>('GET', `/runs/${encodeURIComponent(runId)}/events?after=${after}`)
     ).events;
   }
 
@@ -299,14 +292,17 @@ export class AgentgateClient {
     if (method === 'bearer')
       return { socket: this.createSocket(url, undefined, { authorization: `Bearer ${token}` }), token };
     if (method === 'subprotocol')
-      return { socket: this.createSocket(url, [SUBPROTOCOL, `bearer.${token}`], undefined), token };
+      return {
+        socket: this.createSocket(url, [SUBPROTOCOL, `${BEARER_SUBPROTOCOL_PREFIX}${token}`], undefined),
+        token,
+      };
     let ticket: TicketResponse;
     try {
-      ticket = await this.http.call<TicketResponse>('POST', '/ws/ticket', { token, body: {} });
+      ticket = await this.http.call<TicketResponse>('POST', `${WS_PATH}/ticket`, { token, body: {} });
     } catch (err) {
       if (!isClientError(err) || err.code !== 'token_expired') throw err;
       token = await this.session.freshToken(token);
-      ticket = await this.http.call<TicketResponse>('POST', '/ws/ticket', { token, body: {} });
+      ticket = await this.http.call<TicketResponse>('POST', `${WS_PATH}/ticket`, { token, body: {} });
     }
     // The socket lives no longer than the token that asked for the ticket.
     return {
@@ -321,7 +317,7 @@ export class AgentgateClient {
       this.options.baseUrl === ''
         ? ((globalThis as { location?: { origin?: string } }).location?.origin ?? '')
         : this.options.baseUrl;
-    return `${base.replace(/\/+$/, '').replace(/^http/, 'ws')}/ws`;
+    return `${base.replace(/\/+$/, '').replace(/^http/, 'ws')}${WS_PATH}`;
   }
 
   private onEstablished(message: Established): void {

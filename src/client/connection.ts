@@ -1,4 +1,4 @@
-import type { ClientMessage, ServerMessage } from '../protocol/index.js';
+import type { ClientMessage, ServerMessage } from '../protocol/wire/index.js';
 import { backoffDelay } from './backoff.js';
 import { ClientError, closeRuleOf, type CloseRule } from './errors.js';
 import { parseFrame } from './frames.js';

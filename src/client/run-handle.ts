@@ -1,6 +1,5 @@
-import type { RunEvent } from '../protocol/index.js';
+import { isTerminalEvent, type RunEvent } from '../protocol/wire/index.js';
 import type { ClientError } from './errors.js';
-import { isTerminal } from './frames.js';
 import type { RunHandle, TerminalEvent } from './types.js';
 
 /**
@@ -60,7 +59,7 @@ export class RunHandleImpl implements RunHandle {
       this.early.delete(next.seq);
       this.events.push(next);
       this.cursor = next.seq;
-      if (isTerminal(next)) {
+      if (isTerminalEvent(next)) {
         this.finished = true;
         this.early.clear();
         this.settleDone.resolve(next as TerminalEvent);

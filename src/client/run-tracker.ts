@@ -1,6 +1,5 @@
-import type { ActiveRun, RunEvent } from '../protocol/index.js';
+import { isTerminalEvent, type ActiveRun, type RunEvent } from '../protocol/wire/index.js';
 import { ClientError } from './errors.js';
-import { isTerminal } from './frames.js';
 import type { RunHandleImpl } from './run-handle.js';
 
 /** How many finished runs keep their events in memory (for follow()); older ones are read over HTTP again. */
@@ -55,7 +54,7 @@ export class RunTracker {
     if (event.seq !== run.lastSeq + 1) return this.resume(run);
     run.lastSeq = event.seq;
     run.events.push(event);
-    if (isTerminal(event)) this.retire(run);
+    if (isTerminalEvent(event)) this.retire(run);
     this.deps.emit(event);
     for (const handle of run.handles) {
       handle.offer(event);

@@ -1,4 +1,4 @@
-import type { AuthResponse, PublicUser } from '../protocol/index.js';
+import type { AuthResponse, PublicUser } from '../protocol/wire/index.js';
 import { ClientError } from './errors.js';
 import type { HttpApi } from './http.js';
 

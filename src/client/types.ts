@@ -1,11 +1,18 @@
-import type { ActiveRun, ChatMessage, PublicUser, RunEvent, ThreadMessage, ThreadSummary } from '../protocol/index.js';
+import type {
+  ActiveRun,
+  AuthMethod,
+  ChatMessage,
+  OnBusy,
+  PublicUser,
+  RunEvent,
+  TerminalEvent,
+  ThreadMessage,
+  ThreadSummary,
+} from '../protocol/wire/index.js';
 import type { ClientError } from './errors.js';
 
-export type { ActiveRun, ChatMessage, PublicUser, RunEvent, ThreadMessage };
+export type { ActiveRun, AuthMethod, ChatMessage, PublicUser, RunEvent, TerminalEvent, ThreadMessage };
 export type Thread = ThreadSummary;
-
-/** The terminal events: a run's last event, always exactly one. */
-export type TerminalEvent = Extract<RunEvent, { type: 'agent_completed' | 'agent_error' | 'run_cancelled' }>;
 
 /** A `message_added` announcement: a user message accepted on any connection of this user. */
 export interface MessageAdded {
@@ -38,8 +45,6 @@ export interface HandshakeRefusal {
 }
 
 export type WebSocketConstructorLike = new (url: string, protocols?: string | string[]) => WebSocketLike;
-
-export type AuthMethod = 'ticket' | 'bearer' | 'subprotocol';
 
 export interface ReconnectOptions {
   /** The first retry waits about this long (default 500 ms); each further one twice as long, jittered. */
@@ -86,7 +91,7 @@ export type StateListener = (state: ConnectionState, detail?: StateDetail) => vo
 
 export interface RunOptions {
   readonly threadId?: string;
-  readonly onBusy?: 'enqueue' | 'interrupt' | 'reject';
+  readonly onBusy?: OnBusy;
   /**
    * Aborting before the server accepted the message withdraws it (the handle fails with `aborted`) when it was not
    * sent yet; otherwise it cancels the run, which then ends `run_cancelled`.

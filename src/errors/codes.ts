@@ -1,6 +1,7 @@
 /**
- * The one table of stable error codes. Each code has exactly one HTTP status; codes that can end a
- * WebSocket connection also have a close code. Clients branch on `code`, never on `message`.
+ * The one table of stable error codes (docs/PROTOCOL.md "Error codes", kept in sync by a test). Each code has
+ * exactly one HTTP status; `runOnly` codes only ever end a run (`agent_error`). Clients branch on `code`, never on
+ * `message`.
  */
 export const ERROR_CODES = {
   invalid_request: { http: 400, doc: 'The body, query or parameters failed validation.' },
@@ -28,56 +29,41 @@ export const ERROR_CODES = {
   too_many_connections: { http: 429, doc: 'The user already holds MAX_CONNECTIONS_PER_USER open WebSockets.' },
   internal_error: { http: 500, doc: 'An unexpected server error; it was logged.' },
   service_unavailable: { http: 503, doc: 'A dependency (database, cache) is not answering.' },
-  run_timeout: { http: 500, doc: 'The run exceeded its maximum duration.' },
-  tool_limit_exceeded: { http: 500, doc: 'The run exceeded its maximum number of tool calls.' },
-  agent_failed: { http: 500, doc: 'The agent failed while producing its answer.' },
-  interrupted: { http: 500, doc: 'The server stopped while the run was in progress.' },
+  run_timeout: { http: 500, doc: 'The run exceeded its maximum duration.', runOnly: true },
+  tool_limit_exceeded: { http: 500, doc: 'The run exceeded its maximum number of tool calls.', runOnly: true },
+  agent_failed: { http: 500, doc: 'The agent failed while producing its answer.', runOnly: true },
+  interrupted: { http: 500, doc: 'The server stopped while the run was in progress.', runOnly: true },
   llm_unavailable: {
     http: 503,
     doc: 'The model API could not be reached, or kept failing (5xx, overloaded), after LLM_MAX_RETRIES retries.',
+    runOnly: true,
   },
   llm_rate_limited: {
     http: 429,
     doc: 'The model API kept answering 429 after LLM_MAX_RETRIES retries, or asked to wait longer than LLM_TIMEOUT_MS.',
+    runOnly: true,
   },
   llm_timeout: {
     http: 504,
     doc: 'The model API did not answer, or its stream stalled, for longer than LLM_TIMEOUT_MS.',
+    runOnly: true,
   },
-  llm_bad_response: { http: 502, doc: 'The model API sent a malformed or truncated stream.' },
+  llm_bad_response: { http: 502, doc: 'The model API sent a malformed or truncated stream.', runOnly: true },
   llm_request_rejected: {
     http: 502,
-    doc: 'The model API refused the request: bad credentials, unknown model, or a request it cannot serve (such as too long a conversation).',
+    doc: 'The model API refused the request: bad credentials, unknown model, or a request it cannot serve, such as too long a conversation.',
+    runOnly: true,
   },
-  llm_step_limit: { http: 500, doc: 'The model was still calling tools after LLM_MAX_STEPS steps.' },
+  llm_step_limit: { http: 500, doc: 'The model was still calling tools after LLM_MAX_STEPS steps.', runOnly: true },
   token_budget_exceeded: {
     http: 429,
     doc: 'The user has used the token budget (LLM_TOKEN_BUDGET_PER_USER) of the current window; the message says when it resets.',
+    runOnly: true,
   },
-} as const satisfies Record<string, { http: number; doc: string }>;
+} as const satisfies Record<string, { http: number; doc: string; runOnly?: true }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export function httpStatusOf(code: ErrorCode): number {
   return ERROR_CODES[code].http;
 }
-
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
-}
-
-/** WebSocket close codes the server uses, with the reasons written on the wire (see docs/PROTOCOL.md). */
-export const CLOSE = {
-  normal: { code: 1000, reason: 'normal' },
-  shuttingDown: { code: 1001, reason: 'server shutting down' },
-  binaryFrame: { code: 1003, reason: 'binary frames are not supported' },
-  rateLimited: { code: 1008, reason: 'rate limit exceeded' },
-  tooManyConnections: { code: 1008, reason: 'too many concurrent connections' },
-  sessionRevoked: { code: 1008, reason: 'session revoked' },
-  slowConsumer: { code: 1008, reason: 'slow consumer' },
-  tokenUserMismatch: { code: 1008, reason: 'token user mismatch' },
-  internalError: { code: 1011, reason: 'internal error' },
-  tokenExpired: { code: 4001, reason: 'access token expired' },
-} as const satisfies Record<string, { code: number; reason: string }>;
-
-export type CloseKind = keyof typeof CLOSE;

@@ -2,8 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import type { Principal } from '../auth/index.js';
-import { CLOSE, type CloseKind } from '../errors/index.js';
-import { encodeServerMessage, type RunEvent, type ServerMessage } from '../protocol/index.js';
+import { CLOSE, encodeServerMessage, type CloseKind, type RunEvent, type ServerMessage } from '../protocol/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import { RunDelivery } from '../runs/index.js';
 

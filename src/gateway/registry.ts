@@ -1,4 +1,4 @@
-import type { CloseKind } from '../errors/index.js';
+import type { CloseKind } from '../protocol/index.js';
 import type { Subscription, UserEventBus } from '../runs/index.js';
 import type { Connection } from './connection.js';
 

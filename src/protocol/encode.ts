@@ -1,4 +1,4 @@
-import type { RunEvent, ServerMessage } from './index.js';
+import type { RunEvent, ServerMessage } from './wire/index.js';
 
 /**
  * Where a run event keeps its JSON once made: the same event is stored and then sent to every tab of its user, and

@@ -1,4 +1,4 @@
-import { isTerminalEvent, type RunEvent } from './events.js';
+import { isTerminalEvent, type RunEvent } from './wire/index.js';
 
 /**
  * Checks the ordering rules of one run's events: seq contiguous from 1, agent_started first, exactly one terminal

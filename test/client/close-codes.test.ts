@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../src/client/backoff.js';
 import { closeRuleOf } from '../../src/client/index.js';
 import { parseFrame } from '../../src/client/frames.js';
-import { CLOSE } from '../../src/errors/index.js';
+import { CLOSE } from '../../src/protocol/index.js';
 
 describe('SDK: the close-code table', () => {
   it("maps every close the server sends (src/errors CLOSE) to a code and the contract's reconnect rule", () => {

@@ -66,26 +66,23 @@ describe('a run view built from events', () => {
     expect(view.endedAt).toBe(ts(9));
   });
 
-  it('never doubles text when events are replayed, and waits for a missing event before applying later ones', () => {
-    let view = emptyRun('r1', 't1');
-    const [e1, e2, e3, e4, e5, e6, e7] = calculation as [
-      RunEvent,
-      RunEvent,
-      RunEvent,
-      RunEvent,
-      RunEvent,
-      RunEvent,
-      RunEvent,
-    ];
-    // Live events 5..7 arrive before the history (1..4) has been fetched; then the history comes, with a repeat.
-    for (const e of [e5, e6, e7]) view = applyRunEvent(view, e);
-    expect(view.answer).toBe('');
-    expect(view.ahead.map((e) => e.seq)).toEqual([5, 6, 7]);
-    for (const e of [e1, e2, e3, e4, e5, e6, e6, e7, e1]) view = applyRunEvent(view, e);
-    expect(view.answer).toBe('12*7 = 84');
-    expect(view.steps).toHaveLength(2);
-    expect(view.ahead).toEqual([]);
-    expect(view.lastSeq).toBe(7);
+  it('a run the server stopped shows interrupted, the status its stored run has (outcomeOf)', () => {
+    const view = runFromEvents('r1', 't1', [
+      { ...base, seq: 1, ts: ts(0), type: 'agent_started' },
+      { ...base, seq: 2, ts: ts(4), type: 'agent_error', code: 'interrupted', message: 'The server stopped.' },
+    ]);
+    expect(view).toMatchObject({ status: 'interrupted', endedAt: ts(4), error: { code: 'interrupted' } });
+    // Any other agent_error is a failure.
+    const failed = applyRunEvent(emptyRun('r2', 't1'), {
+      ...base,
+      runId: 'r2',
+      seq: 1,
+      ts: ts(0),
+      type: 'agent_error',
+      code: 'agent_failed',
+      message: 'no',
+    });
+    expect(failed.status).toBe('error');
   });
 
   it('marks a failed tool and a cancelled run', () => {

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hooks';
-import type { AgentgateClient, ConnectionState, PublicUser, RunEvent, StateDetail } from '../../src/client/index.js';
+import type { AgentgateClient, ConnectionState, PublicUser, StateDetail } from '../../src/client/index.js';
+import { isTerminalEvent } from '../../src/protocol/wire/index.js';
 import { chatReducer, conversationRows, initialChat, NEW_THREAD } from './chat-state.js';
 import { Composer } from './composer.js';
 import { ConnectionBadge } from './connection-badge.js';
@@ -13,8 +14,6 @@ interface Props {
   /** The session is over: by the user (null) or by the server (a sentence saying why). */
   readonly onSignedOut: (why: string | null) => void;
 }
-
-const TERMINAL = new Set<RunEvent['type']>(['agent_completed', 'agent_error', 'run_cancelled']);
 
 /** The selected conversation lives in the URL fragment (#/t/<id>): reloads, back and forward keep it. */
 function threadFromHash(): string {
@@ -32,8 +31,6 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
   const [menuOpen, setMenuOpen] = useState(false);
   const latest = useRef(state);
   latest.current = state;
-  /** Runs whose stored history is being fetched (a reload mid-run, or live events that began after a gap). */
-  const fetching = useRef(new Set<string>());
   const sent = useRef(0);
   const loggingOut = useRef(false);
 
@@ -45,21 +42,16 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
     }
   }, [client]);
 
-  /** Fills a run's view from its stored events, then follows it live if it is still going. */
-  const catchUp = useCallback(
-    async (runId: string) => {
-      if (fetching.current.has(runId)) return;
-      fetching.current.add(runId);
-      try {
-        const events = await client.runEvents(runId);
-        for (const event of events) dispatch({ type: 'run_event', event });
-        if (!events.some((e) => TERMINAL.has(e.type)))
-          client.follow(runId, events.at(-1)?.seq ?? 0).done.catch(() => undefined);
-      } catch (err) {
-        setProblem(describeError(err));
-      } finally {
-        fetching.current.delete(runId);
-      }
+  /**
+   * Asks the SDK for a run this page has not seen (a reload mid-run, a stopped run opened later): its events, from
+   * the first, then arrive through onEvent like any other, once and in order.
+   */
+  const follow = useCallback(
+    (runId: string) => {
+      // A run that ended without its terminal event (`interrupted`) is shown as it was stored; anything else failed.
+      client.follow(runId).done.catch((err: unknown) => {
+        if (errorCode(err) !== 'interrupted') setProblem(describeError(err));
+      });
     },
     [client],
   );
@@ -81,9 +73,9 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
             m.role === 'user' &&
             m.runId !== null &&
             !answered.has(m.runId) &&
-            (run === undefined || run.lastSeq === 0 || run.ahead.length > 0)
+            (run === undefined || run.lastSeq === 0)
           )
-            void catchUp(m.runId);
+            follow(m.runId);
         }
       } catch (err) {
         setProblem(describeError(err));
@@ -91,14 +83,14 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
         setLoading(false);
       }
     },
-    [client, catchUp],
+    [client, follow],
   );
 
   useEffect(() => {
     const offs = [
       client.onEvent((event) => {
         dispatch({ type: 'run_event', event });
-        if (TERMINAL.has(event.type)) void loadThreads();
+        if (isTerminalEvent(event)) void loadThreads();
       }),
       client.onMessageAdded((m) => {
         dispatch({ type: 'message_added', threadId: m.threadId, runId: m.runId, message: m.message });
@@ -124,13 +116,6 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
       window.removeEventListener('hashchange', onHash);
     };
   }, [client, loadThreads, openThread, onSignedOut]);
-
-  // Live events that start past a gap (a run already going when this page connected) wait for their history.
-  useEffect(() => {
-    for (const run of Object.values(state.runs)) {
-      if (run.threadId === state.threadId && run.ahead.length > 0) void catchUp(run.runId);
-    }
-  }, [state.runs, state.threadId, catchUp]);
 
   const send = (text: string): void => {
     const threadId = state.threadId;

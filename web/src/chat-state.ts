@@ -1,4 +1,4 @@
-import type { RunEvent, ThreadMessage, ThreadSummary } from '../../src/protocol/index.js';
+import type { RunEvent, ThreadMessage, ThreadSummary } from '../../src/protocol/wire/index.js';
 import { applyRunEvent, emptyRun, type RunView } from './timeline.js';
 
 /** A line of the conversation: a stored message, or a message this tab sent that the server has not echoed yet. */

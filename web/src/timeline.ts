@@ -1,4 +1,4 @@
-import type { RunEvent } from '../../src/protocol/index.js';
+import { outcomeOf, type RunEvent, type RunStatus } from '../../src/protocol/wire/index.js';
 
 /** One tool call as the page shows it: a spinner until its result (or error) arrives. */
 export interface ToolCard {
@@ -14,8 +14,6 @@ export interface ToolCard {
 export type Step =
   { readonly kind: 'thinking'; readonly text: string } | { readonly kind: 'tool'; readonly card: ToolCard };
 
-export type RunStatus = 'running' | 'completed' | 'error' | 'cancelled';
-
 /** Everything the page knows about one run, built from its events alone. */
 export interface RunView {
   readonly runId: string;
@@ -28,8 +26,6 @@ export interface RunView {
   readonly answer: string;
   readonly error?: { readonly code: string; readonly message: string };
   readonly lastSeq: number;
-  /** Events that arrived before an earlier one (live events while the history is still loading), by seq. */
-  readonly ahead: readonly RunEvent[];
 }
 
 export function emptyRun(runId: string, threadId: string): RunView {
@@ -42,26 +38,22 @@ export function emptyRun(runId: string, threadId: string): RunView {
     steps: [],
     answer: '',
     lastSeq: 0,
-    ahead: [],
   };
 }
 
 /**
- * Folds one event into a run's view, in seq order whatever the arrival order: an event at or below the last seq
- * is dropped (so a history replay and live events never double text), one beyond the next waits in `ahead`.
+ * Folds the next event of a run into its view. The SDK hands each run's events over once and in seq order (its
+ * onEvent promise, across reconnects and replays), so the page folds them as they come and merges nothing.
  */
 export function applyRunEvent(view: RunView, event: RunEvent): RunView {
-  if (event.seq <= view.lastSeq || view.ahead.some((e) => e.seq === event.seq)) return view;
-  if (event.seq > view.lastSeq + 1) return { ...view, ahead: [...view.ahead, event].sort((a, b) => a.seq - b.seq) };
-  let next = foldNext(view, event);
-  for (let head = next.ahead[0]; head !== undefined && head.seq === next.lastSeq + 1; head = next.ahead[0]) {
-    next = foldNext({ ...next, ahead: next.ahead.slice(1) }, head);
-  }
-  return next;
-}
-
-function foldNext(view: RunView, event: RunEvent): RunView {
-  const next = { ...view, lastSeq: event.seq, startedAt: view.startedAt ?? event.ts };
+  // A terminal event sets the status its stored run will have (outcomeOf: the server's own mapping).
+  const ended = outcomeOf(event);
+  const next: RunView = {
+    ...view,
+    lastSeq: event.seq,
+    startedAt: view.startedAt ?? event.ts,
+    ...(ended === undefined ? {} : { status: ended.status, endedAt: event.ts }),
+  };
   switch (event.type) {
     case 'agent_started':
       return next;
@@ -101,11 +93,11 @@ function foldNext(view: RunView, event: RunEvent): RunView {
     // The streamed text stays as shown (a doubled delta would be visible, not papered over); a run that streamed
     // nothing (an agent that does not stream) shows the final text.
     case 'agent_completed':
-      return { ...next, status: 'completed', answer: view.answer === '' ? event.text : view.answer, endedAt: event.ts };
+      return { ...next, answer: view.answer === '' ? event.text : view.answer };
     case 'agent_error':
-      return { ...next, status: 'error', error: { code: event.code, message: event.message }, endedAt: event.ts };
+      return { ...next, error: { code: event.code, message: event.message } };
     case 'run_cancelled':
-      return { ...next, status: 'cancelled', endedAt: event.ts };
+      return next;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors/index.js';
-import { LoginBody, LogoutBody, RefreshBody, RegisterBody } from '../../protocol/index.js';
+import { LoginBody, LogoutBody, RefreshBody, RegisterBody, type MeResponse } from '../../protocol/index.js';
 import { requirePrincipal, type HttpDeps } from '../context.js';
 import { parseInput } from '../errors.js';
 
@@ -29,7 +29,9 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return reply.status(201).send(await auth.demo(request.ip));
   });
 
-  app.get('/auth/me', async (request) => ({ user: await auth.currentUser(await requirePrincipal(request, auth)) }));
+  app.get('/auth/me', async (request): Promise<MeResponse> => ({
+    user: await auth.currentUser(await requirePrincipal(request, auth)),
+  }));
 
   app.get('/auth/stats', async (request) => {
     const principal = await requirePrincipal(request, auth);

@@ -1,7 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { notFound } from '../../errors/index.js';
-import { RunEventsQuery, type ThreadMessage, type ThreadSummary } from '../../protocol/index.js';
+import {
+  RunEventsQuery,
+  type CancelResponse,
+  type MessagesResponse,
+  type RunEventsResponse,
+  type ThreadResponse,
+  type ThreadsResponse,
+  type ThreadSummary,
+} from '../../protocol/index.js';
 import type { ThreadRecord } from '../../runs/index.js';
 import { requirePrincipal, type HttpDeps } from '../context.js';
 import { parseInput } from '../errors.js';
@@ -11,12 +19,12 @@ const IdParams = z.object({ id: z.string().min(1).max(128) });
 export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { auth, conversations, runs, history } = deps;
 
-  app.get('/threads', async (request) => {
+  app.get('/threads', async (request): Promise<ThreadsResponse> => {
     const principal = await requirePrincipal(request, auth);
     return { threads: (await conversations.listThreads(principal.userId)).map(toSummary) };
   });
 
-  app.get('/threads/:id', async (request) => {
+  app.get('/threads/:id', async (request): Promise<ThreadResponse> => {
     const principal = await requirePrincipal(request, auth);
     const { id } = parseInput(IdParams, request.params);
     const thread = await conversations.getThread(principal.userId, id);
@@ -37,11 +45,11 @@ export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
     };
   });
 
-  app.get('/threads/:id/messages', async (request) => {
+  app.get('/threads/:id/messages', async (request): Promise<MessagesResponse> => {
     const principal = await requirePrincipal(request, auth);
     const { id } = parseInput(IdParams, request.params);
     if ((await conversations.getThread(principal.userId, id)) === undefined) throw notFound('thread');
-    const messages: ThreadMessage[] = (await conversations.listMessages(principal.userId, id)).map((m) => ({
+    const messages = (await conversations.listMessages(principal.userId, id)).map((m) => ({
       id: m.id,
       role: m.role,
       text: m.text,
@@ -51,7 +59,7 @@ export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return { messages };
   });
 
-  app.get('/runs/:id/events', async (request) => {
+  app.get('/runs/:id/events', async (request): Promise<RunEventsResponse> => {
     const principal = await requirePrincipal(request, auth);
     const { id } = parseInput(IdParams, request.params);
     const { after } = parseInput(RunEventsQuery, request.query);
@@ -63,7 +71,8 @@ export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const principal = await requirePrincipal(request, auth);
     const { id } = parseInput(IdParams, request.params);
     await runs.cancel(principal.userId, id);
-    return reply.status(202).send({ runId: id, status: 'cancelling' });
+    const body: CancelResponse = { runId: id, status: 'cancelling' };
+    return reply.status(202).send(body);
   });
 }
 

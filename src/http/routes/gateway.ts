@@ -1,15 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors/index.js';
-import { TicketBody, type TicketResponse } from '../../protocol/index.js';
+import {
+  AUTH_METHODS,
+  TicketBody,
+  WS_PATH,
+  type TicketResponse,
+  type WsConfigResponse,
+  type WsHealthResponse,
+} from '../../protocol/index.js';
 import { requirePrincipal, type HttpDeps } from '../context.js';
 import { parseInput } from '../errors.js';
-
-export const AUTH_METHODS = ['ticket', 'bearer', 'subprotocol'] as const;
 
 export function gatewayRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { config } = deps;
 
-  app.post('/ws/ticket', async (request, reply) => {
+  app.post(`${WS_PATH}/ticket`, async (request, reply) => {
     const principal = await requirePrincipal(request, deps.auth);
     const { ttlSeconds } = parseInput(TicketBody, request.body);
     const { ticket, expiresIn } = await deps.tickets.issue(principal, deps.now(), ttlSeconds);
@@ -19,14 +24,14 @@ export function gatewayRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return reply.status(201).send(body);
   });
 
-  app.get('/ws/health', async () => ({
+  app.get(`${WS_PATH}/health`, async (): Promise<WsHealthResponse> => ({
     status: 'ok',
     connections: deps.connectionCount(),
     preConnectionAuth: true,
     demoMode: config.demoMode,
   }));
 
-  app.get('/ws/config', async () => ({
+  app.get(`${WS_PATH}/config`, async (): Promise<WsConfigResponse> => ({
     url: deps.webSocketUrl(),
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     maxMessageBytes: config.maxMessageBytes,
@@ -35,7 +40,7 @@ export function gatewayRoutes(app: FastifyInstance, deps: HttpDeps): void {
   }));
 
   // A plain GET (no upgrade) reaches the router: say what to do instead of a bare 404.
-  app.get('/ws', async (_request, reply) => {
+  app.get(WS_PATH, async (_request, reply) => {
     void reply.header('Upgrade', 'websocket');
     throw new AppError('invalid_request', 'This endpoint only accepts WebSocket upgrades.');
   });

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import type { LivenessResponse, ReadinessResponse } from '../../protocol/index.js';
 import type { HttpDeps } from '../context.js';
 
 export function healthRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  app.get('/health/live', async () => ({ status: 'ok' }));
+  app.get('/health/live', async (): Promise<LivenessResponse> => ({ status: 'ok' }));
 
   app.get('/health/ready', async (_request, reply) => {
     const results = await Promise.all(
@@ -18,11 +19,12 @@ export function healthRoutes(app: FastifyInstance, deps: HttpDeps): void {
     );
     const components = Object.fromEntries(results);
     const failing = results.filter(([, s]) => s !== 'ok').map(([n]) => n);
-    return reply.status(failing.length === 0 ? 200 : 503).send({
+    const body: ReadinessResponse = {
       status: failing.length === 0 ? 'ok' : 'unavailable',
       components,
       ...(failing.length > 0 ? { failing } : {}),
-    });
+    };
+    return reply.status(failing.length === 0 ? 200 : 503).send(body);
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import type { LoginRequest, RefreshRequest, RegisterRequest, TicketRequest } from '../wire/index.js';
+import type { SameShape } from './same-shape.js';
 
-/** Request and response bodies of the HTTP API (docs/PROTOCOL.md). Unknown fields are ignored, never trusted. */
+/** Request bodies of the HTTP API, checked at run time. Unknown fields are ignored, never trusted. */
 export const EmailSchema = z
   .string()
   .trim()
@@ -33,45 +35,8 @@ export type TicketBody = z.infer<typeof TicketBody>;
 
 export const RunEventsQuery = z.object({ after: z.coerce.number().int().min(0).default(0) });
 
-export interface PublicUser {
-  id: string;
-  email: string;
-  displayName: string | null;
-  createdAt: string;
-  isAdmin: boolean;
-  isDemo: boolean;
-}
-
-export interface AuthResponse {
-  user: PublicUser;
-  accessToken: string;
-  refreshToken: string;
-  tokenType: 'Bearer';
-  /** Seconds until the access token expires. */
-  expiresIn: number;
-}
-
-export interface TicketResponse {
-  ticket: string;
-  expiresIn: number;
-  url: string;
-}
-
-export interface ThreadSummary {
-  id: string;
-  title: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface ThreadMessage {
-  id: string;
-  role: 'user' | 'assistant';
-  text: string;
-  runId: string | null;
-  createdAt: string;
-}
-
-export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
-}
+const _register: SameShape<RegisterBody, RegisterRequest> = true;
+const _login: SameShape<LoginBody, LoginRequest> = true;
+const _refresh: SameShape<RefreshBody, RefreshRequest> = true;
+const _ticket: SameShape<TicketBody, TicketRequest> = true;
+void [_register, _login, _refresh, _ticket];

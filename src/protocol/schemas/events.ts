@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import type { RunEvent, Usage } from '../wire/index.js';
+import type { SameShape, SameUnion } from './same-shape.js';
+
+export const UsageSchema = z.object({ inputTokens: z.number().int().min(0), outputTokens: z.number().int().min(0) });
+
+const stamp = {
+  runId: z.string(),
+  threadId: z.string(),
+  seq: z.number().int().min(1),
+  ts: z.string(),
+};
+
+/** Every event a run emits (the wire vocabulary's RunEvent, checked at run time). */
+export const RunEventSchema = z.discriminatedUnion('type', [
+  z.object({ ...stamp, type: z.literal('agent_started'), agent: z.string().optional() }),
+  z.object({ ...stamp, type: z.literal('agent_thinking'), text: z.string() }),
+  z.object({
+    ...stamp,
+    type: z.literal('tool_executing'),
+    toolCallId: z.string(),
+    tool: z.string(),
+    args: z.unknown(),
+  }),
+  z.object({
+    ...stamp,
+    type: z.literal('tool_completed'),
+    toolCallId: z.string(),
+    tool: z.string(),
+    result: z.unknown().optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    durationMs: z.number().min(0),
+  }),
+  z.object({ ...stamp, type: z.literal('agent_message_delta'), text: z.string() }),
+  z.object({
+    ...stamp,
+    type: z.literal('agent_completed'),
+    text: z.string(),
+    usage: UsageSchema.optional(),
+    durationMs: z.number().min(0),
+  }),
+  z.object({ ...stamp, type: z.literal('agent_error'), code: z.string(), message: z.string() }),
+  z.object({ ...stamp, type: z.literal('run_cancelled') }),
+]);
+
+// Compile-time: the schemas and the wire types describe the same events, field for field.
+const _runEvents: SameUnion<z.infer<typeof RunEventSchema>, RunEvent> = true;
+const _usage: SameShape<z.infer<typeof UsageSchema>, Usage> = true;
+void _runEvents;
+void _usage;

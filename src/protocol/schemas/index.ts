@@ -1,0 +1,4 @@
+// Run-time checks of untrusted input (zod), each held to the plain type it checks in ../wire at compile time.
+export * from './events.js';
+export * from './http.js';
+export * from './ws.js';

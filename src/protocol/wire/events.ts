@@ -1,0 +1,114 @@
+/**
+ * Run events: what a run emits, in the order rules of docs/PROTOCOL.md (checked by verifyRunEvents). Plain types
+ * and constants, no schema library: the SDK and the page import this; the zod schemas in ../schemas are checked
+ * against these types at compile time.
+ */
+
+/** Token usage reported by a model, when it reports one. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** What every stored run event carries. `seq` counts from 1 within the run, without gaps. */
+interface RunEventStamp {
+  runId: string;
+  threadId: string;
+  seq: number;
+  /** ISO 8601, server time. */
+  ts: string;
+}
+
+export interface ToolError {
+  code: string;
+  message: string;
+}
+
+export type RunEvent =
+  | (RunEventStamp & { type: 'agent_started'; agent?: string | undefined })
+  | (RunEventStamp & { type: 'agent_thinking'; text: string })
+  | (RunEventStamp & { type: 'tool_executing'; toolCallId: string; tool: string; args: unknown })
+  | (RunEventStamp & {
+      type: 'tool_completed';
+      toolCallId: string;
+      tool: string;
+      result?: unknown;
+      error?: ToolError | undefined;
+      durationMs: number;
+    })
+  | (RunEventStamp & { type: 'agent_message_delta'; text: string })
+  | (RunEventStamp & { type: 'agent_completed'; text: string; usage?: Usage | undefined; durationMs: number })
+  | (RunEventStamp & { type: 'agent_error'; code: string; message: string })
+  | (RunEventStamp & { type: 'run_cancelled' });
+
+export type RunEventType = RunEvent['type'];
+
+/** A run event before the run log stamps it with runId, threadId, seq and ts. */
+export type RunEventBody = RunEvent extends infer E
+  ? E extends RunEvent
+    ? Omit<E, 'runId' | 'threadId' | 'seq' | 'ts'>
+    : never
+  : never;
+
+export const RUN_EVENT_TYPES = [
+  'agent_started',
+  'agent_thinking',
+  'tool_executing',
+  'tool_completed',
+  'agent_message_delta',
+  'agent_completed',
+  'agent_error',
+  'run_cancelled',
+] as const satisfies readonly RunEventType[];
+
+/** A run's last event, always exactly one. */
+export const TERMINAL_EVENT_TYPES = [
+  'agent_completed',
+  'agent_error',
+  'run_cancelled',
+] as const satisfies readonly RunEventType[];
+export type TerminalEventType = (typeof TERMINAL_EVENT_TYPES)[number];
+export type TerminalEvent = Extract<RunEvent, { type: TerminalEventType }>;
+
+// Compile-time: RUN_EVENT_TYPES names every event type (a new event must be listed).
+const _everyEventListed: Exclude<RunEventType, (typeof RUN_EVENT_TYPES)[number]> extends never ? true : never = true;
+void _everyEventListed;
+
+const runEventTypes: ReadonlySet<string> = new Set(RUN_EVENT_TYPES);
+const terminalEventTypes: ReadonlySet<string> = new Set(TERMINAL_EVENT_TYPES);
+
+export function isRunEventType(type: string): type is RunEventType {
+  return runEventTypes.has(type);
+}
+
+export function isTerminalEvent(event: { readonly type: string }): boolean {
+  return terminalEventTypes.has(event.type);
+}
+
+/** Stored status of a run (GET /threads/:id, GET /runs/:id/events). */
+export const RUN_STATUSES = ['running', 'completed', 'error', 'cancelled', 'interrupted'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** How a run ended, as its stored status and error code say. */
+export interface RunOutcome {
+  readonly status: Exclude<RunStatus, 'running'>;
+  readonly errorCode: string | null;
+}
+
+/**
+ * The one mapping from a terminal event to the run's status: the executor, orphan recovery, the SDK and the page
+ * all read a run's end through it. `agent_error` with code `interrupted` (the server stopped) is `interrupted`;
+ * undefined for an event that is not terminal.
+ */
+export function outcomeOf(event: RunEventBody): RunOutcome | undefined {
+  switch (event.type) {
+    case 'agent_completed':
+      return { status: 'completed', errorCode: null };
+    case 'run_cancelled':
+      return { status: 'cancelled', errorCode: null };
+    case 'agent_error':
+      return { status: event.code === 'interrupted' ? 'interrupted' : 'error', errorCode: event.code };
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,157 @@
+import type { RunEvent, RunStatus } from './events.js';
+
+/**
+ * Request and response bodies of the HTTP API (docs/PROTOCOL.md). Unknown request fields are ignored, never
+ * trusted; the schemas that check requests are in ../schemas and are checked against these types.
+ */
+
+export interface RegisterRequest {
+  email: string;
+  password: string;
+  displayName?: string | undefined;
+}
+
+export interface LoginRequest {
+  email: string;
+  password: string;
+}
+
+/** POST /auth/refresh and POST /auth/logout. */
+export interface RefreshRequest {
+  refreshToken: string;
+}
+
+export interface TicketRequest {
+  ttlSeconds?: number | undefined;
+}
+
+export interface PublicUser {
+  id: string;
+  email: string;
+  displayName: string | null;
+  createdAt: string;
+  isAdmin: boolean;
+  isDemo: boolean;
+}
+
+/** POST /auth/register, /auth/login, /auth/refresh, /auth/demo. */
+export interface AuthResponse {
+  user: PublicUser;
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+}
+
+/** GET /auth/me */
+export interface MeResponse {
+  user: PublicUser;
+}
+
+/** GET /auth/stats (admins only). */
+export interface AuthStatsResponse {
+  totalValidations: number;
+  reuseAttemptsBlocked: number;
+  concurrentUsageDetected: number;
+  tokensExpiredCleanup: number;
+  activeTokenSessions: number;
+  activeSessionsByUser: Record<string, number>;
+  oldestSessionAgeSeconds: number;
+}
+
+/** POST /ws/ticket */
+export interface TicketResponse {
+  ticket: string;
+  expiresIn: number;
+  url: string;
+}
+
+export const AUTH_METHODS = ['ticket', 'bearer', 'subprotocol'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+/** GET /ws/health */
+export interface WsHealthResponse {
+  status: 'ok';
+  connections: number;
+  preConnectionAuth: true;
+  demoMode: boolean;
+}
+
+/** GET /ws/config */
+export interface WsConfigResponse {
+  url: string;
+  heartbeatIntervalMs: number;
+  maxMessageBytes: number;
+  ticketTtlSeconds: number;
+  authMethods: readonly AuthMethod[];
+}
+
+/** GET /health/live */
+export interface LivenessResponse {
+  status: 'ok';
+}
+
+/** GET /health/ready: 200 when every component answers, else 503 naming the failing ones. */
+export interface ReadinessResponse {
+  status: 'ok' | 'unavailable';
+  components: Record<string, 'ok' | 'unavailable'>;
+  failing?: string[];
+}
+
+export interface ThreadSummary {
+  id: string;
+  title: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** GET /threads */
+export interface ThreadsResponse {
+  threads: ThreadSummary[];
+}
+
+export interface RunSummary {
+  id: string;
+  status: RunStatus;
+  errorCode: string | null;
+  lastSeq: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** GET /threads/:id */
+export interface ThreadResponse {
+  thread: ThreadSummary & { runs: RunSummary[] };
+}
+
+export interface ThreadMessage {
+  id: string;
+  role: 'user' | 'assistant';
+  text: string;
+  runId: string | null;
+  createdAt: string;
+}
+
+/** GET /threads/:id/messages */
+export interface MessagesResponse {
+  messages: ThreadMessage[];
+}
+
+/** GET /runs/:id/events?after= */
+export interface RunEventsResponse {
+  runId: string;
+  status: RunStatus;
+  events: RunEvent[];
+}
+
+/** POST /runs/:id/cancel (202) */
+export interface CancelResponse {
+  runId: string;
+  status: 'cancelling';
+}
+
+/** Every error answer: a stable `code` to branch on and a human `message`. */
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
