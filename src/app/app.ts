@@ -25,14 +25,6 @@ import { WS_PATH } from '../protocol/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createHttpApp } from '../http/index.js';
 import { OrphanRecovery, RunHistory, RunManager } from '../runs/index.js';
-import {
-  FlexibleAttemptLimiter,
-  SqlConversationStore,
-  SqlEventLog,
-  SqlTokenStore,
-  SqlTokenUsageStore,
-  SqlUserStore,
-} from '../storage/index.js';
 import { openBackends } from './backends.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -88,13 +80,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // command timeouts fire while the replies sat unread.
   await preloadCalculator().catch((err: unknown) => logger.error({ err }, 'calculator failed to load'));
   const backends = await openBackends(config, instanceId, logger);
-  const { db, bus, revocations, perMinute } = backends;
-  const authStores = (options.wrapAuthStores ?? ((s) => s))({
-    users: new SqlUserStore(db),
-    tokens: new SqlTokenStore(db),
-  });
-  const conversations = new SqlConversationStore(db);
-  const events = new SqlEventLog(db);
+  const { conversations, events, bus, revocations, perMinute } = backends;
+  const authStores = (options.wrapAuthStores ?? ((s) => s))({ users: backends.users, tokens: backends.tokens });
 
   const keys = await loadSigningKeys({ secretKey: config.jwt.secretKey, dataDir: config.dataDir });
   const authGuard = new DependencyGuard('the user and session store');
@@ -136,13 +123,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     (config.llm.provider === 'offline'
       ? new OfflineAgent()
       : createLlmAgent(config.llm, {
-          usage: new SqlTokenUsageStore(db),
+          usage: backends.usage,
           logger: logger.child({ component: 'llm' }),
           now,
         }));
   const runs = new RunManager({
     conversations,
-    runs: conversations,
+    runs: backends.runs,
     events,
     bus,
     runControl: backends.runControl,
@@ -156,8 +143,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     now,
   });
   live.runs = runs;
-  const history = new RunHistory({ runs: conversations, events });
-  const orphans = new OrphanRecovery({ runs: conversations, events, bus, liveness: backends.liveness, logger, now });
+  const history = new RunHistory({ runs: backends.runs, events });
+  const orphans = new OrphanRecovery({ runs: backends.runs, events, bus, liveness: backends.liveness, logger, now });
   const interrupted = await orphans.recover();
   if (interrupted > 0) logger.warn({ interrupted }, 'marked runs left by a stopped instance as interrupted');
   orphans.start(config.instanceLeaseMs);
@@ -183,11 +170,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       revocations,
       leases: backends.leases,
       handshakeLimiter: perMinute(config.gatewayLimits.handshakesPerMinute, 'handshake'),
-      messageLimiter: FlexibleAttemptLimiter.withBurst({
+      messageLimiter: backends.perConnection({
         perSecond: config.gatewayLimits.messagesPerSecond,
         burst: config.gatewayLimits.messageBurst,
-        burstWindowSeconds: 10,
-        keyPrefix: 'ws-messages',
       }),
       telemetry,
       logger,

@@ -1,10 +1,20 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { AttemptLimiter, RevocationBus, TicketStore } from '../auth/index.js';
+import type { TokenUsageStore } from '../agents/index.js';
+import type { AttemptLimiter, RevocationBus, TicketStore, TokenStore, UserStore } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import type { ConnectionLeases } from '../gateway/index.js';
-import type { InstanceLiveness, MessageIdStore, RunControlBus, UserEventBus } from '../runs/index.js';
+import type {
+  ConversationStore,
+  EventLog,
+  InstanceLiveness,
+  MessageIdStore,
+  RunControlBus,
+  RunStore,
+  UserEventBus,
+} from '../runs/index.js';
 import {
+  appliedMigrations,
   FlexibleAttemptLimiter,
   MemoryBroadcast,
   MemoryConnectionLeases,
@@ -21,12 +31,29 @@ import {
   RedisTicketStore,
   RedisUserEventBus,
   SoleInstanceLiveness,
+  SqlConversationStore,
+  SqlEventLog,
+  SqlTokenStore,
+  SqlTokenUsageStore,
+  SqlUserStore,
   type Database,
 } from '../storage/index.js';
 
-/** Everything stateful, chosen by config: SQLite + memory by default, PostgreSQL and Redis when their URLs are set. */
-export interface Backends {
-  readonly db: Kysely<Database>;
+/** The durable stores, on the configured database (SQLite under DATA_DIR, or PostgreSQL with DATABASE_URL). */
+export interface DurableStores {
+  readonly users: UserStore;
+  readonly tokens: TokenStore;
+  readonly conversations: ConversationStore;
+  readonly runs: RunStore;
+  readonly events: EventLog;
+  readonly usage: TokenUsageStore;
+  /** A real query: throws while the database does not answer (for /health/ready). */
+  readonly ping: () => Promise<void>;
+  readonly close: () => Promise<void>;
+}
+
+/** Every port, chosen by config: SQLite + memory by default, PostgreSQL and Redis when their URLs are set. */
+export interface Backends extends Omit<DurableStores, 'ping' | 'close'> {
   readonly tickets: TicketStore;
   readonly bus: UserEventBus;
   readonly revocations: RevocationBus;
@@ -36,21 +63,40 @@ export interface Backends {
   readonly messageIds: MessageIdStore;
   /** `points` attempts per key per minute, shared by every instance when Redis is configured. */
   readonly perMinute: (points: number, keyPrefix: string) => AttemptLimiter;
+  /** A rate with a 10 s burst allowance, per key on this instance (keys are connections, which live here). */
+  readonly perConnection: (rate: { perSecond: number; burst: number }) => AttemptLimiter;
   /** Dependency checks for /health/ready, by component name. */
   readonly readiness: Record<string, () => Promise<void>>;
   /** Stops renewals and closes connections (after the instance has ended its runs). */
   readonly close: () => Promise<void>;
 }
 
-export async function openBackends(config: Config, instanceId: string, logger: Logger): Promise<Backends> {
-  const db = config.database === undefined ? await openSqlite(config.dataDir) : await openPostgres(config.database);
-  const readiness: Record<string, () => Promise<void>> = {
-    database: async () => void (await sql`select 1`.execute(db)),
+/** Opens the configured database (applying pending migrations) and builds the stores on it. */
+export async function openDurableStores(config: Config): Promise<DurableStores> {
+  const db = await openDatabase(config);
+  const conversations = new SqlConversationStore(db);
+  return {
+    users: new SqlUserStore(db),
+    tokens: new SqlTokenStore(db),
+    conversations,
+    runs: conversations,
+    events: new SqlEventLog(db),
+    usage: new SqlTokenUsageStore(db),
+    ping: async () => void (await sql`select 1`.execute(db)),
+    close: () => db.destroy(),
   };
+}
+
+const perConnection = (rate: { perSecond: number; burst: number }): AttemptLimiter =>
+  FlexibleAttemptLimiter.withBurst({ ...rate, burstWindowSeconds: 10, keyPrefix: 'ws-messages' });
+
+export async function openBackends(config: Config, instanceId: string, logger: Logger): Promise<Backends> {
+  const { ping, close: closeStores, ...stores } = await openDurableStores(config);
+  const readiness: Record<string, () => Promise<void>> = { database: ping };
   if (config.redis === undefined) {
     const tickets = new MemoryTicketStore();
     return {
-      db,
+      ...stores,
       tickets,
       bus: new MemoryUserEventBus(),
       revocations: new MemoryBroadcast(),
@@ -59,10 +105,11 @@ export async function openBackends(config: Config, instanceId: string, logger: L
       leases: new MemoryConnectionLeases(),
       messageIds: new MemoryMessageIdStore(),
       perMinute: (points, keyPrefix) => FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix }),
+      perConnection,
       readiness,
       close: async () => {
         tickets.close();
-        await db.destroy();
+        await closeStores();
       },
     };
   }
@@ -71,7 +118,7 @@ export async function openBackends(config: Config, instanceId: string, logger: L
   try {
     redis = await RedisConnection.connect(config.redis);
   } catch (err) {
-    await db.destroy();
+    await closeStores();
     throw err;
   }
   const warn = (what: string) => (err: unknown) => logger.warn({ err }, what);
@@ -85,22 +132,61 @@ export async function openBackends(config: Config, instanceId: string, logger: L
   const bus = new RedisUserEventBus(redis, instanceId, warn('event not published to other instances'));
   readiness.redis = () => redis.ping();
   return {
-    db,
+    ...stores,
     tickets: new RedisTicketStore(redis),
     bus,
-    revocations: await RedisBroadcast.open(redis, 'revocations'),
+    revocations: await RedisBroadcast.open(redis, REVOCATIONS_CHANNEL),
     runControl: await RedisBroadcast.open(redis, 'cancel'),
     liveness,
     leases: new RedisConnectionLeases(redis, config.instanceLeaseMs),
     messageIds: new RedisMessageIdStore(redis),
     perMinute: (points, keyPrefix) =>
       FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix, redis }),
+    perConnection,
     readiness,
     close: async () => {
       bus.close();
       await liveness.stop();
       await redis.close();
-      await db.destroy();
+      await closeStores();
     },
   };
+}
+
+/** The channel every server's RevocationBus listens to: each closes the sockets of an announced session. */
+const REVOCATIONS_CHANNEL = 'revocations';
+
+/**
+ * Tells running servers, from outside them (the CLI), that sessions were revoked; undefined without Redis, where no
+ * channel reaches them. Connects for the announcement only.
+ */
+export function revocationAnnouncer(config: Config): ((sessionIds: readonly string[]) => Promise<void>) | undefined {
+  const { redis: options } = config;
+  if (options === undefined) return undefined;
+  return async (sessionIds) => {
+    const redis = await RedisConnection.connect(options);
+    try {
+      const revocations = await RedisBroadcast.open(redis, REVOCATIONS_CHANNEL);
+      for (const id of sessionIds) await revocations.publish(id);
+    } finally {
+      await redis.close();
+    }
+  };
+}
+
+/**
+ * Brings the configured database to the latest schema (opening it migrates) and answers the migrations applied,
+ * oldest first.
+ */
+export async function migrateDatabase(config: Config): Promise<Array<{ name: string; timestamp: string }>> {
+  const db = await openDatabase(config);
+  try {
+    return await appliedMigrations(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+function openDatabase(config: Config): Promise<Kysely<Database>> {
+  return config.database === undefined ? openSqlite(config.dataDir) : openPostgres(config.database);
 }

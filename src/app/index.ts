@@ -1,3 +1,5 @@
 export { DOCS_PATHS, startApp } from './app.js';
 export type { AppOptions, RunningApp } from './app.js';
-export { createLogger, redactQuery, REDACTED_PATHS } from './logger.js';
+export { openUserAdmin } from './administration.js';
+export { migrateDatabase } from './backends.js';
+export { createLogger } from './logger.js';

@@ -3,7 +3,7 @@ import { AppError } from '../errors/index.js';
 import type { AuthResponse, AuthStatsResponse, LoginBody, PublicUser, RegisterBody } from '../protocol/index.js';
 import type { AccessClaims, AccessTokens } from './access-tokens.js';
 import type { DependencyGuard } from './dependency-guard.js';
-import { normalizeEmail } from './emails.js';
+import { isAdminEmail, normalizeEmail } from './emails.js';
 import type { PasswordHasher } from './passwords.js';
 import type { AttemptLimiter, RevocationBus, TokenStore, UserRecord, UserStore } from './ports.js';
 import { hashSecret, newOpaqueSecret } from './secrets.js';
@@ -166,7 +166,7 @@ export class AuthService {
 
   async isAdmin(principal: Principal): Promise<boolean> {
     const user = await this.guarded(() => this.deps.users.findById(principal.userId));
-    return user !== undefined && this.deps.adminEmails.includes(normalizeEmail(user.email));
+    return user !== undefined && isAdminEmail(this.deps.adminEmails, user.email);
   }
 
   /** Deletes refresh tokens past their expiry (they can no longer be used or replayed). */
@@ -236,7 +236,7 @@ export class AuthService {
       email: user.email,
       displayName: user.displayName,
       createdAt: user.createdAt,
-      isAdmin: this.deps.adminEmails.includes(normalizeEmail(user.email)),
+      isAdmin: isAdminEmail(this.deps.adminEmails, user.email),
       isDemo: user.isDemo,
     };
   }

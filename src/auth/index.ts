@@ -2,7 +2,9 @@ export { ACCESS_TOKEN_TYP, AccessTokens } from './access-tokens.js';
 export type { AccessClaims, AccessTokenOptions } from './access-tokens.js';
 export { AuthService } from './auth-service.js';
 export type { AuthServiceDeps, Principal } from './auth-service.js';
-export { normalizeEmail } from './emails.js';
+export { isAdminEmail, normalizeEmail } from './emails.js';
+export { UserAdmin } from './user-admin.js';
+export type { Announcement, UserAdminDeps, UserView } from './user-admin.js';
 export { ARGON2_OPTIONS, PasswordHasher } from './passwords.js';
 export type {
   AttemptLimiter,

@@ -6,7 +6,7 @@ export { MemoryMessageIdStore } from './memory/message-id-store.js';
 export { MemoryTicketStore } from './memory/ticket-store.js';
 export { MemoryUserEventBus } from './memory/user-event-bus.js';
 export { MemoryTokenUsageStore } from './memory/usage-store.js';
-export { migrateToLatest } from './migrations/index.js';
+export { appliedMigrations, migrateToLatest } from './migrations/index.js';
 export type { SqlDialectName } from './migrations/index.js';
 export { openPostgres } from './postgres/database.js';
 export { RedisBroadcast } from './redis/broadcast.js';

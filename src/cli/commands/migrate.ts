@@ -1,6 +1,6 @@
+import { migrateDatabase } from '../../app/index.js';
 import { parseCommand } from '../args.js';
 import { configOrReport, describeStorage } from '../config.js';
-import { appliedMigrations, openDatabase } from '../database.js';
 import { EXIT, EXIT_CODES_HELP } from '../exit-codes.js';
 import { print, type CliIo } from '../io.js';
 
@@ -17,30 +17,25 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
   const config = configOrReport(io);
   if (config === undefined) return EXIT.failure;
   const startedAt = new Date().toISOString();
-  let db;
+  let applied;
   try {
-    db = await openDatabase(config);
+    applied = await migrateDatabase(config);
   } catch (err) {
     print(io.stderr, `agentgate migrate failed (${describeStorage(config)}): ${messageOf(err)}`);
     return EXIT.failure;
   }
-  try {
-    const applied = await appliedMigrations(db);
-    const now = applied.filter((m) => m.timestamp >= startedAt).map((m) => m.name);
-    print(
-      io.stdout,
-      now.length === 0
-        ? 'No pending migrations.'
-        : `Applied ${now.length} migration${now.length === 1 ? '' : 's'}: ${now.join(', ')}.`,
-    );
-    print(
-      io.stdout,
-      `The database is at ${applied.at(-1)?.name ?? '(empty)'} (${applied.length} migrations; ${describeStorage(config)}).`,
-    );
-    return EXIT.ok;
-  } finally {
-    await db.destroy();
-  }
+  const now = applied.filter((m) => m.timestamp >= startedAt).map((m) => m.name);
+  print(
+    io.stdout,
+    now.length === 0
+      ? 'No pending migrations.'
+      : `Applied ${now.length} migration${now.length === 1 ? '' : 's'}: ${now.join(', ')}.`,
+  );
+  print(
+    io.stdout,
+    `The database is at ${applied.at(-1)?.name ?? '(empty)'} (${applied.length} migrations; ${describeStorage(config)}).`,
+  );
+  return EXIT.ok;
 }
 
 export function messageOf(err: unknown): string {

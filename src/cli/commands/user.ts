@@ -1,12 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { normalizeEmail, PasswordHasher, type UserRecord } from '../../auth/index.js';
+import { openUserAdmin } from '../../app/index.js';
+import type { UserAdmin, UserView } from '../../auth/index.js';
 import type { Config } from '../../config/index.js';
 import { isAppError } from '../../errors/index.js';
-import { RegisterBody } from '../../protocol/index.js';
-import { RedisBroadcast, RedisConnection, SqlUserStore } from '../../storage/index.js';
 import { parseCommand, required, UsageError } from '../args.js';
 import { configOrReport, describeStorage } from '../config.js';
-import { openDatabase } from '../database.js';
 import { EXIT, EXIT_CODES_HELP } from '../exit-codes.js';
 import { print, promptHidden, readFirstLine, type CliIo } from '../io.js';
 import { messageOf } from './migrate.js';
@@ -32,7 +29,7 @@ ${EXIT_CODES_HELP}
   user: 0 done, 1 database unreachable or invalid configuration, 2 usage error (also: a password or email the
   register rules refuse), 4 no such user (disable, enable) or email taken (create).`;
 
-type Subcommand = (args: readonly string[], io: CliIo, config: Config, users: SqlUserStore) => Promise<number>;
+type Subcommand = (args: readonly string[], io: CliIo, config: Config, admin: UserAdmin) => Promise<number>;
 
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = { create, list, disable, enable };
 
@@ -45,21 +42,21 @@ export async function user(args: readonly string[], io: CliIo): Promise<number> 
   if (rest.includes('--help') || rest.includes('-h')) return (print(io.stdout, USER_HELP), EXIT.ok);
   const config = configOrReport(io);
   if (config === undefined) return EXIT.failure;
-  let db;
+  let opened;
   try {
-    db = await openDatabase(config);
+    opened = await openUserAdmin(config);
   } catch (err) {
     print(io.stderr, `Cannot open the database (${describeStorage(config)}): ${messageOf(err)}`);
     return EXIT.failure;
   }
   try {
-    return await subcommand(rest, io, config, new SqlUserStore(db));
+    return await subcommand(rest, io, config, opened.admin);
   } finally {
-    await db.destroy();
+    await opened.close();
   }
 }
 
-async function create(args: readonly string[], io: CliIo, _config: Config, users: SqlUserStore): Promise<number> {
+async function create(args: readonly string[], io: CliIo, _config: Config, admin: UserAdmin): Promise<number> {
   const parsed = parseCommand(args, {
     email: { type: 'string' },
     'display-name': { type: 'string' },
@@ -72,33 +69,24 @@ async function create(args: readonly string[], io: CliIo, _config: Config, users
   if (parsed.values['password-stdin'] === true) password = await readFirstLine(io.stdin);
   else if (io.stdin.isTTY === true) password = await promptHidden(io, 'Password: ');
   else throw new UsageError('Give the password on stdin with --password-stdin (never as an argument).');
-  const body = RegisterBody.safeParse({ email, password, displayName: parsed.values['display-name'] });
-  if (!body.success) throw new UsageError(body.error.issues.map((i) => i.message).join('; '));
-  const record: UserRecord = {
-    id: randomUUID(),
-    email: body.data.email,
-    passwordHash: await new PasswordHasher().hash(body.data.password),
-    displayName: body.data.displayName ?? null,
-    isDemo: false,
-    createdAt: new Date().toISOString(),
-    disabledAt: null,
-  };
+  let created: UserView;
   try {
-    await users.create(record);
+    created = await admin.create({ email, password, displayName: parsed.values['display-name'] });
   } catch (err) {
+    if (isAppError(err) && err.code === 'invalid_request') throw new UsageError(err.message);
     if (!isAppError(err) || err.code !== 'email_taken') throw err;
     print(io.stderr, `An account with the email ${email} already exists.`);
     return EXIT.conflict;
   }
-  if (parsed.values.json === true) print(io.stdout, JSON.stringify(publicView(record, _config)));
-  else print(io.stdout, `Created user ${record.email} (id ${record.id}).`);
+  if (parsed.values.json === true) print(io.stdout, JSON.stringify(created));
+  else print(io.stdout, `Created user ${created.email} (id ${created.id}).`);
   return EXIT.ok;
 }
 
-async function list(args: readonly string[], io: CliIo, config: Config, users: SqlUserStore): Promise<number> {
+async function list(args: readonly string[], io: CliIo, _config: Config, admin: UserAdmin): Promise<number> {
   const parsed = parseCommand(args, { json: { type: 'boolean' }, demo: { type: 'boolean' } });
   if (parsed === undefined) return EXIT.ok;
-  const all = (await users.list({ includeDemo: parsed.values.demo === true })).map((u) => publicView(u, config));
+  const all = await admin.list({ includeDemo: parsed.values.demo === true });
   if (parsed.values.json === true) return (print(io.stdout, JSON.stringify(all, null, 2)), EXIT.ok);
   if (all.length === 0) return (print(io.stdout, 'No users.'), EXIT.ok);
   const rows = all.map((u) => [
@@ -114,74 +102,54 @@ async function list(args: readonly string[], io: CliIo, config: Config, users: S
   return EXIT.ok;
 }
 
-async function disable(args: readonly string[], io: CliIo, config: Config, users: SqlUserStore): Promise<number> {
-  const found = await byEmail(args, io, users);
-  if (typeof found === 'number') return found;
-  const result = await users.disable(found.id, new Date().toISOString());
-  if (result === undefined) return notFound(io, found.email);
-  const sessions = result.revokedSessions.length;
-  print(io.stdout, `Disabled ${found.email}: ${sessions} session${sessions === 1 ? '' : 's'} revoked.`);
-  if (sessions === 0) return EXIT.ok;
-  if (config.redis === undefined) {
-    print(
-      io.stdout,
-      `Without REDIS_URL a running server cannot be told: its open WebSockets of this user close when their access token expires (within ${config.jwt.accessTtlSeconds} s); every other request is refused now.`,
-    );
-    return EXIT.ok;
-  }
-  try {
-    await announceRevocations(config.redis, result.revokedSessions);
-    print(io.stdout, 'Running servers were told to close its WebSockets.');
-  } catch (err) {
-    print(
-      io.stderr,
-      `The account is disabled, but Redis could not be told (${messageOf(err)}): open WebSockets close when their access token expires (within ${config.jwt.accessTtlSeconds} s).`,
-    );
+async function disable(args: readonly string[], io: CliIo, config: Config, admin: UserAdmin): Promise<number> {
+  const email = emailOf(args);
+  if (email === undefined) return EXIT.ok;
+  const result = await admin.disable(email);
+  if (result === undefined) return notFound(io, email);
+  const sessions = result.revokedSessions;
+  print(io.stdout, `Disabled ${result.user.email}: ${sessions} session${sessions === 1 ? '' : 's'} revoked.`);
+  const ttl = config.jwt.accessTtlSeconds;
+  switch (result.announcement.kind) {
+    case 'not_needed':
+      break;
+    case 'no_channel':
+      print(
+        io.stdout,
+        `Without REDIS_URL a running server cannot be told: its open WebSockets of this user close when their access token expires (within ${ttl} s); every other request is refused now.`,
+      );
+      break;
+    case 'told':
+      print(io.stdout, 'Running servers were told to close its WebSockets.');
+      break;
+    case 'failed':
+      print(
+        io.stderr,
+        `The account is disabled, but Redis could not be told (${messageOf(result.announcement.error)}): open WebSockets close when their access token expires (within ${ttl} s).`,
+      );
+      break;
   }
   return EXIT.ok;
 }
 
-async function enable(args: readonly string[], io: CliIo, _config: Config, users: SqlUserStore): Promise<number> {
-  const found = await byEmail(args, io, users);
-  if (typeof found === 'number') return found;
-  if (!(await users.enable(found.id))) return notFound(io, found.email);
-  print(io.stdout, `Enabled ${found.email}.`);
+async function enable(args: readonly string[], io: CliIo, _config: Config, admin: UserAdmin): Promise<number> {
+  const email = emailOf(args);
+  if (email === undefined) return EXIT.ok;
+  const enabled = await admin.enable(email);
+  if (enabled === undefined) return notFound(io, email);
+  print(io.stdout, `Enabled ${enabled.email}.`);
   return EXIT.ok;
 }
 
-async function byEmail(args: readonly string[], io: CliIo, users: SqlUserStore): Promise<UserRecord | number> {
+/** The --email option; undefined when --help was answered. */
+function emailOf(args: readonly string[]): string | undefined {
   const parsed = parseCommand(args, { email: { type: 'string' } });
-  if (parsed === undefined) return EXIT.ok;
-  const email = required(parsed.values.email, 'email');
-  return (await users.findByEmail(email)) ?? notFound(io, email);
+  return parsed === undefined ? undefined : required(parsed.values.email, 'email');
 }
 
 function notFound(io: CliIo, email: string): number {
   print(io.stderr, `No user with the email ${email}.`);
   return EXIT.conflict;
-}
-
-/** The same channel the servers' RevocationBus listens to (storage/redis): each closes that session's sockets. */
-async function announceRevocations(redis: NonNullable<Config['redis']>, sessionIds: readonly string[]): Promise<void> {
-  const connection = await RedisConnection.connect(redis);
-  try {
-    const revocations = await RedisBroadcast.open(connection, 'revocations');
-    for (const id of sessionIds) await revocations.publish(id);
-  } finally {
-    await connection.close();
-  }
-}
-
-function publicView(u: UserRecord, config: Config) {
-  return {
-    id: u.id,
-    email: u.email,
-    displayName: u.displayName,
-    isAdmin: config.adminEmails.includes(normalizeEmail(u.email)),
-    isDemo: u.isDemo,
-    createdAt: u.createdAt,
-    disabledAt: u.disabledAt,
-  };
 }
 
 function table(rows: readonly string[][]): string {

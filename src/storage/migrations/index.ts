@@ -2,6 +2,7 @@ import { Migrator, type Kysely, type Migration, type MigrationResultSet } from '
 import * as initial from './001-initial.js';
 import * as runOwnership from './002-run-ownership.js';
 import * as tokenUsage from './003-token-usage.js';
+import type { Database } from '../schema.js';
 import type { SqlDialectName } from './dialect.js';
 
 export type { SqlDialectName } from './dialect.js';
@@ -25,4 +26,14 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: SqlDialectNa
   const result = await migrator.migrateToLatest();
   if (result.error !== undefined) throw new Error('database migration failed', { cause: result.error });
   return result;
+}
+
+/** The migrations recorded as applied, oldest first (Kysely's migration table). */
+export async function appliedMigrations(db: Kysely<Database>): Promise<Array<{ name: string; timestamp: string }>> {
+  return db
+    .withTables<{ agentgate_migrations: { name: string; timestamp: string } }>()
+    .selectFrom('agentgate_migrations')
+    .select(['name', 'timestamp'])
+    .orderBy('name')
+    .execute();
 }
