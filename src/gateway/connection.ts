@@ -5,9 +5,7 @@ import type { Principal } from '../auth/index.js';
 import { CLOSE, encodeServerMessage, type CloseKind, type RunEvent, type ServerMessage } from '../protocol/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import { RunDelivery } from '../runs/index.js';
-
-export const SLOW_CONSUMER_GRACE_MS = 2_000;
-const HARD_BACKLOG_FLOOR = 64 * 1024 * 1024;
+import { SlowReaderWatch } from '../shared/index.js';
 
 /**
  * One authenticated socket. Identity is fixed at the upgrade: `userId` never changes, and `authenticate` may
@@ -20,7 +18,7 @@ export class Connection {
   /** Missed heartbeats in a row. */
   missedPongs = 0;
   private closing = false;
-  private backlogCheck: NodeJS.Timeout | undefined;
+  private readonly slowReader: SlowReaderWatch;
   /** When the access token expires (epoch ms), and whether token_expiring went out for that token. */
   private expiresAtMs = 0;
   private expiryWarned = false;
@@ -36,11 +34,16 @@ export class Connection {
     private readonly transport: Duplex,
     public principal: Principal,
     private readonly parentLog: Logger,
-    private readonly limits: { readonly maxBufferedBytes: number },
+    limits: { readonly maxBufferedBytes: number },
     private readonly telemetry: Telemetry,
     readLog: (runId: string, afterSeq: number) => Promise<readonly RunEvent[]>,
   ) {
     this.userId = principal.userId;
+    this.slowReader = new SlowReaderWatch(
+      () => socket.bufferedAmount,
+      limits.maxBufferedBytes,
+      (backlog) => this.cutOffSlowReader(backlog),
+    );
     this.delivery = new RunDelivery(
       (event) => this.send(event),
       readLog,
@@ -93,25 +96,7 @@ export class Connection {
     this.corkedMessages = 0;
     this.transport.uncork();
     this.telemetry.messagesSent(sent);
-    this.watchBacklog();
-  }
-
-  /**
-   * A reader that falls behind is cut off rather than buffered without bound; its runs go on and it can resume.
-   * Behind means: unsent data still above the bound SLOW_CONSUMER_GRACE_MS after it first went above (a big
-   * message or a fast replay to a reader that keeps reading drains well within that), or above the hard cap at
-   * any moment.
-   */
-  private watchBacklog(): void {
-    const backlog = this.socket.bufferedAmount;
-    const bound = this.limits.maxBufferedBytes;
-    if (backlog <= bound) return;
-    if (backlog > Math.max(bound * 16, HARD_BACKLOG_FLOOR)) return this.cutOffSlowReader(backlog);
-    this.backlogCheck ??= setTimeout(() => {
-      this.backlogCheck = undefined;
-      if (this.socket.bufferedAmount > bound) this.cutOffSlowReader(this.socket.bufferedAmount);
-    }, SLOW_CONSUMER_GRACE_MS);
-    this.backlogCheck.unref();
+    this.slowReader.wrote();
   }
 
   private cutOffSlowReader(backlog: number): void {
@@ -161,7 +146,7 @@ export class Connection {
 
   /** Stops every timer of this connection (it is closing). */
   clearTimers(): void {
-    clearTimeout(this.backlogCheck);
+    this.slowReader.stop();
   }
 }
 

@@ -14,6 +14,7 @@ import { HandshakeRefusal, writeRefusal } from './handshake.js';
 import { handleClientMessage, parseClientMessage } from './messages.js';
 import { ConnectionRegistry } from './registry.js';
 import { authenticateUpgrade } from './upgrade-auth.js';
+import { withTimeout } from '../shared/index.js';
 
 export interface GatewayOptions {
   readonly path: string;
@@ -227,7 +228,7 @@ export class Gateway {
     // activeRuns is read once the subscription is live: a run that starts later arrives live from agent_started,
     // one that started earlier is listed; none falls between. Until then the connection holds what it produces.
     const established = (async () => {
-      await withTimeout(subscribed, SUBSCRIBE_TIMEOUT_MS);
+      await withTimeout(subscribed, SUBSCRIBE_TIMEOUT_MS, 'not ready');
       // A logout that landed between the upgrade's credential check and this connection joining the registry
       // announced itself to no one here: look at the session again now that later announcements reach us.
       try {
@@ -304,12 +305,4 @@ export class Gateway {
 
 function destroySocket(this: Duplex): void {
   this.destroy();
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not ready within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

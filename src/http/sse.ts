@@ -1,14 +1,12 @@
 import type { ServerResponse } from 'node:http';
+import { SlowReaderWatch } from '../shared/index.js';
 
 export interface SseOptions {
   /** A comment line this often keeps proxies from cutting a quiet stream. */
   readonly keepAliveMs: number;
-  /** Unsent bytes allowed for SLOW_READER_GRACE_MS (as for a WebSocket: MAX_BUFFERED_BYTES). */
+  /** Unsent bytes allowed, as for a WebSocket (MAX_BUFFERED_BYTES): see SlowReaderWatch. */
   readonly maxBufferedBytes: number;
 }
-
-const SLOW_READER_GRACE_MS = 2_000;
-const HARD_BACKLOG_FLOOR = 64 * 1024 * 1024;
 
 /**
  * A text/event-stream answer written straight to the response (the route has hijacked it). Each `send` is one write,
@@ -16,12 +14,12 @@ const HARD_BACKLOG_FLOOR = 64 * 1024 * 1024;
  */
 export class SseResponse {
   private readonly keepAlive: NodeJS.Timeout;
-  private backlogCheck: NodeJS.Timeout | undefined;
+  private readonly slowReader: SlowReaderWatch;
   private finished = false;
 
   constructor(
     private readonly raw: ServerResponse,
-    private readonly options: SseOptions,
+    options: SseOptions,
     onClose: () => void,
   ) {
     raw.writeHead(200, {
@@ -31,6 +29,11 @@ export class SseResponse {
       // nginx buffers responses unless told not to.
       'x-accel-buffering': 'no',
     });
+    this.slowReader = new SlowReaderWatch(
+      () => raw.writableLength,
+      options.maxBufferedBytes,
+      () => raw.destroy(),
+    );
     raw.write(': stream open\n\n');
     this.keepAlive = setInterval(() => this.write(': keep-alive\n\n'), options.keepAliveMs);
     this.keepAlive.unref();
@@ -57,23 +60,11 @@ export class SseResponse {
   private write(chunk: string): void {
     if (this.finished || this.raw.destroyed) return;
     this.raw.write(chunk);
-    this.watchBacklog();
-  }
-
-  private watchBacklog(): void {
-    const bound = this.options.maxBufferedBytes;
-    const backlog = this.raw.writableLength;
-    if (backlog <= bound) return;
-    if (backlog > Math.max(bound * 16, HARD_BACKLOG_FLOOR)) return void this.raw.destroy();
-    this.backlogCheck ??= setTimeout(() => {
-      this.backlogCheck = undefined;
-      if (this.raw.writableLength > bound) this.raw.destroy();
-    }, SLOW_READER_GRACE_MS);
-    this.backlogCheck.unref();
+    this.slowReader.wrote();
   }
 
   private stopTimers(): void {
     clearInterval(this.keepAlive);
-    clearTimeout(this.backlogCheck);
+    this.slowReader.stop();
   }
 }

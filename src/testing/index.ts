@@ -3,3 +3,4 @@ export type { HttpResult } from './http-client.js';
 export { createTestApp } from './test-app.js';
 export type { TestApp } from './test-app.js';
 export { TestSocket, wsUrl } from './ws-client.js';
+export { SkewedClock } from './skewed-clock.js';

@@ -19,7 +19,7 @@ import {
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthResponse } from '../../src/protocol/index.js';
-import { createTestApp, registerUser, request, type TestApp } from '../../src/testing/index.js';
+import { createTestApp, registerUser, request, SkewedClock, type TestApp } from '../../src/testing/index.js';
 import {
   claimsFrom,
   codeOf,
@@ -479,30 +479,30 @@ describe('forged tokens, HS256 mode (JWT_SECRET_KEY)', () => {
 });
 
 describe('expiry by the server clock (ACCESS_TOKEN_TTL_SECONDS=30)', () => {
-  // The server's clock is moved forward by `offsetMs` (its `now` option drives issue and verification).
+  // The server's clock is moved forward by `clock.skewMs` (its `now` option drives issue and verification).
   let clockApp: TestApp;
-  let offsetMs = 0;
+  const clock = new SkewedClock();
   beforeAll(async () => {
     clockApp = await createTestApp(
       { ACCESS_TOKEN_TTL_SECONDS: '30', REFRESH_TOKEN_TTL_SECONDS: '1200' },
-      { now: () => Date.now() + offsetMs },
+      { now: clock.now },
     );
   });
   afterAll(async () => {
-    offsetMs = 0;
+    clock.skewMs = 0;
     await clockApp?.close();
   });
 
   it('[RFC 7519 §4.1.4] a genuine token past its exp: 401 token_expired on HTTP, 401 at the upgrade (header and subprotocol); its refresh token still works', async () => {
-    offsetMs = 0;
+    clock.skewMs = 0;
     try {
       const user = await registerUser(clockApp.url, 'clock-at');
       expect((await request(clockApp.url, 'GET', '/auth/me', { token: user.accessToken })).status).toBe(200);
       for (const skew of [31_000, (30 + 120) * 1000]) {
-        offsetMs = skew;
+        clock.skewMs = skew;
         await expectRefusedEverywhere(clockApp, user.accessToken, ['token_expired']);
       }
-      offsetMs = 31_000;
+      clock.skewMs = 31_000;
       const renewed = await request<AuthResponse>(clockApp.url, 'POST', '/auth/refresh', {
         body: { refreshToken: user.refreshToken },
       });
@@ -510,7 +510,7 @@ describe('expiry by the server clock (ACCESS_TOKEN_TTL_SECONDS=30)', () => {
       expect(renewed.body.expiresIn).toBe(30);
       expect((await request(clockApp.url, 'GET', '/auth/me', { token: renewed.body.accessToken })).status).toBe(200);
     } finally {
-      offsetMs = 0;
+      clock.skewMs = 0;
     }
   });
 });

@@ -12,6 +12,7 @@ import {
   createTestApp,
   registerUser,
   request,
+  SkewedClock,
   TestSocket,
   wsUrl,
   type HttpResult,
@@ -317,11 +318,11 @@ describe('upgrades racing a revocation', () => {
 
 describe('refresh-token lifetime by the server clock', () => {
   let clockApp: TestApp;
-  let offsetMs = 0;
+  const clock = new SkewedClock();
   beforeAll(async () => {
     clockApp = await createTestApp(
       { ACCESS_TOKEN_TTL_SECONDS: '30', REFRESH_TOKEN_TTL_SECONDS: '1200' },
-      { now: () => Date.now() + offsetMs },
+      { now: clock.now },
     );
   });
   afterAll(async () => {
@@ -329,15 +330,15 @@ describe('refresh-token lifetime by the server clock', () => {
   });
 
   it('[RFC 9700 §4.14.2] a refresh token past REFRESH_TOKEN_TTL_SECONDS → 401 invalid_refresh_token', async () => {
-    offsetMs = 0;
+    clock.skewMs = 0;
     try {
       const user = await registerUser(clockApp.url, 'clock-rt');
-      offsetMs = 1_201_000;
+      clock.skewMs = 1_201_000;
       const res = await request(clockApp.url, 'POST', '/auth/refresh', { body: { refreshToken: user.refreshToken } });
       expect(res.status).toBe(401);
       expect(codeOf(res)).toBe('invalid_refresh_token');
     } finally {
-      offsetMs = 0;
+      clock.skewMs = 0;
     }
   });
 });

@@ -1,28 +1,28 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifyRunEvents } from '../../src/protocol/index.js';
-import { createTestApp, request, type TestApp } from '../../src/testing/index.js';
+import { createTestApp, request, SkewedClock, type TestApp } from '../../src/testing/index.js';
 import { commonScripts, ScriptedAgent } from '../e2e/helpers/runs.js';
 import { clientOf, collect, PASSWORD, recordStates, uniqueEmail } from './helpers.js';
 
 /**
- * Access tokens live 30 s (the minimum). The server's clock runs `skew` ms ahead of the real one, so a token issued
+ * Access tokens live 30 s (the minimum). The server's clock runs `clock.skewMs` ms ahead of the real one, so a token issued
  * at skew 0 and used after the skew moves is close to its expiry on the server while the client, which counts
  * from `expiresIn`, still thinks it fresh: the SDK must go by what the server says (token_expiring, 4001, 401).
  */
-let skew = 0;
+const clock = new SkewedClock();
 let app: TestApp;
 beforeAll(async () => {
   app = await createTestApp(
     { ACCESS_TOKEN_TTL_SECONDS: '30' },
-    { agent: new ScriptedAgent(commonScripts), now: () => Date.now() + skew },
+    { agent: new ScriptedAgent(commonScripts), now: clock.now },
   );
 });
 afterAll(async () => {
   await app?.close();
 });
 beforeEach(() => {
-  skew = 0;
+  clock.skewMs = 0;
 });
 
 /** fetch that counts POST /auth/refresh calls and can hold them back. */
@@ -52,7 +52,7 @@ describe('SDK: tokens on a long connection', () => {
     const counted = countingFetch();
     const client = clientOf(app, { auth: 'ticket', fetch: counted.fetch });
     await client.login(await signedUp('sdk-renew'), PASSWORD);
-    skew = 27_000; // the token has 3 s left on the server
+    clock.skewMs = 27_000; // the token has 3 s left on the server
     await client.connect();
     const states = recordStates(client);
     const [conn] = app.gateway.registry.all();
@@ -74,7 +74,7 @@ describe('SDK: tokens on a long connection', () => {
     const counted = countingFetch(1_500);
     const client = clientOf(app, { auth: 'ticket', fetch: counted.fetch });
     await client.login(await signedUp('sdk-4001'), PASSWORD);
-    skew = 29_000; // 1 s left on the server; the refresh takes 1.5 s
+    clock.skewMs = 29_000; // 1 s left on the server; the refresh takes 1.5 s
     const states = recordStates(client);
     await client.connect();
     await expect
@@ -92,7 +92,7 @@ describe('SDK: tokens on a long connection', () => {
     const counted = countingFetch(100);
     const client = clientOf(app, { fetch: counted.fetch });
     await client.login(await signedUp('sdk-http-refresh'), PASSWORD);
-    skew = 31_000;
+    clock.skewMs = 31_000;
     const lists = await Promise.all(Array.from({ length: 5 }, () => client.threads()));
     expect(lists).toEqual(Array.from({ length: 5 }, () => []));
     // Two refreshes with one token would be reuse, and would have revoked the login.

@@ -1,29 +1,37 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
+import {
+  createTestApp,
+  registerUser,
+  request,
+  SkewedClock,
+  TestSocket,
+  wsUrl,
+  type TestApp,
+} from '../../src/testing/index.js';
 
 /**
  * The life of an open connection: heartbeats, token expiry and renewal (CONTRACT "WebSocket: GET /ws"). Identity
  * switches with `authenticate` are attacked in test/attacks/identity-switch.test.ts.
- * The server's clock is shifted by `skewMs` (its `now` option drives token issue, verification and the expiry
+ * The server's clock is shifted by `clock.skewMs` (its `now` option drives token issue, verification and the expiry
  * timers), so a token can be brought to within seconds of its exp without a 30 s wait.
  */
 
 type User = Awaited<ReturnType<typeof registerUser>>;
 
 const TTL_SECONDS = 30;
-let skewMs = 0;
+const clock = new SkewedClock();
 let app: TestApp;
 let alice: User;
 beforeAll(async () => {
   app = await createTestApp(
     { HEARTBEAT_INTERVAL_MS: '1000', ACCESS_TOKEN_TTL_SECONDS: String(TTL_SECONDS) },
-    { now: () => Date.now() + skewMs },
+    { now: clock.now },
   );
   alice = await registerUser(app.url, 'alice');
 });
 afterEach(() => {
-  skewMs = 0;
+  clock.skewMs = 0;
 });
 afterAll(async () => {
   await app?.close();
@@ -82,7 +90,7 @@ describe('access token expiry', () => {
     const exp = (
       JSON.parse(Buffer.from(user.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }
     ).exp;
-    skewMs = exp * 1000 - 3_000 - Date.now(); // the server now believes the token has 3 s left
+    clock.setTo(exp * 1000 - 3_000); // the server now believes the token has 3 s left
     const ws = await open(user.accessToken);
     const started = Date.now();
     const warning = (await ws.next((m) => m.type === 'token_expiring', 3_500)) as { expiresAt: string };
@@ -103,7 +111,7 @@ describe('access token expiry', () => {
       token: user.accessToken,
       body: { ttlSeconds: 3600 },
     });
-    skewMs = exp * 1000 - 3_000 - Date.now();
+    clock.setTo(exp * 1000 - 3_000);
     const ws = await TestSocket.open(ticket.body.url);
     await ws.next((m) => m.type === 'token_expiring', 3_500);
     expect((await ws.waitClose(6_000)).code).toBe(4001);
@@ -114,7 +122,7 @@ describe('access token expiry', () => {
     const exp = (
       JSON.parse(Buffer.from(user.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }
     ).exp;
-    skewMs = exp * 1000 - 3_000 - Date.now();
+    clock.setTo(exp * 1000 - 3_000);
     const ws = await open(user.accessToken);
     await ws.next((m) => m.type === 'token_expiring', 3_000);
     const fresh = await login(user); // issued on the skewed clock: a full TTL from the server's now

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { redactUrl } from '../redact-url.js';
 import { RedisPubSub } from './pubsub.js';
+import { withTimeout } from '../../shared/index.js';
 
 export interface RedisOptions {
   readonly url: string;
@@ -60,12 +61,4 @@ export class RedisConnection {
     await Promise.allSettled([this.commands.quit(), this.pubsub.close()]);
     this.commands.disconnect();
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>(
-    (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)),
-  );
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
