@@ -51,7 +51,10 @@ function layering() {
           group: ['../../src/*', '!../../src/client', '!../../src/protocol'],
           message: 'The page imports the SDK and the wire vocabulary only.',
         },
-        { group: ['../../src/protocol/*', '!../../src/protocol/wire'], message: 'The page imports src/protocol/wire only.' },
+        {
+          group: ['../../src/protocol/*', '!../../src/protocol/wire'],
+          message: 'The page imports src/protocol/wire only.',
+        },
         { group: ['zod', 'zod/*'], message: 'No schema library in the page: use the wire vocabulary.' },
       ]),
     },
