@@ -3,7 +3,7 @@ import { RunAgentInputSchema } from '@ag-ui/core/schemas';
 import { AppError } from '../errors/index.js';
 
 /** What a POST /agui asks for, in our terms. */
-export interface AguiRunRequest {
+interface AguiRunRequest {
   /** Client-minted; honoured (created for the caller when new). */
   readonly threadId: string;
   /** Client-minted; honoured. */

@@ -55,7 +55,7 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-export const DOCS_PATHS = [
+const DOCS_PATHS = [
   fileURLToPath(new URL('../../docs/', import.meta.url)),
   fileURLToPath(new URL('../../README.md', import.meta.url)),
 ];

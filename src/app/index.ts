@@ -1,4 +1,4 @@
-export { DOCS_PATHS, startApp } from './app.js';
+export { startApp } from './app.js';
 export type { AppOptions, RunningApp } from './app.js';
 export { openUserAdmin } from './administration.js';
 export { migrateDatabase } from './backends.js';

@@ -2,7 +2,7 @@ import { pino, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 
 /** Paths whose values never reach a log line: credentials, tokens, tickets. */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers["sec-websocket-protocol"]',
   'req.headers.cookie',
@@ -56,7 +56,7 @@ const SECRET_PARAMS = new Set([
  * `?ticket=abc` → `?ticket=[redacted]`, and the same for anything that looks like a token parameter. Names are
  * compared decoded (the server reads them decoded: `?%74icket=` is a ticket); an undecodable name is redacted too.
  */
-export function redactQuery(url: string): string {
+function redactQuery(url: string): string {
   const start = url.indexOf('?');
   if (start < 0) return url;
   const end = url.indexOf('#', start) < 0 ? url.length : url.indexOf('#', start);

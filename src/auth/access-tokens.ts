@@ -3,7 +3,7 @@ import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { AppError } from '../errors/index.js';
 import type { SigningKeys } from './signing-keys.js';
 
-export const ACCESS_TOKEN_TYP = 'at+jwt';
+const ACCESS_TOKEN_TYP = 'at+jwt';
 
 /** What a verified access token says. The session (sid) is the refresh-token family it was issued under. */
 export interface AccessClaims {

@@ -1,7 +1,7 @@
 import argon2 from 'argon2';
 
 /** OWASP Password Storage Cheat Sheet minimum for argon2id: 19 MiB memory, 2 iterations, 1 lane. */
-export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 export class PasswordHasher {
   // Verified against when the email is unknown, so both failures cost one argon2 verification.

@@ -15,7 +15,7 @@ export interface SigningKeys {
   readonly jwks: { keys: JWK[] };
 }
 
-export const DEV_KEY_FILE = 'jwt-signing-key.json';
+const DEV_KEY_FILE = 'jwt-signing-key.json';
 
 export async function loadSigningKeys(options: {
   secretKey: string | undefined;

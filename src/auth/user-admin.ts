@@ -20,7 +20,7 @@ export interface UserView {
  * Whether running servers were told to close a disabled user's sockets: `not_needed` (no session was open),
  * `no_channel` (no Redis: servers learn it when the access tokens expire), `told`, or `failed`.
  */
-export type Announcement =
+type Announcement =
   { readonly kind: 'not_needed' | 'no_channel' | 'told' } | { readonly kind: 'failed'; readonly error: unknown };
 
 export interface UserAdminDeps {

@@ -3,9 +3,8 @@ import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { InterruptedError, print, type CliIo } from './io.js';
 
 export type { CliIo } from './io.js';
-export { EXIT } from './exit-codes.js';
 
-export const HELP = `agentgate: an authenticated real-time gateway for AI agents
+const HELP = `agentgate: an authenticated real-time gateway for AI agents
 
 Usage: agentgate [command] [options]       (agentgate <command> --help for each)
   serve           serve HTTP and WebSocket (the default with no command; what \`npm start\` runs)

@@ -3,7 +3,7 @@ import { UsageError } from './args.js';
 import { EXIT } from './exit-codes.js';
 import { print, promptHidden, readFirstLine, type CliIo } from './io.js';
 
-export const DEFAULT_URL = 'http://127.0.0.1:8080';
+const DEFAULT_URL = 'http://127.0.0.1:8080';
 
 export const LOGIN_OPTIONS = {
   url: { type: 'string' },

@@ -7,7 +7,7 @@ import { endsSession } from './session.js';
 import type { ConnectionState, HandshakeRefusal, StateDetail, WebSocketLike } from './types.js';
 
 export type Established = Extract<ServerMessage, { type: 'connection_established' }>;
-export type Reply = (reply: ServerMessage | undefined) => void;
+type Reply = (reply: ServerMessage | undefined) => void;
 
 /** A socket being opened, and the access token it authenticates with (it expires with that token). */
 export interface Dialed {

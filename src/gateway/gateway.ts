@@ -48,7 +48,7 @@ export interface GatewayDeps {
 }
 
 /** How often token expiries are checked: a socket closes 4001 at most this long after its token expired. */
-export const EXPIRY_SWEEP_MS = 1_000;
+const EXPIRY_SWEEP_MS = 1_000;
 
 /** The WebSocket side of the server: authenticates upgrades, tracks connections, relays messages. */
 export class Gateway {

@@ -1,3 +1,2 @@
 export { Gateway } from './gateway.js';
-export type { GatewayDeps, GatewayOptions } from './gateway.js';
 export type { ConnectionLeases, Lease } from './ports.js';

@@ -46,7 +46,7 @@ export function installErrorHandling(app: FastifyInstance, telemetry: Telemetry)
   });
 }
 
-export function errorBody(err: AppError): ErrorBody {
+function errorBody(err: AppError): ErrorBody {
   const body: ErrorBody = { error: { code: err.code, message: err.message } };
   if (err.details !== undefined) body.error.details = err.details;
   return body;

@@ -1,2 +1,1 @@
-export type { HttpDeps } from './context.js';
 export { createHttpApp } from './server.js';

@@ -4,9 +4,9 @@ import type { RunEvent, RunEventBody } from '../protocol/index.js';
 import { SeqTakenError, type EventLog, type UserEventBus } from './ports.js';
 
 /** Why a run was stopped from outside the agent. */
-export type StopReason = 'cancelled' | 'timeout' | 'shutdown';
+type StopReason = 'cancelled' | 'timeout' | 'shutdown';
 
-export class RunStop extends Error {
+class RunStop extends Error {
   override readonly name = 'RunStop';
   constructor(readonly reason: StopReason) {
     super(`run stopped: ${reason}`);

@@ -1,5 +1,4 @@
-export { ActiveRun, MAX_EVENTS_PER_WRITE, RunStop } from './active-run.js';
-export type { StopReason } from './active-run.js';
+export { ActiveRun, MAX_EVENTS_PER_WRITE } from './active-run.js';
 export { SeqTakenError } from './ports.js';
 export type {
   Accepted,
@@ -18,11 +17,9 @@ export type {
   UserEventListener,
 } from './ports.js';
 export { RunManager } from './run-manager.js';
-export type { RunManagerDeps, Submission } from './run-manager.js';
-export type { RunLimits } from './run-executor.js';
+export type { RunManagerDeps } from './run-manager.js';
 export { IDEMPOTENCY_WINDOW_MS } from './submissions.js';
 export { OrphanRecovery } from './orphan-recovery.js';
 export { RunHistory } from './run-history.js';
 export { RunDelivery } from './run-delivery.js';
 export { followRun } from './follow-run.js';
-export type { RunSink } from './follow-run.js';

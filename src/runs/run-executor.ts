@@ -8,7 +8,7 @@ import { createAgentIO } from './agent-io.js';
 import { newId } from './ids.js';
 import type { ConversationStore, InstanceLiveness, RunStore } from './ports.js';
 
-export interface RunLimits {
+interface RunLimits {
   readonly maxPerUser: number;
   readonly maxDurationMs: number;
   readonly maxToolCalls: number;
@@ -27,7 +27,7 @@ export interface RunExecutorDeps {
 }
 
 /** What the agent answers: the user's message, stored under `messageId`. */
-export interface RunInput {
+interface RunInput {
   readonly text: string;
   readonly messageId: string;
   /** The run created its thread, so there is no history to read. */

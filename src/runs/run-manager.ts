@@ -15,7 +15,7 @@ export interface RunManagerDeps extends RunExecutorDeps {
   readonly messageIds: MessageIdStore;
 }
 
-export interface Submission {
+interface Submission {
   readonly text: string;
   readonly threadId?: string | undefined;
   readonly onBusy?: OnBusy | undefined;

@@ -10,7 +10,7 @@ const PENDING_CLAIM_WAIT_MS = 5_000;
 const PENDING_CLAIM_TTL_MS = 30_000;
 const PENDING_CLAIM_POLL_MS = 25;
 
-export interface IdempotencyKey {
+interface IdempotencyKey {
   readonly userId: string;
   /** The client's message id. */
   readonly clientId?: string | undefined;

@@ -1,5 +1,5 @@
 /** How long unsent data may stay above the bound before the reader is cut off. */
-export const SLOW_READER_GRACE_MS = 2_000;
+const SLOW_READER_GRACE_MS = 2_000;
 /** Above max(16 × the bound, this), a reader is cut off at once: no grace for a backlog that large. */
 const HARD_BACKLOG_FLOOR = 64 * 1024 * 1024;
 

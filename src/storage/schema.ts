@@ -12,7 +12,7 @@ export interface UsersTable {
   disabled_at: string | null;
 }
 
-export interface RefreshFamiliesTable {
+interface RefreshFamiliesTable {
   id: string;
   user_id: string;
   created_at: string;
@@ -20,7 +20,7 @@ export interface RefreshFamiliesTable {
   revoked_reason: string | null;
 }
 
-export interface RefreshTokensTable {
+interface RefreshTokensTable {
   token_hash: string;
   family_id: string;
   created_at: string;
@@ -60,7 +60,7 @@ export interface RunsTable {
   instance_id: string | null;
 }
 
-export interface RunEventsTable {
+interface RunEventsTable {
   run_id: string;
   seq: number;
   type: string;

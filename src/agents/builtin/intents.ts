@@ -57,7 +57,7 @@ export function planIntents(message: string): Intent[] {
   return intents;
 }
 
-export function intentOf(clause: string): Intent | null {
+function intentOf(clause: string): Intent | null {
   const text = trimClause(clause);
   const command = DOCS_COMMAND.exec(text);
   if (command?.[1]) return docs(command[1]);

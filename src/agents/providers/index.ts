@@ -30,22 +30,10 @@ export function createLlmAgent(settings: LlmSettings, deps: LlmAgentDeps): LlmAg
   });
 }
 
-export { AnthropicProvider, ANTHROPIC_DEFAULT_BASE_URL } from './anthropic/anthropic-provider.js';
-export { DEFAULT_SYSTEM_PROMPT, LlmAgent } from './llm-agent.js';
-export type { LlmAgentOptions } from './llm-agent.js';
-export { OpenAiProvider, OPENAI_DEFAULT_BASE_URL } from './openai/openai-provider.js';
-export type {
-  ConversationTurn,
-  FinishReason,
-  LlmProvider,
-  ModelReasoning,
-  ModelToolCall,
-  ModelToolResult,
-  StepRequest,
-  StepResult,
-  StepSink,
-} from './provider.js';
-export type { LlmSettings, ProviderSettings } from './settings.js';
+export { AnthropicProvider } from './anthropic/anthropic-provider.js';
+export { LlmAgent } from './llm-agent.js';
+export { OpenAiProvider } from './openai/openai-provider.js';
+export type { LlmProvider } from './provider.js';
+export type { ProviderSettings } from './settings.js';
 export { hourBucketOf, TokenBudget } from './token-budget.js';
-export type { TokenBudgetSettings, TokenUsageStore } from './token-budget.js';
-export type { ProviderLogger } from './transport.js';
+export type { TokenUsageStore } from './token-budget.js';

@@ -12,7 +12,7 @@ import type {
 import type { TokenBudget } from './token-budget.js';
 import { silentLogger, type ProviderLogger } from './transport.js';
 
-export const DEFAULT_SYSTEM_PROMPT = [
+const DEFAULT_SYSTEM_PROMPT = [
   'You are the assistant of an agentgate server, answering one user in a chat.',
   'Use the tools you are given whenever they help (a calculator for any arithmetic, a clock for the time, a documentation search for questions about agentgate), and do not invent their results.',
   'When a tool returns an error, fix the call or explain the problem to the user.',

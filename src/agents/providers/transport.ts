@@ -9,7 +9,7 @@ export interface ProviderLogger {
 export const silentLogger: ProviderLogger = { warn: () => {}, debug: () => {} };
 
 /** The logger shape both SDKs accept. */
-export interface SdkLogger {
+interface SdkLogger {
   error(message: string, ...rest: unknown[]): void;
   warn(message: string, ...rest: unknown[]): void;
   info(message: string, ...rest: unknown[]): void;
@@ -31,7 +31,7 @@ export function sdkLoggerFor(logger: ProviderLogger, provider: string): SdkLogge
 }
 
 /** How long a `Retry-After` / `retry-after-ms` header asks to wait, in ms; undefined when absent or unreadable. */
-export function retryAfterMsOf(headers: Headers | undefined): number | undefined {
+function retryAfterMsOf(headers: Headers | undefined): number | undefined {
   if (headers === undefined) return undefined;
   const ms = Number.parseFloat(headers.get('retry-after-ms') ?? '');
   if (Number.isFinite(ms)) return ms;
@@ -66,7 +66,7 @@ export function fetchCappingRetryAfter(maxWaitMs: number, inner: FetchFn = fetch
  * One model request's abort signal: aborted when the run's signal aborts, or when the response stream stays quiet for
  * `idleMs` (the SDK timeouts stop at the response headers, so a stream that stalls later needs this).
  */
-export class RequestGuard {
+class RequestGuard {
   readonly signal: AbortSignal;
   readonly #controller = new AbortController();
   readonly #outer: AbortSignal;
@@ -163,14 +163,14 @@ export function streamedApiFailure(type: string | null | undefined): AppError {
 }
 
 /** A connection that broke while the body streamed (undici: `TypeError: terminated`), or a refused/reset socket. */
-export function isBrokenConnection(err: unknown): boolean {
+function isBrokenConnection(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (err.name === 'TypeError' && /terminated|fetch failed|network/i.test(err.message)) return true;
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && /^(ECONNRESET|ECONNREFUSED|EPIPE|UND_ERR_)/.test(code);
 }
 
-export const brokenStream = (): AppError =>
+const brokenStream = (): AppError =>
   new AppError('llm_unavailable', 'The connection to the model API broke in the middle of its answer.');
 export const malformedStream = (what: string): AppError =>
   new AppError('llm_bad_response', `The model API sent a malformed stream: ${what}.`);

@@ -78,7 +78,7 @@ export function loadMath(): Promise<MathJsInstance> {
   }));
 }
 
-export const calculatorParameters = z.object({
+const calculatorParameters = z.object({
   expression: z
     .string()
     .min(1)
@@ -86,13 +86,13 @@ export const calculatorParameters = z.object({
     .describe('A math expression such as "12*7", "(3+4)^2", "sqrt(16)" or "5 cm to inch".'),
 });
 
-export interface CalculatorResult {
+interface CalculatorResult {
   readonly expression: string;
   /** A number, or the formatted value when the result is not a plain number (matrix, unit...). */
   readonly result: number | string;
 }
 
-export async function calculate(expression: string): Promise<CalculatorResult> {
+async function calculate(expression: string): Promise<CalculatorResult> {
   const math = await loadMath();
   let value: unknown;
   try {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineTool } from './tool.js';
 import type { Tool } from './tool.js';
 
-export const clockParameters = z.object({
+const clockParameters = z.object({
   timeZone: z
     .string()
     .min(1)
@@ -11,7 +11,7 @@ export const clockParameters = z.object({
     .describe('An IANA time zone such as "Europe/Paris" or "Asia/Tokyo". Defaults to UTC.'),
 });
 
-export interface ClockResult {
+interface ClockResult {
   /** The zone as asked for, with its canonical capitalisation ("europe/paris" gives "Europe/Paris"). */
   readonly timeZone: string;
   /** The instant in UTC, ISO 8601. */
@@ -27,7 +27,7 @@ export interface ClockOptions {
   readonly now?: () => Date;
 }
 
-export function timeIn(timeZone: string, at: Date): ClockResult {
+function timeIn(timeZone: string, at: Date): ClockResult {
   let format: Intl.DateTimeFormat;
   try {
     format = new Intl.DateTimeFormat('en-US', {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { defineTool } from './tool.js';
 import type { Tool } from './tool.js';
 
-export const docsSearchParameters = z.object({
+const docsSearchParameters = z.object({
   query: z.string().min(1).max(200).describe('What to look for, in plain words.'),
   limit: z.number().int().min(1).max(10).default(3).describe('How many sections to return (1 to 10, default 3).'),
 });
@@ -34,7 +34,7 @@ const STOP_WORDS = new Set(
 );
 
 /** Lowercased word tokens without stop words; a trailing plural "s" is dropped so "tokens" finds "token". */
-export function terms(text: string): string[] {
+function terms(text: string): string[] {
   const words = text.toLowerCase().match(/[a-z0-9_]+/g) ?? [];
   return words
     .filter((w) => w.length > 1 && !STOP_WORDS.has(w))
@@ -42,7 +42,7 @@ export function terms(text: string): string[] {
 }
 
 /** Splits markdown by headings, ignoring "#" lines inside fenced code blocks. */
-export function splitSections(file: string, markdown: string): Section[] {
+function splitSections(file: string, markdown: string): Section[] {
   const sections: Section[] = [];
   let heading = basename(file);
   let lines: string[] = [];

@@ -14,13 +14,11 @@ export function builtinTools(options: BuiltinToolsOptions): Tool[] {
   return [calculatorTool, clockTool, createDocsSearchTool(options.docsPaths), waitTool];
 }
 
-export { calculate, calculatorParameters, calculatorTool, loadMath as preloadCalculator } from './calculator.js';
-export type { CalculatorResult } from './calculator.js';
-export { clockParameters, clockTool, createClockTool, timeIn } from './clock.js';
-export type { ClockOptions, ClockResult } from './clock.js';
-export { createDocsSearchTool, docsSearchParameters } from './docs-search.js';
+export { calculatorTool, loadMath as preloadCalculator } from './calculator.js';
+export { clockTool, createClockTool } from './clock.js';
+export { createDocsSearchTool } from './docs-search.js';
 export type { DocsSearchHit } from './docs-search.js';
 export { ToolRegistry } from './registry.js';
 export { defineTool } from './tool.js';
-export type { Tool, ToolContext, ToolErrorCode, ToolOutcome, ToolSpec } from './tool.js';
-export { sleep, waitParameters, waitTool } from './wait.js';
+export type { Tool, ToolContext, ToolOutcome } from './tool.js';
+export { sleep, waitTool } from './wait.js';

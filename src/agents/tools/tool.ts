@@ -23,7 +23,7 @@ export interface ToolSpec {
   readonly parameters: Record<string, unknown>;
 }
 
-export type ToolErrorCode = 'unknown_tool' | 'invalid_arguments' | 'tool_failed' | 'aborted';
+type ToolErrorCode = 'unknown_tool' | 'invalid_arguments' | 'tool_failed' | 'aborted';
 
 export type ToolOutcome =
   | { readonly ok: true; readonly result: unknown }

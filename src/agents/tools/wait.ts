@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from './tool.js';
 
-export const waitParameters = z.object({
+const waitParameters = z.object({
   seconds: z.number().min(0).max(120).describe('How long to wait, in seconds (0 to 120).'),
 });
 

@@ -10,7 +10,7 @@ import type { HttpDeps } from '../context.js';
  * Where `npm run build` writes the page (vite, web/vite.config.ts). This file sits three folders deep both as
  * src/http/routes/web.ts (tsx, vitest) and as dist/http/routes/web.js (npm start), so one relative path finds it.
  */
-export const WEB_ROOT = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
+const WEB_ROOT = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -77,7 +77,7 @@ export function webRoutes(app: FastifyInstance, deps: HttpDeps, root = WEB_ROOT)
 }
 
 /** `connect-src` names the WebSocket origin clients are told to dial (it differs from the page's behind a proxy). */
-export function contentSecurityPolicy(webSocketUrl: string): string {
+function contentSecurityPolicy(webSocketUrl: string): string {
   let socketOrigin = '';
   try {
     socketOrigin = ` ${new URL(webSocketUrl).origin}`;

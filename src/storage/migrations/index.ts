@@ -5,8 +5,6 @@ import * as tokenUsage from './003-token-usage.js';
 import type { Database } from '../schema.js';
 import type { SqlDialectName } from './dialect.js';
 
-export type { SqlDialectName } from './dialect.js';
-
 /** Migrations compiled into the program (no directory scanning), in order. */
 function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
   return {

@@ -1,7 +1,7 @@
 import type { Database as NativeDatabase, Statement } from 'better-sqlite3';
 
 /** Prepared statements kept per database; SQL varies with batch sizes, so the least recently used are dropped. */
-export const STATEMENT_CACHE_SIZE = 256;
+const STATEMENT_CACHE_SIZE = 256;
 
 /**
  * Kysely's SQLite driver prepares every query afresh; preparing costs about as much as running a small insert.

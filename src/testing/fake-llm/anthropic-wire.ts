@@ -1,6 +1,6 @@
 import { errorBody, type FakeReply } from './fake-llm-server.js';
 
-export interface AnthropicToolUseScript {
+interface AnthropicToolUseScript {
   readonly id: string;
   readonly name: string;
   /** The `input_json_delta` `partial_json` fragments, in order. */
@@ -29,7 +29,7 @@ const frame = (type: string, data: unknown): string => `event: ${type}\ndata: ${
  * input_json_delta) / content_block_stop per block, message_delta (stop_reason, cumulative output usage),
  * message_stop; or an `error` event.
  */
-export function anthropicStream(script: AnthropicStreamScript): string {
+function anthropicStream(script: AnthropicStreamScript): string {
   const usage = script.usage ?? { input: 13, output: 9 };
   let body = frame('message_start', {
     type: 'message_start',

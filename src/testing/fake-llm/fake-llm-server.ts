@@ -34,7 +34,7 @@ export type FakeReply =
   /** Destroys the socket without answering. */
   | { readonly kind: 'hangup' };
 
-export interface RecordedRequest {
+interface RecordedRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: IncomingHttpHeaders;

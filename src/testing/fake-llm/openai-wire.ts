@@ -1,6 +1,6 @@
 import { errorBody, type FakeReply } from './fake-llm-server.js';
 
-export interface OpenAiToolCallScript {
+interface OpenAiToolCallScript {
   readonly id: string;
   readonly name: string;
   /** The `function.arguments` fragments, in order: split them anywhere, as the API does. */
@@ -27,7 +27,7 @@ export interface OpenAiStreamScript {
  * the role, tool calls whose first fragment carries `id`, `type` and `name` and whose arguments follow as
  * fragments keyed by `index`, a chunk with `finish_reason`, a usage chunk with empty `choices`, then `data: [DONE]`.
  */
-export function openAiStream(script: OpenAiStreamScript): string {
+function openAiStream(script: OpenAiStreamScript): string {
   const model = script.model ?? 'gpt-fake';
   const envelope = (choices: unknown[], usage: unknown = null): string =>
     `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model, system_fingerprint: 'fp_fake', choices, usage })}\n\n`;

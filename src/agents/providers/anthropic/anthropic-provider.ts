@@ -15,7 +15,7 @@ import {
 import { EventAccumulator } from './events.js';
 import { toAnthropicMessages, toAnthropicTools } from './messages.js';
 
-export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
+const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
 /**
  * The Messages API, streamed, through the official `@anthropic-ai/sdk`: text, extended thinking and tool use. The

@@ -15,7 +15,7 @@ import {
 import { ChunkAccumulator } from './chunks.js';
 import { toChatMessages, toChatTools } from './messages.js';
 
-export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 /** The SDK insists on a key; self-hosted servers started without one ignore whatever is sent. */
 const NO_KEY = 'no-key';
 
