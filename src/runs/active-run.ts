@@ -29,6 +29,8 @@ export const MAX_EVENTS_PER_WRITE = 500;
  * so anything a client saw can be replayed. Events emitted while a write is in flight (or in the same tick) are
  * stored together in the next write: one statement per burst instead of one per event, and the socket layer sends
  * the burst in one write too. After the terminal event every emit is ignored.
+ *
+ * The first of three batching layers, and the one that owns latency (docs/ARCHITECTURE.md, "Three batching layers").
  */
 export class ActiveRun {
   private readonly controller = new AbortController();

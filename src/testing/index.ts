@@ -4,3 +4,4 @@ export { createTestApp } from './test-app.js';
 export type { TestApp } from './test-app.js';
 export { TestSocket, wsUrl } from './ws-client.js';
 export { SkewedClock } from './skewed-clock.js';
+export { testRunEvent, testRunLog } from './run-events.js';

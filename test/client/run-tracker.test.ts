@@ -1,39 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { testRunEvent, testRunLog } from '../../src/testing/run-events.js';
 import { ClientError } from '../../src/client/errors.js';
 import { RunHandleImpl } from '../../src/client/run-handle.js';
 import { RunTracker, type ResumeOutcome } from '../../src/client/run-tracker.js';
-import { verifyRunEvents, type RunEvent, type TerminalEventType } from '../../src/protocol/index.js';
+import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 
-/** One run event as the server sends it; seq 1 is agent_started, the others agent_thinking unless `type` says. */
-function ev(seq: number, opts: { runId?: string; type?: TerminalEventType } = {}): RunEvent {
-  const runId = opts.runId ?? 'r1';
-  const base = {
-    runId,
-    threadId: `thread-of-${runId}`,
-    seq,
-    ts: new Date(Date.UTC(2025, 0, 1, 0, 0, seq)).toISOString(),
-  };
-  switch (opts.type) {
-    case undefined:
-      return seq === 1
-        ? { ...base, type: 'agent_started' }
-        : { ...base, type: 'agent_thinking', text: `thinking ${seq}` };
-    case 'agent_completed':
-      return { ...base, type: 'agent_completed', text: 'done', durationMs: 12 };
-    case 'agent_error':
-      return { ...base, type: 'agent_error', code: 'agent_failed', message: 'the agent failed' };
-    case 'run_cancelled':
-      return { ...base, type: 'run_cancelled' };
-  }
-}
-
-/** A whole run: seqs 1..length, the last one `terminal` (none when undefined). */
-function runLog(length: number, opts: { runId?: string; terminal?: TerminalEventType } = {}): RunEvent[] {
-  const terminal = 'terminal' in opts ? opts.terminal : 'agent_completed';
-  return Array.from({ length }, (_, i) =>
-    ev(i + 1, { runId: opts.runId, type: i + 1 === length ? terminal : undefined }),
-  );
-}
+const ev = testRunEvent;
+const runLog = testRunLog;
 
 const at = (log: readonly RunEvent[], seq: number): RunEvent => {
   const event = log.find((e) => e.seq === seq);

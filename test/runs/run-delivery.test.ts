@@ -1,42 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { verifyRunEvents, type RunEvent, type TerminalEventType } from '../../src/protocol/index.js';
-import { RunDelivery } from '../../src/runs/index.js';
+import { testRunEvent, testRunLog } from '../../src/testing/run-events.js';
+import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
+import { RunDelivery } from '../../src/runs/run-delivery.js';
 
-type EventType = 'agent_started' | 'agent_thinking' | 'agent_message_delta' | TerminalEventType;
-
-/** One run event as the log stamps it; seq 1 is agent_started unless told otherwise. */
-function ev(seq: number, opts: { runId?: string; type?: EventType } = {}): RunEvent {
-  const runId = opts.runId ?? 'r1';
-  const base = {
-    runId,
-    threadId: `thread-of-${runId}`,
-    seq,
-    ts: new Date(Date.UTC(2025, 0, 1, 0, 0, seq)).toISOString(),
-  };
-  const type = opts.type ?? (seq === 1 ? 'agent_started' : 'agent_thinking');
-  switch (type) {
-    case 'agent_started':
-      return { ...base, type, agent: 'echo' };
-    case 'agent_thinking':
-      return { ...base, type, text: `thinking ${seq}` };
-    case 'agent_message_delta':
-      return { ...base, type, text: `delta ${seq}` };
-    case 'agent_completed':
-      return { ...base, type, text: 'done', durationMs: 12 };
-    case 'agent_error':
-      return { ...base, type, code: 'agent_failed', message: 'the agent failed' };
-    case 'run_cancelled':
-      return { ...base, type };
-  }
-}
-
-/** A whole run: seqs 1..length, agent_started first, `terminal` last (none when undefined). */
-function runLog(length: number, opts: { runId?: string; terminal?: TerminalEventType } = {}): RunEvent[] {
-  const terminal = 'terminal' in opts ? opts.terminal : 'agent_completed';
-  return Array.from({ length }, (_, i) =>
-    ev(i + 1, { runId: opts.runId, type: i + 1 === length && terminal !== undefined ? terminal : undefined }),
-  );
-}
+const ev = testRunEvent;
+const runLog = testRunLog;
 
 interface Deferred<T> {
   readonly promise: Promise<T>;

@@ -15,6 +15,9 @@ interface PendingWrite {
  * the event loop are stored in one transaction, so many concurrent runs pay for one commit, not one each. Each
  * append stays all-or-nothing and is acknowledged only once committed; if the group fails (a seq was taken, the
  * database is away), each append is retried alone so only the guilty one fails.
+ *
+ * The second of three batching layers: it only defers to the end of the turn (docs/ARCHITECTURE.md, "Three
+ * batching layers").
  */
 export class SqlEventLog implements EventLog {
   private queue: PendingWrite[] = [];

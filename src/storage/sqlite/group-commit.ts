@@ -26,6 +26,9 @@ import { withStatementCache, type StatementCache } from './statement-cache.js';
  * - An explicit transaction (`db.transaction()`) is a savepoint inside the group: all or nothing, isolated from
  *   other callers by the connection lock while it is open.
  * - If the commit itself fails, every statement of the group fails, and none of them is stored.
+ *
+ * The third of three batching layers, SQLite only: it only defers to the end of the turn (docs/ARCHITECTURE.md,
+ * "Three batching layers").
  */
 export class GroupCommitSqliteDialect implements Dialect {
   private driver: GroupCommitDriver | undefined;
