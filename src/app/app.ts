@@ -84,7 +84,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const authStores = (options.wrapAuthStores ?? ((s) => s))({ users: backends.users, tokens: backends.tokens });
 
   const keys = await loadSigningKeys({ secretKey: config.jwt.secretKey, dataDir: config.dataDir });
-  const authGuard = new DependencyGuard('the user and session store');
+  const authGuard = new DependencyGuard('the user and session store', { isRefusal: backends.isStatementRefused });
   const auth = new AuthService({
     ...authStores,
     accessTokens: new AccessTokens({

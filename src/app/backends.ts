@@ -16,6 +16,7 @@ import type {
 import {
   appliedMigrations,
   FlexibleAttemptLimiter,
+  isStatementRefused,
   MemoryBroadcast,
   MemoryConnectionLeases,
   MemoryMessageIdStore,
@@ -47,6 +48,8 @@ export interface DurableStores {
   readonly runs: RunStore;
   readonly events: EventLog;
   readonly usage: TokenUsageStore;
+  /** True for an error with which the database refused a statement for its input: not an outage (breakers). */
+  readonly isStatementRefused: (err: unknown) => boolean;
   /** A real query: throws while the database does not answer (for /health/ready). */
   readonly ping: () => Promise<void>;
   readonly close: () => Promise<void>;
@@ -82,6 +85,7 @@ export async function openDurableStores(config: Config): Promise<DurableStores> 
     runs: conversations,
     events: new SqlEventLog(db),
     usage: new SqlTokenUsageStore(db),
+    isStatementRefused,
     ping: async () => void (await sql`select 1`.execute(db)),
     close: () => db.destroy(),
   };

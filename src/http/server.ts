@@ -1,5 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { AppError } from '../errors/index.js';
+import { containsNul, NUL_REFUSED } from '../protocol/index.js';
 import type { HttpDeps } from './context.js';
 import { answerRoutingError, installErrorHandling, writeClientError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
@@ -34,6 +36,13 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
         Object.assign(new Error('invalid JSON'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }),
         undefined,
       );
+    }
+  });
+
+  // Every string that can reach storage arrives in the path, the query or the body.
+  app.addHook('preValidation', async (request) => {
+    if (containsNul(request.params) || containsNul(request.query) || containsNul(request.body)) {
+      throw new AppError('invalid_request', NUL_REFUSED);
     }
   });
 

@@ -22,3 +22,4 @@ export { SqlTokenStore } from './sql/token-store.js';
 export { SqlTokenUsageStore } from './sql/usage-store.js';
 export { SqlUserStore } from './sql/user-store.js';
 export { openSqlite } from './sqlite/database.js';
+export { isStatementRefused } from './sql/errors.js';

@@ -5,7 +5,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GroupCommitSqliteDialect } from '../../src/storage/sqlite/group-commit.js';
-import { isUniqueViolation } from '../../src/storage/sql/unique-violation.js';
+import { isUniqueViolation } from '../../src/storage/sql/errors.js';
 
 interface Schema {
   items: { id: number; name: string };

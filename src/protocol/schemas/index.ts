@@ -2,3 +2,4 @@
 export * from './events.js';
 export * from './http.js';
 export * from './ws.js';
+export * from './nul.js';

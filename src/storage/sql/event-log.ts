@@ -2,7 +2,7 @@ import type { CompiledQuery, Kysely } from 'kysely';
 import { encodeRunEvent, RunEventSchema, type RunEvent } from '../../protocol/index.js';
 import { SeqTakenError, type EventLog } from '../../runs/index.js';
 import type { Database } from '../schema.js';
-import { isUniqueViolation } from './unique-violation.js';
+import { isUniqueViolation } from './errors.js';
 
 interface PendingWrite {
   readonly events: readonly RunEvent[];

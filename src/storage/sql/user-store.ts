@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { normalizeEmail, type UserRecord, type UserStore } from '../../auth/index.js';
 import { AppError } from '../../errors/index.js';
 import type { Database, UsersTable } from '../schema.js';
-import { isUniqueViolation } from './unique-violation.js';
+import { isUniqueViolation } from './errors.js';
 
 export class SqlUserStore implements UserStore {
   constructor(private readonly db: Kysely<Database>) {}
