@@ -189,6 +189,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       tickets,
       runs,
       history,
+      admitStream: (principal, end) => gateway.admitStream(principal, end),
       bus,
       conversations,
       jwks: keys.jwks,

@@ -89,7 +89,7 @@ export const SETTINGS = {
   MAX_CONNECTIONS_PER_USER: {
     schema: int(1, 10_000),
     default: '20',
-    doc: 'Open WebSockets one user may hold (on all instances together, with Redis); more are refused at the upgrade with 429.',
+    doc: 'Open WebSockets and SSE streams one user may hold (on all instances together, with Redis); more are refused with 429.',
   },
   WS_MESSAGES_PER_SECOND: {
     schema: int(1, 100_000),

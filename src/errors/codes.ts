@@ -26,7 +26,10 @@ export const ERROR_CODES = {
   unsupported_media_type: { http: 415, doc: 'The body is not application/json.' },
   rate_limited: { http: 429, doc: 'Too many attempts: wait for Retry-After seconds.' },
   too_many_runs: { http: 429, doc: 'The user already has the maximum number of runs in progress.' },
-  too_many_connections: { http: 429, doc: 'The user already holds MAX_CONNECTIONS_PER_USER open WebSockets.' },
+  too_many_connections: {
+    http: 429,
+    doc: 'The user already holds MAX_CONNECTIONS_PER_USER open WebSockets and SSE streams.',
+  },
   internal_error: { http: 500, doc: 'An unexpected server error; it was logged.' },
   service_unavailable: { http: 503, doc: 'A dependency (database, cache) is not answering.' },
   run_timeout: { http: 500, doc: 'The run exceeded its maximum duration.', runOnly: true },

@@ -13,6 +13,7 @@ import type { ConnectionLeases, Lease } from './ports.js';
 import { HandshakeRefusal, writeRefusal } from './handshake.js';
 import { handleClientMessage, parseClientMessage } from './messages.js';
 import { ConnectionRegistry } from './registry.js';
+import { StreamSessions, type EndStream, type StreamSlot } from './stream-sessions.js';
 import { authenticateUpgrade } from './upgrade-auth.js';
 import { withTimeout } from '../shared/index.js';
 
@@ -53,6 +54,7 @@ const EXPIRY_SWEEP_MS = 1_000;
 /** The WebSocket side of the server: authenticates upgrades, tracks connections, relays messages. */
 export class Gateway {
   readonly registry: ConnectionRegistry;
+  private readonly streams: StreamSessions;
   private readonly wss: WebSocketServer;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly leaseRenewal: NodeJS.Timeout;
@@ -65,6 +67,13 @@ export class Gateway {
     private readonly deps: GatewayDeps,
   ) {
     this.registry = new ConnectionRegistry(deps.bus, (connections) => this.resync(connections));
+    this.streams = new StreamSessions({
+      leases: deps.leases,
+      auth: deps.auth,
+      maxPerUser: options.maxConnectionsPerUser,
+      telemetry: deps.telemetry,
+      logger: deps.logger,
+    });
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -79,11 +88,12 @@ export class Gateway {
     this.expirySweep = setInterval(() => {
       const nowMs = deps.now();
       for (const conn of this.registry.each()) conn.checkExpiry(nowMs, this.tokenWarnAheadMs);
+      this.streams.checkExpiry(nowMs);
     }, EXPIRY_SWEEP_MS);
     this.expirySweep.unref();
     this.stopRevocations = deps.revocations.subscribe((sessionId) => {
-      const closed = this.registry.closeSession(sessionId, 'sessionRevoked');
-      if (closed > 0) deps.logger.info({ closed }, 'closed sockets of a revoked session');
+      const closed = this.registry.closeSession(sessionId, 'sessionRevoked') + this.streams.closeSession(sessionId);
+      if (closed > 0) deps.logger.info({ closed }, 'closed sockets and streams of a revoked session');
     });
     this.tokenWarnAheadMs = 60_000;
   }
@@ -168,8 +178,19 @@ export class Gateway {
       .catch((err: unknown) => this.deps.logger.warn({ err }, 'connection slot not released (it expires on its own)'));
   }
 
+  /**
+   * Takes one of the user's connection slots for a stream that is not a socket (SSE), held to the same session
+   * rules: it is ended, with the reason, when its session is revoked or its access token expires.
+   */
+  admitStream(principal: Principal, end: EndStream): Promise<StreamSlot> {
+    return this.streams.admit(principal, end);
+  }
+
   private renewLeases(): void {
-    const leases = this.registry.all().map((c) => ({ userId: c.userId, connectionId: c.id }));
+    const leases = [
+      ...this.registry.all().map((c) => ({ userId: c.userId, connectionId: c.id })),
+      ...this.streams.leases(),
+    ];
     if (leases.length === 0) return;
     this.deps.leases
       .renew(leases)
@@ -204,6 +225,7 @@ export class Gateway {
     clearInterval(this.leaseRenewal);
     clearInterval(this.expirySweep);
     this.stopRevocations();
+    this.streams.endAll('shuttingDown');
     const closing = this.registry.all().map(
       (c) =>
         new Promise<void>((resolve) => {

@@ -2,8 +2,15 @@ import type { FastifyRequest } from 'fastify';
 import { parseBearerHeader, type AuthService, type Principal, type Tickets } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
+import type { CloseKind } from '../protocol/index.js';
 import type { ConversationStore, RunHistory, RunManager, UserEventBus } from '../runs/index.js';
 import type { Telemetry } from '../telemetry/index.js';
+
+/** A stream's hold on one of its user's connection slots (see the gateway's StreamSessions). */
+export interface StreamSlot {
+  release(): void;
+  recheckSession(): void;
+}
 
 /** Everything route handlers need, passed in by the composition root. */
 export interface HttpDeps {
@@ -13,6 +20,11 @@ export interface HttpDeps {
   readonly runs: RunManager;
   /** Stored runs and their events, scoped by owner. */
   readonly history: RunHistory;
+  /**
+   * Takes a connection slot for an SSE stream (429 past MAX_CONNECTIONS_PER_USER, counted with sockets); `end` is
+   * called when the session is revoked or the access token expires.
+   */
+  readonly admitStream: (principal: Principal, end: (why: CloseKind) => void) => Promise<StreamSlot>;
   /** Live run events for SSE streams. */
   readonly bus: UserEventBus;
   readonly conversations: ConversationStore;

@@ -50,6 +50,12 @@ export class SseResponse {
     this.write(events.map((e) => `id: ${id}\ndata: ${JSON.stringify(e)}\n\n`).join(''));
   }
 
+  /** Writes a last notice (an event or a comment, already framed), then ends. */
+  endWith(notice: string): void {
+    this.write(notice);
+    this.end();
+  }
+
   end(): void {
     if (this.finished) return;
     this.finished = true;

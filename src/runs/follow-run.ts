@@ -18,6 +18,8 @@ export interface RunSink {
 export async function followRun(
   deps: {
     readonly history: RunHistory;
+    /** Called when the bus may have dropped messages (besides the gap refill this does itself). */
+    readonly onResync?: () => void;
     readonly bus: UserEventBus;
     readonly logger: { warn(details: object, message: string): void };
   },
@@ -42,7 +44,10 @@ export async function followRun(
     message: (m) => {
       if ('seq' in m && m.runId === runId) delivery.live(m);
     },
-    resync: () => delivery.resync(),
+    resync: () => {
+      delivery.resync();
+      deps.onResync?.();
+    },
   });
   function finish(): void {
     if (done) return;

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AguiMapper, parseRunAgentInput } from '../../agui/index.js';
 import { AppError } from '../../errors/index.js';
-import type { RunEvent } from '../../protocol/index.js';
+import type { Principal } from '../../auth/index.js';
+import { CLOSE, STREAM_CLOSED_EVENT, type CloseKind, type RunEvent, type StreamClosed } from '../../protocol/index.js';
 import { followRun } from '../../runs/index.js';
 import { requirePrincipal, type HttpDeps } from '../context.js';
 import { parseInput } from '../errors.js';
@@ -22,9 +23,9 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { auth, runs, history } = deps;
   // Streams follow runs that may last minutes: at shutdown they end at once (clients resume elsewhere with
   // Last-Event-ID), so closing the server does not wait for them.
-  const open = new Set<SseResponse>();
+  const open = new Set<(why: CloseKind) => void>();
   app.addHook('preClose', (done) => {
-    for (const sse of open) sse.end();
+    for (const close of [...open]) close('shuttingDown');
     done();
   });
 
@@ -36,7 +37,7 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const header = request.headers['last-event-id'];
     const afterSeq = header === undefined ? (query.after ?? 0) : parseInput(LastEventId, header);
     await history.getRun(principal.userId, id);
-    await stream(request, reply, deps, open, principal.userId, id, afterSeq, query.format);
+    await stream(request, reply, deps, open, principal, id, afterSeq, query.format);
   });
 
   app.post('/agui', async (request, reply) => {
@@ -55,24 +56,41 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     } else if (existing.threadId !== input.threadId) {
       throw new AppError('invalid_request', 'This runId belongs to another thread.');
     }
-    await stream(request, reply, deps, open, principal.userId, input.runId, 0, 'agui');
+    await stream(request, reply, deps, open, principal, input.runId, 0, 'agui');
   });
+}
+
+/** The last words of a stream the server ends early: an event the agentgate format defines, a comment in AG-UI's. */
+function closingNotice(why: CloseKind, format: Format): string {
+  const { name, reason } = CLOSE[why];
+  if (format === 'agui') return `: stream closed: ${name} (${reason})\n\n`;
+  const body: StreamClosed = { code: name, message: reason };
+  return `event: ${STREAM_CLOSED_EVENT}\ndata: ${JSON.stringify(body)}\n\n`;
 }
 
 async function stream(
   request: FastifyRequest,
   reply: FastifyReply,
   deps: HttpDeps,
-  open: Set<SseResponse>,
-  userId: string,
+  open: Set<(why: CloseKind) => void>,
+  principal: Principal,
   runId: string,
   afterSeq: number,
   format: Format,
 ): Promise<void> {
+  const { userId } = principal;
   // AG-UI events depend on what came before (an open text message): replay the earlier events through the mapper.
   const mapper = format === 'agui' ? new AguiMapper() : undefined;
   if (mapper !== undefined && afterSeq > 0)
     mapper.prime((await deps.history.eventsAfter(userId, runId, 0)).events.filter((e) => e.seq <= afterSeq));
+
+  // A slot first, like a socket (429 past the user's limit), while an error can still be an HTTP answer.
+  let endedEarly: CloseKind | undefined;
+  let endStream = (why: CloseKind): void => void (endedEarly = why);
+  const close = (why: CloseKind): void => endStream(why);
+  const slot = await deps.admitStream(principal, close);
+  // A revocation that landed between the credential check and taking the slot announced itself to no one here.
+  slot.recheckSession();
 
   reply.hijack();
   let stop: (() => void) | undefined;
@@ -82,14 +100,18 @@ async function stream(
     { keepAliveMs: deps.config.sseKeepAliveMs, maxBufferedBytes: deps.config.gatewayLimits.maxBufferedBytes },
     () => {
       closed = true;
-      open.delete(sse);
+      open.delete(close);
+      slot.release();
       stop?.();
     },
   );
-  open.add(sse);
+  endStream = (why) => sse.endWith(closingNotice(why, format));
+  open.add(close);
+  if (endedEarly !== undefined) return close(endedEarly);
   const toWire = (event: RunEvent): readonly unknown[] => (mapper === undefined ? [event] : mapper.map(event));
+  const follow = { history: deps.history, bus: deps.bus, logger: request.log, onResync: () => slot.recheckSession() };
   try {
-    stop = await followRun({ history: deps.history, bus: deps.bus, logger: request.log }, userId, runId, afterSeq, {
+    stop = await followRun(follow, userId, runId, afterSeq, {
       event: (event) => sse.send(event.seq, toWire(event)),
       end: () => sse.end(),
     });

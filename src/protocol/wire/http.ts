@@ -151,6 +151,17 @@ export interface CancelResponse {
   status: 'cancelling';
 }
 
+/**
+ * The last event of an SSE stream the server ends before the run's terminal event (`GET /runs/:id/stream`; on
+ * `?format=agui` and `POST /agui` the same words come as an SSE comment): `code` is the close table's name
+ * (`session_revoked`, `token_expired`, `server_shutting_down`), to branch on as for a socket's close.
+ */
+export const STREAM_CLOSED_EVENT = 'stream_closed';
+export interface StreamClosed {
+  code: string;
+  message: string;
+}
+
 /** Every error answer: a stable `code` to branch on and a human `message`. */
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };

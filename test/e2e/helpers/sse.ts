@@ -2,6 +2,8 @@
 export interface SseEvent {
   readonly id: string | undefined;
   readonly data: string;
+  /** The `event:` name, when the event has one (the stream's own events have none). */
+  readonly event?: string;
 }
 
 export interface SseOptions {
@@ -65,6 +67,7 @@ export function parseSse(buffer: string): { events: SseEvent[]; comments: string
   const rest = blocks.pop() ?? '';
   for (const block of blocks) {
     let id: string | undefined;
+    let event: string | undefined;
     const data: string[] = [];
     for (const line of block.split('\n')) {
       if (line === '') continue;
@@ -77,9 +80,10 @@ export function parseSse(buffer: string): { events: SseEvent[]; comments: string
       let value = colon === -1 ? '' : line.slice(colon + 1);
       if (value.startsWith(' ')) value = value.slice(1);
       if (field === 'id') id = value;
+      else if (field === 'event') event = value;
       else if (field === 'data') data.push(value);
     }
-    if (data.length > 0) events.push({ id, data: data.join('\n') });
+    if (data.length > 0) events.push({ id, data: data.join('\n'), ...(event === undefined ? {} : { event }) });
   }
   return { events, comments, rest };
 }
