@@ -127,6 +127,7 @@ export class AgentgateClient {
     }
     this.connection.close();
     this.session.clear();
+    this.forgetRuns();
     if (token === undefined || refreshToken === undefined) return;
     try {
       await this.http.call('POST', '/auth/logout', { token, body: { refreshToken } });
@@ -274,6 +275,14 @@ export class AgentgateClient {
   /** Another user logged in on this client: the socket and the runs it knew were the previous user's. */
   private resetRealtime(): void {
     this.connection.close();
+    this.forgetRuns();
+  }
+
+  /**
+   * The session is over (logout, or ended by the server): the runs this client knew are forgotten, so the next login
+   * follows each of them from its first event again and onEvent hands a new listener whole runs.
+   */
+  private forgetRuns(): void {
     this.tracker = this.newTracker();
   }
 
@@ -338,6 +347,7 @@ export class AgentgateClient {
     this.outbox.clear();
     for (const { handle } of waiting) handle.fail(error);
     this.tracker.failHandles(error);
+    if (sessionEnded) this.forgetRuns();
   }
 
   private sendOutgoing(outgoing: Outgoing): void {

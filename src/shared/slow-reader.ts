@@ -11,6 +11,7 @@ const HARD_BACKLOG_FLOOR = 64 * 1024 * 1024;
  */
 export class SlowReaderWatch {
   private check: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly backlog: () => number,
@@ -20,6 +21,7 @@ export class SlowReaderWatch {
 
   /** Looks at the backlog; call after every write. */
   wrote(): void {
+    if (this.stopped) return;
     const backlog = this.backlog();
     if (backlog <= this.bound) return;
     if (backlog > Math.max(this.bound * 16, HARD_BACKLOG_FLOOR)) return this.cutOff(backlog);
@@ -31,8 +33,9 @@ export class SlowReaderWatch {
     this.check.unref();
   }
 
+  /** The stream is closing: no check is armed from now on. */
   stop(): void {
     clearTimeout(this.check);
-    this.check = undefined;
+    this.stopped = true;
   }
 }

@@ -46,11 +46,16 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
    * Asks the SDK for a run this page has not seen (a reload mid-run, a stopped run opened later): its events, from
    * the first, then arrive through onEvent like any other, once and in order.
    */
+  const followed = useRef(new Set<string>());
   const follow = useCallback(
     (runId: string) => {
+      if (followed.current.has(runId)) return;
+      followed.current.add(runId);
       // A run that ended without its terminal event (`interrupted`) is shown as it was stored; anything else failed.
       client.follow(runId).done.catch((err: unknown) => {
-        if (errorCode(err) !== 'interrupted') setProblem(describeError(err));
+        if (errorCode(err) === 'interrupted') return;
+        followed.current.delete(runId);
+        setProblem(describeError(err));
       });
     },
     [client],

@@ -1,8 +1,18 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { AgentgateClient } from '../../src/client/index.js';
+import type { RunStatus } from '../../src/protocol/wire/index.js';
 import { renderMarkdown } from './markdown.js';
 import { describeError } from './session.js';
 import { elapsedMs, formatDuration, runFromEvents, type RunView, type Step, type ToolCard } from './timeline.js';
+
+/** How a run's end reads; `running` never shows here (the footer shows progress instead). */
+const STATUS_LABELS: Readonly<Record<RunStatus, string>> = {
+  running: 'Working',
+  completed: 'Answered',
+  cancelled: 'Stopped',
+  error: 'Failed',
+  interrupted: 'Interrupted',
+};
 
 /** One run as it happens: thinking lines and tool cards in order, the answer streaming in, then how it ended. */
 export function RunCard({ run, onStop }: { readonly run: RunView; readonly onStop: (runId: string) => void }) {
@@ -30,7 +40,7 @@ export function RunCard({ run, onStop }: { readonly run: RunView; readonly onSto
           </>
         ) : (
           <span class="run-state">
-            {run.status === 'completed' ? 'Answered' : run.status === 'cancelled' ? 'Stopped' : 'Failed'}
+            {STATUS_LABELS[run.status]}
             {run.endedAt !== null && ` in ${formatDuration(elapsedMs(run.startedAt, run.endedAt))}`}
           </span>
         )}

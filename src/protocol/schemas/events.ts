@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import type { RunEvent, Usage } from '../wire/index.js';
+import type { RunEvent, ToolError, Usage } from '../wire/index.js';
 import type { SameShape, SameUnion } from './same-shape.js';
 
 export const UsageSchema = z.object({ inputTokens: z.number().int().min(0), outputTokens: z.number().int().min(0) });
+export const ToolErrorSchema = z.object({ code: z.string(), message: z.string() });
 
 const stamp = {
   runId: z.string(),
@@ -28,7 +29,7 @@ export const RunEventSchema = z.discriminatedUnion('type', [
     toolCallId: z.string(),
     tool: z.string(),
     result: z.unknown().optional(),
-    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    error: ToolErrorSchema.optional(),
     durationMs: z.number().min(0),
   }),
   z.object({ ...stamp, type: z.literal('agent_message_delta'), text: z.string() }),
@@ -45,6 +46,7 @@ export const RunEventSchema = z.discriminatedUnion('type', [
 
 // Compile-time: the schemas and the wire types describe the same events, field for field.
 const _runEvents: SameUnion<z.infer<typeof RunEventSchema>, RunEvent> = true;
+// Nested objects have their own schema and check: the union check above compares one level of keys.
 const _usage: SameShape<z.infer<typeof UsageSchema>, Usage> = true;
-void _runEvents;
-void _usage;
+const _toolError: SameShape<z.infer<typeof ToolErrorSchema>, ToolError> = true;
+void [_runEvents, _usage, _toolError];

@@ -11,7 +11,7 @@ export interface Usage {
 }
 
 /** What every stored run event carries. `seq` counts from 1 within the run, without gaps. */
-interface RunEventStamp {
+export interface RunEventStamp {
   runId: string;
   threadId: string;
   seq: number;
@@ -96,8 +96,8 @@ export interface RunOutcome {
 }
 
 /**
- * The one mapping from a terminal event to the run's status: the executor, orphan recovery, the SDK and the page
- * all read a run's end through it. `agent_error` with code `interrupted` (the server stopped) is `interrupted`;
+ * The one mapping from a terminal event to the run's status: the executor, orphan recovery and the page all read a
+ * run's end through it. `agent_error` with code `interrupted` (the server stopped) is `interrupted`;
  * undefined for an event that is not terminal.
  */
 export function outcomeOf(event: RunEventBody): RunOutcome | undefined {

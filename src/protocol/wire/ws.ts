@@ -1,4 +1,4 @@
-import type { RunEvent } from './events.js';
+import type { RunEvent, RunEventStamp } from './events.js';
 
 /** The WebSocket endpoint's path. */
 export const WS_PATH = '/ws';
@@ -64,13 +64,28 @@ export type ServerMessage = ControlMessage | RunEvent;
 
 type FieldKind = 'string' | 'number' | 'boolean' | 'object' | 'array' | 'string?';
 
+/** The kind a reader checks for a field of type T: the tables below are typed with it, so a kind cannot drift. */
+type KindOf<T> = [T] extends [string]
+  ? 'string'
+  : [T] extends [string | null | undefined]
+    ? 'string?'
+    : [T] extends [number]
+      ? 'number'
+      : [T] extends [boolean]
+        ? 'boolean'
+        : [T] extends [readonly unknown[]]
+          ? 'array'
+          : 'object';
+
 /**
  * The fields a reader may rely on in each control message, for a structural check without a schema library (the
  * SDK's frame parser). Keyed by the message types and their fields: renaming either breaks this table's type check.
  */
 export const CONTROL_MESSAGE_FIELDS: {
   readonly [T in ControlMessageType]: {
-    readonly [K in Exclude<keyof Extract<ControlMessage, { type: T }>, 'type'>]-?: FieldKind;
+    readonly [K in Exclude<keyof Extract<ControlMessage, { type: T }>, 'type'>]-?: KindOf<
+      Extract<ControlMessage, { type: T }>[K]
+    >;
   };
 } = {
   connection_established: {
@@ -90,7 +105,7 @@ export const CONTROL_MESSAGE_FIELDS: {
 };
 
 /** The fields every run event carries. */
-export const RUN_EVENT_FIELDS: { readonly [K in 'runId' | 'threadId' | 'seq' | 'ts']: FieldKind } = {
+export const RUN_EVENT_FIELDS: { readonly [K in keyof RunEventStamp]-?: KindOf<RunEventStamp[K]> } = {
   runId: 'string',
   threadId: 'string',
   seq: 'number',
