@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AppError } from '../errors/index.js';
-import { containsNul, NUL_REFUSED } from '../protocol/index.js';
+import { bodyContainsNul, containsNul, NUL_REFUSED } from '../protocol/index.js';
 import type { HttpDeps } from './context.js';
 import { answerRoutingError, installErrorHandling, writeClientError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
@@ -41,7 +41,7 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
 
   // Every string that can reach storage arrives in the path, the query or the body.
   app.addHook('preValidation', async (request) => {
-    if (containsNul(request.params) || containsNul(request.query) || containsNul(request.body)) {
+    if (containsNul(request.params) || containsNul(request.query) || bodyContainsNul(request.body)) {
       throw new AppError('invalid_request', NUL_REFUSED);
     }
   });

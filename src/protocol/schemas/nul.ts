@@ -22,3 +22,15 @@ export function containsNul(value: unknown): boolean {
 }
 
 export const NUL_REFUSED = 'Text must not contain the NUL character (U+0000).';
+
+/**
+ * Whether a request body holds U+0000 anywhere but in a top-level `password`: a password is only ever hashed, never
+ * stored, and any character of it counts (a NUL in it is kept, never a place where it is cut).
+ */
+export function bodyContainsNul(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !('password' in body)) {
+    return containsNul(body);
+  }
+  const { password: _password, ...rest } = body as Record<string, unknown>;
+  return containsNul(rest);
+}
