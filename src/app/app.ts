@@ -20,7 +20,7 @@ import {
   type TokenStore,
   type UserStore,
 } from '../auth/index.js';
-import type { Config } from '../config/index.js';
+import { normalizeOrigin, type Config } from '../config/index.js';
 import { WS_PATH } from '../protocol/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createHttpApp } from '../http/index.js';
@@ -150,6 +150,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   orphans.start(config.instanceLeaseMs);
 
   let ownOrigins: readonly string[] = [];
+  let publicOrigin: string | undefined;
   const gateway = new Gateway(
     {
       path: WS_PATH,
@@ -157,7 +158,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       maxMessageBytes: config.maxMessageBytes,
       maxConnectionsPerUser: config.gatewayLimits.maxConnectionsPerUser,
       maxBufferedBytes: config.gatewayLimits.maxBufferedBytes,
+      // The page this server serves (PUBLIC_URL's origin) is always allowed: ALLOWED_ORIGINS adds to it.
       isOriginAllowed: (origin) =>
+        origin === publicOrigin ||
         (config.allowedOrigins.length > 0 ? config.allowedOrigins : ownOrigins).includes(origin),
       leaseRenewIntervalMs: Math.max(100, Math.floor(config.instanceLeaseMs / 3)),
     },
@@ -214,6 +217,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   if (publicUrl === '') publicUrl = url;
   ownOrigins = ownOriginsOf(publicUrl, port);
+  publicOrigin = normalizeOrigin(publicUrl);
   logger.info(
     {
       url,

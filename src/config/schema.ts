@@ -63,7 +63,7 @@ export const SETTINGS = {
   ALLOWED_ORIGINS: {
     schema: list,
     default: '',
-    doc: "Comma-separated browser origins allowed to open WebSockets (exact scheme://host:port). Default in development: the server's own origin. Required in production.",
+    doc: "Comma-separated browser origins allowed to open WebSockets (exact scheme://host:port), besides PUBLIC_URL's origin, which is always allowed. Default in development: the server's own origin. Required in production.",
   },
   ADMIN_EMAILS: { schema: list, default: '', doc: 'Comma-separated emails of admin users (for /auth/stats).' },
   LOG_LEVEL: {

@@ -119,6 +119,12 @@ export class Gateway {
           const refusal =
             err instanceof HandshakeRefusal ? err : isAppError(err) ? HandshakeRefusal.from(err) : undefined;
           if (refusal === undefined) this.deps.logger.error({ err }, 'upgrade failed');
+          // An operator who set ALLOWED_ORIGINS wrong must see it: a refused Origin is a warning, with the origin.
+          else if (refusal.code === 'origin_not_allowed')
+            this.deps.logger.warn(
+              { origin: req.headers.origin, status: refusal.status },
+              'upgrade refused: Origin not allowed',
+            );
           else this.deps.logger.debug({ status: refusal.status, code: refusal.code }, 'upgrade refused');
           if (refusal?.status === 429) this.deps.telemetry.rateLimited('handshakes');
           this.refuse(socket, refusal ?? new HandshakeRefusal(500, 'internal_error', 'Internal error.'));

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import {
   parseBearerHeader,
+  principalOfTicket,
   type AttemptLimiter,
   type AuthService,
   type Principal,
@@ -81,10 +82,8 @@ async function decide(
   }
 }
 
-async function spend(deps: UpgradeAuthDeps, ticket: string): Promise<Principal> {
-  const record = await deps.tickets.redeem(ticket, deps.now());
-  await deps.auth.requireActiveSession(record.sessionId, record.userId);
-  return { userId: record.userId, sessionId: record.sessionId, tokenId: 'ticket', expiresAt: record.tokenExpiresAt };
+function spend(deps: UpgradeAuthDeps, ticket: string): Promise<Principal> {
+  return principalOfTicket(deps, ticket, deps.now());
 }
 
 function bearerFrom(req: IncomingMessage): string | undefined {

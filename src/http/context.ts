@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { parseBearerHeader, type AuthService, type Principal, type Tickets } from '../auth/index.js';
+import { parseBearerHeader, principalOfTicket, type AuthService, type Principal, type Tickets } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
 import type { CloseKind } from '../protocol/index.js';
@@ -44,4 +44,21 @@ export async function requirePrincipal(request: FastifyRequest, auth: AuthServic
   const header = request.headers.authorization;
   if (header === undefined) throw new AppError('unauthorized', 'Send Authorization: Bearer <access token>.');
   return auth.authenticate(parseBearerHeader(header));
+}
+
+/**
+ * The caller of a route that browsers reach without headers (`EventSource`): a `?ticket=` (a WebSocket ticket,
+ * spent by this attempt whatever happens next), else Authorization: Bearer.
+ */
+export async function requireStreamPrincipal(request: FastifyRequest, deps: HttpDeps): Promise<Principal> {
+  const query = request.query as Record<string, unknown> | undefined;
+  const raw = query?.ticket;
+  const tickets = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map(String);
+  if (tickets.length === 0) return requirePrincipal(request, deps.auth);
+  // Every ticket in the URL is spent, and the answer waits for each: a quick retry must never find one still valid.
+  const spent = await Promise.allSettled(tickets.map((t) => principalOfTicket(deps, t, deps.now())));
+  if (spent.length > 1) throw new AppError('invalid_ticket', 'Send one ticket.');
+  const [only] = spent;
+  if (only?.status === 'fulfilled') return only.value;
+  throw only?.reason ?? new AppError('invalid_ticket', 'Send one ticket.');
 }

@@ -5,7 +5,7 @@ import { AppError } from '../../errors/index.js';
 import type { Principal } from '../../auth/index.js';
 import { CLOSE, STREAM_CLOSED_EVENT, type CloseKind, type RunEvent, type StreamClosed } from '../../protocol/index.js';
 import { followRun } from '../../runs/index.js';
-import { requirePrincipal, type HttpDeps } from '../context.js';
+import { requirePrincipal, requireStreamPrincipal, type HttpDeps } from '../context.js';
 import { parseInput } from '../errors.js';
 import { SseResponse } from '../sse.js';
 
@@ -30,7 +30,7 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
   });
 
   app.get('/runs/:id/stream', async (request, reply) => {
-    const principal = await requirePrincipal(request, auth);
+    const principal = await requireStreamPrincipal(request, deps);
     const { id } = parseInput(IdParams, request.params);
     const query = parseInput(StreamQuery, request.query);
     // A reconnecting EventSource sends Last-Event-ID; it wins over ?after.
