@@ -150,7 +150,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   orphans.start(config.instanceLeaseMs);
 
   let ownOrigins: readonly string[] = [];
-  let publicOrigin: string | undefined;
+  let publicOrigin: string | undefined = undefined;
   const gateway = new Gateway(
     {
       path: WS_PATH,
