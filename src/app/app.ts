@@ -145,9 +145,6 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   live.runs = runs;
   const history = new RunHistory({ runs: backends.runs, events });
   const orphans = new OrphanRecovery({ runs: backends.runs, events, bus, liveness: backends.liveness, logger, now });
-  const interrupted = await orphans.recover();
-  if (interrupted > 0) logger.warn({ interrupted }, 'marked runs left by a stopped instance as interrupted');
-  orphans.start(config.instanceLeaseMs);
 
   let ownOrigins: readonly string[] = [];
   let publicOrigin: string | undefined = undefined;
@@ -231,6 +228,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
     'agentgate listening',
   );
+  // Only now does this process own the data and serve: a start that fails (a port in use) has touched no run.
+  const interrupted = await orphans.recover();
+  if (interrupted > 0) logger.warn({ interrupted }, 'marked runs left by a stopped instance as interrupted');
+  orphans.start(config.instanceLeaseMs);
   if (config.database !== undefined && config.redis === undefined) {
     logger.warn(
       "DATABASE_URL without REDIS_URL: run exactly one instance (without Redis, instances cannot see each other and would end each other's runs).",

@@ -17,6 +17,7 @@ import {
   appliedMigrations,
   FlexibleAttemptLimiter,
   isStatementRefused,
+  lockDataDir,
   MemoryBroadcast,
   MemoryConnectionLeases,
   MemoryMessageIdStore,
@@ -95,7 +96,20 @@ const perConnection = (rate: { perSecond: number; burst: number }): AttemptLimit
   FlexibleAttemptLimiter.withBurst({ ...rate, burstWindowSeconds: 10, keyPrefix: 'ws-messages' });
 
 export async function openBackends(config: Config, instanceId: string, logger: Logger): Promise<Backends> {
-  const { ping, close: closeStores, ...stores } = await openDurableStores(config);
+  // A server on SQLite owns DATA_DIR: a second one there would end this one's runs as orphans.
+  const unlock = config.database === undefined ? await lockDataDir(config.dataDir) : async () => {};
+  let durable: DurableStores;
+  try {
+    durable = await openDurableStores(config);
+  } catch (err) {
+    await unlock();
+    throw err;
+  }
+  const { ping, close: closeDurable, ...stores } = durable;
+  const closeStores = async (): Promise<void> => {
+    await closeDurable();
+    await unlock();
+  };
   const readiness: Record<string, () => Promise<void>> = { database: ping };
   if (config.redis === undefined) {
     const tickets = new MemoryTicketStore();

@@ -41,7 +41,10 @@ export class ActiveRun {
   private lastDeliveredSeq = 0;
   private ended = false;
   private storageFailed = false;
-  /** Another instance wrote this seq: it decided the run was orphaned and ended it, so nothing more is ours to send. */
+  /**
+   * Another instance wrote this seq: it decided the run was orphaned and ended it, so nothing more is ours to send;
+   * what it stored is relayed instead (relayStoredEnd).
+   */
   private takenOver = false;
   private pending: PendingEvent[] = [];
   private flushQueued = false;
@@ -178,7 +181,7 @@ export class ActiveRun {
         this.storageFailed = true;
         this.takenOver = err instanceof SeqTakenError;
         this.onStoreError(err, events[0]!);
-        if (this.takenOver) return;
+        if (this.takenOver) return this.relayStoredEnd();
       }
     }
     const terminal = batch.find((p) => p.terminal);
@@ -186,6 +189,22 @@ export class ActiveRun {
     const event = this.stamp(terminal, this.deliveredSeq + 1);
     this.lastDeliveredSeq = event.seq;
     this.bus.publish(this.context.userId, event);
+  }
+
+  /**
+   * The instance that took the run over stored its end; this instance's followers may not share a bus with it (a
+   * restart on the same data, an outage), so they get what it stored from here, and none waits forever for a
+   * terminal event. A follower that also got them from that instance drops the repeats (per-run seq).
+   */
+  private async relayStoredEnd(): Promise<void> {
+    try {
+      for (const event of await this.log.list(this.context.runId, this.lastDeliveredSeq)) {
+        this.lastDeliveredSeq = event.seq;
+        this.bus.publish(this.context.userId, event);
+      }
+    } catch {
+      // The log cannot be read now either: followers get the end when they resume.
+    }
   }
 
   /** Now as ISO 8601; a burst emitted within one millisecond shares one string. */

@@ -23,3 +23,4 @@ export { SqlTokenUsageStore } from './sql/usage-store.js';
 export { SqlUserStore } from './sql/user-store.js';
 export { openSqlite } from './sqlite/database.js';
 export { isStatementRefused } from './sql/errors.js';
+export { lockDataDir } from './sqlite/data-dir-lock.js';

@@ -125,6 +125,26 @@ describe('ActiveRun', () => {
     expect(delivered.map((m) => ('seq' in m ? m.seq : m.type))).toEqual([1, 2]);
   });
 
+  it('once another instance has ended the run, relays what that instance stored (its terminal event included), so no follower waits forever', async () => {
+    const { run, log, delivered } = setup([3], (event) => {
+      // The other instance ended the run at this seq first: its events are in the log.
+      log.stored.push({ ...event, type: 'agent_error', code: 'interrupted', message: 'taken over' } as RunEvent);
+      return new SeqTakenError(event.runId, event.seq);
+    });
+    run.emit({ type: 'agent_started' });
+    run.emit({ type: 'agent_thinking', text: 'one' });
+    await settle();
+    run.emit({ type: 'agent_thinking', text: 'two (seq taken)' });
+    await run.end({ type: 'agent_completed', text: 'mine', durationMs: 1 });
+    await settle();
+    const seen = delivered.flatMap((m) => ('seq' in m ? [[m.seq, m.type]] : []));
+    expect(seen).toEqual([
+      [1, 'agent_started'],
+      [2, 'agent_thinking'],
+      [3, 'agent_error'],
+    ]);
+  });
+
   it('closes tool calls left open when the run ends', async () => {
     const { run, log } = setup([]);
     run.emit({ type: 'agent_started' });
