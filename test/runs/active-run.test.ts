@@ -128,7 +128,7 @@ describe('ActiveRun', () => {
   it('once another instance has ended the run, relays what that instance stored (its terminal event included), so no follower waits forever', async () => {
     const { run, log, delivered } = setup([3], (event) => {
       // The other instance ended the run at this seq first: its events are in the log.
-      log.stored.push({ ...event, type: 'agent_error', code: 'interrupted', message: 'taken over' } as RunEvent);
+      log.stored.push({ ...event, type: 'agent_error', code: 'interrupted', message: 'taken over' });
       return new SeqTakenError(event.runId, event.seq);
     });
     run.emit({ type: 'agent_started' });
