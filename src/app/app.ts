@@ -13,6 +13,7 @@ import {
 import {
   AccessTokens,
   AuthService,
+  checkSigningKey,
   DependencyGuard,
   loadSigningKeys,
   PasswordHasher,
@@ -84,6 +85,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const authStores = (options.wrapAuthStores ?? ((s) => s))({ users: backends.users, tokens: backends.tokens });
 
   const keys = await loadSigningKeys({ secretKey: config.jwt.secretKey, dataDir: config.dataDir });
+  try {
+    await checkSigningKey(backends.signingKeyRegistry, keys, new Date(now()).toISOString());
+  } catch (err) {
+    await backends.close();
+    throw err;
+  }
   const authGuard = new DependencyGuard('the user and session store', { isRefusal: backends.isStatementRefused });
   const auth = new AuthService({
     ...authStores,

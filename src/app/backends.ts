@@ -1,7 +1,14 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { TokenUsageStore } from '../agents/index.js';
-import type { AttemptLimiter, RevocationBus, TicketStore, TokenStore, UserStore } from '../auth/index.js';
+import type {
+  AttemptLimiter,
+  RevocationBus,
+  SigningKeyRegistry,
+  TicketStore,
+  TokenStore,
+  UserStore,
+} from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import type { ConnectionLeases } from '../gateway/index.js';
 import type {
@@ -35,6 +42,7 @@ import {
   SoleInstanceLiveness,
   SqlConversationStore,
   SqlEventLog,
+  SqlSigningKeyRegistry,
   SqlTokenStore,
   SqlTokenUsageStore,
   SqlUserStore,
@@ -49,6 +57,7 @@ export interface DurableStores {
   readonly runs: RunStore;
   readonly events: EventLog;
   readonly usage: TokenUsageStore;
+  readonly signingKeyRegistry: SigningKeyRegistry;
   /** True for an error with which the database refused a statement for its input: not an outage (breakers). */
   readonly isStatementRefused: (err: unknown) => boolean;
   /** A real query: throws while the database does not answer (for /health/ready). */
@@ -86,6 +95,7 @@ export async function openDurableStores(config: Config): Promise<DurableStores> 
     runs: conversations,
     events: new SqlEventLog(db),
     usage: new SqlTokenUsageStore(db),
+    signingKeyRegistry: new SqlSigningKeyRegistry(db),
     isStatementRefused,
     ping: async () => void (await sql`select 1`.execute(db)),
     close: () => db.destroy(),

@@ -1,5 +1,5 @@
 export { startApp } from './app.js';
 export type { AppOptions, RunningApp } from './app.js';
-export { openUserAdmin } from './administration.js';
+export { adoptSigningKey, openUserAdmin, signingKeyMatch } from './administration.js';
 export { migrateDatabase } from './backends.js';
 export { createLogger } from './logger.js';

@@ -10,6 +10,7 @@ export type {
   NewRefreshToken,
   RevocationBus,
   RotationResult,
+  SigningKeyRegistry,
   TicketRecord,
   TicketStore,
   TokenStore,
@@ -17,7 +18,7 @@ export type {
   UserStore,
 } from './ports.js';
 export { hashSecret, newOpaqueSecret } from './secrets.js';
-export { loadSigningKeys } from './signing-keys.js';
+export { checkSigningKey, loadSigningKeys } from './signing-keys.js';
 export { Tickets } from './tickets.js';
 export { principalOfTicket } from './ticket-principal.js';
 export { parseBearerHeader } from './bearer.js';

@@ -101,3 +101,15 @@ export interface AttemptLimiter {
   consume(key: string): Promise<void>;
   reset(key: string): Promise<void>;
 }
+
+/**
+ * The fingerprint of the access-token signing key (never the key), where every instance sharing the database sees
+ * it. Instances that disagree on the key would each refuse the others' access tokens yet redeem their tickets and
+ * refresh tokens: an instance whose key does not match refuses to start.
+ */
+export interface SigningKeyRegistry {
+  /** Records `fingerprint` when none is recorded and answers the recorded one. Atomic: of racing first starts, one records. */
+  recordOrGet(fingerprint: string, now: string): Promise<string>;
+  /** Records `fingerprint` in place of any other: a deliberate key rotation (`agentgate signing-key adopt`). */
+  replace(fingerprint: string, now: string): Promise<void>;
+}

@@ -1,3 +1,4 @@
+import type { SigningKeyRegistry } from './ports.js';
 import { webcrypto as nodeWebcrypto, type KeyObject, type webcrypto } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,15 @@ export interface SigningKeys {
   readonly kid: string | undefined;
   /** What GET /.well-known/jwks.json serves: public keys only (none for HS256). */
   readonly jwks: { keys: JWK[] };
+  /**
+   * Names the key without revealing it, so instances can compare keys: HS256, an HMAC with the key of a fixed label;
+   * EdDSA, the public key's JWK thumbprint (its kid).
+   */
+  readonly fingerprint: string;
 }
+
+/** What the HS256 fingerprint signs: fixed, so the same key always gives the same fingerprint. */
+const FINGERPRINT_LABEL = 'agentgate signing-key fingerprint v1';
 
 const DEV_KEY_FILE = 'jwt-signing-key.json';
 
@@ -31,7 +40,9 @@ export async function loadSigningKeys(options: {
       false,
       ['sign', 'verify'],
     );
-    return { alg: 'HS256', signingKey: key, verificationKey: key, kid: undefined, jwks: { keys: [] } };
+    const mac = await nodeWebcrypto.subtle.sign('HMAC', key, new TextEncoder().encode(FINGERPRINT_LABEL));
+    const fingerprint = `hs256:${Buffer.from(mac).toString('base64url')}`;
+    return { alg: 'HS256', signingKey: key, verificationKey: key, kid: undefined, jwks: { keys: [] }, fingerprint };
   }
   const privateJwk = readOrCreateDevKey(options.dataDir, await generateDevJwk());
   const { d: _private, ...publicJwk } = privateJwk;
@@ -42,6 +53,7 @@ export async function loadSigningKeys(options: {
     verificationKey: (await importJWK(publicJwk, 'EdDSA')) as CryptoKey,
     kid,
     jwks: { keys: [{ ...publicJwk, kid, alg: 'EdDSA', use: 'sig' }] },
+    fingerprint: `eddsa:${kid}`,
   };
 }
 
@@ -65,3 +77,20 @@ function readOrCreateDevKey(dataDir: string, fresh: JWK): JWK {
   chmodSync(file, 0o600);
   return fresh;
 }
+
+/**
+ * Refuses to serve with a signing key other than the one the instances sharing this database use: they would each
+ * refuse the others' access tokens. The first instance records its key's fingerprint.
+ */
+export async function checkSigningKey(registry: SigningKeyRegistry, keys: SigningKeys, nowIso: string): Promise<void> {
+  const recorded = await registry.recordOrGet(keys.fingerprint, nowIso);
+  if (recorded === keys.fingerprint) return;
+  throw new Error(
+    `The access-token signing key (fingerprint ${short(keys.fingerprint)}) is not the one recorded in the database ` +
+      `(${short(recorded)}), which the instances sharing it sign with. Start every instance with the same ` +
+      'JWT_SECRET_KEY. To change the key on purpose, stop every instance, then run `agentgate signing-key adopt` ' +
+      'with the new key set (access tokens signed with the old key are refused from then on; clients refresh).',
+  );
+}
+
+const short = (fingerprint: string): string => `${fingerprint.slice(0, 18)}…`;

@@ -11,6 +11,7 @@ Usage: agentgate [command] [options]       (agentgate <command> --help for each)
   check-config    validate the configuration and exit (also: agentgate --check-config)
   migrate         bring the database schema up to date and exit
   user            create, list, disable or enable accounts in the configured database
+  signing-key     adopt a new access-token signing key (a deliberate key rotation)
   token           log in and print an access token (for scripts)
   chat            talk to the agent from a terminal or a pipe
 
@@ -31,6 +32,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
     import('./commands/check-config.js').then((m) => ({ run: m.checkConfig, help: m.CHECK_CONFIG_HELP })),
   migrate: () => import('./commands/migrate.js').then((m) => ({ run: m.migrate, help: m.MIGRATE_HELP })),
   user: () => import('./commands/user.js').then((m) => ({ run: m.user, help: m.USER_HELP })),
+  'signing-key': () =>
+    import('./commands/signing-key.js').then((m) => ({ run: m.signingKey, help: m.SIGNING_KEY_HELP })),
   token: () => import('./commands/token.js').then((m) => ({ run: m.token, help: m.TOKEN_HELP })),
   chat: () => import('./commands/chat.js').then((m) => ({ run: m.chat, help: m.CHAT_HELP })),
 };

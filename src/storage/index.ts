@@ -24,3 +24,6 @@ export { SqlUserStore } from './sql/user-store.js';
 export { openSqlite } from './sqlite/database.js';
 export { isStatementRefused } from './sql/errors.js';
 export { lockDataDir } from './sqlite/data-dir-lock.js';
+export { SIGNING_KEY_SETTING, SqlSigningKeyRegistry } from './sql/signing-key-registry.js';
+export { peekPostgresSetting } from './postgres/settings-peek.js';
+export { peekSqliteSetting } from './sqlite/settings-peek.js';

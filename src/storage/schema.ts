@@ -76,4 +76,11 @@ export interface Database {
   messages: MessagesTable;
   runs: RunsTable;
   run_events: RunEventsTable;
+  cluster_settings: ClusterSettingsTable;
+}
+
+interface ClusterSettingsTable {
+  name: string;
+  value: string;
+  updated_at: string;
 }

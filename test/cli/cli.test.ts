@@ -10,7 +10,7 @@ import { createTestDatabase, TEST_REDIS_URL, testRedisPrefix } from '../../src/t
 import { cli } from './helpers.js';
 
 const PASSWORD = 'correct horse battery';
-const COMMANDS = ['serve', 'check-config', 'migrate', 'user', 'token', 'chat'];
+const COMMANDS = ['serve', 'check-config', 'migrate', 'user', 'signing-key', 'token', 'chat'];
 
 describe('CLI: help, usage errors, configuration', () => {
   it('--help everywhere exits 0 with usage and exit codes; unknown commands and options exit 2', async () => {
@@ -44,6 +44,29 @@ describe('CLI: help, usage errors, configuration', () => {
     const strict = await cli(['check-config'], { env: { NODE_ENV: 'production' } });
     expect(strict.code).toBe(1);
     expect(strict.stderr).toContain('JWT_SECRET_KEY');
+  });
+
+  it('check-config compares JWT_SECRET_KEY with the key recorded in the database; signing-key adopt rotates it on purpose', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'agentgate-cli-key-'));
+    const [first, second] = [randomBytes(48).toString('base64'), randomBytes(48).toString('base64')];
+    try {
+      const app = await createTestApp({ DATA_DIR: dataDir, JWT_SECRET_KEY: first });
+      await app.close();
+      const same = await cli(['check-config'], { env: { DATA_DIR: dataDir, JWT_SECRET_KEY: first } });
+      expect(same.code).toBe(0);
+      expect(same.stdout).toContain('(the recorded key)');
+      const other = await cli(['check-config'], { env: { DATA_DIR: dataDir, JWT_SECRET_KEY: second } });
+      expect(other.code).toBe(1);
+      expect(other.stderr).toContain('signing-key adopt');
+      expect(other.stderr).not.toContain(second);
+      const adopt = await cli(['signing-key', 'adopt'], { env: { DATA_DIR: dataDir, JWT_SECRET_KEY: second } });
+      expect(adopt.code).toBe(0);
+      expect(adopt.stdout).toContain('Adopted the configured signing key');
+      expect((await cli(['check-config'], { env: { DATA_DIR: dataDir, JWT_SECRET_KEY: second } })).code).toBe(0);
+      expect((await cli(['check-config'], { env: { DATA_DIR: dataDir, JWT_SECRET_KEY: first } })).code).toBe(1);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('migrate applies the schema once, then has nothing to do', async () => {

@@ -1,11 +1,15 @@
+import { signingKeyMatch } from '../../app/index.js';
 import { parseCommand } from '../args.js';
 import { configOrReport, describeStorage } from '../config.js';
 import { EXIT, EXIT_CODES_HELP } from '../exit-codes.js';
 import { print, type CliIo } from '../io.js';
+import { messageOf } from './migrate.js';
 
 export const CHECK_CONFIG_HELP = `Usage: agentgate check-config        (also: agentgate --check-config)
   Validates the configuration from the environment exactly as \`serve\` does at start-up (strict in
-  NODE_ENV=production), prints the result, and exits. Nothing is opened or written.
+  NODE_ENV=production), prints the result, and exits. Nothing is created or written. With JWT_SECRET_KEY, it also
+  reads (only) the database to compare the key's fingerprint with the one the instances sharing it sign with: a
+  different key is invalid (\`serve\` would refuse to start); a database it cannot reach is a warning.
 
 ${EXIT_CODES_HELP}
   check-config: 0 valid, 1 invalid (every problem is listed).`;
@@ -19,9 +23,24 @@ export async function checkConfig(args: readonly string[], io: CliIo): Promise<n
     config.llm.provider === 'offline'
       ? 'offline (built-in)'
       : `${config.llm.provider} ${config.llm.model ?? ''}`.trim();
+  let keyCheck: Awaited<ReturnType<typeof signingKeyMatch>>;
+  try {
+    keyCheck = await signingKeyMatch(config);
+  } catch (err) {
+    print(io.stderr, `Warning: the signing key could not be compared with the database's (${messageOf(err)}).`);
+    keyCheck = 'unknown';
+  }
+  if (keyCheck === 'differs') {
+    print(
+      io.stderr,
+      'agentgate: the configuration is invalid.\n  - JWT_SECRET_KEY is not the signing key recorded in the database (the one the instances sharing it ' +
+        'use): start every instance with the same key, or rotate it on purpose with `agentgate signing-key adopt`.',
+    );
+    return EXIT.failure;
+  }
   print(
     io.stdout,
-    `Configuration is valid (NODE_ENV=${config.env}, signing=${signing}, ${describeStorage(config)}, agent=${agent}).`,
+    `Configuration is valid (NODE_ENV=${config.env}, signing=${signing}${keyCheck === 'matches' ? ' (the recorded key)' : ''}, ${describeStorage(config)}, agent=${agent}).`,
   );
   return EXIT.ok;
 }

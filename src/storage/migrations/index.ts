@@ -2,6 +2,7 @@ import { Migrator, type Kysely, type Migration, type MigrationResultSet } from '
 import * as initial from './001-initial.js';
 import * as runOwnership from './002-run-ownership.js';
 import * as tokenUsage from './003-token-usage.js';
+import * as clusterSettings from './004-cluster-settings.js';
 import type { Database } from '../schema.js';
 import type { SqlDialectName } from './dialect.js';
 
@@ -11,6 +12,7 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
     '001-initial': { up: (db) => initial.up(db, dialect), down: (db) => initial.down(db) },
     '002-run-ownership': runOwnership,
     '003-token-usage': tokenUsage,
+    '004-cluster-settings': clusterSettings,
   };
 }
 

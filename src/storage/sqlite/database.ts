@@ -7,7 +7,7 @@ import type { Database } from '../schema.js';
 import { GroupCommitSqliteDialect } from './group-commit.js';
 import { withStatementCache } from './statement-cache.js';
 
-const SQLITE_FILE = 'agentgate.sqlite';
+export const SQLITE_FILE = 'agentgate.sqlite';
 
 /** Opens (creating if needed) the embedded database under dataDir and brings its schema up to date. */
 export async function openSqlite(dataDir: string): Promise<Kysely<Database>> {
