@@ -1,6 +1,6 @@
 import type { AuthService } from '../auth/index.js';
 import { isAppError, type ErrorCode } from '../errors/index.js';
-import { ClientMessageSchema, containsNul, NUL_REFUSED, type ClientMessage } from '../protocol/index.js';
+import { ClientMessageSchema, type ClientMessage } from '../protocol/index.js';
 import type { RunHistory, RunManager } from '../runs/index.js';
 import type { Connection } from './connection.js';
 
@@ -21,20 +21,10 @@ export function parseClientMessage(conn: Connection, text: string): ClientMessag
     sendError(conn, 'invalid_message', 'The message is not valid JSON.', null);
     return undefined;
   }
-  const replyTo =
-    typeof json === 'object' &&
-    json !== null &&
-    'id' in json &&
-    typeof json.id === 'string' &&
-    !json.id.includes('\u0000')
-      ? json.id
-      : null;
-  if (containsNul(json)) {
-    sendError(conn, 'invalid_message', NUL_REFUSED, replyTo);
-    return undefined;
-  }
   const parsed = ClientMessageSchema.safeParse(json);
   if (!parsed.success) {
+    const replyTo =
+      typeof json === 'object' && json !== null && 'id' in json && typeof json.id === 'string' ? json.id : null;
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ');
     sendError(conn, 'invalid_message', `Invalid message: ${issues}.`, replyTo);
     return undefined;

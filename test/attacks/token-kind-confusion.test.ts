@@ -87,7 +87,7 @@ describe('token-kind confusion', () => {
     expect(await upgradeAt('/ws', { Authorization: `Bearer ${user.accessToken}` })).toBe('open');
   });
 
-  it('[RFC 6750 §5.3 / CWE-598] HTTP routes never take a credential from the URL: /auth/me, /threads, /runs/:id/events and the SSE stream /runs/:id/stream with ?access_token=, ?token= or ?ticket= → 401', async () => {
+  it('[RFC 6750 §5.3 / CWE-598] HTTP routes never take an access token from the URL: /auth/me, /threads, /runs/:id/events and the SSE stream /runs/:id/stream with ?access_token= or ?token= → 401; ?ticket= is taken by the SSE stream only (CONTRACT v2: for EventSource), single use', async () => {
     const user = await registerUser(app.url, 'kind-http-url');
     const ws = await openBearer(app, user.accessToken);
     ws.send({ type: 'user_message', id: 'm', text: 'hello' });
@@ -103,12 +103,16 @@ describe('token-kind confusion', () => {
       for (const query of [
         `access_token=${encodeURIComponent(user.accessToken)}`,
         `token=${encodeURIComponent(user.accessToken)}`,
-        `ticket=${encodeURIComponent(ticket)}`,
+        ...(path.endsWith('/stream') ? [] : [`ticket=${encodeURIComponent(ticket)}`]),
       ]) {
         const res = await request(app.url, 'GET', `${path}?${query}`);
         expect(res.status, `${path}?${query.slice(0, 12)}`).toBe(401);
       }
     }
+    // The stream takes the ticket once (it is spent by that attempt), and never again.
+    const stream = `/runs/${ack.runId}/stream?ticket=${encodeURIComponent(ticket)}`;
+    expect((await request(app.url, 'GET', stream)).status).toBe(200);
+    expect((await request(app.url, 'GET', stream)).status).toBe(401);
   });
 
   it('[RFC 6750 §2.1] only the Bearer scheme carries an access token: Basic, Token, JWT or no scheme → 401 on HTTP and at the upgrade, and a malformed Authorization header does not fall back to a valid subprotocol', async () => {
