@@ -18,6 +18,8 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
     bodyLimit: deps.config.httpBodyLimitBytes,
     // Request ids in logs; trust no proxy headers unless an operator puts one in front (not configurable yet).
     trustProxy: false,
+    // Route ids are 1-128 characters (docs/PROTOCOL.md), like the ids clients may mint (AG-UI runs and threads).
+    maxParamLength: 128,
     // Routing failures (bad percent-encoding, over-long ids) get our error body, not fastify's.
     frameworkErrors: answerRoutingError,
     // Malformed HTTP (bad framing, oversized headers) never reaches a route: answer it in the same error shape.
@@ -48,6 +50,8 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
 
   app.addHook('onSend', async (_request, reply, payload) => {
     if (!reply.hasHeader('Cache-Control')) void reply.header('Cache-Control', 'no-store');
+    // Every answer is what its Content-Type says: no browser may guess otherwise.
+    if (!reply.hasHeader('X-Content-Type-Options')) void reply.header('X-Content-Type-Options', 'nosniff');
     return payload;
   });
 

@@ -24,6 +24,14 @@ export async function openPostgres(options: { url: string; poolSize: number }): 
     await sql`select 1`.execute(db);
   } catch (err) {
     await db.destroy();
+    // 3D000: the server answered, but the database named in the URL does not exist.
+    if ((err as { code?: string }).code === '3D000') {
+      const name = decodeURIComponent(new URL(options.url).pathname.slice(1));
+      throw new Error(
+        `PostgreSQL at ${redactUrl(options.url)} has no database "${name}": create it first (createdb ${name}, or CREATE DATABASE)`,
+        { cause: err },
+      );
+    }
     throw new Error(`cannot reach PostgreSQL at ${redactUrl(options.url)}`, { cause: err });
   }
   try {
