@@ -29,6 +29,7 @@ import { OrphanRecovery, RunHistory, RunManager } from '../runs/index.js';
 import { openBackends } from './backends.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { clientAddressOf, trustProxyOf } from './client-address.js';
 import { ownOriginsOf } from './origins.js';
 
 export interface AppOptions {
@@ -153,6 +154,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const history = new RunHistory({ runs: backends.runs, events });
   const orphans = new OrphanRecovery({ runs: backends.runs, events, bus, liveness: backends.liveness, logger, now });
 
+  const trustProxy = trustProxyOf(config.trustProxy);
   let ownOrigins: readonly string[] = [];
   let publicOrigin: string | undefined = undefined;
   const gateway = new Gateway(
@@ -163,6 +165,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       maxConnectionsPerUser: config.gatewayLimits.maxConnectionsPerUser,
       maxBufferedBytes: config.gatewayLimits.maxBufferedBytes,
       // The page this server serves (PUBLIC_URL's origin) is always allowed: ALLOWED_ORIGINS adds to it.
+      clientAddress: (req) => clientAddressOf(req, trustProxy),
       isOriginAllowed: (origin) =>
         origin === publicOrigin ||
         (config.allowedOrigins.length > 0 ? config.allowedOrigins : ownOrigins).includes(origin),
@@ -192,6 +195,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const http = createHttpApp(
     {
       config,
+      trustProxy,
       auth,
       tickets,
       runs,

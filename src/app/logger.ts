@@ -24,10 +24,12 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Nod
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     base: { service: 'agentgate' },
     serializers: {
-      req: (req: { method?: string; url?: string; id?: unknown }) => ({
+      // Fastify hands its request: `ip` is the client's address under TRUST_PROXY (the proxy's without it).
+      req: (req: { method?: string; url?: string; id?: unknown; ip?: string }) => ({
         id: req.id,
         method: req.method,
         url: redactQuery(req.url ?? ''),
+        remoteAddress: req.ip,
       }),
     },
   };

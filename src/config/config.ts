@@ -10,6 +10,8 @@ export interface Config {
   readonly port: number;
   readonly dataDir: string;
   readonly publicUrl: string | undefined;
+  /** Proxies trusted to name the client (X-Forwarded-For): false, a hop count, or addresses/CIDRs. */
+  readonly trustProxy: false | number | readonly string[];
   readonly jwt: {
     readonly secretKey: string | undefined;
     readonly issuer: string;
@@ -152,6 +154,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     port: r.PORT,
     dataDir: resolve(r.DATA_DIR),
     publicUrl: r.PUBLIC_URL?.replace(/\/+$/, ''),
+    trustProxy: r.TRUST_PROXY,
     jwt: {
       secretKey: r.JWT_SECRET_KEY,
       issuer: r.JWT_ISSUER,

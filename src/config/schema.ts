@@ -1,3 +1,4 @@
+import proxyaddr from '@fastify/proxy-addr';
 import { z } from 'zod';
 
 const bool = z
@@ -10,6 +11,28 @@ const list = z.string().transform((v) =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0),
 );
+
+/**
+ * Which proxies in front of the server are trusted to say who the client is (X-Forwarded-For): off (''), a hop
+ * count, or proxy addresses and CIDRs (and proxy-addr's names loopback, linklocal, uniquelocal), as Fastify's
+ * `trustProxy` takes them.
+ */
+const trustProxy = z.string().transform((value, ctx): false | number | string[] => {
+  const v = value.trim();
+  if (v === '' || v === 'false' || v === '0') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  const list = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  try {
+    proxyaddr.compile(list);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not a hop count nor proxy addresses/CIDRs (${(err as Error).message})` });
+    return z.NEVER;
+  }
+  return list;
+});
 
 /**
  * Every setting, by its environment variable name, with its default and what it does.
@@ -64,6 +87,11 @@ export const SETTINGS = {
     schema: list,
     default: '',
     doc: "Comma-separated browser origins allowed to open WebSockets (exact scheme://host:port), besides PUBLIC_URL's origin, which is always allowed. Default in development: the server's own origin. Required in production.",
+  },
+  TRUST_PROXY: {
+    schema: trustProxy,
+    default: '',
+    doc: 'Proxies trusted to name the client in X-Forwarded-For, for every per-IP limit and the logs: off (default), a hop count, or comma-separated proxy addresses/CIDRs.',
   },
   ADMIN_EMAILS: { schema: list, default: '', doc: 'Comma-separated emails of admin users (for /auth/stats).' },
   LOG_LEVEL: {

@@ -24,6 +24,7 @@ export interface GatewayOptions {
   readonly maxConnectionsPerUser: number;
   readonly maxBufferedBytes: number;
   readonly isOriginAllowed: (origin: string) => boolean;
+  readonly clientAddress: (req: IncomingMessage) => string;
   /** How often the connection leases of this instance are renewed (a third of their lifetime). */
   readonly leaseRenewIntervalMs: number;
 }
@@ -111,6 +112,7 @@ export class Gateway {
       tickets,
       handshakeLimiter,
       isOriginAllowed: this.options.isOriginAllowed,
+      clientAddress: this.options.clientAddress,
       now,
     })
       .then(

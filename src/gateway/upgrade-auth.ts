@@ -20,6 +20,8 @@ export interface UpgradeAuthDeps {
   /** Upgrade attempts per client IP. */
   readonly handshakeLimiter: AttemptLimiter;
   readonly isOriginAllowed: (origin: string) => boolean;
+  /** The client's address for the per-IP handshake limit (X-Forwarded-For through trusted proxies only). */
+  readonly clientAddress: (req: IncomingMessage) => string;
   readonly now: () => number;
 }
 
@@ -50,7 +52,7 @@ async function decide(
 ): Promise<Principal> {
   checkHandshake(req);
   try {
-    await deps.handshakeLimiter.consume(req.socket.remoteAddress ?? 'unknown');
+    await deps.handshakeLimiter.consume(deps.clientAddress(req));
   } catch (err) {
     if (isAppError(err)) throw HandshakeRefusal.from(err);
     throw err;

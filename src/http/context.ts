@@ -15,6 +15,8 @@ export interface StreamSlot {
 /** Everything route handlers need, passed in by the composition root. */
 export interface HttpDeps {
   readonly config: Config;
+  /** TRUST_PROXY: which hops may name the client in X-Forwarded-For (request.ip follows it). */
+  readonly trustProxy: (address: string, hop: number) => boolean;
   readonly auth: AuthService;
   readonly tickets: Tickets;
   readonly runs: RunManager;

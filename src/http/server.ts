@@ -16,8 +16,8 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
   const app = Fastify({
     loggerInstance: fastifyLogger,
     bodyLimit: deps.config.httpBodyLimitBytes,
-    // Request ids in logs; trust no proxy headers unless an operator puts one in front (not configurable yet).
-    trustProxy: false,
+    // request.ip, used by every per-IP limit and the logs, follows X-Forwarded-For only through trusted proxies.
+    trustProxy: deps.trustProxy,
     // Route ids are 1-128 characters (docs/PROTOCOL.md), like the ids clients may mint (AG-UI runs and threads).
     maxParamLength: 128,
     // Routing failures (bad percent-encoding, over-long ids) get our error body, not fastify's.
