@@ -1,11 +1,12 @@
 import { createRunContext } from '../agents/index.js';
-import { AppError, notFound } from '../errors/index.js';
+import { AppError, isAppError, notFound } from '../errors/index.js';
 import type { ActiveRun as ActiveRunInfo, OnBusy } from '../protocol/index.js';
 import { ActiveRun } from './active-run.js';
 import { newId } from './ids.js';
 import type { Accepted, EventLog, MessageIdStore, RunControlBus, RunRecord, UserEventBus } from './ports.js';
 import { RunExecutor, type RunExecutorDeps } from './run-executor.js';
 import { Submissions } from './submissions.js';
+import { ensureThread } from './threads.js';
 import { ThreadQueue } from './thread-queue.js';
 
 export interface RunManagerDeps extends RunExecutorDeps {
@@ -54,7 +55,30 @@ export class RunManager {
    */
   submit(userId: string, input: Submission, onAccepted: (ack: Accepted) => void = () => {}): Promise<Accepted> {
     const key = { userId, clientId: input.clientId, runId: input.runId };
-    return this.submissions.once(key, (accepted) => this.admit(userId, input, accepted), onAccepted);
+    return this.submissions.once(key, (accepted) => this.admitOrUnavailable(userId, input, accepted), onAccepted);
+  }
+
+  /**
+   * Admission reads and writes only stores: a failure that is not an answer (an AppError) is a store that cannot be
+   * reached, and the client hears `service_unavailable` (send again, with the same id), as over HTTP, never
+   * `internal_error`.
+   */
+  private async admitOrUnavailable(
+    userId: string,
+    input: Submission,
+    onAccepted: (ack: Accepted) => void,
+  ): Promise<Accepted> {
+    try {
+      return await this.admit(userId, input, onAccepted);
+    } catch (err) {
+      if (isAppError(err)) throw err;
+      this.deps.logger.warn({ err }, 'message not accepted: its thread or run could not be stored');
+      throw new AppError(
+        'service_unavailable',
+        'The message could not be stored right now: send it again shortly (with the same id).',
+        { cause: err },
+      );
+    }
   }
 
   /** Stops a run of this user, here or on the instance executing it; another user's run is `not_found`, like a missing one. */
@@ -135,7 +159,15 @@ export class RunManager {
     }
     const nowIso = new Date(now()).toISOString();
     const threadId = input.threadId ?? newId();
-    await this.ensureThread(userId, threadId, input, nowIso);
+    await ensureThread(this.deps, {
+      userId,
+      threadId,
+      text: input.text,
+      nowIso,
+      clientThread: input.threadId !== undefined,
+      createThread: input.createThread === true,
+      clientRunId: input.runId,
+    });
     const busy = inProgress.filter((r) => r.threadId === threadId);
     const onBusy = input.onBusy ?? 'enqueue';
     if (busy.length > 0 && onBusy === 'reject') {
@@ -181,26 +213,6 @@ export class RunManager {
     return ack;
   }
 
-  /**
-   * Creates the thread of a message without one. A `threadId` the user does not hold is `not_found`, unless the
-   * client mints thread ids (AG-UI): then it is created, under that id, when no one else holds it.
-   */
-  private async ensureThread(userId: string, threadId: string, input: Submission, nowIso: string): Promise<void> {
-    const { conversations } = this.deps;
-    const thread = { id: threadId, userId, title: titleOf(input.text), createdAt: nowIso, updatedAt: nowIso };
-    if (input.threadId === undefined) return conversations.createThread(thread);
-    if ((await conversations.getThread(userId, threadId)) !== undefined) return;
-    if (input.createThread !== true) throw notFound('thread');
-    // A refused request creates nothing: check the client's run id before creating its thread.
-    if (input.runId !== undefined && (await this.deps.runs.isRunIdTaken(input.runId))) throw notFound('run');
-    try {
-      await conversations.createThread(thread);
-    } catch {
-      // Created meanwhile by this user's own concurrent request: fine. Otherwise the id is someone else's.
-      if ((await conversations.getThread(userId, threadId)) === undefined) throw notFound('thread');
-    }
-  }
-
   /** Stops a run for `interrupt`: here at once, elsewhere through the RunControlBus. */
   private async interrupt(runId: string): Promise<void> {
     const local = this.active.get(runId);
@@ -229,9 +241,4 @@ export class RunManager {
     runs?.delete(runId);
     if (runs?.size === 0) this.activeByUser.delete(userId);
   }
-}
-
-function titleOf(text: string): string {
-  const line = text.trim().split('\n')[0] ?? '';
-  return line.length > 60 ? `${line.slice(0, 57)}...` : line;
 }

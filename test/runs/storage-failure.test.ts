@@ -75,3 +75,25 @@ describe('a run whose storage fails', () => {
     expect(events).toEqual(seen);
   });
 });
+
+describe('a message whose thread cannot be stored', () => {
+  it('is refused service_unavailable (send again), as HTTP answers, never internal_error; nothing is left claimed', async () => {
+    const sql = new SqlConversationStore(db);
+    /** The database is unreachable for thread creation (a pool timeout). */
+    class ThreadsUnreachable extends AnswersRefused {
+      override createThread = async (): Promise<void> => {
+        throw new Error('timeout exceeded when trying to connect');
+      };
+    }
+    const runs = new RunManager(runManagerDeps(db, { conversations: new ThreadsUnreachable(sql), runs: sql }));
+    const userId = randomUUID();
+    const attempt = runs.submit(userId, { text: 'hello', clientId: 'm1', connectionId: null });
+    await expect(attempt).rejects.toMatchObject({ code: 'service_unavailable' });
+    // The id was released: the same message sent again is tried again (and refused the same way), not answered
+    // with a stale ack.
+    await expect(runs.submit(userId, { text: 'hello', clientId: 'm1', connectionId: null })).rejects.toMatchObject({
+      code: 'service_unavailable',
+    });
+    await runs.shutdown();
+  });
+});
