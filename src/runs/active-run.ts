@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { RunContext, ToolOutcome } from '../agents/index.js';
 import type { RunEvent, RunEventBody } from '../protocol/index.js';
 import { SeqTakenError, type EventLog, type UserEventBus } from './ports.js';
+import { LATE_STORE_MS, untilStored } from './until-stored.js';
 
 /** Why a run was stopped from outside the agent. */
-type StopReason = 'cancelled' | 'timeout' | 'shutdown';
+type StopReason = 'cancelled' | 'timeout' | 'shutdown' | 'storage';
 
 class RunStop extends Error {
   override readonly name = 'RunStop';
@@ -41,12 +42,17 @@ export class ActiveRun {
   private lastDeliveredSeq = 0;
   private ended = false;
   private storageFailed = false;
+  private terminalStored = false;
   /**
    * Another instance wrote this seq: it decided the run was orphaned and ended it, so nothing more is ours to send;
    * what it stored is relayed instead (relayStoredEnd).
    */
   private takenOver = false;
   private pending: PendingEvent[] = [];
+  /** Tool calls whose tool_executing is delivered and whose tool_completed is not: the log must close them. */
+  private readonly openInLog = new Set<string>();
+  /** After a storage failure: what was delivered but not stored yet, stored with the terminal event. */
+  private unstored: RunEvent[] = [];
   private flushQueued = false;
   private chain: Promise<void> = Promise.resolve();
   private lastTsMs = Number.NaN;
@@ -58,6 +64,8 @@ export class ActiveRun {
     private readonly bus: UserEventBus,
     private readonly now: () => number,
     private readonly onStoreError: (err: unknown, event: RunEvent) => void,
+    /** How long an unstored terminal event is retried (tests shorten it). */
+    private readonly lateStoreMs = LATE_STORE_MS,
   ) {
     this.startedAtMs = now();
   }
@@ -70,6 +78,11 @@ export class ActiveRun {
   /** Highest seq stored and delivered. */
   get deliveredSeq(): number {
     return this.lastDeliveredSeq;
+  }
+
+  /** Whether the terminal event is in the log (known once end() has resolved). */
+  get endStored(): boolean {
+    return this.terminalStored;
   }
 
   markStarted(): void {
@@ -161,9 +174,9 @@ export class ActiveRun {
 
   /**
    * Numbers and stores what is pending in one write (all or nothing), then delivers it. After a storage failure the
-   * run stops and only its terminal event is still delivered (unstored) so no client waits forever; it takes the
-   * seq after the last stored one, which is where restart recovery writes its own terminal event, so a failed write
-   * never leaves a gap.
+   * run stops and only its terminal event is still delivered, at once, so no client waits for storage to come back;
+   * it takes the seq after the last stored one (so a failed write never leaves a gap) and is stored there as soon
+   * as storage is back, so the log ends with exactly the terminal event the sockets saw.
    */
   private async flush(): Promise<void> {
     const batch = this.pending.splice(0, MAX_EVENTS_PER_WRITE);
@@ -175,7 +188,8 @@ export class ActiveRun {
       try {
         await this.log.append(events);
         this.lastDeliveredSeq += events.length;
-        for (const event of events) this.bus.publish(this.context.userId, event);
+        for (const event of events) this.deliver(event);
+        if (batch.some((p) => p.terminal)) this.terminalStored = true;
         return;
       } catch (err) {
         this.storageFailed = true;
@@ -184,10 +198,29 @@ export class ActiveRun {
         if (this.takenOver) return this.relayStoredEnd();
       }
     }
-    const terminal = batch.find((p) => p.terminal);
-    if (terminal === undefined) return;
-    const event = this.stamp(terminal, this.deliveredSeq + 1);
-    this.lastDeliveredSeq = event.seq;
+    // Storage is failing: only the run's end still goes out, which is the terminal event and the closing of every
+    // tool call the followers saw open (so the order rules hold for them and for the log alike).
+    for (const pending of batch) {
+      const { body } = pending;
+      const closesDelivered = body.type === 'tool_completed' && this.openInLog.has(body.toolCallId);
+      if (!pending.terminal && !closesDelivered) continue;
+      const event = this.stamp(pending, this.deliveredSeq + 1);
+      this.lastDeliveredSeq = event.seq;
+      this.deliver(event);
+      this.unstored.push(event);
+    }
+    if (!batch.some((p) => p.terminal)) return;
+    const late = this.unstored;
+    // Retried until storage is back (bounded): orphan recovery, which would write its own end at these seqs, loses.
+    this.terminalStored = await untilStored(() => this.log.append(late), {
+      giveUpAfterMs: this.lateStoreMs,
+      isFinal: (err) => err instanceof SeqTakenError,
+    });
+  }
+
+  private deliver(event: RunEvent): void {
+    if (event.type === 'tool_executing') this.openInLog.add(event.toolCallId);
+    if (event.type === 'tool_completed') this.openInLog.delete(event.toolCallId);
     this.bus.publish(this.context.userId, event);
   }
 

@@ -6,6 +6,7 @@ import type { Telemetry } from '../telemetry/index.js';
 import type { ActiveRun } from './active-run.js';
 import { createAgentIO } from './agent-io.js';
 import { newId } from './ids.js';
+import { untilStored } from './until-stored.js';
 import type { ConversationStore, InstanceLiveness, RunStore } from './ports.js';
 
 interface RunLimits {
@@ -83,12 +84,13 @@ export class RunExecutor {
       clearTimeout(timer);
     }
     const { status, errorCode } = outcomeOf(terminal)!;
-    try {
-      await run.end(terminal);
-      await this.deps.runs.finishRun(runId, status, errorCode, new Date(now()).toISOString());
-    } catch (err) {
-      log.error({ err }, 'run could not be finished in storage');
-    }
+    await run.end(terminal);
+    // The status follows the log: only a run whose terminal event is stored is finished (else orphan recovery ends
+    // it later, log and status together). Retried while storage is down, like the terminal event itself.
+    const finished =
+      run.endStored &&
+      (await untilStored(() => this.deps.runs.finishRun(runId, status, errorCode, new Date(now()).toISOString())));
+    if (!finished) log.error({ status }, 'run could not be finished in storage: left to orphan recovery');
     const durationMs = now() - run.startedAt;
     this.deps.telemetry.runEnded(status, durationMs);
     log.info({ status, events: run.deliveredSeq, durationMs }, 'run ended');
@@ -125,6 +127,12 @@ export class RunExecutor {
           type: 'agent_error',
           code: 'interrupted',
           message: 'The server stopped while this run was in progress.',
+        };
+      case 'storage':
+        return {
+          type: 'agent_error',
+          code: 'service_unavailable',
+          message: "The run's events could not be stored right now, so it was stopped: send the message again shortly.",
         };
       case undefined:
         break;

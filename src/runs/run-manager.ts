@@ -200,7 +200,7 @@ export class RunManager {
     const context = createRunContext({ userId, threadId, runId, connectionId: input.connectionId });
     const run = new ActiveRun(context, this.deps.events, bus, now, (err, event) => {
       this.deps.logger.error({ err, runId, seq: event.seq }, 'run event could not be stored; stopping the run');
-      run.stop('shutdown');
+      run.stop('storage');
     });
     this.track(run);
     const ack = { threadId, runId };

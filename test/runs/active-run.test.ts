@@ -32,7 +32,8 @@ function setup(failing: number[], error?: (event: RunEvent) => Error) {
   const delivered: ServerMessage[] = [];
   bus.subscribe('u', { message: (m) => void delivered.push(m), resync: () => {} });
   const errors: number[] = [];
-  const run = new ActiveRun(context, log, bus, Date.now, (_err, event) => errors.push(event.seq));
+  // Storage that stays down: the terminal event is retried for 300 ms, then left to orphan recovery.
+  const run = new ActiveRun(context, log, bus, Date.now, (_err, event) => errors.push(event.seq), 300);
   return { run, log, delivered, errors };
 }
 
@@ -93,6 +94,7 @@ describe('ActiveRun', () => {
     await run.end({ type: 'agent_error', code: 'interrupted', message: 'storage failed' });
     expect(errors).toEqual([3]);
     expect(log.stored.map((e) => e.seq)).toEqual([1, 2]);
+    expect(run.endStored).toBe(false);
     expect(delivered.map((m) => ('seq' in m ? [m.seq, m.type] : m.type))).toEqual([
       [1, 'agent_started'],
       [2, 'agent_thinking'],
@@ -111,6 +113,32 @@ describe('ActiveRun', () => {
       [1, 'agent_started'],
       [2, 'agent_completed'],
     ]);
+  });
+
+  it('stores the terminal event the sockets saw, at their seq, once storage is back', async () => {
+    const stored: RunEvent[] = [];
+    let down = true;
+    const log: EventLog = {
+      append: async (events) => {
+        if (down) throw new Error('connection terminated');
+        stored.push(...events);
+      },
+      list: async (_runId, after) => stored.filter((e) => e.seq > after),
+    };
+    const bus = new MemoryUserEventBus();
+    const delivered: RunEvent[] = [];
+    bus.subscribe('u', { message: (m) => void ('seq' in m && delivered.push(m)), resync: () => {} });
+    const run = new ActiveRun(context, log, bus, Date.now, () => {}, 5_000);
+    run.emit({ type: 'agent_started' });
+    const ending = run.end({ type: 'agent_error', code: 'service_unavailable', message: 'storage down' });
+    await new Promise((r) => setTimeout(r, 250));
+    // Delivered at once, while storage is down, and not stored yet.
+    expect(delivered.map((e) => [e.seq, e.type])).toEqual([[1, 'agent_error']]);
+    expect(stored).toEqual([]);
+    down = false;
+    await ending;
+    expect(run.endStored).toBe(true);
+    expect(stored).toEqual(delivered);
   });
 
   it('once another instance has written its seq (it ended the run as orphaned), delivers nothing more, not even the terminal event', async () => {

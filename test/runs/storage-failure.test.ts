@@ -3,8 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RunEvent, ServerMessage } from '../../src/protocol/index.js';
-import { RunHistory, RunManager, type ConversationStore, type MessageRecord } from '../../src/runs/index.js';
+import { ToolRegistry, waitTool } from '../../src/agents/index.js';
+import { verifyRunEvents, type RunEvent, type ServerMessage } from '../../src/protocol/index.js';
+import {
+  RunHistory,
+  RunManager,
+  type ConversationStore,
+  type EventLog,
+  type MessageRecord,
+} from '../../src/runs/index.js';
 import {
   MemoryUserEventBus,
   openSqlite,
@@ -95,5 +102,56 @@ describe('a message whose thread cannot be stored', () => {
       code: 'service_unavailable',
     });
     await runs.shutdown();
+  });
+});
+
+describe('a run whose events cannot be stored for a while', () => {
+  it('ends service_unavailable at once for its followers, and once storage is back its log ends with that event and its status says so', async () => {
+    const sql = new SqlConversationStore(db);
+    const inner = new SqlEventLog(db);
+    let down = false;
+    const events: EventLog = {
+      append: async (batch) => {
+        if (down) throw new Error('Connection terminated unexpectedly');
+        return inner.append(batch);
+      },
+      list: (runId, after) => inner.list(runId, after),
+    };
+    const bus = new MemoryUserEventBus();
+    const tools = new ToolRegistry([waitTool]);
+    const runs = new RunManager(runManagerDeps(db, { conversations: sql, runs: sql, events, bus, tools }));
+    const userId = randomUUID();
+    await new SqlUserStore(db).create({
+      id: userId,
+      email: `${userId}@example.com`,
+      passwordHash: 'x',
+      displayName: null,
+      isDemo: false,
+      createdAt: new Date().toISOString(),
+      disabledAt: null,
+    });
+    const seen: RunEvent[] = [];
+    let ended!: () => void;
+    const terminal = new Promise<void>((resolve) => (ended = resolve));
+    bus.subscribe(userId, {
+      message: (m: ServerMessage) => {
+        if (!('seq' in m)) return;
+        seen.push(m);
+        if (m.type === 'tool_executing') down = true;
+        if (m.type === 'agent_completed' || m.type === 'agent_error' || m.type === 'run_cancelled') ended();
+      },
+      resync: () => {},
+    });
+    // The offline agent's wait tool: storage goes down while the run waits on it.
+    const { runId } = await runs.submit(userId, { text: 'wait 1 seconds', connectionId: null });
+    await terminal;
+    expect(seen.at(-1)).toMatchObject({ type: 'agent_error', code: 'service_unavailable' });
+    down = false;
+    await runs.shutdown(10_000);
+    const history = new RunHistory({ runs: sql, events: inner });
+    const stored = (await history.eventsAfter(userId, runId, 0)).events;
+    expect(stored.at(-1)).toEqual(seen.at(-1));
+    expect(verifyRunEvents(stored), JSON.stringify(stored.map((e) => [e.seq, e.type]))).toEqual([]);
+    expect(await history.getRun(userId, runId)).toMatchObject({ status: 'error', errorCode: 'service_unavailable' });
   });
 });
