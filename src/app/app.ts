@@ -110,6 +110,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     accessTtlSeconds: config.jwt.accessTtlSeconds,
     adminEmails: config.adminEmails,
     guard: authGuard,
+    telemetry,
     now,
   });
   const tickets = new Tickets(backends.tickets, {

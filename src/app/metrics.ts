@@ -55,6 +55,12 @@ export function createMetrics(sources: { connections: () => number; activeRuns: 
     labelNames: ['reason'],
     registers,
   });
+  const auth = new Counter({
+    name: 'agentgate_auth_events_total',
+    help: 'Authentication events, by kind: access-token validations, refresh-token reuse (and how much of it was two refreshes racing), expired refresh tokens deleted.',
+    labelNames: ['kind'],
+    registers,
+  });
   return {
     registry,
     telemetry: {
@@ -63,6 +69,7 @@ export function createMetrics(sources: { connections: () => number; activeRuns: 
       runEnded: (status, durationMs) => runs.observe({ status }, durationMs / 1000),
       rateLimited: (kind) => limited.inc({ kind }),
       connectionClosed: (kind) => closed.inc({ reason: kind }),
+      authEvent: (kind, count = 1) => auth.inc({ kind }, count),
     },
   };
 }

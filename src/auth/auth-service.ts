@@ -1,3 +1,4 @@
+import type { Telemetry } from '../telemetry/index.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AppError } from '../errors/index.js';
 import type { AuthResponse, AuthStatsResponse, LoginBody, PublicUser, RegisterBody } from '../protocol/index.js';
@@ -28,6 +29,8 @@ export interface AuthServiceDeps {
   readonly adminEmails: readonly string[];
   /** Wraps every store call: store faults become service_unavailable and trip the circuit. */
   readonly guard: DependencyGuard;
+  /** Validations and refresh reuse, for Prometheus as for GET /auth/stats. */
+  readonly telemetry: Telemetry;
   readonly now: () => number;
 }
 
@@ -94,9 +97,13 @@ export class AuthService {
     const result = await this.guarded(() => this.deps.tokens.rotate(hashSecret(refreshToken), next.record, receivedAt));
     if (result.kind === 'reused') {
       this.counters.reuseAttemptsBlocked += 1;
+      this.deps.telemetry.authEvent('refresh_reuse');
       // Arrived before the token was spent: two refreshes raced (e.g. two tabs). Still revoked (RFC 9700 cannot
       // tell a racing tab from a racing thief), but counted apart so operators can see it happening.
-      if (result.spentAt >= receivedAt) this.counters.concurrentUsageDetected += 1;
+      if (result.spentAt >= receivedAt) {
+        this.counters.concurrentUsageDetected += 1;
+        this.deps.telemetry.authEvent('concurrent_refresh');
+      }
       this.announceRevocation(result.familyId);
       throw new AppError(
         'refresh_token_reused',
@@ -142,6 +149,7 @@ export class AuthService {
   /** Verifies an access token and that its session and user still exist. Storage failures become 503, not 401. */
   async authenticate(accessToken: string): Promise<Principal> {
     this.counters.totalValidations += 1;
+    this.deps.telemetry.authEvent('validation');
     const claims = await this.deps.accessTokens.verify(accessToken, Math.floor(this.deps.now() / 1000));
     await this.requireActiveSession(claims.sessionId, claims.userId);
     return claims;
@@ -173,6 +181,7 @@ export class AuthService {
   async cleanupExpired(): Promise<number> {
     const deleted = await this.deps.tokens.deleteExpired(this.isoNow());
     this.counters.tokensExpiredCleanup += deleted;
+    this.deps.telemetry.authEvent('expired_tokens_deleted', deleted);
     return deleted;
   }
 

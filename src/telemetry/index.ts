@@ -1,2 +1,2 @@
 export { noTelemetry } from './telemetry.js';
-export type { Telemetry } from './telemetry.js';
+export type { AuthEventKind, Telemetry } from './telemetry.js';

@@ -13,7 +13,11 @@ export interface Telemetry {
   rateLimited(kind: string): void;
   /** A connection closed by the server for this reason (close code kind). */
   connectionClosed(kind: string): void;
+  /** Authentication events, as GET /auth/stats counts them since start-up (`count` of them at once). */
+  authEvent(kind: AuthEventKind, count?: number): void;
 }
+
+export type AuthEventKind = 'validation' | 'refresh_reuse' | 'concurrent_refresh' | 'expired_tokens_deleted';
 
 export const noTelemetry: Telemetry = {
   handshake: () => {},
@@ -21,4 +25,5 @@ export const noTelemetry: Telemetry = {
   runEnded: () => {},
   rateLimited: () => {},
   connectionClosed: () => {},
+  authEvent: () => {},
 };

@@ -101,4 +101,29 @@ describe('hardening: metrics', () => {
       await target.close();
     }
   });
+
+  it('counts access-token validations and refresh-token reuse, as GET /auth/stats does', async () => {
+    const target = await createTestApp();
+    try {
+      const read = async (kind: string): Promise<number> =>
+        sample(
+          (await request<string>(target.url, 'GET', '/metrics')).body,
+          `agentgate_auth_events_total{kind="${kind}"}`,
+        ) ?? 0;
+      const who = await registerUser(target.url, 'metrics-auth');
+      const validations = await read('validation');
+      for (let i = 0; i < 3; i++) await request(target.url, 'GET', '/auth/me', { token: who.accessToken });
+      expect((await read('validation')) - validations).toBe(3);
+      const reuse = await read('refresh_reuse');
+      expect(
+        (await request(target.url, 'POST', '/auth/refresh', { body: { refreshToken: who.refreshToken } })).status,
+      ).toBe(200);
+      expect(
+        (await request(target.url, 'POST', '/auth/refresh', { body: { refreshToken: who.refreshToken } })).status,
+      ).toBe(401);
+      expect((await read('refresh_reuse')) - reuse).toBe(1);
+    } finally {
+      await target.close();
+    }
+  });
 });
