@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RunContext, ToolOutcome } from '../agents/index.js';
 import type { RunEvent, RunEventBody } from '../protocol/index.js';
+import { stamp, Timestamps, type PendingEvent } from './pending-events.js';
 import { SeqTakenError, type EventLog, type UserEventBus } from './ports.js';
 import { LATE_STORE_MS, untilStored } from './until-stored.js';
 
@@ -12,13 +13,6 @@ class RunStop extends Error {
   constructor(readonly reason: StopReason) {
     super(`run stopped: ${reason}`);
   }
-}
-
-/** An event waiting to be numbered and stored. */
-interface PendingEvent {
-  readonly body: RunEventBody;
-  readonly ts: string;
-  readonly terminal: boolean;
 }
 
 /** Events stored per write: one multi-row INSERT stays far below SQLite's and PostgreSQL's parameter limits. */
@@ -55,8 +49,7 @@ export class ActiveRun {
   private unstored: RunEvent[] = [];
   private flushQueued = false;
   private chain: Promise<void> = Promise.resolve();
-  private lastTsMs = Number.NaN;
-  private lastTs = '';
+  private readonly timestamps: Timestamps;
 
   constructor(
     readonly context: RunContext,
@@ -68,6 +61,7 @@ export class ActiveRun {
     private readonly lateStoreMs = LATE_STORE_MS,
   ) {
     this.startedAtMs = now();
+    this.timestamps = new Timestamps(now);
   }
 
   /** When the agent started (queue time is not run time): set by markStarted(). */
@@ -166,7 +160,7 @@ export class ActiveRun {
   }
 
   private enqueue(body: RunEventBody, terminal: boolean): void {
-    this.pending.push({ body, ts: this.timestamp(), terminal });
+    this.pending.push({ body, ts: this.timestamps.next(), terminal });
     if (this.flushQueued) return;
     this.flushQueued = true;
     this.chain = this.chain.then(() => this.flush());
@@ -184,7 +178,7 @@ export class ActiveRun {
     if (this.flushQueued) this.chain = this.chain.then(() => this.flush());
     if (this.takenOver) return;
     if (!this.storageFailed) {
-      const events = batch.map((p, i) => this.stamp(p, this.deliveredSeq + 1 + i));
+      const events = batch.map((p, i) => stamp(this.context, p, this.deliveredSeq + 1 + i));
       try {
         await this.log.append(events);
         this.lastDeliveredSeq += events.length;
@@ -204,7 +198,7 @@ export class ActiveRun {
       const { body } = pending;
       const closesDelivered = body.type === 'tool_completed' && this.openInLog.has(body.toolCallId);
       if (!pending.terminal && !closesDelivered) continue;
-      const event = this.stamp(pending, this.deliveredSeq + 1);
+      const event = stamp(this.context, pending, this.deliveredSeq + 1);
       this.lastDeliveredSeq = event.seq;
       this.deliver(event);
       this.unstored.push(event);
@@ -238,26 +232,5 @@ export class ActiveRun {
     } catch {
       // The log cannot be read now either: followers get the end when they resume.
     }
-  }
-
-  /** Now as ISO 8601; a burst emitted within one millisecond shares one string. */
-  private timestamp(): string {
-    const nowMs = this.now();
-    if (nowMs !== this.lastTsMs) {
-      this.lastTsMs = nowMs;
-      this.lastTs = new Date(nowMs).toISOString();
-    }
-    return this.lastTs;
-  }
-
-  private stamp(pending: PendingEvent, seq: number): RunEvent {
-    // An object of fixed shape first, then the body's own fields copied in: V8 does that fast whatever the body's
-    // shape, while a literal that starts with the spread took microseconds per event once bodies of many shapes
-    // went through it (the profile's top function of ours).
-    const { body } = pending;
-    return Object.assign(
-      { type: body.type, runId: this.context.runId, threadId: this.context.threadId, seq, ts: pending.ts },
-      body,
-    );
   }
 }
