@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ToolRegistry, waitTool } from '../../src/agents/index.js';
-import { verifyRunEvents, type RunEvent, type ServerMessage } from '../../src/protocol/index.js';
+import { isTerminalEvent, verifyRunEvents, type RunEvent, type ServerMessage } from '../../src/protocol/index.js';
 import {
   RunHistory,
   RunManager,
@@ -41,32 +41,48 @@ class AnswersRefused implements ConversationStore {
   }
 }
 
+async function newUser(): Promise<string> {
+  const userId = randomUUID();
+  await new SqlUserStore(db).create({
+    id: userId,
+    email: `${userId}@example.com`,
+    passwordHash: 'x',
+    displayName: null,
+    isDemo: false,
+    createdAt: new Date().toISOString(),
+    disabledAt: null,
+  });
+  return userId;
+}
+
+/** The run events the user's bus delivers, and when the first terminal one arrives. */
+function follow(
+  bus: MemoryUserEventBus,
+  userId: string,
+  onEvent: (event: RunEvent) => void = () => {},
+): { seen: RunEvent[]; terminal: Promise<void> } {
+  const seen: RunEvent[] = [];
+  let ended!: () => void;
+  const terminal = new Promise<void>((resolve) => (ended = resolve));
+  bus.subscribe(userId, {
+    message: (m: ServerMessage) => {
+      if (!('seq' in m)) return;
+      seen.push(m);
+      onEvent(m);
+      if (isTerminalEvent(m)) ended();
+    },
+    resync: () => {},
+  });
+  return { seen, terminal };
+}
+
 describe('a run whose storage fails', () => {
   it('ends agent_error service_unavailable (not agent_failed: the agent did nothing wrong), stored as such', async () => {
     const sql = new SqlConversationStore(db);
     const bus = new MemoryUserEventBus();
     const runs = new RunManager(runManagerDeps(db, { conversations: new AnswersRefused(sql), runs: sql, bus }));
-    const userId = randomUUID();
-    await new SqlUserStore(db).create({
-      id: userId,
-      email: `${userId}@example.com`,
-      passwordHash: 'x',
-      displayName: null,
-      isDemo: false,
-      createdAt: new Date().toISOString(),
-      disabledAt: null,
-    });
-    const seen: RunEvent[] = [];
-    let ended!: () => void;
-    const terminal = new Promise<void>((resolve) => (ended = resolve));
-    bus.subscribe(userId, {
-      message: (m: ServerMessage) => {
-        if (!('seq' in m)) return;
-        seen.push(m);
-        if (m.type === 'agent_completed' || m.type === 'agent_error' || m.type === 'run_cancelled') ended();
-      },
-      resync: () => {},
-    });
+    const userId = await newUser();
+    const { seen, terminal } = follow(bus, userId);
 
     const { runId } = await runs.submit(userId, { text: 'hello', connectionId: null });
     await terminal;
@@ -120,28 +136,9 @@ describe('a run whose events cannot be stored for a while', () => {
     const bus = new MemoryUserEventBus();
     const tools = new ToolRegistry([waitTool]);
     const runs = new RunManager(runManagerDeps(db, { conversations: sql, runs: sql, events, bus, tools }));
-    const userId = randomUUID();
-    await new SqlUserStore(db).create({
-      id: userId,
-      email: `${userId}@example.com`,
-      passwordHash: 'x',
-      displayName: null,
-      isDemo: false,
-      createdAt: new Date().toISOString(),
-      disabledAt: null,
-    });
-    const seen: RunEvent[] = [];
-    let ended!: () => void;
-    const terminal = new Promise<void>((resolve) => (ended = resolve));
-    bus.subscribe(userId, {
-      message: (m: ServerMessage) => {
-        if (!('seq' in m)) return;
-        seen.push(m);
-        if (m.type === 'tool_executing') down = true;
-        if (m.type === 'agent_completed' || m.type === 'agent_error' || m.type === 'run_cancelled') ended();
-      },
-      resync: () => {},
-    });
+    const userId = await newUser();
+    // Storage goes down while the run waits on its tool.
+    const { seen, terminal } = follow(bus, userId, (e) => void (e.type === 'tool_executing' && (down = true)));
     // The offline agent's wait tool: storage goes down while the run waits on it.
     const { runId } = await runs.submit(userId, { text: 'wait 1 seconds', connectionId: null });
     await terminal;
