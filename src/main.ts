@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 import { runCli } from './cli/index.js';
 
+// A reader that went away (`agentgate chat --json | head`) is no failure: stop quietly, as Unix tools do. (The
+// server logs through its own destination, not this stream.)
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
+
 // The one place the process is touched: its arguments, streams, environment and signals.
 runCli(process.argv.slice(2), {
   stdin: process.stdin,

@@ -36,6 +36,20 @@ describe('CLI chat through a pipe (its own process)', () => {
     expect(lines.filter((l) => !l.startsWith('[') && !l.startsWith('>') && l !== '').join('\n')).toContain('84');
   });
 
+  it('--json | head: a reader that goes away ends the chat quietly (exit 0, no EPIPE trace), as Unix tools do', async () => {
+    const run = spawnCli(['chat', '--url', app.url, '--demo', '--json']);
+    run.child.stdin.end('wait 2 seconds\n');
+    // Like `head -n 1`: read the first line, then close the pipe while the run still writes.
+    await new Promise<void>((resolve) => {
+      const check = (): void => void (run.output().includes('\n') && resolve());
+      run.child.stdout.on('data', check);
+      check();
+    });
+    run.child.stdout.destroy();
+    const { code, stderr } = await run.exited;
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  });
+
   it('--json: one JSON event per line, every line of stdin a run in the same thread, in order', async () => {
     const run = spawnCli(['chat', '--url', app.url, '--demo', '--json']);
     run.child.stdin.end('calculate 12*7\n\nwhat is 2+3\n');
