@@ -20,6 +20,6 @@ export type {
 export { hashSecret, newOpaqueSecret } from './secrets.js';
 export { checkSigningKey, loadSigningKeys } from './signing-keys.js';
 export { Tickets } from './tickets.js';
-export { principalOfTicket } from './ticket-principal.js';
+export { principalOfTickets } from './ticket-principal.js';
 export { parseBearerHeader } from './bearer.js';
 export { DependencyGuard } from './dependency-guard.js';

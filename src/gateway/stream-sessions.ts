@@ -91,10 +91,6 @@ export class StreamSessions {
     this.endWhere(() => true, why);
   }
 
-  get count(): number {
-    return this.held.size;
-  }
-
   private endWhere(match: (stream: HeldStream) => boolean, why: CloseKind): number {
     let ended = 0;
     for (const stream of [...this.held.values()]) {

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import {
   parseBearerHeader,
-  principalOfTicket,
+  principalOfTickets,
   type AttemptLimiter,
   type AuthService,
   type Principal,
@@ -35,12 +35,12 @@ export interface UpgradeAuthDeps {
 export async function authenticateUpgrade(req: IncomingMessage, url: URL, deps: UpgradeAuthDeps): Promise<Principal> {
   // Every ticket in the URL is spent by this attempt, even a repeated one that makes the request invalid, and the
   // answer waits until each is spent: a quick retry must never find one still valid.
-  const spends = url.searchParams.getAll('ticket').map((t) => spend(deps, t));
-  for (const s of spends) s.catch(() => {});
+  const spent = principalOfTickets(deps, url.searchParams.getAll('ticket'), deps.now());
+  spent.catch(() => {});
   try {
-    return await decide(req, url, deps, spends);
+    return await decide(req, url, deps, spent);
   } finally {
-    await Promise.allSettled(spends);
+    await spent.catch(() => undefined);
   }
 }
 
@@ -48,7 +48,7 @@ async function decide(
   req: IncomingMessage,
   url: URL,
   deps: UpgradeAuthDeps,
-  spends: readonly Promise<Principal>[],
+  spent: Promise<Principal | undefined>,
 ): Promise<Principal> {
   checkHandshake(req);
   try {
@@ -68,8 +68,8 @@ async function decide(
     );
   }
   try {
-    if (spends.length > 1) throw new AppError('invalid_ticket', 'Send one ticket.');
-    if (spends[0] !== undefined) return await spends[0];
+    const ticketHolder = await spent;
+    if (ticketHolder !== undefined) return ticketHolder;
     const bearer = bearerFrom(req);
     if (bearer === undefined)
       throw new AppError(
@@ -82,10 +82,6 @@ async function decide(
     if (err.code === 'service_unavailable') throw new HandshakeRefusal(503, err.code, err.message);
     throw unauthorized(err.code, err.message);
   }
-}
-
-function spend(deps: UpgradeAuthDeps, ticket: string): Promise<Principal> {
-  return principalOfTicket(deps, ticket, deps.now());
 }
 
 function bearerFrom(req: IncomingMessage): string | undefined {

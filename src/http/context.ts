@@ -1,5 +1,11 @@
 import type { FastifyRequest } from 'fastify';
-import { parseBearerHeader, principalOfTicket, type AuthService, type Principal, type Tickets } from '../auth/index.js';
+import {
+  parseBearerHeader,
+  principalOfTickets,
+  type AuthService,
+  type Principal,
+  type Tickets,
+} from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
 import type { CloseKind } from '../protocol/index.js';
@@ -56,11 +62,5 @@ export async function requireStreamPrincipal(request: FastifyRequest, deps: Http
   const query = request.query as Record<string, unknown> | undefined;
   const raw = query?.ticket;
   const tickets = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map(String);
-  if (tickets.length === 0) return requirePrincipal(request, deps.auth);
-  // Every ticket in the URL is spent, and the answer waits for each: a quick retry must never find one still valid.
-  const spent = await Promise.allSettled(tickets.map((t) => principalOfTicket(deps, t, deps.now())));
-  if (spent.length > 1) throw new AppError('invalid_ticket', 'Send one ticket.');
-  const [only] = spent;
-  if (only?.status === 'fulfilled') return only.value;
-  throw only?.reason ?? new AppError('invalid_ticket', 'Send one ticket.');
+  return (await principalOfTickets(deps, tickets, deps.now())) ?? requirePrincipal(request, deps.auth);
 }
