@@ -62,3 +62,10 @@ export class InterruptedError extends Error {
     super('interrupted');
   }
 }
+
+/** An error's message, with its cause's when it has one (a failed connection says why). */
+export function messageOf(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `${err.message}${cause}`;
+}

@@ -1,9 +1,7 @@
-import { signingKeyMatch } from '../../app/index.js';
 import { parseCommand } from '../args.js';
 import { configOrReport, describeStorage } from '../config.js';
 import { EXIT, EXIT_CODES_HELP } from '../exit-codes.js';
-import { print, type CliIo } from '../io.js';
-import { messageOf } from './migrate.js';
+import { messageOf, print, type CliIo } from '../io.js';
 
 export const CHECK_CONFIG_HELP = `Usage: agentgate check-config        (also: agentgate --check-config)
   Validates the configuration from the environment exactly as \`serve\` does at start-up (strict in
@@ -23,9 +21,11 @@ export async function checkConfig(args: readonly string[], io: CliIo): Promise<n
     config.llm.provider === 'offline'
       ? 'offline (built-in)'
       : `${config.llm.provider} ${config.llm.model ?? ''}`.trim();
-  let keyCheck: Awaited<ReturnType<typeof signingKeyMatch>>;
+  let keyCheck: 'matches' | 'differs' | 'unknown' = 'unknown';
   try {
-    keyCheck = await signingKeyMatch(config);
+    // Loaded only when there is a key to compare: the server's modules (database drivers...) take most of a second.
+    if (config.jwt.secretKey !== undefined)
+      keyCheck = await (await import('../../app/index.js')).signingKeyMatch(config);
   } catch (err) {
     print(io.stderr, `Warning: the signing key could not be compared with the database's (${messageOf(err)}).`);
     keyCheck = 'unknown';

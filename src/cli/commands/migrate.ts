@@ -2,7 +2,7 @@ import { migrateDatabase } from '../../app/index.js';
 import { parseCommand } from '../args.js';
 import { configOrReport, describeStorage } from '../config.js';
 import { EXIT, EXIT_CODES_HELP } from '../exit-codes.js';
-import { print, type CliIo } from '../io.js';
+import { messageOf, print, type CliIo } from '../io.js';
 
 export const MIGRATE_HELP = `Usage: agentgate migrate
   Brings the configured database (SQLite under DATA_DIR, or PostgreSQL with DATABASE_URL) up to the latest
@@ -36,10 +36,4 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
     `The database is at ${applied.at(-1)?.name ?? '(empty)'} (${applied.length} migrations; ${describeStorage(config)}).`,
   );
   return EXIT.ok;
-}
-
-export function messageOf(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  return `${err.message}${cause}`;
 }

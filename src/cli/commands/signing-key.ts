@@ -2,8 +2,7 @@ import { adoptSigningKey } from '../../app/index.js';
 import { parseCommand, UsageError } from '../args.js';
 import { configOrReport, describeStorage } from '../config.js';
 import { EXIT, EXIT_CODES_HELP } from '../exit-codes.js';
-import { print, type CliIo } from '../io.js';
-import { messageOf } from './migrate.js';
+import { messageOf, print, type CliIo } from '../io.js';
 
 export const SIGNING_KEY_HELP = `Usage: agentgate signing-key adopt
   Every instance sharing a database must sign access tokens with the same key: the database records the key's

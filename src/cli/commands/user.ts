@@ -5,8 +5,7 @@ import { isAppError } from '../../errors/index.js';
 import { parseCommand, required, UsageError } from '../args.js';
 import { configOrReport, describeStorage } from '../config.js';
 import { EXIT, EXIT_CODES_HELP } from '../exit-codes.js';
-import { print, promptHidden, readFirstLine, type CliIo } from '../io.js';
-import { messageOf } from './migrate.js';
+import { messageOf, print, promptHidden, readFirstLine, type CliIo } from '../io.js';
 
 export const USER_HELP = `Usage: agentgate user <create|list|disable|enable> [options]
   Administers accounts directly in the configured database (SQLite under DATA_DIR, or DATABASE_URL); the
