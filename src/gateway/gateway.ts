@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -140,31 +139,12 @@ export class Gateway {
 
   /** Takes a connection slot (429 when the user has none left, 503 when the slot store cannot answer), then upgrades. */
   private async open(req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal): Promise<void> {
-    const lease: Lease = { userId: principal.userId, connectionId: randomUUID() };
-    const max = this.options.maxConnectionsPerUser;
-    let acquired: boolean;
+    let lease: Lease;
     try {
-      acquired = await this.deps.leases.acquire(lease, max);
+      lease = await this.streams.takeSlot(principal.userId);
     } catch (err) {
-      this.deps.logger.warn({ err }, 'connection slot store unavailable');
-      return this.refuse(
-        socket,
-        new HandshakeRefusal(
-          503,
-          'service_unavailable',
-          'Connection slots cannot be counted right now: try again shortly.',
-          { 'Retry-After': '5' },
-        ),
-      );
-    }
-    if (!acquired) {
-      this.deps.telemetry.rateLimited('connections');
-      return this.refuse(
-        socket,
-        new HandshakeRefusal(429, 'too_many_connections', `At most ${max} connections per user.`, {
-          'Retry-After': '5',
-        }),
-      );
+      if (!isAppError(err)) throw err;
+      return this.refuse(socket, HandshakeRefusal.from(err));
     }
     let accepted = false;
     try {

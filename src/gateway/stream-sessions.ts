@@ -48,29 +48,37 @@ export class StreamSessions {
    * slots cannot be counted.
    */
   async admit(principal: Principal, end: EndStream): Promise<StreamSlot> {
-    const lease: Lease = { userId: principal.userId, connectionId: randomUUID() };
-    const { leases, maxPerUser } = this.deps;
-    let acquired: boolean;
-    try {
-      acquired = await leases.acquire(lease, maxPerUser);
-    } catch (err) {
-      throw new AppError('service_unavailable', 'Connection slots cannot be counted right now: try again shortly.', {
-        cause: err,
-        retryAfterSeconds: 5,
-      });
-    }
-    if (!acquired) {
-      this.deps.telemetry.rateLimited('connections');
-      throw new AppError('too_many_connections', `At most ${maxPerUser} connections per user.`, {
-        retryAfterSeconds: 5,
-      });
-    }
+    const lease = await this.takeSlot(principal.userId);
     const stream: HeldStream = { lease, principal, end };
     this.held.set(lease.connectionId, stream);
     return {
       release: () => void this.release(stream),
       recheckSession: () => this.recheck(stream),
     };
+  }
+
+  /**
+   * Takes one of the user's connection slots, for a socket or a stream: 429 `too_many_connections` when none is
+   * left, 503 when the slots cannot be counted (both with Retry-After: 5).
+   */
+  async takeSlot(userId: string): Promise<Lease> {
+    const lease: Lease = { userId, connectionId: randomUUID() };
+    const { leases, maxPerUser } = this.deps;
+    let acquired: boolean;
+    try {
+      acquired = await leases.acquire(lease, maxPerUser);
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'connection slot store unavailable');
+      throw new AppError('service_unavailable', 'Connection slots cannot be counted right now: try again shortly.', {
+        cause: err,
+        retryAfterSeconds: 5,
+      });
+    }
+    if (acquired) return lease;
+    this.deps.telemetry.rateLimited('connections');
+    throw new AppError('too_many_connections', `At most ${maxPerUser} connections per user.`, {
+      retryAfterSeconds: 5,
+    });
   }
 
   /** The leases of the streams open here, for renewal. */
