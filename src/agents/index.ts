@@ -1,5 +1,5 @@
 export { raceAbort } from './abort.js';
-export type { Agent, AgentIO, AgentRequest, AgentResult } from './agent.js';
+export type { Agent, AgentIO, AgentRequest, AgentResult, HistoryMessage } from './agent.js';
 export { createRunContext } from './context.js';
 export type { RunContext } from './context.js';
 export { OfflineAgent } from './builtin/offline-agent.js';

@@ -144,6 +144,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     runControl: backends.runControl,
     liveness: backends.liveness,
     messageIds: backends.messageIds,
+    runStarts: backends.perMinute(config.runs.startsPerMinute, 'run-start'),
     agent,
     tools: new ToolRegistry(builtinTools({ docsPaths: DOCS_PATHS })),
     limits: config.runs,

@@ -4,6 +4,7 @@ import {
   WS_PATH,
   type AuthResponse,
   type MessagesResponse,
+  type PageParams,
   type PublicUser,
   type RunEvent,
   type RunEventsResponse,
@@ -147,13 +148,27 @@ export class AgentgateClient {
 
   // data
 
+  /** The threads with the most recent activity (one page: see threadPage for the older ones). */
   async threads(): Promise<ThreadSummary[]> {
-    return (await this.session.authed<ThreadsResponse>('GET', '/threads')).threads;
+    return (await this.threadPage()).threads;
   }
 
+  /** One page of threads, newest activity first; pass `nextBefore` as `before` for the next one. */
+  threadPage(page: PageParams = {}): Promise<ThreadsResponse> {
+    return this.session.authed<ThreadsResponse>('GET', `/threads${pageQuery(page)}`);
+  }
+
+  /** The thread's most recent messages, oldest first (one page: see messagePage for older ones). */
   async messages(threadId: string): Promise<ThreadMessage[]> {
-    return (await this.session.authed<MessagesResponse>('GET', `/threads/${encodeURIComponent(threadId)}/messages`))
-      .messages;
+    return (await this.messagePage(threadId)).messages;
+  }
+
+  /** One page of a thread's messages, the most recent first taken; pass `nextBefore` as `before` for older ones. */
+  messagePage(threadId: string, page: PageParams = {}): Promise<MessagesResponse> {
+    return this.session.authed<MessagesResponse>(
+      'GET',
+      `/threads/${encodeURIComponent(threadId)}/messages${pageQuery(page)}`,
+    );
   }
 
   async runEvents(runId: string, after = 0): Promise<RunEvent[]> {
@@ -372,7 +387,8 @@ export class AgentgateClient {
       return;
     }
     this.outbox.delete(id);
-    outgoing.handle.fail(new ClientError(reply.code, reply.message));
+    const retry = reply.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: reply.retryAfterSeconds };
+    outgoing.handle.fail(new ClientError(reply.code, reply.message, retry));
   }
 
   private sendResume(runId: string, afterSeq: number): ResumeOutcome {
@@ -439,4 +455,12 @@ function notify<A extends unknown[]>(listeners: ReadonlySet<(...args: A) => void
       });
     }
   }
+}
+
+function pageQuery(page: PageParams): string {
+  const query = new URLSearchParams();
+  if (page.limit !== undefined) query.set('limit', String(page.limit));
+  if (page.before !== undefined) query.set('before', page.before);
+  const text = query.toString();
+  return text === '' ? '' : `?${text}`;
 }

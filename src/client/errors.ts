@@ -31,7 +31,7 @@ export class ClientError extends Error {
   readonly status?: number;
   /** The WebSocket close code, for errors that came from a closed socket. */
   readonly closeCode?: number;
-  /** Seconds the server asked to wait (HTTP `Retry-After`). */
+  /** Seconds the server asked to wait (HTTP `Retry-After`, or `retryAfterSeconds` of a socket error). */
   readonly retryAfterSeconds?: number;
 
   constructor(

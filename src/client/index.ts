@@ -13,6 +13,8 @@ export type {
   ConnectionState,
   HandshakeRefusal,
   MessageAdded,
+  MessagePage,
+  PageParams,
   PublicUser,
   ReconnectOptions,
   RunEvent,
@@ -23,6 +25,7 @@ export type {
   TerminalEvent,
   Thread,
   ThreadMessage,
+  ThreadPage,
   WebSocketConstructorLike,
   WebSocketLike,
 } from './types.js';

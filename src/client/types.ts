@@ -2,16 +2,30 @@ import type {
   ActiveRun,
   AuthMethod,
   ChatMessage,
+  MessagesResponse,
   OnBusy,
+  PageParams,
   PublicUser,
   RunEvent,
   TerminalEvent,
   ThreadMessage,
+  ThreadsResponse,
   ThreadSummary,
 } from '../protocol/wire/index.js';
 import type { ClientError } from './errors.js';
 
-export type { ActiveRun, AuthMethod, ChatMessage, PublicUser, RunEvent, TerminalEvent, ThreadMessage };
+export type {
+  ActiveRun,
+  AuthMethod,
+  ChatMessage,
+  MessagesResponse as MessagePage,
+  PageParams,
+  PublicUser,
+  RunEvent,
+  TerminalEvent,
+  ThreadMessage,
+  ThreadsResponse as ThreadPage,
+};
 export type Thread = ThreadSummary;
 
 /** A `message_added` announcement: a user message accepted on any connection of this user. */

@@ -38,7 +38,16 @@ export interface Config {
   readonly sseKeepAliveMs: number;
   readonly maxMessageBytes: number;
   readonly httpBodyLimitBytes: number;
-  readonly runs: { readonly maxPerUser: number; readonly maxDurationMs: number; readonly maxToolCalls: number };
+  readonly runs: {
+    readonly maxPerUser: number;
+    readonly maxDurationMs: number;
+    readonly maxToolCalls: number;
+    readonly startsPerMinute: number;
+    readonly maxThreadsPerUser: number;
+    readonly maxMessagesPerThread: number;
+    readonly historyMessages: number;
+    readonly historyChars: number;
+  };
   readonly rateLimits: {
     readonly loginPerMinute: number;
     readonly refreshPerMinute: number;
@@ -180,7 +189,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     sseKeepAliveMs: r.SSE_KEEPALIVE_MS,
     maxMessageBytes: r.MAX_MESSAGE_BYTES,
     httpBodyLimitBytes: r.HTTP_BODY_LIMIT_BYTES,
-    runs: { maxPerUser: r.MAX_RUNS_PER_USER, maxDurationMs: r.RUN_MAX_DURATION_MS, maxToolCalls: r.RUN_MAX_TOOL_CALLS },
+    runs: {
+      maxPerUser: r.MAX_RUNS_PER_USER,
+      maxDurationMs: r.RUN_MAX_DURATION_MS,
+      maxToolCalls: r.RUN_MAX_TOOL_CALLS,
+      startsPerMinute: r.RUNS_PER_MINUTE,
+      maxThreadsPerUser: r.MAX_THREADS_PER_USER,
+      maxMessagesPerThread: r.MAX_MESSAGES_PER_THREAD,
+      historyMessages: r.RUN_HISTORY_MESSAGES,
+      historyChars: r.RUN_HISTORY_CHARS,
+    },
     rateLimits: {
       loginPerMinute: r.LOGIN_ATTEMPTS_PER_MINUTE,
       refreshPerMinute: r.REFRESH_ATTEMPTS_PER_MINUTE,

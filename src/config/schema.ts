@@ -154,6 +154,31 @@ export const SETTINGS = {
     default: '5',
     doc: 'Runs one user may have in progress at once, counted by the instance that receives the message; more get error too_many_runs.',
   },
+  RUNS_PER_MINUTE: {
+    schema: int(1, 100_000),
+    default: '60',
+    doc: 'Runs one user may start per minute, over every entry point (WebSocket, POST /agui) and, with Redis, every instance; more get rate_limited with a retry hint.',
+  },
+  MAX_THREADS_PER_USER: {
+    schema: int(1, 10_000_000),
+    default: '10000',
+    doc: 'Threads one user may hold; a message that would start one more gets thread_limit_reached.',
+  },
+  MAX_MESSAGES_PER_THREAD: {
+    schema: int(2, 1_000_000),
+    default: '2000',
+    doc: "Messages (the user's and the answers) one thread may hold; a message it has no room for, with its answer, gets thread_full.",
+  },
+  RUN_HISTORY_MESSAGES: {
+    schema: int(0, 10_000),
+    default: '100',
+    doc: 'Earlier messages of the thread a run gives the agent at most: the most recent ones.',
+  },
+  RUN_HISTORY_CHARS: {
+    schema: int(0, 10_000_000),
+    default: '100000',
+    doc: 'Characters of earlier messages a run gives the agent at most: the most recent messages that fit whole.',
+  },
   RUN_MAX_DURATION_MS: {
     schema: int(1000, 86_400_000),
     default: '300000',

@@ -22,9 +22,20 @@ export const ERROR_CODES = {
   email_taken: { http: 409, doc: 'An account with this email (compared case-insensitively) already exists.' },
   run_finished: { http: 409, doc: 'The run has already ended.' },
   thread_busy: { http: 409, doc: 'The thread already has a run in progress and onBusy was "reject".' },
+  thread_full: {
+    http: 409,
+    doc: 'The thread holds MAX_MESSAGES_PER_THREAD messages (or has no room for one more and its answer): start a new thread.',
+  },
+  thread_limit_reached: {
+    http: 409,
+    doc: 'The user holds MAX_THREADS_PER_USER threads: a message that would start another is refused.',
+  },
   payload_too_large: { http: 413, doc: 'The HTTP body is larger than the limit.' },
   unsupported_media_type: { http: 415, doc: 'The body is not application/json.' },
-  rate_limited: { http: 429, doc: 'Too many attempts: wait for Retry-After seconds.' },
+  rate_limited: {
+    http: 429,
+    doc: 'Too many attempts (or run starts, RUNS_PER_MINUTE): wait for Retry-After seconds (`retryAfterSeconds` on the socket).',
+  },
   too_many_runs: { http: 429, doc: 'The user already has the maximum number of runs in progress.' },
   too_many_connections: {
     http: 429,

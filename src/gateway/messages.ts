@@ -58,7 +58,7 @@ export async function handleClientMessage(conn: Connection, msg: ClientMessage, 
     }
   } catch (err) {
     if (!isAppError(err)) throw err;
-    sendError(conn, err.code, err.message, replyTo);
+    sendError(conn, err.code, err.message, replyTo, err.retryAfterSeconds);
   }
 }
 
@@ -108,6 +108,18 @@ async function reauthenticate(
   conn.send({ type: 'authenticated', replyTo, expiresAt: new Date(principal.expiresAt * 1000).toISOString() });
 }
 
-function sendError(conn: Connection, code: ErrorCode, message: string, replyTo: string | null): void {
-  conn.send({ type: 'error', code, message, replyTo });
+function sendError(
+  conn: Connection,
+  code: ErrorCode,
+  message: string,
+  replyTo: string | null,
+  retryAfterSeconds?: number,
+): void {
+  conn.send({
+    type: 'error',
+    code,
+    message,
+    replyTo,
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  });
 }

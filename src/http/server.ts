@@ -19,7 +19,7 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
     // request.ip, used by every per-IP limit and the logs, follows X-Forwarded-For only through trusted proxies.
     trustProxy: deps.trustProxy,
     // Route ids are 1-128 characters (docs/PROTOCOL.md), like the ids clients may mint (AG-UI runs and threads).
-    maxParamLength: 128,
+    routerOptions: { maxParamLength: 128 },
     // Routing failures (bad percent-encoding, over-long ids) get our error body, not fastify's.
     frameworkErrors: answerRoutingError,
     // Malformed HTTP (bad framing, oversized headers) never reaches a route: answer it in the same error shape.

@@ -6,6 +6,28 @@ export interface ThreadRecord {
   readonly title: string;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** Messages stored in it (its cap is checked against this, not by counting rows). */
+  readonly messageCount: number;
+}
+
+export type NewThread = Omit<ThreadRecord, 'messageCount'>;
+
+/** Where a thread sits in GET /threads' order (newest activity first): the keyset cursor of its pages. */
+export interface ThreadCursor {
+  readonly updatedAt: string;
+  readonly id: string;
+}
+
+/** One page of a list, and the cursor that reads the page after it (undefined on the last one). */
+export interface Page<T, Cursor> {
+  readonly items: T[];
+  readonly next: Cursor | undefined;
+}
+
+export interface PageRequest<Cursor> {
+  readonly limit: number;
+  /** Only items past this cursor (exclusive); the first page without it. */
+  readonly before?: Cursor | undefined;
 }
 
 export interface MessageRecord {
@@ -35,14 +57,18 @@ export interface RunRecord {
 
 /** Threads and their messages. Every read is scoped by owner: another user's id reads as absent. */
 export interface ConversationStore {
-  createThread(thread: ThreadRecord): Promise<void>;
+  createThread(thread: NewThread): Promise<void>;
   getThread(userId: string, threadId: string): Promise<ThreadRecord | undefined>;
-  /** Newest activity first. */
-  listThreads(userId: string): Promise<ThreadRecord[]>;
-  /** Appends a message and bumps the thread's updatedAt. */
+  countThreads(userId: string): Promise<number>;
+  /** Newest activity first; a page goes on past the `before` thread. */
+  listThreads(userId: string, page: PageRequest<ThreadCursor>): Promise<Page<ThreadRecord, ThreadCursor>>;
+  /** Appends a message, counts it and bumps the thread's updatedAt. */
   addMessage(message: MessageRecord): Promise<void>;
-  /** In insertion order. */
-  listMessages(userId: string, threadId: string): Promise<MessageRecord[]>;
+  /**
+   * The most recent `limit` messages before the cursor (a message's insertion position), in insertion order; `next`
+   * reads the older ones.
+   */
+  listMessages(userId: string, threadId: string, page: PageRequest<number>): Promise<Page<MessageRecord, number>>;
 }
 
 export interface RunStore {
@@ -128,6 +154,14 @@ export interface MessageIdStore {
   settle(key: string, ack: Accepted, ttlMs: number): Promise<void>;
   /** Gives up a claim whose message was refused, so a retry may try again. */
   release(key: string): Promise<void>;
+}
+
+/**
+ * Counts run starts per user (every instance, with Redis): past the rate it throws `rate_limited` with a retry hint,
+ * and `service_unavailable` when it cannot count.
+ */
+export interface RunStartLimiter {
+  consume(userId: string): Promise<void>;
 }
 
 /** Carries cancel requests to the instance that executes the run. */

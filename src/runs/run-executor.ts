@@ -6,13 +6,16 @@ import type { Telemetry } from '../telemetry/index.js';
 import type { ActiveRun } from './active-run.js';
 import { createAgentIO } from './agent-io.js';
 import { newId } from './ids.js';
+import { historyWithin, type HistoryWindow } from './history-window.js';
+import type { ThreadCaps } from './threads.js';
 import { untilStored } from './until-stored.js';
 import type { ConversationStore, InstanceLiveness, RunStore } from './ports.js';
 
-interface RunLimits {
+interface RunLimits extends ThreadCaps, HistoryWindow {
   readonly maxPerUser: number;
   readonly maxDurationMs: number;
   readonly maxToolCalls: number;
+  readonly startsPerMinute: number;
 }
 
 export interface RunExecutorDeps {
@@ -62,9 +65,13 @@ export class RunExecutor {
       run.signal.throwIfAborted();
       const history = input.newThread
         ? []
-        : (await storing(conversations.listMessages(userId, threadId)))
-            .filter((m) => m.id !== input.messageId && m.runId !== runId)
-            .map((m) => ({ role: m.role, text: m.text }));
+        : historyWithin(
+            limits,
+            // The run's own message is stored too: one more than the window, and it is left out.
+            (
+              await storing(conversations.listMessages(userId, threadId, { limit: limits.historyMessages + 1 }))
+            ).items.filter((m) => m.id !== input.messageId && m.runId !== runId),
+          );
       const io = createAgentIO(run, this.deps.tools, limits.maxToolCalls);
       const result = await raceAbort(
         agent.run({ context: run.context, text: input.text, history, signal: run.signal }, io),

@@ -3,7 +3,15 @@ import { AppError, isAppError, notFound } from '../errors/index.js';
 import type { ActiveRun as ActiveRunInfo, OnBusy } from '../protocol/index.js';
 import { ActiveRun } from './active-run.js';
 import { newId } from './ids.js';
-import type { Accepted, EventLog, MessageIdStore, RunControlBus, RunRecord, UserEventBus } from './ports.js';
+import type {
+  Accepted,
+  EventLog,
+  MessageIdStore,
+  RunControlBus,
+  RunRecord,
+  RunStartLimiter,
+  UserEventBus,
+} from './ports.js';
 import { RunExecutor, type RunExecutorDeps } from './run-executor.js';
 import { Submissions } from './submissions.js';
 import { ensureThread } from './threads.js';
@@ -14,6 +22,8 @@ export interface RunManagerDeps extends RunExecutorDeps {
   readonly bus: UserEventBus;
   readonly runControl: RunControlBus;
   readonly messageIds: MessageIdStore;
+  /** RUNS_PER_MINUTE, over every entry point. */
+  readonly runStarts: RunStartLimiter;
 }
 
 interface Submission {
@@ -145,7 +155,10 @@ export class RunManager {
     }));
   }
 
-  /** Admission: the per-user limit, the thread, onBusy; then the run is stored, announced and queued. */
+  /**
+   * Admission: the per-user limits (runs in progress, then run starts), the thread and its caps, onBusy; then the
+   * run is stored, announced and queued.
+   */
   private async admit(userId: string, input: Submission, onAccepted: (ack: Accepted) => void): Promise<Accepted> {
     const { conversations, runs, limits, bus, now } = this.deps;
     // The runs in progress on every instance: the per-user limit and onBusy are decided for the whole cluster.
@@ -157,17 +170,24 @@ export class RunManager {
         `You already have ${inProgress.length} runs in progress (the limit is ${limits.maxPerUser}).`,
       );
     }
+    await this.deps.runStarts.consume(userId).catch((err: unknown) => {
+      if (isAppError(err) && err.code === 'rate_limited') this.deps.telemetry.rateLimited('run_starts');
+      throw err;
+    });
     const nowIso = new Date(now()).toISOString();
     const threadId = input.threadId ?? newId();
-    await ensureThread(this.deps, {
-      userId,
-      threadId,
-      text: input.text,
-      nowIso,
-      clientThread: input.threadId !== undefined,
-      createThread: input.createThread === true,
-      clientRunId: input.runId,
-    });
+    await ensureThread(
+      { ...this.deps, caps: limits },
+      {
+        userId,
+        threadId,
+        text: input.text,
+        nowIso,
+        clientThread: input.threadId !== undefined,
+        createThread: input.createThread === true,
+        clientRunId: input.runId,
+      },
+    );
     const busy = inProgress.filter((r) => r.threadId === threadId);
     const onBusy = input.onBusy ?? 'enqueue';
     if (busy.length > 0 && onBusy === 'reject') {

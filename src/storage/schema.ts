@@ -34,6 +34,7 @@ export interface ThreadsTable {
   title: string;
   created_at: string;
   updated_at: string;
+  message_count: Generated<number>;
 }
 
 export interface MessagesTable {

@@ -26,6 +26,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: A
     LOGIN_ATTEMPTS_PER_MINUTE: '1000',
     REFRESH_ATTEMPTS_PER_MINUTE: '1000',
     TICKETS_PER_MINUTE: '1000',
+    RUNS_PER_MINUTE: '100000',
     HANDSHAKES_PER_MINUTE: '100000',
     SHUTDOWN_GRACE_MS: '0',
     WS_MESSAGES_PER_SECOND: '10000',

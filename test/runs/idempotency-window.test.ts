@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_WINDOW_MS, RunManager } from '../../src/runs/index.js';
 import { MemoryMessageIdStore, openSqlite, SqlUserStore } from '../../src/storage/index.js';
-import { runManagerDeps } from './run-manager-deps.js';
+import { runManagerDeps, TEST_RUN_LIMITS } from './run-manager-deps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-idempotency-'));
 const db = await openSqlite(dir);
@@ -20,7 +20,7 @@ describe('message ids: the idempotency window on one instance', () => {
     const runs = new RunManager(
       runManagerDeps(db, {
         messageIds: new MemoryMessageIdStore(() => nowMs),
-        limits: { maxPerUser: 100, maxDurationMs: 60_000, maxToolCalls: 5 },
+        limits: { ...TEST_RUN_LIMITS, maxPerUser: 100 },
         now: () => nowMs,
       }),
     );

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { OfflineAgent, ToolRegistry } from '../../src/agents/index.js';
 import type { RunManagerDeps } from '../../src/runs/index.js';
 import {
+  FlexibleAttemptLimiter,
   MemoryBroadcast,
   MemoryMessageIdStore,
   MemoryUserEventBus,
@@ -13,6 +14,17 @@ import {
   type Database,
 } from '../../src/storage/index.js';
 import { noTelemetry } from '../../src/telemetry/index.js';
+
+export const TEST_RUN_LIMITS: RunManagerDeps['limits'] = {
+  maxPerUser: 5,
+  maxDurationMs: 60_000,
+  maxToolCalls: 5,
+  startsPerMinute: 10_000,
+  maxThreadsPerUser: 10_000,
+  maxMessagesPerThread: 10_000,
+  historyMessages: 100,
+  historyChars: 100_000,
+};
 
 /** A RunManager's dependencies on one database, with memory for the rest and the offline agent; override any. */
 export function runManagerDeps(db: Kysely<Database>, overrides: Partial<RunManagerDeps> = {}): RunManagerDeps {
@@ -27,7 +39,8 @@ export function runManagerDeps(db: Kysely<Database>, overrides: Partial<RunManag
     messageIds: new MemoryMessageIdStore(),
     agent: new OfflineAgent(),
     tools: new ToolRegistry([]),
-    limits: { maxPerUser: 5, maxDurationMs: 60_000, maxToolCalls: 5 },
+    runStarts: FlexibleAttemptLimiter.fixedWindow({ points: 10_000, durationSeconds: 60, keyPrefix: 'run-start' }),
+    limits: TEST_RUN_LIMITS,
     telemetry: noTelemetry,
     logger: pino({ level: 'silent' }),
     now: Date.now,

@@ -33,6 +33,7 @@ class AnswersRefused implements ConversationStore {
   constructor(private readonly inner: SqlConversationStore) {}
   createThread = (...a: Parameters<ConversationStore['createThread']>) => this.inner.createThread(...a);
   getThread = (...a: Parameters<ConversationStore['getThread']>) => this.inner.getThread(...a);
+  countThreads = (...a: Parameters<ConversationStore['countThreads']>) => this.inner.countThreads(...a);
   listThreads = (...a: Parameters<ConversationStore['listThreads']>) => this.inner.listThreads(...a);
   listMessages = (...a: Parameters<ConversationStore['listMessages']>) => this.inner.listMessages(...a);
   async addMessage(m: MessageRecord): Promise<void> {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { notFound } from '../../errors/index.js';
 import {
+  PageQuery,
   RunEventsQuery,
   type CancelResponse,
   type MessagesResponse,
@@ -12,6 +13,7 @@ import {
 } from '../../protocol/index.js';
 import type { ThreadRecord } from '../../runs/index.js';
 import { requirePrincipal, type HttpDeps } from '../context.js';
+import { messageCursor, threadCursor } from '../cursors.js';
 import { parseInput } from '../errors.js';
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
@@ -21,7 +23,15 @@ export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
 
   app.get('/threads', async (request): Promise<ThreadsResponse> => {
     const principal = await requirePrincipal(request, auth);
-    return { threads: (await conversations.listThreads(principal.userId)).map(toSummary) };
+    const { limit, before } = parseInput(PageQuery, request.query);
+    const page = await conversations.listThreads(principal.userId, {
+      limit,
+      before: before === undefined ? undefined : threadCursor.decode(before),
+    });
+    return {
+      threads: page.items.map(toSummary),
+      nextBefore: page.next === undefined ? null : threadCursor.encode(page.next),
+    };
   });
 
   app.get('/threads/:id', async (request): Promise<ThreadResponse> => {
@@ -48,15 +58,22 @@ export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/threads/:id/messages', async (request): Promise<MessagesResponse> => {
     const principal = await requirePrincipal(request, auth);
     const { id } = parseInput(IdParams, request.params);
+    const { limit, before } = parseInput(PageQuery, request.query);
     if ((await conversations.getThread(principal.userId, id)) === undefined) throw notFound('thread');
-    const messages = (await conversations.listMessages(principal.userId, id)).map((m) => ({
-      id: m.id,
-      role: m.role,
-      text: m.text,
-      runId: m.runId,
-      createdAt: m.createdAt,
-    }));
-    return { messages };
+    const page = await conversations.listMessages(principal.userId, id, {
+      limit,
+      before: before === undefined ? undefined : messageCursor.decode(before),
+    });
+    return {
+      messages: page.items.map((m) => ({
+        id: m.id,
+        role: m.role,
+        text: m.text,
+        runId: m.runId,
+        createdAt: m.createdAt,
+      })),
+      nextBefore: page.next === undefined ? null : messageCursor.encode(page.next),
+    };
   });
 
   app.get('/runs/:id/events', async (request): Promise<RunEventsResponse> => {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import type { LoginRequest, RefreshRequest, RegisterRequest, TicketRequest } from '../wire/index.js';
+import {
+  PAGE_LIMITS,
+  type LoginRequest,
+  type RefreshRequest,
+  type RegisterRequest,
+  type TicketRequest,
+} from '../wire/index.js';
 import type { SameShape } from './same-shape.js';
 
 /** Request bodies of the HTTP API, checked at run time. Unknown fields are ignored, never trusted. */
@@ -34,6 +40,12 @@ export const TicketBody = z.object({ ttlSeconds: z.number().int().min(1).max(360
 export type TicketBody = z.infer<typeof TicketBody>;
 
 export const RunEventsQuery = z.object({ after: z.coerce.number().int().min(0).default(0) });
+
+/** The query of a paged list (wire type PageParams): query strings arrive as text, so `limit` is coerced. */
+export const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(PAGE_LIMITS.max).default(PAGE_LIMITS.default),
+  before: z.string().min(1).max(512).optional(),
+});
 
 const _register: SameShape<RegisterBody, RegisterRequest> = true;
 const _login: SameShape<LoginBody, LoginRequest> = true;

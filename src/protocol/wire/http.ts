@@ -106,9 +106,19 @@ export interface ThreadSummary {
   updatedAt: string;
 }
 
-/** GET /threads */
+/** Page sizes of GET /threads and GET /threads/:id/messages (`?limit=`). */
+export const PAGE_LIMITS = { default: 100, max: 500 } as const;
+
+/** The query of a paged list: at most `limit` items, past the opaque `before` cursor a previous page gave. */
+export interface PageParams {
+  limit?: number;
+  before?: string;
+}
+
+/** GET /threads: newest activity first. `nextBefore` reads the next (older) page; null on the last one. */
 export interface ThreadsResponse {
   threads: ThreadSummary[];
+  nextBefore: string | null;
 }
 
 export interface RunSummary {
@@ -133,9 +143,13 @@ export interface ThreadMessage {
   createdAt: string;
 }
 
-/** GET /threads/:id/messages */
+/**
+ * GET /threads/:id/messages: the most recent messages, oldest first. `nextBefore` reads the page of older ones;
+ * null when there are none.
+ */
 export interface MessagesResponse {
   messages: ThreadMessage[];
+  nextBefore: string | null;
 }
 
 /** GET /runs/:id/events?after= */

@@ -53,7 +53,14 @@ export type ControlMessage =
     }
   | { type: 'message_accepted'; replyTo: string | null; threadId: string; runId: string }
   | { type: 'message_added'; threadId: string; runId: string; message: ChatMessage }
-  | { type: 'error'; code: string; message: string; replyTo: string | null }
+  | {
+      type: 'error';
+      code: string;
+      message: string;
+      replyTo: string | null;
+      /** When sending again may succeed (`rate_limited`, `service_unavailable`). */
+      retryAfterSeconds?: number;
+    }
   | { type: 'pong'; replyTo: string | null }
   | { type: 'token_expiring'; expiresAt: string }
   | { type: 'authenticated'; replyTo: string | null; expiresAt: string }
@@ -62,20 +69,24 @@ export type ControlMessageType = ControlMessage['type'];
 
 export type ServerMessage = ControlMessage | RunEvent;
 
-type FieldKind = 'string' | 'number' | 'boolean' | 'object' | 'array' | 'string?';
+type FieldKind = 'string' | 'number' | 'boolean' | 'object' | 'array' | 'string?' | 'number?';
 
 /** The kind a reader checks for a field of type T: the tables below are typed with it, so a kind cannot drift. */
 type KindOf<T> = [T] extends [string]
   ? 'string'
   : [T] extends [string | null | undefined]
     ? 'string?'
-    : [T] extends [number]
-      ? 'number'
-      : [T] extends [boolean]
-        ? 'boolean'
-        : [T] extends [readonly unknown[]]
-          ? 'array'
-          : 'object';
+    : [T] extends [number | undefined]
+      ? [T] extends [number]
+        ? 'number'
+        : 'number?'
+      : [T] extends [number]
+        ? 'number'
+        : [T] extends [boolean]
+          ? 'boolean'
+          : [T] extends [readonly unknown[]]
+            ? 'array'
+            : 'object';
 
 /**
  * The fields a reader may rely on in each control message, for a structural check without a schema library (the
@@ -97,7 +108,7 @@ export const CONTROL_MESSAGE_FIELDS: {
   },
   message_accepted: { replyTo: 'string?', threadId: 'string', runId: 'string' },
   message_added: { threadId: 'string', runId: 'string', message: 'object' },
-  error: { code: 'string', message: 'string', replyTo: 'string?' },
+  error: { code: 'string', message: 'string', replyTo: 'string?', retryAfterSeconds: 'number?' },
   pong: { replyTo: 'string?' },
   token_expiring: { expiresAt: 'string' },
   authenticated: { replyTo: 'string?', expiresAt: 'string' },
@@ -119,11 +130,13 @@ export function hasFields(value: Record<string, unknown>, fields: Readonly<Recor
     const ok =
       kind === 'string?'
         ? field === null || field === undefined || typeof field === 'string'
-        : kind === 'array'
-          ? Array.isArray(field)
-          : kind === 'object'
-            ? typeof field === 'object' && field !== null
-            : typeof field === kind;
+        : kind === 'number?'
+          ? field === undefined || typeof field === 'number'
+          : kind === 'array'
+            ? Array.isArray(field)
+            : kind === 'object'
+              ? typeof field === 'object' && field !== null
+              : typeof field === kind;
     if (!ok) return false;
   }
   return true;

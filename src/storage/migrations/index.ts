@@ -3,6 +3,7 @@ import * as initial from './001-initial.js';
 import * as runOwnership from './002-run-ownership.js';
 import * as tokenUsage from './003-token-usage.js';
 import * as clusterSettings from './004-cluster-settings.js';
+import * as threadMessageCount from './005-thread-message-count.js';
 import type { Database } from '../schema.js';
 import type { SqlDialectName } from './dialect.js';
 
@@ -13,6 +14,7 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
     '002-run-ownership': runOwnership,
     '003-token-usage': tokenUsage,
     '004-cluster-settings': clusterSettings,
+    '005-thread-message-count': threadMessageCount,
   };
 }
 

@@ -1,12 +1,22 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { RunStatus } from '../../protocol/index.js';
-import type { ConversationStore, MessageRecord, RunRecord, RunStore, ThreadRecord } from '../../runs/index.js';
+import type {
+  ConversationStore,
+  MessageRecord,
+  NewThread,
+  Page,
+  PageRequest,
+  RunRecord,
+  RunStore,
+  ThreadCursor,
+  ThreadRecord,
+} from '../../runs/index.js';
 import type { Database, MessagesTable, RunsTable, ThreadsTable } from '../schema.js';
 
 export class SqlConversationStore implements ConversationStore, RunStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async createThread(t: ThreadRecord): Promise<void> {
+  async createThread(t: NewThread): Promise<void> {
     await this.db
       .insertInto('threads')
       .values({ id: t.id, user_id: t.userId, title: t.title, created_at: t.createdAt, updated_at: t.updatedAt })
@@ -23,15 +33,34 @@ export class SqlConversationStore implements ConversationStore, RunStore {
     return row && toThread(row);
   }
 
-  async listThreads(userId: string): Promise<ThreadRecord[]> {
-    const rows = await this.db
+  async countThreads(userId: string): Promise<number> {
+    const row = await this.db
       .selectFrom('threads')
-      .selectAll()
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
       .where('user_id', '=', userId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async listThreads(userId: string, page: PageRequest<ThreadCursor>): Promise<Page<ThreadRecord, ThreadCursor>> {
+    const { before } = page;
+    let query = this.db.selectFrom('threads').selectAll().where('user_id', '=', userId);
+    if (before !== undefined) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('updated_at', '<', before.updatedAt),
+          eb.and([eb('updated_at', '=', before.updatedAt), eb('id', '>', before.id)]),
+        ]),
+      );
+    }
+    const rows = await query
       .orderBy('updated_at', 'desc')
       .orderBy('id')
+      .limit(page.limit + 1)
       .execute();
-    return rows.map(toThread);
+    const items = rows.slice(0, page.limit).map(toThread);
+    const last = items.at(-1);
+    return { items, next: rows.length > page.limit && last ? { updatedAt: last.updatedAt, id: last.id } : undefined };
   }
 
   async addMessage(m: MessageRecord): Promise<void> {
@@ -48,19 +77,32 @@ export class SqlConversationStore implements ConversationStore, RunStore {
           created_at: m.createdAt,
         })
         .execute();
-      await trx.updateTable('threads').set({ updated_at: m.createdAt }).where('id', '=', m.threadId).execute();
+      await trx
+        .updateTable('threads')
+        .set((eb) => ({ updated_at: m.createdAt, message_count: eb('message_count', '+', 1) }))
+        .where('id', '=', m.threadId)
+        .execute();
     });
   }
 
-  async listMessages(userId: string, threadId: string): Promise<MessageRecord[]> {
-    const rows = await this.db
+  async listMessages(
+    userId: string,
+    threadId: string,
+    page: PageRequest<number>,
+  ): Promise<Page<MessageRecord, number>> {
+    let query = this.db
       .selectFrom('messages')
       .selectAll()
       .where('thread_id', '=', threadId)
-      .where('user_id', '=', userId)
-      .orderBy('position')
+      .where('user_id', '=', userId);
+    if (page.before !== undefined) query = query.where('position', '<', page.before);
+    const rows = await query
+      .orderBy('position', 'desc')
+      .limit(page.limit + 1)
       .execute();
-    return rows.map(toMessage);
+    const newest = rows.slice(0, page.limit).reverse();
+    const oldest = newest[0];
+    return { items: newest.map(toMessage), next: rows.length > page.limit && oldest ? oldest.position : undefined };
   }
 
   /** Runs with their last stored seq, read from run_events' primary key. */
@@ -138,12 +180,13 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   }
 }
 
-const toThread = (r: ThreadsTable): ThreadRecord => ({
+const toThread = (r: Selectable<ThreadsTable>): ThreadRecord => ({
   id: r.id,
   userId: r.user_id,
   title: r.title,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  messageCount: r.message_count,
 });
 
 const toMessage = (r: Omit<MessagesTable, 'position'>): MessageRecord => ({

@@ -143,8 +143,11 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       const t = { id: randomUUID(), userId: a.id, title: 'hello', createdAt: iso(), updatedAt: iso() };
       await s.conversations.createThread(t);
       expect(await s.conversations.getThread(b.id, t.id)).toBeUndefined();
-      expect(await s.conversations.listThreads(b.id)).toEqual([]);
-      expect(await s.conversations.listThreads(a.id)).toEqual([t]);
+      expect(await s.conversations.listThreads(b.id, { limit: 10 })).toEqual({ items: [], next: undefined });
+      expect(await s.conversations.listThreads(a.id, { limit: 10 })).toEqual({
+        items: [{ ...t, messageCount: 0 }],
+        next: undefined,
+      });
       const runId = randomUUID();
       await s.runs.createRun({
         id: runId,
@@ -169,8 +172,11 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
           createdAt: same,
         });
       }
-      expect((await s.conversations.listMessages(a.id, t.id)).map((m) => m.text)).toEqual(['m0', 'm1', 'm2']);
-      expect(await s.conversations.listMessages(b.id, t.id)).toEqual([]);
+      const all = await s.conversations.listMessages(a.id, t.id, { limit: 10 });
+      expect(all.items.map((m) => m.text)).toEqual(['m0', 'm1', 'm2']);
+      expect(all.next).toBeUndefined();
+      expect(await s.conversations.listMessages(b.id, t.id, { limit: 10 })).toEqual({ items: [], next: undefined });
+      expect(await s.conversations.getThread(a.id, t.id)).toMatchObject({ messageCount: 3, updatedAt: same });
       expect(await s.runs.getRun(b.id, runId)).toBeUndefined();
       expect(await s.runs.isRunIdTaken(runId)).toBe(true);
       expect(await s.runs.isRunIdTaken('no-such-run')).toBe(false);
@@ -186,6 +192,68 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       // A decided status is final: a late finish (e.g. an owner that lost its run to recovery) changes nothing.
       await s.runs.finishRun(runId, 'interrupted', 'interrupted', iso());
       expect(await s.runs.getRun(a.id, runId)).toMatchObject({ status: 'completed', errorCode: null });
+      await s.close();
+    });
+
+    it('ConversationStore: threads page newest activity first, ties by id, without gaps or repeats; counted per owner', async () => {
+      const s = await open();
+      const a = user();
+      await s.users.create(a);
+      // Seven threads, three of them sharing one updatedAt: a keyset on the time alone would skip or repeat them.
+      const times = [iso(-7000), iso(-6000), iso(-5000), iso(-5000), iso(-5000), iso(-2000), iso(-1000)];
+      const threads = times.map((at, i) => ({
+        id: `t${i}-${randomUUID()}`,
+        userId: a.id,
+        title: `${i}`,
+        createdAt: at,
+        updatedAt: at,
+      }));
+      for (const t of threads) await s.conversations.createThread(t);
+      expect(await s.conversations.countThreads(a.id)).toBe(7);
+      expect(await s.conversations.countThreads(user().id)).toBe(0);
+      const expected = [...threads]
+        .sort((x, y) => (x.updatedAt === y.updatedAt ? (x.id < y.id ? -1 : 1) : x.updatedAt < y.updatedAt ? 1 : -1))
+        .map((t) => t.id);
+      const seen: string[] = [];
+      let before: Parameters<ConversationStore['listThreads']>[1]['before'];
+      for (let pages = 1; ; pages++) {
+        const page = await s.conversations.listThreads(a.id, { limit: 2, before });
+        seen.push(...page.items.map((t) => t.id));
+        if (page.next === undefined) {
+          expect(pages).toBe(4);
+          break;
+        }
+        before = page.next;
+      }
+      expect(seen).toEqual(expected);
+      await s.close();
+    });
+
+    it('ConversationStore: messages page from the most recent back, each page in insertion order', async () => {
+      const s = await open();
+      const { a, threadId } = await aRunningRun(s, null);
+      const at = iso();
+      for (let i = 0; i < 5; i++) {
+        const role = i % 2 === 0 ? 'user' : 'assistant';
+        await s.conversations.addMessage({
+          id: `m${i}-${threadId}`,
+          threadId,
+          userId: a.id,
+          role,
+          text: `m${i}`,
+          runId: null,
+          createdAt: at,
+        });
+      }
+      const newest = await s.conversations.listMessages(a.id, threadId, { limit: 2 });
+      expect(newest.items.map((m) => m.text)).toEqual(['m3', 'm4']);
+      const middle = await s.conversations.listMessages(a.id, threadId, { limit: 2, before: newest.next });
+      expect(middle.items.map((m) => m.text)).toEqual(['m1', 'm2']);
+      const oldest = await s.conversations.listMessages(a.id, threadId, { limit: 2, before: middle.next });
+      expect(oldest.items.map((m) => m.text)).toEqual(['m0']);
+      expect(oldest.next).toBeUndefined();
+      expect((await s.conversations.listMessages(a.id, threadId, { limit: 5 })).next).toBeUndefined();
+      expect(await s.conversations.getThread(a.id, threadId)).toMatchObject({ messageCount: 5 });
       await s.close();
     });
 

@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as threadMessageCount from '../../src/storage/migrations/005-thread-message-count.js';
+import { openSqlite, SqlConversationStore, SqlUserStore } from '../../src/storage/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'agentgate-migration-'));
+const db = await openSqlite(dir);
+afterAll(async () => {
+  await db.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('migration 005: threads count their messages', () => {
+  it('counts the messages a thread already held when it is applied to an existing database', async () => {
+    const store = new SqlConversationStore(db);
+    await new SqlUserStore(db).create({
+      id: 'u1',
+      email: 'u1@example.com',
+      passwordHash: 'x',
+      displayName: null,
+      isDemo: false,
+      createdAt: new Date().toISOString(),
+      disabledAt: null,
+    });
+    const at = new Date().toISOString();
+    for (const [threadId, messages] of [
+      ['busy', 3],
+      ['empty', 0],
+    ] as const) {
+      await store.createThread({ id: threadId, userId: 'u1', title: threadId, createdAt: at, updatedAt: at });
+      for (let i = 0; i < messages; i++) {
+        const role = i % 2 === 0 ? 'user' : 'assistant';
+        await store.addMessage({
+          id: `${threadId}-${i}`,
+          threadId,
+          userId: 'u1',
+          role,
+          text: 't',
+          runId: null,
+          createdAt: at,
+        });
+      }
+    }
+    // As a database from before 005 would be: no counter, then the migration adds and fills it.
+    await threadMessageCount.down(db as unknown as Kysely<unknown>);
+    await threadMessageCount.up(db as unknown as Kysely<unknown>);
+    expect((await store.getThread('u1', 'busy'))?.messageCount).toBe(3);
+    expect((await store.getThread('u1', 'empty'))?.messageCount).toBe(0);
+  });
+});
