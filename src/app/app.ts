@@ -244,7 +244,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // Only now does this process own the data and serve: a start that fails (a port in use) has touched no run.
   const interrupted = await orphans.recover();
   if (interrupted > 0) logger.warn({ interrupted }, 'marked runs left by a stopped instance as interrupted');
-  orphans.start(config.instanceLeaseMs);
+  // Twice a lease: a crashed peer is declared dead once its key has stayed missing a full lease (RedisInstanceLiveness).
+  orphans.start(Math.max(500, Math.floor(config.instanceLeaseMs / 2)));
   if (config.database !== undefined && config.redis === undefined) {
     logger.warn(
       "DATABASE_URL without REDIS_URL: run exactly one instance (without Redis, instances cannot see each other and would end each other's runs).",

@@ -226,7 +226,7 @@ export const SETTINGS = {
   INSTANCE_LEASE_MS: {
     schema: int(1000, 600_000),
     default: '15000',
-    doc: "With Redis: how long the claims of a crashed instance (its runs, its users' connection slots) outlive it. Renewed every third of it.",
+    doc: "With Redis: how long the claims of a crashed instance (its users' connection slots) outlive it, renewed every third of it; its runs are ended once its key has stayed missing one more lease (a Redis restarted empty ends no run).",
   },
   REDIS_KEY_PREFIX: {
     schema: z

@@ -187,23 +187,39 @@ describeWithServices(['redis'], 'Redis', () => {
     400,
   );
   const prefix = testRedisPrefix();
+  const LEASE_MS = 600;
   instanceLivenessContract(
     'redis',
     async () => {
       const redis = await connectTestRedis(prefix);
-      const liveness = new RedisInstanceLiveness(redis, randomUUID(), 5_000, () => {});
+      const liveness = new RedisInstanceLiveness(redis, randomUUID(), LEASE_MS, () => {});
       await liveness.start();
+      const key = redis.key('instance', liveness.instanceId);
+      const forget = async () => {
+        const other = await connectTestRedis(prefix);
+        await other.commands.del(key);
+        await other.close();
+      };
+      let closed = false;
       return {
         instanceId: liveness.instanceId,
         alone: liveness.alone,
         alive: (ids: readonly string[]) => liveness.alive(ids),
         stop: async () => {
+          if (closed) return;
           await liveness.stop();
           await redis.close();
         },
+        // Its link is gone, so nothing renews the key; then the key expires.
+        crash: async () => {
+          closed = true;
+          await redis.close();
+          await forget();
+        },
+        vanish: forget,
       };
     },
-    true,
+    { leaseMs: LEASE_MS },
   );
   attemptLimiterContract('redis fixed window', async (points) => {
     const redis = await connectTestRedis();

@@ -1,9 +1,11 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { beforeAll, expect, it } from 'vitest';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { registerUser, request, TestSocket, wsUrl } from '../../src/testing/index.js';
 import { useCluster } from './helpers/cluster.js';
 import { describeWithServices } from '../../src/testing/describe-with-services.js';
 import type { Instance } from '../../src/testing/cluster.js';
+import { connectTestRedis } from '../../src/testing/services.js';
 import { eventually, range, seqs, type Ack, type Established, type User } from './helpers/runs.js';
 import { endOf, payloads, sse } from './helpers/sse.js';
 
@@ -173,6 +175,36 @@ describeWithServices(['postgres', 'redis'], 'scale-out: three instances sharing 
       5_000,
       'a freed slot',
     );
+  });
+
+  it('Redis restarting empty ends no live run: a run waiting on a tool while every key vanishes completes normally', async () => {
+    const user = await registerUser(a.url, 'redis-empty');
+    const onA = await open(a, user);
+    const watcher = await open(b, user);
+    const ack = await chat(onA, 'idle', 'wait 8 seconds');
+    await watcher.next((m) => m.type === 'tool_executing' && 'runId' in m && m.runId === ack.runId);
+    // What a restart of an empty Redis does to this cluster: every key of it is gone at once, liveness included.
+    // Again and again while the run waits, so that some sweep of the other instances (every LEASE_MS / 2) comes
+    // between a wipe and instance a's renewal (within LEASE_MS / 3): it must not take a for dead.
+    const redis = await connectTestRedis(cluster.cluster().env.REDIS_KEY_PREFIX);
+    const ended = terminal(watcher, ack.runId, 20_000);
+    let wipes = 0;
+    let done = false;
+    void ended.finally(() => (done = true)).catch(() => {});
+    try {
+      while (!done) {
+        const keys = await redis.commands.keys(`${redis.keyPrefix}*`);
+        if (keys.length > 0) await redis.commands.del(...keys);
+        wipes += 1;
+        await delay(1_100);
+      }
+    } finally {
+      await redis.close();
+    }
+    const events = await ended;
+    expect(wipes).toBeGreaterThanOrEqual(6);
+    expect(verifyRunEvents(events)).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ type: 'agent_completed' });
   });
 
   it('SIGKILL of the instance running a run: no persisted event is lost, the run ends interrupted for sockets elsewhere, and its connection slots expire', async () => {
