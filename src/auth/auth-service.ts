@@ -5,6 +5,7 @@ import type { AuthResponse, AuthStatsResponse, LoginBody, PublicUser, RegisterBo
 import type { AccessClaims, AccessTokens } from './access-tokens.js';
 import type { DependencyGuard } from './dependency-guard.js';
 import { isAdminEmail, normalizeEmail } from './emails.js';
+import { checkNewPassword } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 import type { AttemptLimiter, RevocationBus, TokenStore, UserRecord, UserStore } from './ports.js';
 import { hashSecret, newOpaqueSecret } from './secrets.js';
@@ -46,6 +47,7 @@ export class AuthService {
 
   async register(body: RegisterBody, ip: string): Promise<AuthResponse> {
     await this.deps.ipLimiter.consume(`register:${ip}`);
+    checkNewPassword(body.password, body.email);
     const user: UserRecord = {
       id: randomUUID(),
       email: body.email,

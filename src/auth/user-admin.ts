@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors/index.js';
 import { RegisterBody } from '../protocol/index.js';
 import { isAdminEmail } from './emails.js';
+import { checkNewPassword } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 import type { UserRecord, UserStore } from './ports.js';
 
@@ -40,6 +41,7 @@ export class UserAdmin {
   async create(input: { email: string; password: string; displayName?: string | undefined }): Promise<UserView> {
     const body = RegisterBody.safeParse(input);
     if (!body.success) throw new AppError('invalid_request', body.error.issues.map((i) => i.message).join('; '));
+    checkNewPassword(body.data.password, body.data.email);
     const record: UserRecord = {
       id: randomUUID(),
       email: body.data.email,

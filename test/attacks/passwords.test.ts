@@ -152,7 +152,7 @@ describe('passwords: length and characters (8 to 1024 characters)', () => {
   );
 
   it('[CONTRACT "Accounts" 8 to 1024] passwords of exactly 8 and exactly 1024 characters are accepted (8 to 1024 inclusive)', async () => {
-    for (const password of ['12345678', 'p'.repeat(1024)]) {
+    for (const password of ['x7!kq2Lm', 'pq'.repeat(512)]) {
       const e = email();
       expectAuthResponse(
         await request<AuthResponse>(app.url, 'POST', '/auth/register', { body: { email: e, password } }),
@@ -168,9 +168,9 @@ describe('passwords: length and characters (8 to 1024 characters)', () => {
       'pässwörd ünïcödé',
       '密码密码密码密码', // 8 CJK characters, 24 UTF-8 bytes
       'كلمة السر السرية',
-      '🔐'.repeat(8), // 8 characters, 16 UTF-16 units
-      '🔐'.repeat(1024), // 1024 characters, 2048 UTF-16 units, 4096 UTF-8 bytes
-      '        ', // eight spaces
+      '🔐🗝'.repeat(4), // 8 characters, 16 UTF-16 units
+      '🔐🗝'.repeat(512), // 1024 characters, 2048 UTF-16 units, 4096 UTF-8 bytes
+      '    \t   ', // whitespace only
       'tab\tand\nnewline',
       'e\u0301e\u0301e\u0301e\u0301', // combining accents
     ];
@@ -191,6 +191,47 @@ describe('passwords: length and characters (8 to 1024 characters)', () => {
         status: 400,
       });
       expect(codeOf(res)).toBe('invalid_request');
+    }
+  });
+});
+
+describe('passwords: NIST SP 800-63B blocklist (common, repetitive, sequential, the email itself)', () => {
+  it('[issue 20.11, NIST SP 800-63B 5.1.1.2] register refuses them with 400 invalid_request naming the password; near misses are accepted', async () => {
+    const refused: Array<[string, string]> = [
+      ['password', 'common'],
+      ['PassWord', 'common'],
+      ['12345678', 'common'],
+      ['qwertyuiop', 'common'],
+      ['iloveyou1', 'common'],
+      ['        ', 'repeated'],
+      ['aaaaaaaaaaaa', 'repeated'],
+      ['🔐'.repeat(8), 'repeated'],
+      ['p'.repeat(1024), 'repeated'],
+      ['abcdefghij', 'consecutive'],
+      ['98765432', 'consecutive'],
+    ];
+    for (const [password, why] of refused) {
+      const res = await request<{ error: { code: string; message: string } }>(app.url, 'POST', '/auth/register', {
+        body: { email: email(), password },
+      });
+      expect({ password, status: res.status, code: codeOf(res) }).toEqual({
+        password,
+        status: 400,
+        code: 'invalid_request',
+      });
+      expect(res.body.error.message, password).toMatch(/^password: /);
+      expect(res.body.error.message, password).toContain(why);
+    }
+    const address = email();
+    const own = await request(app.url, 'POST', '/auth/register', { body: { email: address, password: address } });
+    expect(own.status).toBe(400);
+    for (const password of ['password-for-agentgate-7', '52719384', 'aaaaaaab', 'correct horse battery']) {
+      const e = email();
+      expectAuthResponse(
+        await request<AuthResponse>(app.url, 'POST', '/auth/register', { body: { email: e, password } }),
+        201,
+        e,
+      );
     }
   });
 });
