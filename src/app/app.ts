@@ -107,6 +107,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     accountLimiter: perMinute(config.rateLimits.loginPerMinute, 'account'),
     refreshLimiter: perMinute(config.rateLimits.refreshPerMinute, 'refresh'),
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
+    sessionMaxAgeSeconds: config.jwt.sessionMaxAgeSeconds,
     accessTtlSeconds: config.jwt.accessTtlSeconds,
     adminEmails: config.adminEmails,
     guard: authGuard,

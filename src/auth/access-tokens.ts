@@ -25,9 +25,15 @@ export interface AccessTokenOptions {
 export class AccessTokens {
   constructor(private readonly options: AccessTokenOptions) {}
 
-  async sign(userId: string, sessionId: string, nowSeconds: number): Promise<{ token: string; expiresAt: number }> {
+  /** A token for `ttlSeconds`, or until `notAfterSeconds` (its session's end) when that comes first. */
+  async sign(
+    userId: string,
+    sessionId: string,
+    nowSeconds: number,
+    notAfterSeconds = Infinity,
+  ): Promise<{ token: string; expiresAt: number }> {
     const { keys, issuer, audience, ttlSeconds } = this.options;
-    const expiresAt = nowSeconds + ttlSeconds;
+    const expiresAt = Math.min(nowSeconds + ttlSeconds, notAfterSeconds);
     const token = await new SignJWT({ sid: sessionId })
       .setProtectedHeader(
         keys.kid === undefined

@@ -26,6 +26,8 @@ export interface AuthServiceDeps {
   /** Refresh attempts per IP: refresh tokens must not be guessable at speed. */
   readonly refreshLimiter: AttemptLimiter;
   readonly refreshTtlSeconds: number;
+  /** A login's absolute lifetime: its refresh and access tokens never outlive it. */
+  readonly sessionMaxAgeSeconds: number;
   readonly accessTtlSeconds: number;
   readonly adminEmails: readonly string[];
   /** Wraps every store call: store faults become service_unavailable and trip the circuit. */
@@ -95,8 +97,18 @@ export class AuthService {
   async refresh(refreshToken: string, ip: string): Promise<AuthResponse> {
     await this.deps.refreshLimiter.consume(`refresh:${ip}`);
     const receivedAt = this.isoNow();
-    const next = this.newRefreshToken();
-    const result = await this.guarded(() => this.deps.tokens.rotate(hashSecret(refreshToken), next.record, receivedAt));
+    const tokenHash = hashSecret(refreshToken);
+    const family = await this.guarded(() => this.deps.tokens.findFamilyByToken(tokenHash));
+    const sessionEndsAt = family === undefined ? this.deps.now() : this.sessionEnd(family.createdAt);
+    if (family !== undefined && sessionEndsAt <= this.deps.now()) {
+      await this.revokeSession(family.familyId, 'session_expired');
+      throw new AppError(
+        'invalid_refresh_token',
+        'This login has reached its maximum age (SESSION_MAX_AGE_SECONDS): log in again.',
+      );
+    }
+    const next = this.newRefreshToken(sessionEndsAt);
+    const result = await this.guarded(() => this.deps.tokens.rotate(tokenHash, next.record, receivedAt));
     if (result.kind === 'reused') {
       this.counters.reuseAttemptsBlocked += 1;
       this.deps.telemetry.authEvent('refresh_reuse');
@@ -117,7 +129,7 @@ export class AuthService {
     if (result.kind === 'invalid' || user === undefined || user.disabledAt !== null) {
       throw new AppError('invalid_refresh_token', 'The refresh token is not valid.');
     }
-    return this.issue(user, result.familyId, next.token);
+    return this.issue(user, result.familyId, next.token, sessionEndsAt);
   }
 
   async logout(principal: Principal, refreshToken: string): Promise<void> {
@@ -207,28 +219,49 @@ export class AuthService {
 
   private async startSession(user: UserRecord): Promise<AuthResponse> {
     const familyId = randomUUID();
-    const first = this.newRefreshToken();
+    const sessionEndsAt = this.sessionEnd(this.isoNow());
+    const first = this.newRefreshToken(sessionEndsAt);
     await this.guarded(() =>
       this.deps.tokens.createFamily(
         { id: familyId, userId: user.id, createdAt: this.isoNow() },
         { ...first.record, familyId },
       ),
     );
-    return this.issue(user, familyId, first.token);
+    return this.issue(user, familyId, first.token, sessionEndsAt);
   }
 
-  private async issue(user: UserRecord, familyId: string, refreshToken: string): Promise<AuthResponse> {
-    const { token } = await this.deps.accessTokens.sign(user.id, familyId, Math.floor(this.deps.now() / 1000));
+  /** When a login started at `createdAt` ends, in ms. */
+  private sessionEnd(createdAt: string): number {
+    return Date.parse(createdAt) + this.deps.sessionMaxAgeSeconds * 1000;
+  }
+
+  private async issue(
+    user: UserRecord,
+    familyId: string,
+    refreshToken: string,
+    sessionEndsAt: number,
+  ): Promise<AuthResponse> {
+    const nowSeconds = Math.floor(this.deps.now() / 1000);
+    const { token, expiresAt } = await this.deps.accessTokens.sign(
+      user.id,
+      familyId,
+      nowSeconds,
+      Math.floor(sessionEndsAt / 1000),
+    );
     return {
       user: this.toPublic(user),
       accessToken: token,
       refreshToken,
       tokenType: 'Bearer',
-      expiresIn: this.deps.accessTtlSeconds,
+      expiresIn: expiresAt - nowSeconds,
     };
   }
 
-  private newRefreshToken(): { token: string; record: { tokenHash: string; createdAt: string; expiresAt: string } } {
+  /** A refresh token for REFRESH_TOKEN_TTL_SECONDS, or until its session ends when that comes first. */
+  private newRefreshToken(sessionEndsAt: number): {
+    token: string;
+    record: { tokenHash: string; createdAt: string; expiresAt: string };
+  } {
     const token = newOpaqueSecret('rt_');
     const now = this.deps.now();
     return {
@@ -236,7 +269,7 @@ export class AuthService {
       record: {
         tokenHash: hashSecret(token),
         createdAt: new Date(now).toISOString(),
-        expiresAt: new Date(now + this.deps.refreshTtlSeconds * 1000).toISOString(),
+        expiresAt: new Date(Math.min(now + this.deps.refreshTtlSeconds * 1000, sessionEndsAt)).toISOString(),
       },
     };
   }

@@ -54,7 +54,7 @@ export interface TokenStore {
    */
   rotate(tokenHash: string, next: Omit<NewRefreshToken, 'familyId'>, now: string): Promise<RotationResult>;
   /** Finds the live family of a token (for logout). */
-  findFamilyByToken(tokenHash: string): Promise<{ familyId: string; userId: string } | undefined>;
+  findFamilyByToken(tokenHash: string): Promise<{ familyId: string; userId: string; createdAt: string } | undefined>;
   /** Idempotent; returns true when this call revoked it. */
   revokeFamily(familyId: string, reason: string, now: string): Promise<boolean>;
   /** True when the family exists, is not revoked, and its user exists and is not disabled. */

@@ -18,6 +18,7 @@ export interface Config {
     readonly audience: string;
     readonly accessTtlSeconds: number;
     readonly refreshTtlSeconds: number;
+    readonly sessionMaxAgeSeconds: number;
   };
   readonly ticketTtlSeconds: number;
   readonly ticketMaxTtlSeconds: number;
@@ -170,6 +171,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       audience: r.JWT_AUDIENCE,
       accessTtlSeconds: r.ACCESS_TOKEN_TTL_SECONDS,
       refreshTtlSeconds: r.REFRESH_TOKEN_TTL_SECONDS,
+      sessionMaxAgeSeconds: r.SESSION_MAX_AGE_SECONDS,
     },
     ticketTtlSeconds: r.TICKET_TTL_SECONDS,
     ticketMaxTtlSeconds: 3600,

@@ -72,6 +72,11 @@ export const SETTINGS = {
     doc: 'The `aud` claim written and required on access tokens.',
   },
   ACCESS_TOKEN_TTL_SECONDS: { schema: int(30, 86_400), default: '900', doc: 'Access token lifetime.' },
+  SESSION_MAX_AGE_SECONDS: {
+    schema: int(300, 315_360_000),
+    default: '7776000',
+    doc: 'Absolute lifetime of a login (default 90 days): past it no refresh is accepted and access tokens expire, however often the session was refreshed. Log in again.',
+  },
   REFRESH_TOKEN_TTL_SECONDS: {
     schema: int(60, 31_536_000),
     default: '2592000',

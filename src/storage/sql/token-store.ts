@@ -75,15 +75,17 @@ export class SqlTokenStore implements TokenStore {
     });
   }
 
-  async findFamilyByToken(tokenHash: string): Promise<{ familyId: string; userId: string } | undefined> {
+  async findFamilyByToken(
+    tokenHash: string,
+  ): Promise<{ familyId: string; userId: string; createdAt: string } | undefined> {
     const row = await this.db
       .selectFrom('refresh_tokens as t')
       .innerJoin('refresh_families as f', 'f.id', 't.family_id')
-      .select(['f.id', 'f.user_id'])
+      .select(['f.id', 'f.user_id', 'f.created_at'])
       .where('t.token_hash', '=', tokenHash)
       .where('f.revoked_at', 'is', null)
       .executeTakeFirst();
-    return row && { familyId: row.id, userId: row.user_id };
+    return row && { familyId: row.id, userId: row.user_id, createdAt: row.created_at };
   }
 
   async revokeFamily(familyId: string, reason: string, now: string): Promise<boolean> {

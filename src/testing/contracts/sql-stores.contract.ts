@@ -119,7 +119,11 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       expect(await s.tokens.rotate('e1', { tokenHash: 'e2', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual(
         { kind: 'invalid' },
       );
-      expect(await s.tokens.findFamilyByToken('e1')).toEqual({ familyId: 'f3', userId: u.id });
+      expect(await s.tokens.findFamilyByToken('e1')).toEqual({
+        familyId: 'f3',
+        userId: u.id,
+        createdAt: expect.any(String),
+      });
       expect(await s.tokens.deleteExpired(iso())).toBeGreaterThanOrEqual(1);
       expect(await s.tokens.rotate('e1', { tokenHash: 'e3', createdAt: iso(), expiresAt: iso(60_000) }, iso())).toEqual(
         { kind: 'invalid' },
