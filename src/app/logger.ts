@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { stdoutLogDestination } from './log-destination.js';
 
 /** Paths whose values never reach a log line: credentials, tokens, tickets. */
 const REDACTED_PATHS = [
@@ -33,7 +34,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Nod
       }),
     },
   };
-  return destination === undefined ? pino(options) : pino(options, destination as pino.DestinationStream);
+  return pino(options, destination === undefined ? stdoutLogDestination() : (destination as pino.DestinationStream));
 }
 
 const SECRET_PARAMS = new Set([
