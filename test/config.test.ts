@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startApp } from '../src/app/index.js';
 import { ConfigError, LEGACY_SECRET_ALIASES, loadConfig, SETTINGS, settingsTable } from '../src/config/index.js';
 
 const STRONG = 'k3y-Material_for-agentgate-tests-0123456789abcdef';
@@ -98,8 +101,11 @@ describe('the --check-config command', () => {
       (err: { code: number; stderr: string }) => ({ code: err.code, output: err.stderr }),
     );
 
+  const scratch = mkdtempSync(join(tmpdir(), 'agentgate-check-config-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
   it('exits 0 for a valid configuration without serving', async () => {
-    const result = await check(PROD);
+    const result = await check({ ...PROD, DATA_DIR: join(scratch, 'valid') });
     expect(result).toMatchObject({ code: 0 });
     expect(result.output).toContain('valid');
   });
@@ -109,5 +115,43 @@ describe('the --check-config command', () => {
     expect(result.code).toBe(1);
     expect(result.output).toContain('WEBSOCKET_JWT_SECRET');
     expect(result.output).toContain('JWT_SECRET_KEY');
+  });
+
+  /** `serve` with the same environment: it must refuse what check-config refuses, in the same words. */
+  const serve = (env: Record<string, string>) =>
+    run(tsx, [main], { env: { PATH: process.env.PATH ?? '', PORT: '0', ...env }, timeout: 30_000 }).then(
+      () => ({ code: 0, output: '' }),
+      (err: { code: number; stderr: string }) => ({ code: err.code, output: err.stderr }),
+    );
+
+  it('refuses what serve refuses on this machine, in the same words: a HOST that cannot be listened on, a DATA_DIR that cannot be written', async () => {
+    const file = join(scratch, 'a-file');
+    writeFileSync(file, 'not a folder');
+    for (const [env, words] of [
+      [{ HOST: '999.1.1.1', DATA_DIR: join(scratch, 'host') }, 'HOST=999.1.1.1 cannot be listened on'],
+      [{ DATA_DIR: join(file, 'data') }, `cannot be created (${file} is not a folder)`],
+    ] as const) {
+      const [checked, served] = await Promise.all([check(env), serve(env)]);
+      expect({ checked: checked.code, served: served.code }).toEqual({ checked: 1, served: 1 });
+      expect(checked.output).toContain(words);
+      expect(served.output).toContain(words);
+    }
+  });
+
+  it('without JWT_SECRET_KEY it compares the key in DATA_DIR with the recorded one, as serve does (issue 20.11)', async () => {
+    const dataDir = join(scratch, 'dev-key');
+    const env = { DATA_DIR: dataDir };
+    // A server ran here: the database records its development key.
+    const first = await startApp(loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', ...env }));
+    await first.stop();
+    expect(await check(env)).toMatchObject({ code: 0 });
+    // The key file is lost: serve would make a new key, which is not the recorded one.
+    unlinkSync(join(dataDir, 'jwt-signing-key.json'));
+    const checked = await check(env);
+    expect(checked.code).toBe(1);
+    expect(checked.output).toContain('not the signing key recorded in the database');
+    const served = await serve(env);
+    expect(served.code).not.toBe(0);
+    expect(served.output).toContain('signing key');
   });
 });

@@ -1,4 +1,4 @@
-import { loadSigningKeys, PasswordHasher, UserAdmin } from '../auth/index.js';
+import { devKeyFingerprint, loadSigningKeys, PasswordHasher, UserAdmin } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { peekPostgresSetting, peekSqliteSetting, SIGNING_KEY_SETTING } from '../storage/index.js';
 import { openDurableStores, revocationAnnouncer } from './backends.js';
@@ -37,17 +37,20 @@ export async function adoptSigningKey(config: Config): Promise<{ previous: strin
 }
 
 /**
- * Whether the configured JWT_SECRET_KEY is the one recorded in the database, read without opening the database for
- * serving (nothing is created, migrated or written): for `check-config`. `unknown` without JWT_SECRET_KEY (the
- * development key lives in DATA_DIR) or when nothing is recorded yet. Throws when the database cannot be reached.
+ * Whether the configured signing key (JWT_SECRET_KEY, or the development key in DATA_DIR) is the one recorded in
+ * the database, read without opening the database for serving (nothing is created, migrated or written): for
+ * `check-config`. `unknown` when nothing is recorded yet. Throws when the database cannot be reached.
  */
 export async function signingKeyMatch(config: Config): Promise<'matches' | 'differs' | 'unknown'> {
-  if (config.jwt.secretKey === undefined) return 'unknown';
-  const keys = await loadSigningKeys({ secretKey: config.jwt.secretKey, dataDir: config.dataDir });
   const recorded =
     config.database === undefined
       ? peekSqliteSetting(config.dataDir, SIGNING_KEY_SETTING)
       : await peekPostgresSetting(config.database.url, SIGNING_KEY_SETTING);
   if (recorded === undefined) return 'unknown';
-  return recorded === keys.fingerprint ? 'matches' : 'differs';
+  const fingerprint =
+    config.jwt.secretKey === undefined
+      ? await devKeyFingerprint(config.dataDir)
+      : (await loadSigningKeys({ secretKey: config.jwt.secretKey, dataDir: config.dataDir })).fingerprint;
+  // No key in DATA_DIR yet: serve would create one, which cannot be the recorded key.
+  return recorded === fingerprint ? 'matches' : 'differs';
 }

@@ -18,7 +18,7 @@ export type {
   UserStore,
 } from './ports.js';
 export { hashSecret, newOpaqueSecret } from './secrets.js';
-export { checkSigningKey, loadSigningKeys } from './signing-keys.js';
+export { checkSigningKey, devKeyFingerprint, loadSigningKeys } from './signing-keys.js';
 export { Tickets } from './tickets.js';
 export { principalOfTickets } from './ticket-principal.js';
 export { parseBearerHeader } from './bearer.js';

@@ -57,6 +57,17 @@ export async function loadSigningKeys(options: {
   };
 }
 
+/**
+ * The fingerprint of the development key kept in DATA_DIR, read without creating it: undefined when there is
+ * none yet (a server would create a new one).
+ */
+export async function devKeyFingerprint(dataDir: string): Promise<string | undefined> {
+  const file = join(dataDir, DEV_KEY_FILE);
+  if (!existsSync(file)) return undefined;
+  const { d: _private, ...publicJwk } = JSON.parse(readFileSync(file, 'utf8')) as JWK;
+  return `eddsa:${await calculateJwkThumbprint(publicJwk)}`;
+}
+
 async function generateDevJwk(): Promise<JWK> {
   const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   return exportJWK(privateKey);

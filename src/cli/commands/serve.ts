@@ -1,4 +1,4 @@
-import { startApp } from '../../app/index.js';
+import { preflight, startApp } from '../../app/index.js';
 import { parseCommand } from '../args.js';
 import { configOrReport, describeStorage } from '../config.js';
 import { EXIT, EXIT_CODES_HELP } from '../exit-codes.js';
@@ -18,6 +18,11 @@ export async function serve(args: readonly string[], io: CliIo): Promise<number>
   if (parseCommand(args, {}) === undefined) return (print(io.stdout, SERVE_HELP), EXIT.ok);
   const config = configOrReport(io, 'agentgate: refusing to start.');
   if (config === undefined) return EXIT.failure;
+  const { problems } = await preflight(config);
+  if (problems.length > 0) {
+    print(io.stderr, `agentgate: refusing to start.\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    return EXIT.failure;
+  }
   let app;
   try {
     app = await startApp(config);

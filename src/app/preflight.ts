@@ -1,0 +1,67 @@
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import type { Config } from '../config/index.js';
+
+/** What `serve` would stumble on before listening, beyond the settings' own validation. */
+export interface Preflight {
+  /** `serve` would refuse to start: the same words in both commands. */
+  readonly problems: string[];
+  /** Worth knowing, not a refusal (a running server legitimately holds its port). */
+  readonly warnings: string[];
+}
+
+/**
+ * Checks against this machine, without creating or writing anything: HOST can be listened on, PORT is free, and
+ * DATA_DIR can be written (or created) when state lives there. `serve` runs it before starting and
+ * `check-config` runs it too, so a configuration one passes is one the other starts with.
+ */
+export async function preflight(config: Config): Promise<Preflight> {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const host = await listenProbe(config.host, 0);
+  if (host !== undefined) {
+    problems.push(
+      `HOST=${config.host} cannot be listened on (${host}): use an address of this machine (127.0.0.1, 0.0.0.0, ::) or a name that resolves to one.`,
+    );
+  } else if (config.port !== 0) {
+    const port = await listenProbe(config.host, config.port);
+    if (port !== undefined) warnings.push(`PORT=${config.port} on ${config.host} is not free now (${port}).`);
+  }
+  // SQLite and the development signing key live in DATA_DIR.
+  if (config.database === undefined || config.jwt.secretKey === undefined) {
+    const unwritable = unwritableReason(config.dataDir);
+    if (unwritable !== undefined) {
+      problems.push(`DATA_DIR=${config.dataDir} ${unwritable}: point DATA_DIR at a folder this user may write.`);
+    }
+  }
+  return { problems, warnings };
+}
+
+/** Undefined when a server could listen there now, else why not (the error code). */
+function listenProbe(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
+}
+
+/** Undefined when the folder is writable, or could be created under its nearest existing ancestor. */
+function unwritableReason(dir: string): string | undefined {
+  let existing = dir;
+  while (!existsSync(existing)) {
+    const parent = dirname(existing);
+    if (parent === existing) break;
+    existing = parent;
+  }
+  if (!statSync(existing).isDirectory()) {
+    return existing === dir ? 'is not a folder' : `cannot be created (${existing} is not a folder)`;
+  }
+  try {
+    accessSync(existing, constants.W_OK);
+    return undefined;
+  } catch {
+    return existing === dir ? 'is not writable' : `cannot be created (${existing} is not writable)`;
+  }
+}
