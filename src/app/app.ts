@@ -4,11 +4,13 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import {
   builtinTools,
+  calculatorTool,
   createLlmAgent,
   OfflineAgent,
   preloadCalculator,
   ToolRegistry,
   type Agent,
+  type Tool,
 } from '../agents/index.js';
 import {
   AccessTokens,
@@ -36,6 +38,8 @@ export interface AppOptions {
   readonly logger?: Logger;
   /** Replaces the built-in agent (tests use scripted agents). */
   readonly agent?: Agent;
+  /** Replaces the built-in tools (a test server that needs only some, without the calculator's load time). */
+  readonly tools?: readonly Tool[];
   readonly now?: () => number;
   /** Wraps the stores auth depends on (fault-injection tests). */
   readonly wrapAuthStores?: (stores: { users: UserStore; tokens: TokenStore }) => {
@@ -80,7 +84,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // The calculator library takes 1-3 s to evaluate and blocks the event loop meanwhile. Loaded first, before any
   // connection to Redis or PostgreSQL exists and before serving: loaded later, it stalled requests and let Redis
   // command timeouts fire while the replies sat unread.
-  await preloadCalculator().catch((err: unknown) => logger.error({ err }, 'calculator failed to load'));
+  const tools = options.tools ?? builtinTools({ docsPaths: DOCS_PATHS });
+  if (tools.some((t) => t.name === calculatorTool.name)) {
+    await preloadCalculator().catch((err: unknown) => logger.error({ err }, 'calculator failed to load'));
+  }
   const backends = await openBackends(config, instanceId, logger);
   const { conversations, events, bus, revocations, perMinute } = backends;
   const authStores = (options.wrapAuthStores ?? ((s) => s))({ users: backends.users, tokens: backends.tokens });
@@ -147,7 +154,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     messageIds: backends.messageIds,
     runStarts: backends.perMinute(config.runs.startsPerMinute, 'run-start'),
     agent,
-    tools: new ToolRegistry(builtinTools({ docsPaths: DOCS_PATHS })),
+    tools: new ToolRegistry(tools),
     limits: config.runs,
     telemetry,
     logger,
