@@ -4,6 +4,7 @@ import type { ZodType } from 'zod';
 import { AppError, httpStatusOf, isAppError, writeRawError, type ErrorCode } from '../errors/index.js';
 import type { ErrorBody } from '../protocol/index.js';
 import type { Telemetry } from '../telemetry/index.js';
+import { discardRestOfBody } from './discard-body.js';
 
 /** Fastify's own error codes, translated into ours. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -16,7 +17,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 /** The single place where errors become HTTP responses. Unknown errors are logged and answered as a generic 500. */
 export function installErrorHandling(app: FastifyInstance, telemetry: Telemetry): void {
-  app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+  app.setErrorHandler(async (err: FastifyError | AppError, request, reply) => {
     let appError: AppError;
     if (isAppError(err)) appError = err;
     else if (err.code !== undefined && FASTIFY_CODES[err.code] !== undefined) {
@@ -39,7 +40,8 @@ export function installErrorHandling(app: FastifyInstance, telemetry: Telemetry)
       request.log.warn({ err: appError.cause ?? appError }, 'dependency unavailable');
     if (appError.code === 'rate_limited') telemetry.rateLimited(request.routeOptions.url ?? 'unknown');
     if (appError.retryAfterSeconds !== undefined) void reply.header('Retry-After', String(appError.retryAfterSeconds));
-    void reply.status(httpStatusOf(appError.code)).send(errorBody(appError));
+    if (appError.code === 'payload_too_large') await discardRestOfBody(request.raw);
+    return reply.status(httpStatusOf(appError.code)).send(errorBody(appError));
   });
   app.setNotFoundHandler((_request, reply) => {
     void reply.status(404).send(errorBody(new AppError('not_found', 'No such route.')));
