@@ -1,9 +1,10 @@
-import type { Usage } from '../protocol/index.js';
+import type { AguiEventPayload, Usage } from '../protocol/index.js';
 import type { RunContext } from './context.js';
 import type { ToolOutcome, ToolSpec } from './tools/tool.js';
 
 /** A previous message of the thread, oldest first. */
 export interface HistoryMessage {
+  readonly id: string;
   readonly role: 'user' | 'assistant';
   readonly text: string;
 }
@@ -12,8 +13,12 @@ export interface AgentRequest {
   readonly context: RunContext;
   /** The user's new message. */
   readonly text: string;
+  /** The id the user's new message is stored under. */
+  readonly messageId: string;
   /** The thread before this message, oldest first. */
   readonly history: readonly HistoryMessage[];
+  /** The thread's state from its last run (agents with `usesThreadState`), undefined when it has none. */
+  readonly state?: unknown;
   /** Aborted when the run is cancelled or times out; agents must stop promptly and may simply throw. */
   readonly signal: AbortSignal;
 }
@@ -34,6 +39,18 @@ export interface AgentIO {
    * run's tool-call limit and rethrows when the run was aborted.
    */
   callTool(name: string, args: unknown): Promise<ToolOutcome>;
+  /**
+   * A tool call the agent runs itself (a remote AG-UI agent's own tools): `tool_executing` under the agent's id
+   * now, `tool_completed` at toolFinished. Not limited by RUN_MAX_TOOL_CALLS (those are the server's tools). A call
+   * left open when the run ends is closed by the run.
+   */
+  toolStarted(toolCallId: string, tool: string, args: unknown): void;
+  /** False when that call is not open (never started, already finished, or the run ended). */
+  toolFinished(toolCallId: string, outcome: ToolOutcome): boolean;
+  /** An AG-UI event with no run event of its own: stored and delivered as `agui_event`. */
+  aguiEvent(event: AguiEventPayload): void;
+  /** The thread's state as the agent now has it: stored with the thread when the run ends, and given to its next run. */
+  stateChanged(state: unknown): void;
   /** The tools this agent may call, with JSON Schemas for model prompts. */
   readonly tools: readonly ToolSpec[];
 }
@@ -47,5 +64,7 @@ export interface AgentResult {
 /** The one interface the built-in agent and every LLM provider implement. */
 export interface Agent {
   readonly name: string;
+  /** The agent keeps state per thread (AG-UI agents): the run reads it first and stores what the agent reports. */
+  readonly usesThreadState?: boolean;
   run(request: AgentRequest, io: AgentIO): Promise<AgentResult>;
 }

@@ -3,6 +3,8 @@ export type { Agent, AgentIO, AgentRequest, AgentResult, HistoryMessage } from '
 export { createRunContext } from './context.js';
 export type { RunContext } from './context.js';
 export { OfflineAgent } from './builtin/offline-agent.js';
+export { AguiAgent } from './agui/index.js';
+export type { AguiAgentDeps, AguiAgentSettings } from './agui/index.js';
 export { planIntents } from './builtin/intents.js';
 export {
   builtinTools,

@@ -128,6 +128,10 @@ export class AguiMapper {
           ...this.closeText(timestamp),
           { type: EventType.RUN_ERROR, code: event.code, message: event.message, timestamp },
         ];
+      // An event of the team's own agent (state, steps, custom, raw): re-emitted as itself, as AG-UI clients
+      // close an open text message before such events, so does this.
+      case 'agui_event':
+        return [...this.closeText(timestamp), event.event as unknown as AguiEvent];
     }
   }
 

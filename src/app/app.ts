@@ -5,8 +5,6 @@ import type { Logger } from 'pino';
 import {
   builtinTools,
   calculatorTool,
-  createLlmAgent,
-  OfflineAgent,
   preloadCalculator,
   ToolRegistry,
   type Agent,
@@ -30,6 +28,7 @@ import { createHttpApp } from '../http/index.js';
 import { OrphanRecovery, RunHistory, RunManager } from '../runs/index.js';
 import { openBackends } from './backends.js';
 import { createLogger } from './logger.js';
+import { chooseAgent } from './agents.js';
 import { createMetrics } from './metrics.js';
 import { clientAddressOf, trustProxyOf } from './client-address.js';
 import { ownOriginsOf } from './origins.js';
@@ -134,16 +133,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   }, 3_600_000);
   cleanup.unref();
 
-  // LLM_PROVIDER picks the agent; token usage is counted in the durable store, so budgets hold across instances.
-  const agent =
-    options.agent ??
-    (config.llm.provider === 'offline'
-      ? new OfflineAgent()
-      : createLlmAgent(config.llm, {
-          usage: backends.usage,
-          logger: logger.child({ component: 'llm' }),
-          now,
-        }));
+  const chosen = await chooseAgent(config, { usage: backends.usage, logger, now });
+  const agent = options.agent ?? chosen.agent;
   const runs = new RunManager({
     conversations,
     runs: backends.runs,
@@ -213,7 +204,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       admitStream: (principal, end) => gateway.admitStream(principal, end),
       bus,
       conversations,
-      jwks: keys.jwks,
+      // An AG-UI agent verifies its tokens with this set too: it carries that key, even with HS256 access tokens.
+      jwks: { keys: [...keys.jwks.keys, ...chosen.publicKeys] },
       webSocketUrl: () => `${publicUrl.replace(/^http/, 'ws')}${WS_PATH}`,
       readiness: {
         ...backends.readiness,

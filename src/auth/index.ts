@@ -1,4 +1,6 @@
 export { AccessTokens } from './access-tokens.js';
+export { AGENT_TOKEN_TYP, AgentTokens } from './agent-tokens.js';
+export type { AgentTokenSubject } from './agent-tokens.js';
 export { AuthService } from './auth-service.js';
 export type { Principal } from './auth-service.js';
 export { normalizeEmail } from './emails.js';

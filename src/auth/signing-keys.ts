@@ -44,7 +44,7 @@ export async function loadSigningKeys(options: {
     const fingerprint = `hs256:${Buffer.from(mac).toString('base64url')}`;
     return { alg: 'HS256', signingKey: key, verificationKey: key, kid: undefined, jwks: { keys: [] }, fingerprint };
   }
-  const privateJwk = readOrCreateDevKey(options.dataDir, await generateDevJwk());
+  const privateJwk = readOrCreateKeyFile(options.dataDir, DEV_KEY_FILE, await generateDevJwk());
   const { d: _private, ...publicJwk } = privateJwk;
   const kid = await calculateJwkThumbprint(publicJwk);
   return {
@@ -68,14 +68,14 @@ export async function devKeyFingerprint(dataDir: string): Promise<string | undef
   return `eddsa:${await calculateJwkThumbprint(publicJwk)}`;
 }
 
-async function generateDevJwk(): Promise<JWK> {
+export async function generateDevJwk(): Promise<JWK> {
   const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   return exportJWK(privateKey);
 }
 
-/** Kept in DATA_DIR so tokens survive restarts; written once, readable by the owner only. */
-function readOrCreateDevKey(dataDir: string, fresh: JWK): JWK {
-  const file = join(dataDir, DEV_KEY_FILE);
+/** A private JWK kept in DATA_DIR so tokens survive restarts; written once, readable by the owner only. */
+export function readOrCreateKeyFile(dataDir: string, fileName: string, fresh: JWK): JWK {
+  const file = join(dataDir, fileName);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as JWK;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   try {

@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { LEGACY_SECRET_ALIASES, SETTINGS, type SettingName } from './schema.js';
@@ -74,6 +75,16 @@ export interface Config {
     readonly maxRetries: number;
     readonly tokenBudget: { readonly perUser: number; readonly windowHours: number };
   };
+  /** LLM_PROVIDER=agui: the team's own agent, over AG-UI. */
+  readonly agui:
+    | {
+        readonly url: string;
+        readonly audience: string;
+        readonly timeoutMs: number;
+        /** Secret: PKCS#8 PEM; undefined means a key kept in DATA_DIR. */
+        readonly signingKeyPem: string | undefined;
+      }
+    | undefined;
 }
 
 export class ConfigError extends Error {
@@ -85,7 +96,14 @@ export class ConfigError extends Error {
 
 const MIN_SECRET_BYTES = 32;
 /** Settings whose values may hold credentials: never echoed in errors. */
-const SECRET_SETTINGS = new Set(['JWT_SECRET_KEY', 'DATABASE_URL', 'REDIS_URL', 'LLM_API_KEY', 'LLM_BASE_URL']);
+const SECRET_SETTINGS = new Set([
+  'JWT_SECRET_KEY',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'LLM_API_KEY',
+  'LLM_BASE_URL',
+  'AGENT_SIGNING_KEY',
+]);
 
 /** Parses and validates the whole environment at once, reporting every problem together. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
@@ -222,12 +240,22 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxRetries: r.LLM_MAX_RETRIES,
       tokenBudget: { perUser: r.LLM_TOKEN_BUDGET_PER_USER, windowHours: r.LLM_TOKEN_BUDGET_WINDOW_HOURS },
     },
+    agui:
+      r.LLM_PROVIDER !== 'agui' || r.AGENT_URL === undefined
+        ? undefined
+        : {
+            url: r.AGENT_URL,
+            audience: r.AGENT_AUDIENCE ?? new URL(r.AGENT_URL).origin,
+            timeoutMs: r.AGENT_TIMEOUT_MS,
+            signingKeyPem: r.AGENT_SIGNING_KEY,
+          },
   });
 }
 
 /** The LLM_* settings that only make sense together. None apply to the offline agent. */
 function llmProblems(r: Raw): string[] {
   if (r.LLM_PROVIDER === 'offline') return [];
+  if (r.LLM_PROVIDER === 'agui') return aguiProblems(r);
   const problems: string[] = [];
   const provider = r.LLM_PROVIDER;
   if (r.LLM_MODEL === undefined)
@@ -261,6 +289,47 @@ function llmProblems(r: Raw): string[] {
     );
   }
   return problems;
+}
+
+/** The AGENT_* settings of LLM_PROVIDER=agui. */
+function aguiProblems(r: Raw): string[] {
+  const problems: string[] = [];
+  if (r.AGENT_URL === undefined) {
+    return [
+      'AGENT_URL is required with LLM_PROVIDER=agui: the URL of your AG-UI agent endpoint, e.g. http://127.0.0.1:8000/agent.',
+    ];
+  }
+  const url = new URL(r.AGENT_URL);
+  if (url.username !== '' || url.password !== '') {
+    problems.push('AGENT_URL must not carry credentials: agentgate sends the agent a signed agent token instead.');
+  }
+  // The agent token names the user: in clear text to another machine it could be read on the way.
+  if (r.NODE_ENV === 'production' && url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    problems.push(
+      'AGENT_URL is http:// to another host: the agent tokens would travel unencrypted. Use https://, or a loopback address for an agent on this machine.',
+    );
+  }
+  if (r.AGENT_SIGNING_KEY !== undefined) {
+    const problem = agentKeyProblem(r.AGENT_SIGNING_KEY);
+    if (problem !== undefined) problems.push(problem);
+  } else if (r.REDIS_URL !== undefined) {
+    problems.push(
+      'AGENT_SIGNING_KEY is required with LLM_PROVIDER=agui and REDIS_URL: every instance must sign agent tokens with the same key (a PKCS#8 PEM, e.g. `openssl genpkey -algorithm ed25519`).',
+    );
+  }
+  return problems;
+}
+
+function agentKeyProblem(pem: string): string | undefined {
+  let key;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    return 'AGENT_SIGNING_KEY is not a private key in PEM: use a PKCS#8 PEM of an Ed25519 or P-256 key (`openssl genpkey -algorithm ed25519`).';
+  }
+  if (key.asymmetricKeyType === 'ed25519') return undefined;
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return undefined;
+  return `AGENT_SIGNING_KEY is a ${key.asymmetricKeyType ?? 'unknown'} key: use Ed25519 or P-256 (EdDSA or ES256 tokens).`;
 }
 
 function isLoopback(hostname: string): boolean {

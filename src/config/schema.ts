@@ -243,9 +243,9 @@ export const SETTINGS = {
     doc: 'Prefix of every Redis key and channel, so several deployments can share one Redis.',
   },
   LLM_PROVIDER: {
-    schema: z.enum(['offline', 'openai', 'anthropic']),
+    schema: z.enum(['offline', 'openai', 'anthropic', 'agui']),
     default: 'offline',
-    doc: 'Which agent answers: `offline` (the built-in agent, no model, no network), `openai` (any OpenAI-compatible Chat Completions API: OpenAI, vLLM, Ollama, llama.cpp server, LM Studio) or `anthropic` (the Anthropic Messages API). See docs/AGENTS.md.',
+    doc: 'Which agent answers: `offline` (the built-in agent, no model, no network), `openai` (any OpenAI-compatible Chat Completions API: OpenAI, vLLM, Ollama, llama.cpp server, LM Studio), `anthropic` (the Anthropic Messages API) or `agui` (your own agent, served over AG-UI at AGENT_URL). See docs/AGENTS.md.',
   },
   LLM_BASE_URL: {
     schema: z.url({ protocol: /^https?$/, error: 'expected http(s)://host[:port]/path' }).optional(),
@@ -301,6 +301,26 @@ export const SETTINGS = {
     schema: int(1, 744),
     default: '24',
     doc: 'Length of the token budget window in hours, aligned to the Unix epoch in UTC (24 = each UTC day, reset at 00:00 UTC).',
+  },
+  AGENT_URL: {
+    schema: z.url({ protocol: /^https?$/, error: 'expected http(s)://host[:port]/path' }).optional(),
+    default: undefined,
+    doc: 'LLM_PROVIDER=agui: the AG-UI endpoint of your agent. Every run POSTs a RunAgentInput there and reads its event stream.',
+  },
+  AGENT_AUDIENCE: {
+    schema: z.string().min(1).max(256).optional(),
+    default: undefined,
+    doc: 'LLM_PROVIDER=agui: the `aud` of the agent token. Default: the origin of AGENT_URL.',
+  },
+  AGENT_TIMEOUT_MS: {
+    schema: int(1000, 3_600_000),
+    default: '60000',
+    doc: 'LLM_PROVIDER=agui: how long the agent may take to answer with headers, and then between two events; past it the run ends agent_error agent_timeout.',
+  },
+  AGENT_SIGNING_KEY: {
+    schema: z.string().min(1).max(16_384).optional(),
+    default: undefined,
+    doc: 'LLM_PROVIDER=agui: the private key (PKCS#8 PEM, Ed25519 or P-256) that signs agent tokens; its public part is in the JWKS. Unset: a key kept in DATA_DIR (one instance only). Required with REDIS_URL.',
   },
 } as const;
 

@@ -47,6 +47,21 @@ export const ERROR_CODES = {
   tool_limit_exceeded: { http: 500, doc: 'The run exceeded its maximum number of tool calls.', runOnly: true },
   agent_failed: { http: 500, doc: 'The agent failed while producing its answer.', runOnly: true },
   interrupted: { http: 500, doc: 'The server stopped while the run was in progress.', runOnly: true },
+  agent_unavailable: {
+    http: 502,
+    doc: 'The AG-UI agent (AGENT_URL) could not be reached, or answered with an error status.',
+    runOnly: true,
+  },
+  agent_protocol_error: {
+    http: 502,
+    doc: 'The AG-UI agent sent something that is not a valid AG-UI event stream (not SSE, invalid JSON or events, events out of order, or no RUN_FINISHED / RUN_ERROR).',
+    runOnly: true,
+  },
+  agent_timeout: {
+    http: 504,
+    doc: 'The AG-UI agent sent no response headers, or no event, for AGENT_TIMEOUT_MS.',
+    runOnly: true,
+  },
   llm_unavailable: {
     http: 503,
     doc: 'The model API could not be reached, or kept failing (5xx, overloaded), after LLM_MAX_RETRIES retries.',

@@ -110,9 +110,11 @@ export class ActiveRun {
     return ++this.toolCalls;
   }
 
-  /** Emits tool_executing under a new toolCallId, open until completeToolCall() or the end of the run. */
-  beginToolCall(tool: string, args: unknown): string {
-    const toolCallId = `call_${randomUUID()}`;
+  /**
+   * Emits tool_executing under a new toolCallId (or the agent's own), open until completeToolCall() or the end of
+   * the run.
+   */
+  beginToolCall(tool: string, args: unknown, toolCallId = `call_${randomUUID()}`): string {
     this.openToolCalls.set(toolCallId, { tool, startedAt: this.now() });
     this.emit({ type: 'tool_executing', toolCallId, tool, args });
     return toolCallId;

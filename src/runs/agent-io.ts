@@ -2,8 +2,16 @@ import type { AgentIO, ToolOutcome, ToolRegistry } from '../agents/index.js';
 import { AppError } from '../errors/index.js';
 import type { ActiveRun } from './active-run.js';
 
-/** The AgentIO of one run: every call becomes an event of that run, tool calls are counted and made abortable. */
-export function createAgentIO(run: ActiveRun, tools: ToolRegistry, maxToolCalls: number): AgentIO {
+/**
+ * The AgentIO of one run: every call becomes an event of that run, tool calls are counted and made abortable. The
+ * thread state an agent reports goes to `onState` (the executor stores the last one when the run ends).
+ */
+export function createAgentIO(
+  run: ActiveRun,
+  tools: ToolRegistry,
+  maxToolCalls: number,
+  onState: (state: unknown) => void = () => {},
+): AgentIO {
   return {
     // Read only by agents that describe tools to a model: not built for every run.
     get tools() {
@@ -13,6 +21,10 @@ export function createAgentIO(run: ActiveRun, tools: ToolRegistry, maxToolCalls:
     delta: (text) => {
       if (text.length > 0) run.emit({ type: 'agent_message_delta', text });
     },
+    toolStarted: (toolCallId, tool, args) => void run.beginToolCall(tool, args, toolCallId),
+    toolFinished: (toolCallId, outcome) => run.completeToolCall(toolCallId, outcome),
+    aguiEvent: (event) => run.emit({ type: 'agui_event', event }),
+    stateChanged: (state) => onState(state),
     async callTool(name, args): Promise<ToolOutcome> {
       run.signal.throwIfAborted();
       if (run.countToolCall() > maxToolCalls) {

@@ -15,10 +15,10 @@ export function historyWithin(window: HistoryWindow, messages: readonly MessageR
   const kept: HistoryMessage[] = [];
   let chars = 0;
   for (let i = messages.length - 1; i >= 0 && kept.length < window.historyMessages; i--) {
-    const { role, text } = messages[i]!;
+    const { id, role, text } = messages[i]!;
     chars += text.length;
     if (chars > window.historyChars) break;
-    kept.push({ role, text });
+    kept.push({ id, role, text });
   }
   kept.reverse();
   while (kept[0]?.role === 'assistant') kept.shift();

@@ -8,9 +8,11 @@ export interface ThreadRecord {
   readonly updatedAt: string;
   /** Messages stored in it (its cap is checked against this, not by counting rows). */
   readonly messageCount: number;
+  /** The state an AG-UI agent left the thread in, as JSON; null when none did. */
+  readonly agentState: string | null;
 }
 
-export type NewThread = Omit<ThreadRecord, 'messageCount'>;
+export type NewThread = Omit<ThreadRecord, 'messageCount' | 'agentState'>;
 
 /** Where a thread sits in GET /threads' order (newest activity first): the keyset cursor of its pages. */
 export interface ThreadCursor {
@@ -62,6 +64,8 @@ export interface ConversationStore {
   countThreads(userId: string): Promise<number>;
   /** Newest activity first; a page goes on past the `before` thread. */
   listThreads(userId: string, page: PageRequest<ThreadCursor>): Promise<Page<ThreadRecord, ThreadCursor>>;
+  /** Records the state an AG-UI agent left the thread in (JSON). */
+  setThreadState(userId: string, threadId: string, state: string): Promise<void>;
   /** Appends a message, counts it and bumps the thread's updatedAt. */
   addMessage(message: MessageRecord): Promise<void>;
   /**

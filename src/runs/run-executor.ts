@@ -60,6 +60,7 @@ export class RunExecutor {
     run.emit({ type: 'agent_started', agent: agent.name });
     const timer = setTimeout(() => run.stop('timeout'), limits.maxDurationMs);
     let terminal: RunEventBody;
+    let reported: { readonly state: unknown } | undefined;
     try {
       // Cancelled while queued: end at once, never start the agent.
       run.signal.throwIfAborted();
@@ -72,11 +73,10 @@ export class RunExecutor {
               await storing(conversations.listMessages(userId, threadId, { limit: limits.historyMessages + 1 }))
             ).items.filter((m) => m.id !== input.messageId && m.runId !== runId),
           );
-      const io = createAgentIO(run, this.deps.tools, limits.maxToolCalls);
-      const result = await raceAbort(
-        agent.run({ context: run.context, text: input.text, history, signal: run.signal }, io),
-        run.signal,
-      );
+      const state = agent.usesThreadState === true && !input.newThread ? await this.threadState(run) : undefined;
+      const io = createAgentIO(run, this.deps.tools, limits.maxToolCalls, (next) => (reported = { state: next }));
+      const request = { context: run.context, text: input.text, messageId: input.messageId, history, state };
+      const result = await raceAbort(agent.run({ ...request, signal: run.signal }, io), run.signal);
       terminal = {
         type: 'agent_completed',
         text: result.text,
@@ -92,6 +92,7 @@ export class RunExecutor {
     }
     const { status, errorCode } = outcomeOf(terminal)!;
     await run.end(terminal);
+    if (reported !== undefined) await this.storeThreadState(run, reported.state, log);
     // The status follows the log: only a run whose terminal event is stored is finished (else orphan recovery ends
     // it later, log and status together). Retried while storage is down, like the terminal event itself.
     const finished =
@@ -107,6 +108,21 @@ export class RunExecutor {
    * The ThreadQueue orders a thread's runs on this instance; this waits for earlier runs of the thread that other
    * instances accepted (runs are ordered by creation). Ends early when the run is cancelled.
    */
+  /** The state the thread's last run left (AG-UI agents), undefined when none did. */
+  private async threadState(run: ActiveRun): Promise<unknown> {
+    const { userId, threadId } = run.context;
+    const stored = (await storing(this.deps.conversations.getThread(userId, threadId)))?.agentState ?? null;
+    return stored === null ? undefined : (JSON.parse(stored) as unknown);
+  }
+
+  /** Kept even when the run failed: the agent's state events were stored, so the thread's state is what they say. */
+  private async storeThreadState(run: ActiveRun, state: unknown, log: Logger): Promise<void> {
+    const { userId, threadId } = run.context;
+    await this.deps.conversations
+      .setThreadState(userId, threadId, JSON.stringify(state ?? null))
+      .catch((err: unknown) => log.error({ err }, "the thread's agent state could not be stored"));
+  }
+
   private async waitForEarlierRunsElsewhere(run: ActiveRun): Promise<void> {
     const { userId, threadId, runId } = run.context;
     const { liveness } = this.deps;

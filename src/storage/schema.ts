@@ -35,6 +35,7 @@ export interface ThreadsTable {
   created_at: string;
   updated_at: string;
   message_count: Generated<number>;
+  agent_state: string | null;
 }
 
 export interface MessagesTable {

@@ -4,7 +4,11 @@ import type { AgentIO, AgentRequest, RunContext, Tool, ToolOutcome } from '../..
 export type Recorded =
   | { type: 'think'; text: string }
   | { type: 'delta'; text: string }
-  | { type: 'tool'; name: string; args: unknown; outcome?: ToolOutcome };
+  | { type: 'tool'; name: string; args: unknown; outcome?: ToolOutcome }
+  | { type: 'remote_tool_started'; toolCallId: string; tool: string; args: unknown }
+  | { type: 'remote_tool_finished'; toolCallId: string; outcome: ToolOutcome }
+  | { type: 'agui_event'; event: { type: string } }
+  | { type: 'state'; state: unknown };
 
 export const testContext: RunContext = createRunContext({
   userId: 'u1',
@@ -22,6 +26,13 @@ export function fakeIO(tools: readonly Tool[], signal: AbortSignal): AgentIO & {
     tools: registry.specs(),
     think: (text) => void calls.push({ type: 'think', text }),
     delta: (text) => void calls.push({ type: 'delta', text }),
+    toolStarted: (toolCallId, tool, args) => void calls.push({ type: 'remote_tool_started', toolCallId, tool, args }),
+    toolFinished: (toolCallId, outcome) => {
+      calls.push({ type: 'remote_tool_finished', toolCallId, outcome });
+      return true;
+    },
+    aguiEvent: (event) => void calls.push({ type: 'agui_event', event }),
+    stateChanged: (state) => void calls.push({ type: 'state', state }),
     callTool: async (name, args) => {
       const call: Extract<Recorded, { type: 'tool' }> = { type: 'tool', name, args };
       calls.push(call);
@@ -33,5 +44,5 @@ export function fakeIO(tools: readonly Tool[], signal: AbortSignal): AgentIO & {
 }
 
 export function request(text: string, signal: AbortSignal = new AbortController().signal): AgentRequest {
-  return { context: testContext, text, history: [], signal };
+  return { context: testContext, text, messageId: 'm-new', history: [], signal };
 }

@@ -9,7 +9,7 @@ import { commonScripts, errorFor, send, terminalOf, useScriptedApp, type Script,
 const scripts: Record<string, Script> = {
   ...commonScripts,
   /** Answers with the history the run was given, as JSON. */
-  history: async (req) => ({ text: JSON.stringify(req.history) }),
+  history: async (req) => ({ text: JSON.stringify(req.history.map(({ role, text }) => ({ role, text }))) }),
   /** `script:say <words>`: answers the words. */
   say: async (req) => ({ text: req.text.replace(/^script:say /, '') }),
 };

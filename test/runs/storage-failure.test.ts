@@ -34,6 +34,7 @@ class AnswersRefused implements ConversationStore {
   createThread = (...a: Parameters<ConversationStore['createThread']>) => this.inner.createThread(...a);
   getThread = (...a: Parameters<ConversationStore['getThread']>) => this.inner.getThread(...a);
   countThreads = (...a: Parameters<ConversationStore['countThreads']>) => this.inner.countThreads(...a);
+  setThreadState = (...a: Parameters<ConversationStore['setThreadState']>) => this.inner.setThreadState(...a);
   listThreads = (...a: Parameters<ConversationStore['listThreads']>) => this.inner.listThreads(...a);
   listMessages = (...a: Parameters<ConversationStore['listMessages']>) => this.inner.listMessages(...a);
   async addMessage(m: MessageRecord): Promise<void> {

@@ -98,6 +98,9 @@ export function applyRunEvent(view: RunView, event: RunEvent): RunView {
       return { ...next, error: { code: event.code, message: event.message } };
     case 'run_cancelled':
       return next;
+    // State, steps and custom events of an AG-UI agent: nothing to show in this page.
+    case 'agui_event':
+      return next;
   }
 }
 

@@ -23,7 +23,13 @@ export interface ToolSpec {
   readonly parameters: Record<string, unknown>;
 }
 
-type ToolErrorCode = 'unknown_tool' | 'invalid_arguments' | 'tool_failed' | 'aborted';
+type ToolErrorCode =
+  | 'unknown_tool'
+  | 'invalid_arguments'
+  | 'tool_failed'
+  | 'aborted'
+  /** A remote agent's tool call that the agent never reported a result for. */
+  | 'tool_result_missing';
 
 export type ToolOutcome =
   | { readonly ok: true; readonly result: unknown }

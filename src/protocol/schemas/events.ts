@@ -4,6 +4,8 @@ import type { SameShape, SameUnion } from './same-shape.js';
 
 export const UsageSchema = z.object({ inputTokens: z.number().int().min(0), outputTokens: z.number().int().min(0) });
 export const ToolErrorSchema = z.object({ code: z.string(), message: z.string() });
+/** An AG-UI event as the agent sent it: checked against @ag-ui/core's schema when it arrives, kept whole. */
+export const AguiEventPayloadSchema = z.looseObject({ type: z.string() });
 
 const stamp = {
   runId: z.string(),
@@ -33,6 +35,7 @@ export const RunEventSchema = z.discriminatedUnion('type', [
     durationMs: z.number().min(0),
   }),
   z.object({ ...stamp, type: z.literal('agent_message_delta'), text: z.string() }),
+  z.object({ ...stamp, type: z.literal('agui_event'), event: AguiEventPayloadSchema }),
   z.object({
     ...stamp,
     type: z.literal('agent_completed'),

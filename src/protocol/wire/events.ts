@@ -24,6 +24,16 @@ export interface ToolError {
   message: string;
 }
 
+/**
+ * An AG-UI event a team's agent sent (LLM_PROVIDER=agui) that has no run event of its own: state snapshots and
+ * deltas, steps, custom and raw events. Its `type` is AG-UI's (`STATE_DELTA`, `CUSTOM`...); clients that do not
+ * understand it show nothing.
+ */
+export interface AguiEventPayload {
+  type: string;
+  [field: string]: unknown;
+}
+
 export type RunEvent =
   | (RunEventStamp & { type: 'agent_started'; agent?: string | undefined })
   | (RunEventStamp & { type: 'agent_thinking'; text: string })
@@ -37,6 +47,7 @@ export type RunEvent =
       durationMs: number;
     })
   | (RunEventStamp & { type: 'agent_message_delta'; text: string })
+  | (RunEventStamp & { type: 'agui_event'; event: AguiEventPayload })
   | (RunEventStamp & { type: 'agent_completed'; text: string; usage?: Usage | undefined; durationMs: number })
   | (RunEventStamp & { type: 'agent_error'; code: string; message: string })
   | (RunEventStamp & { type: 'run_cancelled' });
@@ -56,6 +67,7 @@ export const RUN_EVENT_TYPES = [
   'tool_executing',
   'tool_completed',
   'agent_message_delta',
+  'agui_event',
   'agent_completed',
   'agent_error',
   'run_cancelled',

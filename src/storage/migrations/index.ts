@@ -4,6 +4,7 @@ import * as runOwnership from './002-run-ownership.js';
 import * as tokenUsage from './003-token-usage.js';
 import * as clusterSettings from './004-cluster-settings.js';
 import * as threadMessageCount from './005-thread-message-count.js';
+import * as threadAgentState from './006-thread-agent-state.js';
 import type { Database } from '../schema.js';
 import type { SqlDialectName } from './dialect.js';
 
@@ -15,6 +16,7 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
     '003-token-usage': tokenUsage,
     '004-cluster-settings': clusterSettings,
     '005-thread-message-count': threadMessageCount,
+    '006-thread-agent-state': threadAgentState,
   };
 }
 

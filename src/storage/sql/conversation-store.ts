@@ -33,6 +33,15 @@ export class SqlConversationStore implements ConversationStore, RunStore {
     return row && toThread(row);
   }
 
+  async setThreadState(userId: string, threadId: string, state: string): Promise<void> {
+    await this.db
+      .updateTable('threads')
+      .set({ agent_state: state })
+      .where('id', '=', threadId)
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
   async countThreads(userId: string): Promise<number> {
     const row = await this.db
       .selectFrom('threads')
@@ -187,6 +196,7 @@ const toThread = (r: Selectable<ThreadsTable>): ThreadRecord => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
   messageCount: r.message_count,
+  agentState: r.agent_state,
 });
 
 const toMessage = (r: Omit<MessagesTable, 'position'>): MessageRecord => ({

@@ -149,7 +149,7 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       expect(await s.conversations.getThread(b.id, t.id)).toBeUndefined();
       expect(await s.conversations.listThreads(b.id, { limit: 10 })).toEqual({ items: [], next: undefined });
       expect(await s.conversations.listThreads(a.id, { limit: 10 })).toEqual({
-        items: [{ ...t, messageCount: 0 }],
+        items: [{ ...t, messageCount: 0, agentState: null }],
         next: undefined,
       });
       const runId = randomUUID();
