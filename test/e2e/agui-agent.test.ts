@@ -1,7 +1,9 @@
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { EventType, type BaseEvent, type RunAgentInput } from '@ag-ui/core';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentTokenVerifier } from '../../docs/examples/verify-agent-token.js';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import {
   aguiRun,
@@ -16,7 +18,9 @@ import {
   type AguiReply,
 } from '../../src/testing/agui-agent/index.js';
 import { createTestApp, registerUser, request, type TestApp, type TestSocket } from '../../src/testing/index.js';
+import { aguiEvents, aguiProblems, replayThroughClient, textOf, type AguiEvent } from './helpers/agui.js';
 import { connect, send, terminalOf, type User } from './helpers/runs.js';
+import { endOf, ids, sse } from './helpers/sse.js';
 
 /** LLM_PROVIDER=agui: a team's own AG-UI agent answers every run (CONTRACT "Bring your own agent (AG-UI)"). */
 
@@ -341,5 +345,112 @@ describe('agui agent: cancel', () => {
     await fake.waitFor((requests) => requests[index]?.aborted === true, 2_000);
     expect((fake.requests[index]?.abortedAt ?? Infinity) - cancelledAt).toBeLessThan(2_000);
     expect(verifyRunEvents(ws.eventsOf(ack.runId))).toEqual([]);
+  });
+});
+
+describe('agui agent: the verification example of docs/AGENTS.md', () => {
+  it('accepts the agent token of a P-256 AGENT_SIGNING_KEY (ES256) beside HS256 access tokens, and refuses everything else', async () => {
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    const es = await createTestApp({
+      LLM_PROVIDER: 'agui',
+      AGENT_URL: fake.url,
+      AGENT_SIGNING_KEY: pem,
+      JWT_SECRET_KEY: randomBytes(48).toString('base64'),
+    });
+    try {
+      const jwks = await request<{ keys: Array<{ alg: string; kid: string }> }>(
+        es.url,
+        'GET',
+        '/.well-known/jwks.json',
+      );
+      // HS256 access tokens publish no key: the one key is the agent's.
+      expect(jwks.body.keys).toEqual([expect.objectContaining({ alg: 'ES256', kty: 'EC', crv: 'P-256', use: 'sig' })]);
+      expect(JSON.stringify(jwks.body)).not.toMatch(/"d":/);
+      const user = await registerUser(es.url, 'agui-example');
+      const ws = await connect(es, user);
+      sockets.push(ws);
+      answer((input) => textRun(input, ['verified']));
+      const ack = await send(ws, { id: 'v', text: 'check me' });
+      await terminalOf(ws, ack.runId);
+      const authorization = fake.requests.at(-1)?.headers.authorization;
+
+      const verify = agentTokenVerifier({
+        jwksUrl: `${es.url}/.well-known/jwks.json`,
+        issuer: es.config.jwt.issuer,
+        audience: new URL(fake.url).origin,
+      });
+      expect(await verify(authorization)).toEqual({ userId: user.user.id, threadId: ack.threadId, runId: ack.runId });
+      await expect(verify(`Bearer ${user.accessToken}`)).rejects.toThrow();
+      await expect(verify(undefined)).rejects.toThrow('no agent token');
+      // One character of the signature changed (in the middle: a last character may only carry padding bits).
+      const signatureAt = (authorization ?? '').lastIndexOf('.') + 10;
+      const swapped = (authorization ?? '')[signatureAt] === 'A' ? 'B' : 'A';
+      const tampered = `${(authorization ?? '').slice(0, signatureAt)}${swapped}${(authorization ?? '').slice(signatureAt + 1)}`;
+      await expect(verify(tampered)).rejects.toThrow();
+      const elsewhere = agentTokenVerifier({
+        jwksUrl: `${es.url}/.well-known/jwks.json`,
+        issuer: es.config.jwt.issuer,
+        audience: 'https://another-agent.example',
+      });
+      await expect(elsewhere(authorization)).rejects.toThrow();
+    } finally {
+      await es.close();
+    }
+  });
+});
+
+describe('agui agent: through POST /agui and ?format=agui', () => {
+  it("the agent's own events reach an AG-UI client as themselves, live and replayed alike", async () => {
+    const user = await registerUser(app.url, 'agui-through');
+    answer((input) =>
+      aguiRun(
+        input,
+        stateSnapshot({ step: 'draft', items: [] }),
+        { type: EventType.STATE_DELTA, delta: [{ op: 'add', path: '/items/-', value: 'a' }] } as BaseEvent,
+        { type: EventType.STEP_STARTED, stepName: 'write' } as BaseEvent,
+        textMessage('m', ['through ', 'agentgate']),
+        { type: EventType.STEP_FINISHED, stepName: 'write' } as BaseEvent,
+      ),
+    );
+    const threadId = randomUUID();
+    const runId = randomUUID();
+    const body = { threadId, runId, state: {}, tools: [], context: [], forwardedProps: {} };
+    const live = await sse(`${app.url}/agui`, {
+      method: 'POST',
+      token: user.accessToken,
+      body: { ...body, messages: [{ id: 'u1', role: 'user', content: 'go' }] },
+    });
+    expect(await endOf(live, 5_000)).toBe('end');
+    const events = aguiEvents(live.events);
+    expect(aguiProblems(events)).toEqual([]);
+    // (How the answer is cut into TEXT_MESSAGE_CONTENT pieces is the redactor's business: see the echo test.)
+    expect(events.filter((e) => e.type !== 'TEXT_MESSAGE_CONTENT').map((e) => e.type)).toEqual([
+      'RUN_STARTED',
+      'STATE_SNAPSHOT',
+      'STATE_DELTA',
+      'STEP_STARTED',
+      'TEXT_MESSAGE_START',
+      'TEXT_MESSAGE_END',
+      'STEP_FINISHED',
+      'RUN_FINISHED',
+    ]);
+    expect(
+      events
+        .filter((e) => e.type === 'TEXT_MESSAGE_CONTENT')
+        .map((e) => e.delta)
+        .join(''),
+    ).toBe('through agentgate');
+    expect(events[1]).toMatchObject({ type: 'STATE_SNAPSHOT', snapshot: { step: 'draft', items: [] } });
+    // The official client accepts the stream and ends with the agent's state and answer.
+    const client = await replayThroughClient(live.events, { threadId, runId });
+    expect(textOf(client.messages.at(-1)!)).toBe('through agentgate');
+
+    const replayed = await sse(`${app.url}/runs/${runId}/stream?format=agui`, { token: user.accessToken });
+    expect(await endOf(replayed, 5_000)).toBe('end');
+    const strip = (list: readonly AguiEvent[]) => list.map(({ timestamp: _t, ...rest }) => rest);
+    expect(strip(aguiEvents(replayed.events))).toEqual(strip(events));
+    expect(ids(replayed.events)).toEqual(ids(live.events));
   });
 });

@@ -55,6 +55,9 @@ export class AguiEventMapper {
     switch (event.type) {
       case EventType.TEXT_MESSAGE_CONTENT:
         return this.delta(text(event, 'delta'));
+      // What the redactor held back was no token: the message it could have continued has ended.
+      case EventType.TEXT_MESSAGE_END:
+        return this.flushAnswer();
       // (An older agent's THINKING_TEXT_MESSAGE_CONTENT arrives renamed: see legacy-thinking.ts.)
       case EventType.REASONING_MESSAGE_CONTENT: {
         const thought = redactText(text(event, 'delta'), this.secret);

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config/index.js';
 
@@ -108,5 +109,67 @@ describe('LLM settings', () => {
     }).join('\n');
     expect(report).toContain('LLM_BASE_URL');
     expect(report).not.toContain(KEY);
+  });
+});
+
+describe('LLM_PROVIDER=agui settings (AGENT_*)', () => {
+  const ED25519_PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const P256_PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
+  const RSA_PEM = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
+
+  it('need AGENT_URL, take the audience from its origin by default, and AGENT_TIMEOUT_MS of at least 1000', () => {
+    expect(problems({ LLM_PROVIDER: 'agui' })).toEqual([expect.stringContaining('AGENT_URL is required')]);
+    expect(loadConfig({ LLM_PROVIDER: 'agui', AGENT_URL: 'http://127.0.0.1:8000/agent/run' }).agui).toEqual({
+      url: 'http://127.0.0.1:8000/agent/run',
+      audience: 'http://127.0.0.1:8000',
+      timeoutMs: 60_000,
+      signingKeyPem: undefined,
+    });
+    expect(
+      loadConfig({ LLM_PROVIDER: 'agui', AGENT_URL: 'https://a.example/x', AGENT_AUDIENCE: 'my-agent' }).agui?.audience,
+    ).toBe('my-agent');
+    expect(problems({ LLM_PROVIDER: 'agui', AGENT_URL: 'https://a.example/x', AGENT_TIMEOUT_MS: '999' })).toEqual([
+      expect.stringContaining('AGENT_TIMEOUT_MS'),
+    ]);
+    expect(loadConfig({ LLM_PROVIDER: 'openai', LLM_BASE_URL: 'http://127.0.0.1:1/v1', LLM_MODEL: 'm' }).agui).toBe(
+      undefined,
+    );
+  });
+
+  it('refuse in production plain http:// to another host (the agent token would travel in clear), not to loopback', () => {
+    const agui = { ...PROD, LLM_PROVIDER: 'agui', AGENT_SIGNING_KEY: ED25519_PEM };
+    expect(problems({ ...agui, AGENT_URL: 'http://agent.internal:8000/run' })).toEqual([
+      expect.stringContaining('AGENT_URL is http:// to another host'),
+    ]);
+    expect(problems({ ...agui, AGENT_URL: 'http://127.0.0.1:8000/run' })).toEqual([]);
+    expect(problems({ ...agui, AGENT_URL: 'https://agent.internal/run' })).toEqual([]);
+    expect(problems({ ...agui, AGENT_URL: 'https://user:pw@agent.internal/run' })).toEqual([
+      expect.stringContaining('must not carry credentials'),
+    ]);
+  });
+
+  it('take an Ed25519 or P-256 AGENT_SIGNING_KEY, require one with REDIS_URL, and never echo it', () => {
+    const base = { LLM_PROVIDER: 'agui', AGENT_URL: 'http://127.0.0.1:8000/run' };
+    expect(problems({ ...base, AGENT_SIGNING_KEY: ED25519_PEM })).toEqual([]);
+    expect(problems({ ...base, AGENT_SIGNING_KEY: P256_PEM })).toEqual([]);
+    const rsa = problems({ ...base, AGENT_SIGNING_KEY: RSA_PEM });
+    expect(rsa).toEqual([expect.stringContaining('use Ed25519 or P-256')]);
+    const garbage = problems({ ...base, AGENT_SIGNING_KEY: 'not-a-key-SECRET' });
+    expect(garbage).toEqual([expect.stringContaining('not a private key in PEM')]);
+    expect(garbage.join(' ')).not.toContain('not-a-key-SECRET');
+    const cluster = {
+      ...base,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+      JWT_SECRET_KEY: PROD.JWT_SECRET_KEY,
+    };
+    expect(problems(cluster)).toEqual([
+      expect.stringContaining('AGENT_SIGNING_KEY is required with LLM_PROVIDER=agui and REDIS_URL'),
+    ]);
+    expect(problems({ ...cluster, AGENT_SIGNING_KEY: P256_PEM })).toEqual([]);
   });
 });
