@@ -408,10 +408,10 @@ describe('agui agent: through POST /agui and ?format=agui', () => {
       aguiRun(
         input,
         stateSnapshot({ step: 'draft', items: [] }),
-        { type: EventType.STATE_DELTA, delta: [{ op: 'add', path: '/items/-', value: 'a' }] } as BaseEvent,
-        { type: EventType.STEP_STARTED, stepName: 'write' } as BaseEvent,
+        { type: EventType.STATE_DELTA, delta: [{ op: 'add', path: '/items/-', value: 'a' }] },
+        { type: EventType.STEP_STARTED, stepName: 'write' },
         textMessage('m', ['through ', 'agentgate']),
-        { type: EventType.STEP_FINISHED, stepName: 'write' } as BaseEvent,
+        { type: EventType.STEP_FINISHED, stepName: 'write' },
       ),
     );
     const threadId = randomUUID();
