@@ -138,6 +138,13 @@ describe('the --check-config command', () => {
     }
   });
 
+  it('an AGENT_URL nobody answers at is a warning, not a refusal (the agent may start later)', async () => {
+    const env = { LLM_PROVIDER: 'agui', AGENT_URL: 'http://127.0.0.1:9/agent', DATA_DIR: join(scratch, 'agui') };
+    const result = await run(tsx, [main, '--check-config'], { env: { PATH: process.env.PATH ?? '', ...env } });
+    expect(result.stdout).toContain('Configuration is valid');
+    expect(result.stderr).toContain('Warning: AGENT_URL=http://127.0.0.1:9 cannot be reached now (ECONNREFUSED)');
+  });
+
   it('without JWT_SECRET_KEY it compares the key in DATA_DIR with the recorded one, as serve does (issue 20.11)', async () => {
     const dataDir = join(scratch, 'dev-key');
     const env = { DATA_DIR: dataDir };

@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { dirname } from 'node:path';
 import type { Config } from '../config/index.js';
 
@@ -12,8 +12,8 @@ export interface Preflight {
 }
 
 /**
- * Checks against this machine, without creating or writing anything: HOST can be listened on, PORT is free, and
- * DATA_DIR can be written (or created) when state lives there. `serve` runs it before starting and
+ * Checks against this machine, without creating or writing anything: HOST can be listened on, PORT is free,
+ * DATA_DIR can be written (or created) when state lives there, and the AG-UI agent answers (a warning). `serve` runs it before starting and
  * `check-config` runs it too, so a configuration one passes is one the other starts with.
  */
 export async function preflight(config: Config): Promise<Preflight> {
@@ -35,7 +35,28 @@ export async function preflight(config: Config): Promise<Preflight> {
       problems.push(`DATA_DIR=${config.dataDir} ${unwritable}: point DATA_DIR at a folder this user may write.`);
     }
   }
+  if (config.agui !== undefined) {
+    const url = new URL(config.agui.url);
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    const unreachable = await connectProbe(url.hostname.replace(/^\[|\]$/g, ''), port);
+    // The agent may start after agentgate: a warning, not a refusal.
+    if (unreachable !== undefined) warnings.push(`AGENT_URL=${url.origin} cannot be reached now (${unreachable}).`);
+  }
   return { problems, warnings };
+}
+
+/** Undefined when a TCP connection opens within 2 s, else why not. */
+function connectProbe(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (why: string | undefined): void => {
+      socket.destroy();
+      resolve(why);
+    };
+    socket.setTimeout(2_000, () => done('no answer in 2 s'));
+    socket.once('connect', () => done(undefined));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+  });
 }
 
 /** Undefined when a server could listen there now, else why not (the error code). */
