@@ -7,6 +7,7 @@ export { ClientError, closeRuleOf, isClientError } from './errors.js';
 export type { ClientErrorCode, CloseErrorCode, CloseRule, ReconnectRule } from './errors.js';
 export type {
   ActiveRun,
+  AguiEventPayload,
   AuthMethod,
   ChatMessage,
   ClientOptions,

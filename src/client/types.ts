@@ -1,5 +1,6 @@
 import type {
   ActiveRun,
+  AguiEventPayload,
   AuthMethod,
   ChatMessage,
   MessagesResponse,
@@ -16,6 +17,7 @@ import type { ClientError } from './errors.js';
 
 export type {
   ActiveRun,
+  AguiEventPayload,
   AuthMethod,
   ChatMessage,
   MessagesResponse as MessagePage,

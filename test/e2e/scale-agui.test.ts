@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { EventType, type BaseEvent } from '@ag-ui/core';
+import { EventType } from '@ag-ui/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { agentTokenVerifier } from '../../docs/examples/verify-agent-token.js';
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
@@ -85,7 +85,7 @@ describeWithServices(['postgres', 'redis'], 'scale-out: an AG-UI agent behind tw
       run: async (input, emit, signal) => {
         await emit(runStarted(input));
         for (let i = 0; !signal.aborted && i < 300; i++) {
-          await emit({ type: EventType.TEXT_MESSAGE_CHUNK, messageId: 'm', delta: `${i} ` } as BaseEvent);
+          await emit({ type: EventType.TEXT_MESSAGE_CHUNK, messageId: 'm', delta: `${i} ` });
           await new Promise((r) => setTimeout(r, 50));
         }
       },

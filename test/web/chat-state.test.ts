@@ -85,6 +85,17 @@ describe('a run view built from events', () => {
     expect(failed.status).toBe('error');
   });
 
+  it("shows nothing for an AG-UI agent's own events (agui_event), and goes on folding the run", () => {
+    const view = runFromEvents('r1', 't1', [
+      { ...base, seq: 1, ts: ts(0), type: 'agent_started', agent: 'agui' },
+      { ...base, seq: 2, ts: ts(1), type: 'agui_event', event: { type: 'STATE_SNAPSHOT', snapshot: { n: 1 } } },
+      { ...base, seq: 3, ts: ts(2), type: 'agui_event', event: { type: 'SOMETHING_NEWER', whatever: [1] } },
+      { ...base, seq: 4, ts: ts(3), type: 'agent_message_delta', text: 'hi' },
+      { ...base, seq: 5, ts: ts(4), type: 'agent_completed', text: 'hi', durationMs: 4 },
+    ]);
+    expect(view).toMatchObject({ status: 'completed', steps: [], answer: 'hi', lastSeq: 5 });
+  });
+
   it('marks a failed tool and a cancelled run', () => {
     const view = runFromEvents('r1', 't1', [
       { ...base, seq: 1, ts: ts(0), type: 'agent_started' },
