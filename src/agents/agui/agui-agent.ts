@@ -153,7 +153,10 @@ function endingQuietly(response: Response, onBreak: (err: unknown) => void): Res
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
-/** What went wrong, as the run's agent_error code; nothing of the token survives in the message. */
+/**
+ * What went wrong, as the run's agent_error code. Nothing of the token survives in the message, and the original
+ * error is not kept as a cause: what the agent sent (an error body, a bad event) may echo it.
+ */
 function toAppError(err: unknown, token: string, timeoutMs: number): unknown {
   if (isAppError(err)) return err;
   if (err instanceof AgentTimeout) {
@@ -163,15 +166,11 @@ function toAppError(err: unknown, token: string, timeoutMs: number): unknown {
   const message = redactText(err instanceof Error ? err.message : String(err), token);
   const status = (err as { status?: unknown }).status;
   if (typeof status === 'number') {
-    return new AppError('agent_unavailable', `The agent answered HTTP ${status}.`, { cause: err });
+    return new AppError('agent_unavailable', `The agent answered HTTP ${status}.`);
   }
   if (err instanceof TypeError && /fetch failed/i.test(message)) {
     const code = (err.cause as { code?: string } | undefined)?.code;
-    return new AppError('agent_unavailable', `The agent could not be reached${code ? ` (${code})` : ''}.`, {
-      cause: err,
-    });
+    return new AppError('agent_unavailable', `The agent could not be reached${code ? ` (${code})` : ''}.`);
   }
-  return new AppError('agent_protocol_error', `The agent's event stream is not valid AG-UI: ${message}`, {
-    cause: err,
-  });
+  return new AppError('agent_protocol_error', `The agent's event stream is not valid AG-UI: ${message}`);
 }
