@@ -158,6 +158,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const trustProxy = trustProxyOf(config.trustProxy);
   let ownOrigins: readonly string[] = [];
   let publicOrigin: string | undefined = undefined;
+  // The page this server serves (PUBLIC_URL's origin) is always allowed: ALLOWED_ORIGINS adds to it.
+  const isOriginAllowed = (origin: string): boolean =>
+    origin === publicOrigin || (config.allowedOrigins.length > 0 ? config.allowedOrigins : ownOrigins).includes(origin);
   const gateway = new Gateway(
     {
       path: WS_PATH,
@@ -165,11 +168,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       maxMessageBytes: config.maxMessageBytes,
       maxConnectionsPerUser: config.gatewayLimits.maxConnectionsPerUser,
       maxBufferedBytes: config.gatewayLimits.maxBufferedBytes,
-      // The page this server serves (PUBLIC_URL's origin) is always allowed: ALLOWED_ORIGINS adds to it.
       clientAddress: (req) => clientAddressOf(req, trustProxy),
-      isOriginAllowed: (origin) =>
-        origin === publicOrigin ||
-        (config.allowedOrigins.length > 0 ? config.allowedOrigins : ownOrigins).includes(origin),
+      isOriginAllowed,
       leaseRenewIntervalMs: Math.max(100, Math.floor(config.instanceLeaseMs / 3)),
     },
     {
@@ -196,6 +196,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const http = createHttpApp(
     {
       config,
+      isOriginAllowed,
       trustProxy,
       auth,
       tickets,

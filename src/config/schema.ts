@@ -91,7 +91,7 @@ export const SETTINGS = {
   ALLOWED_ORIGINS: {
     schema: list,
     default: '',
-    doc: "Comma-separated browser origins allowed to open WebSockets (exact scheme://host:port), besides PUBLIC_URL's origin, which is always allowed. Default in development: the server's own origin. Required in production.",
+    doc: "Comma-separated browser origins allowed to open WebSockets and to call the HTTP API (CORS, no credentials), exact scheme://host:port, besides PUBLIC_URL's origin, which is always allowed. Default in development: the server's own origin. Required in production.",
   },
   TRUST_PROXY: {
     schema: trustProxy,

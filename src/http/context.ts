@@ -21,6 +21,8 @@ export interface StreamSlot {
 /** Everything route handlers need, passed in by the composition root. */
 export interface HttpDeps {
   readonly config: Config;
+  /** ALLOWED_ORIGINS and PUBLIC_URL's origin: who may call the API from a browser page (CORS), and open sockets. */
+  readonly isOriginAllowed: (origin: string) => boolean;
   /** TRUST_PROXY: which hops may name the client in X-Forwarded-For (request.ip follows it). */
   readonly trustProxy: (address: string, hop: number) => boolean;
   readonly auth: AuthService;

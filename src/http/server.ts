@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors/index.js';
 import { bodyContainsNul, containsNul, NUL_REFUSED } from '../protocol/index.js';
 import type { HttpDeps } from './context.js';
+import { installCors } from './cors.js';
 import { answerRoutingError, installErrorHandling, writeClientError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
 import { conversationRoutes } from './routes/conversations.js';
@@ -55,6 +56,7 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
     return payload;
   });
 
+  installCors(app, deps.isOriginAllowed);
   installErrorHandling(app, deps.telemetry);
   authRoutes(app, deps);
   gatewayRoutes(app, deps);

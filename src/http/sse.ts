@@ -6,6 +6,8 @@ export interface SseOptions {
   readonly keepAliveMs: number;
   /** Unsent bytes allowed, as for a WebSocket (MAX_BUFFERED_BYTES): see SlowReaderWatch. */
   readonly maxBufferedBytes: number;
+  /** Headers decided before the stream took the response over (CORS). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -23,6 +25,7 @@ export class SseResponse {
     onClose: () => void,
   ) {
     raw.writeHead(200, {
+      ...options.headers,
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
       connection: 'keep-alive',

@@ -7,6 +7,7 @@ import { CLOSE, STREAM_CLOSED_EVENT, type CloseKind, type RunEvent, type StreamC
 import { followRun } from '../../runs/index.js';
 import { requirePrincipal, requireStreamPrincipal, type HttpDeps } from '../context.js';
 import { parseInput } from '../errors.js';
+import { corsHeadersOf } from '../cors.js';
 import { SseResponse } from '../sse.js';
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
@@ -92,12 +93,13 @@ async function stream(
   // A revocation that landed between the credential check and taking the slot announced itself to no one here.
   slot.recheckSession();
 
+  const headers = corsHeadersOf(reply);
   reply.hijack();
   let stop: (() => void) | undefined;
   let closed = false;
   const sse = new SseResponse(
     reply.raw,
-    { keepAliveMs: deps.config.sseKeepAliveMs, maxBufferedBytes: deps.config.gatewayLimits.maxBufferedBytes },
+    { keepAliveMs: deps.config.sseKeepAliveMs, maxBufferedBytes: deps.config.gatewayLimits.maxBufferedBytes, headers },
     () => {
       closed = true;
       open.delete(close);
