@@ -149,4 +149,18 @@ describe('/auth/me and HTTP body rules', () => {
       expect(codeOf(res)).toBe('invalid_request');
     }
   });
+
+  it('contract v2: GET /auth/providers answers an empty list without OIDC_ISSUER, and the OIDC routes are 404', async () => {
+    const providers = await request(app.url, 'GET', '/auth/providers');
+    expect(providers.status).toBe(200);
+    expect(providers.body).toEqual({ providers: [] });
+    for (const [method, path] of [
+      ['GET', '/auth/oidc/start?returnTo=/'],
+      ['GET', '/auth/oidc/callback?code=x&state=y'],
+      ['POST', '/auth/oidc/exchange'],
+    ] as const) {
+      const res = await request(app.url, method, path, method === 'POST' ? { body: { code: 'x' } } : {});
+      expect({ path, status: res.status }).toEqual({ path, status: 404 });
+    }
+  });
 });

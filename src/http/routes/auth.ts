@@ -1,6 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors/index.js';
-import { LoginBody, LogoutBody, RefreshBody, RegisterBody, type MeResponse } from '../../protocol/index.js';
+import {
+  LoginBody,
+  LogoutBody,
+  RefreshBody,
+  RegisterBody,
+  type AuthProvidersResponse,
+  type MeResponse,
+} from '../../protocol/index.js';
 import { requirePrincipal, type HttpDeps } from '../context.js';
 import { parseInput } from '../errors.js';
 
@@ -32,6 +39,9 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/auth/me', async (request): Promise<MeResponse> => ({
     user: await auth.currentUser(await requirePrincipal(request, auth)),
   }));
+
+  // Sign-in with an OpenID Connect provider is not configured on this server yet: no provider to offer.
+  app.get('/auth/providers', async (): Promise<AuthProvidersResponse> => ({ providers: [] }));
 
   app.get('/auth/stats', async (request) => {
     const principal = await requirePrincipal(request, auth);

@@ -49,6 +49,17 @@ export interface MeResponse {
   user: PublicUser;
 }
 
+/** A sign-in provider the page can offer ("Sign in with <name>"). */
+export interface AuthProvider {
+  id: 'oidc';
+  name: string;
+}
+
+/** GET /auth/providers: the providers configured (an empty list when none is). */
+export interface AuthProvidersResponse {
+  providers: AuthProvider[];
+}
+
 /** GET /auth/stats (admins only). */
 export interface AuthStatsResponse {
   totalValidations: number;
