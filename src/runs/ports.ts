@@ -64,6 +64,10 @@ export interface ConversationStore {
   countThreads(userId: string): Promise<number>;
   /** Newest activity first; a page goes on past the `before` thread. */
   listThreads(userId: string, page: PageRequest<ThreadCursor>): Promise<Page<ThreadRecord, ThreadCursor>>;
+  /** Renames a thread of this user; false when the user holds no such thread. Not activity: updatedAt stays. */
+  renameThread(userId: string, threadId: string, title: string): Promise<boolean>;
+  /** Deletes a thread of this user with its messages, runs and their events; false when there was none. */
+  deleteThread(userId: string, threadId: string): Promise<boolean>;
   /** Records the state an AG-UI agent left the thread in (JSON). */
   setThreadState(userId: string, threadId: string, state: string): Promise<void>;
   /** Appends a message, counts it and bumps the thread's updatedAt. */

@@ -35,6 +35,8 @@ class AnswersRefused implements ConversationStore {
   getThread = (...a: Parameters<ConversationStore['getThread']>) => this.inner.getThread(...a);
   countThreads = (...a: Parameters<ConversationStore['countThreads']>) => this.inner.countThreads(...a);
   setThreadState = (...a: Parameters<ConversationStore['setThreadState']>) => this.inner.setThreadState(...a);
+  renameThread = (...a: Parameters<ConversationStore['renameThread']>) => this.inner.renameThread(...a);
+  deleteThread = (...a: Parameters<ConversationStore['deleteThread']>) => this.inner.deleteThread(...a);
   listThreads = (...a: Parameters<ConversationStore['listThreads']>) => this.inner.listThreads(...a);
   listMessages = (...a: Parameters<ConversationStore['listMessages']>) => this.inner.listMessages(...a);
   async addMessage(m: MessageRecord): Promise<void> {

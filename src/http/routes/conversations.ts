@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { notFound } from '../../errors/index.js';
 import {
   PageQuery,
+  RenameThreadBody,
   RunEventsQuery,
   type CancelResponse,
   type MessagesResponse,
@@ -11,7 +12,7 @@ import {
   type ThreadsResponse,
   type ThreadSummary,
 } from '../../protocol/index.js';
-import type { ThreadRecord } from '../../runs/index.js';
+import { deleteThread, type ThreadRecord } from '../../runs/index.js';
 import { requirePrincipal, type HttpDeps } from '../context.js';
 import { messageCursor, threadCursor } from '../cursors.js';
 import { parseInput } from '../errors.js';
@@ -53,6 +54,23 @@ export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
         })),
       },
     };
+  });
+
+  app.patch('/threads/:id', async (request): Promise<{ thread: ThreadSummary }> => {
+    const principal = await requirePrincipal(request, auth);
+    const { id } = parseInput(IdParams, request.params);
+    const { title } = parseInput(RenameThreadBody, request.body);
+    if (!(await conversations.renameThread(principal.userId, id, title))) throw notFound('thread');
+    const thread = await conversations.getThread(principal.userId, id);
+    if (thread === undefined) throw notFound('thread');
+    return { thread: toSummary(thread) };
+  });
+
+  app.delete('/threads/:id', async (request, reply) => {
+    const principal = await requirePrincipal(request, auth);
+    const { id } = parseInput(IdParams, request.params);
+    await deleteThread({ runs, conversations }, principal.userId, id);
+    return reply.status(204).send();
   });
 
   app.get('/threads/:id/messages', async (request): Promise<MessagesResponse> => {

@@ -41,6 +41,9 @@ export type TicketBody = z.infer<typeof TicketBody>;
 
 export const RunEventsQuery = z.object({ after: z.coerce.number().int().min(0).default(0) });
 
+export const RenameThreadBody = z.object({ title: z.string().trim().min(1).max(200) });
+export type RenameThreadBody = z.infer<typeof RenameThreadBody>;
+
 /** The query of a paged list (wire type PageParams): query strings arrive as text, so `limit` is coerced. */
 export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(PAGE_LIMITS.max).default(PAGE_LIMITS.default),

@@ -33,6 +33,26 @@ export class SqlConversationStore implements ConversationStore, RunStore {
     return row && toThread(row);
   }
 
+  async renameThread(userId: string, threadId: string, title: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('threads')
+      .set({ title })
+      .where('id', '=', threadId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  // Messages, runs and run events go with it: their foreign keys cascade (migration 001).
+  async deleteThread(userId: string, threadId: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('threads')
+      .where('id', '=', threadId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
   async setThreadState(userId: string, threadId: string, state: string): Promise<void> {
     await this.db
       .updateTable('threads')

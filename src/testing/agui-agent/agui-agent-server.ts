@@ -15,14 +15,19 @@ import {
   type ToolCallStartEvent,
 } from '@ag-ui/core';
 import { EventEncoder } from '@ag-ui/encoder';
+import type { Server, ServerResponse } from 'node:http';
 import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+  DEFAULT_WAIT_MS,
+  listenOnFreePort,
+  ScriptedHttpServer,
+  sendJson,
+  sleep,
+  startEventStream,
+  type Exchange,
+  type RecordedRequest,
+} from '../scripted-http-server.js';
+
+export type { RecordedRequest } from '../scripted-http-server.js';
 
 /** What the fake agent answers to one request. */
 export type AguiReply =
@@ -57,82 +62,33 @@ export type AguiReply =
   /** Destroys the socket without answering. */
   | { readonly kind: 'hangup' };
 
-export interface RecordedRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  /** The JSON body (undefined when it was not JSON). */
-  readonly body: unknown;
-  /** The client went away before the response ended (a cancel, or a client-side timeout). */
-  aborted: boolean;
-  /** When `aborted` became true (Date.now()). */
-  abortedAt?: number;
-}
-
 /** The ids an event sequence belongs to: a RunAgentInput has them, so a script can pass its input. */
 export interface RunIds {
   readonly threadId: string;
   readonly runId: string;
 }
 
-const DEFAULT_WAIT_MS = 5_000;
-
 /**
  * A local stand-in for a team's own AG-UI agent: a real HTTP server on 127.0.0.1 (port 0) accepting a POST of a
  * RunAgentInput on any path, answering each request with the next scripted reply (AG-UI event streams encoded by the
  * official encoder, raw bodies, HTTP errors, stalls, hang-ups), and recording every request, including whether the
- * client aborted it.
+ * client aborted it. With no scripted reply left a POST gets a 500 with a JSON body; any other method gets a 405.
  */
-export class FakeAguiAgent {
-  readonly requests: RecordedRequest[] = [];
-  readonly #replies: AguiReply[] = [];
-  readonly #waiters = new Set<() => void>();
+export class FakeAguiAgent extends ScriptedHttpServer<AguiReply> {
   /** How many requests nextRequest() has handed out. */
   #taken = 0;
-  #closing = false;
 
   private constructor(
-    private readonly server: Server,
+    server: Server,
     /** The endpoint to configure (any POST path is accepted; this one reads well in logs). */
     readonly url: string,
-  ) {}
+  ) {
+    super(server, { name: 'fake AG-UI agent' });
+  }
 
   static async start(): Promise<FakeAguiAgent> {
-    const started: { fake?: FakeAguiAgent } = {};
-    const server = createServer((req, res) => void started.fake?.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    started.fake = new FakeAguiAgent(server, `http://127.0.0.1:${port}/agent`);
-    return started.fake;
-  }
-
-  /** Queues replies, answered in order, one per POST. With none left a request gets a 500 with a JSON body. */
-  enqueue(...replies: AguiReply[]): this {
-    this.#replies.push(...replies);
-    return this;
-  }
-
-  /** Drops the replies no request used, and says how many there were (a test expecting fewer requests checks 0). */
-  clearReplies(): number {
-    return this.#replies.splice(0).length;
-  }
-
-  /** Resolves once `predicate` holds for the recorded requests (checked on every change); rejects on timeout. */
-  waitFor(predicate: (requests: readonly RecordedRequest[]) => boolean, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    if (predicate(this.requests)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!predicate(this.requests)) return;
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(new Error(`fake AG-UI agent: condition not met in ${timeoutMs} ms; requests: ${this.requests.length}`));
-      }, timeoutMs);
-      this.#waiters.add(check);
-    });
+    const { server, origin } = await listenOnFreePort();
+    return new FakeAguiAgent(server, `${origin}/agent`);
   }
 
   /** The first request no earlier call returned (already recorded or still to come). */
@@ -159,37 +115,11 @@ export class FakeAguiAgent {
     return this.requests[index]!;
   }
 
-  async close(): Promise<void> {
-    // Cutting open streams here is the fake's doing, not the client's: it must not read as a client abort.
-    this.#closing = true;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
-    const recorded: RecordedRequest = {
-      method: req.method ?? '',
-      path: req.url ?? '',
-      headers: req.headers,
-      body: parseJson(raw),
-      aborted: false,
-    };
-    this.requests.push(recorded);
-    const clientGone = new AbortController();
-    let hungUp = false;
-    res.on('close', () => {
-      if (res.writableFinished || hungUp || this.#closing) return;
-      recorded.aborted = true;
-      recorded.abortedAt = Date.now();
-      clientGone.abort();
-      this.#changed();
-    });
-    this.#changed();
+  protected answer({ req, res, recorded, clientGone, hangUp }: Exchange): Promise<void> | void {
     if (req.method !== 'POST') {
       return sendJson(res, 405, { error: `fake AG-UI agent: ${req.method} not allowed, POST a RunAgentInput` });
     }
-    const reply = this.#replies.shift() ?? {
+    const reply = this.takeReply() ?? {
       kind: 'error',
       status: 500,
       body: { error: 'fake AG-UI agent: no scripted reply left' },
@@ -198,8 +128,7 @@ export class FakeAguiAgent {
       case 'stall':
         return;
       case 'hangup':
-        hungUp = true;
-        return void req.socket.destroy();
+        return hangUp();
       case 'error':
         return sendJson(res, reply.status, reply.body ?? { error: `fake AG-UI agent: scripted ${reply.status}` });
       case 'raw':
@@ -211,7 +140,7 @@ export class FakeAguiAgent {
       case 'events':
         return this.#events(res, reply);
       case 'script':
-        return this.#script(res, recorded.body, reply, clientGone.signal);
+        return this.#script(res, recorded.body, reply, clientGone);
     }
   }
 
@@ -244,23 +173,13 @@ export class FakeAguiAgent {
     }
     if (!res.destroyed) res.end();
   }
-
-  #changed(): void {
-    for (const waiter of [...this.#waiters]) waiter();
-  }
 }
 
 /** Starts a 200 event stream and returns how to write one event to it (waiting for the socket to drain). */
 function openStream(res: ServerResponse): (event: BaseEvent) => Promise<void> {
   // No Accept handed over: the encoder then always speaks SSE, the format agentgate asks for.
   const encoder = new EventEncoder();
-  // Nagle off, so a client really gets the events one by one when they are spaced out.
-  res.socket?.setNoDelay(true);
-  res.writeHead(200, {
-    'content-type': encoder.getContentType(),
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-  });
+  startEventStream(res, encoder.getContentType());
   res.flushHeaders();
   return async (event) => {
     if (res.destroyed || res.writableEnded) return;
@@ -275,33 +194,6 @@ function openStream(res: ServerResponse): (event: BaseEvent) => Promise<void> {
       res.on('close', done);
     });
   };
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 // Event builders: well-formed sequences the official client accepts, to compose or break on purpose.

@@ -261,6 +261,35 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       await s.close();
     });
 
+    it('ConversationStore: rename and delete reach only the owner; a delete takes the messages, runs and events along', async () => {
+      const s = await open();
+      const { a, threadId, runId } = await aRunningRun(s, null);
+      const b = user();
+      await s.users.create(b);
+      await s.conversations.addMessage({
+        id: `m-${runId}`,
+        threadId,
+        userId: a.id,
+        role: 'user',
+        text: 'x',
+        runId,
+        createdAt: iso(),
+      });
+      await s.events.append([{ runId, threadId, seq: 1, ts: iso(), type: 'agent_started' }]);
+      expect(await s.conversations.renameThread(b.id, threadId, 'taken')).toBe(false);
+      expect(await s.conversations.renameThread(a.id, threadId, 'renamed')).toBe(true);
+      expect(await s.conversations.getThread(a.id, threadId)).toMatchObject({ title: 'renamed' });
+      expect(await s.conversations.deleteThread(b.id, threadId)).toBe(false);
+      expect(await s.conversations.getThread(a.id, threadId)).toBeDefined();
+      expect(await s.conversations.deleteThread(a.id, threadId)).toBe(true);
+      expect(await s.conversations.getThread(a.id, threadId)).toBeUndefined();
+      expect((await s.conversations.listMessages(a.id, threadId, { limit: 10 })).items).toEqual([]);
+      expect(await s.runs.getRun(a.id, runId)).toBeUndefined();
+      expect(await s.events.list(runId, 0)).toEqual([]);
+      expect(await s.conversations.deleteThread(a.id, threadId)).toBe(false);
+      await s.close();
+    });
+
     it('EventLog: of concurrent appends of one seq exactly one is stored', async () => {
       const s = await open();
       const { threadId, runId } = await aRunningRun(s, null);

@@ -1,11 +1,12 @@
+import type { Server, ServerResponse } from 'node:http';
 import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+  listenOnFreePort,
+  ScriptedHttpServer,
+  sendJson,
+  sleep,
+  startEventStream,
+  type Exchange,
+} from '../scripted-http-server.js';
 
 export type FakeProtocol = 'openai' | 'anthropic';
 
@@ -34,16 +35,6 @@ export type FakeReply =
   /** Destroys the socket without answering. */
   | { readonly kind: 'hangup' };
 
-interface RecordedRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  /** The JSON body (undefined when it was not JSON). */
-  readonly body: unknown;
-  /** The client went away before the response ended (a cancel, or a client-side timeout). */
-  aborted: boolean;
-}
-
 const PATHS: Record<FakeProtocol, string> = { openai: '/v1/chat/completions', anthropic: '/v1/messages' };
 /** Gap between split writes, with Nagle off, so the client really reads them one by one. */
 const WRITE_GAP_MS = 2;
@@ -51,92 +42,33 @@ const WRITE_GAP_MS = 2;
 /**
  * A local stand-in for a hosted model API: a real HTTP server on 127.0.0.1 (port 0) that answers each request with
  * the next scripted reply (SSE streams byte for byte as the real APIs send them, HTTP errors, stalls, hang-ups),
- * and records every request it got, including whether the client aborted it.
+ * and records every request it got, including whether the client aborted it. With no scripted reply left a request
+ * gets a 400 (never retried); a request off the API's one route gets a 404.
  */
-export class FakeLlmServer {
-  readonly requests: RecordedRequest[] = [];
-  readonly #replies: FakeReply[] = [];
-  readonly #waiters = new Set<() => void>();
-
+export class FakeLlmServer extends ScriptedHttpServer<FakeReply> {
   private constructor(
-    private readonly server: Server,
+    server: Server,
     readonly protocol: FakeProtocol,
     /** The base URL to configure: `/v1` included for OpenAI, as its SDK expects. */
     readonly url: string,
-  ) {}
+  ) {
+    super(server, { name: `fake ${protocol} server`, ownClosesAreAborts: true });
+  }
 
   static async start(protocol: FakeProtocol): Promise<FakeLlmServer> {
-    const started: { fake?: FakeLlmServer } = {};
-    const server = createServer((req, res) => void started.fake?.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    started.fake = new FakeLlmServer(server, protocol, `http://127.0.0.1:${port}${protocol === 'openai' ? '/v1' : ''}`);
-    return started.fake;
+    const { server, origin } = await listenOnFreePort();
+    return new FakeLlmServer(server, protocol, baseUrl(origin, protocol));
   }
 
-  /** Queues replies, answered in order, one per request. With none left a request gets a 400 (never retried). */
-  enqueue(...replies: FakeReply[]): this {
-    this.#replies.push(...replies);
-    return this;
-  }
-
-  /** Drops the replies no request used, and says how many there were (a test expecting fewer requests checks 0). */
-  clearReplies(): number {
-    return this.#replies.splice(0).length;
-  }
-
-  /** Resolves once `predicate` holds for the recorded requests (checked on every change). */
-  waitFor(predicate: (requests: readonly RecordedRequest[]) => boolean, timeoutMs = 5_000): Promise<void> {
-    if (predicate(this.requests)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!predicate(this.requests)) return;
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(
-          new Error(
-            `fake ${this.protocol} server: condition not met in ${timeoutMs} ms; requests: ${this.requests.length}`,
-          ),
-        );
-      }, timeoutMs);
-      this.#waiters.add(check);
-    });
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
-    const recorded: RecordedRequest = {
-      method: req.method ?? '',
-      path: req.url ?? '',
-      headers: req.headers,
-      body: parseJson(raw),
-      aborted: false,
-    };
-    this.requests.push(recorded);
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        recorded.aborted = true;
-        this.#changed();
-      }
-    });
-    this.#changed();
+  protected answer({ req, res, hangUp }: Exchange): Promise<void> | void {
     if (req.method !== 'POST' || req.url?.split('?')[0] !== PATHS[this.protocol]) {
-      return void this.#sendError(res, {
+      return this.#sendError(res, {
         kind: 'error',
         status: 404,
         body: errorBody(this.protocol, 'not_found_error', `fake: no route ${req.method} ${req.url}`),
       });
     }
-    const reply = this.#replies.shift() ?? {
+    const reply = this.takeReply() ?? {
       kind: 'error',
       status: 400,
       body: errorBody(this.protocol, 'invalid_request_error', 'fake: no scripted reply left'),
@@ -145,56 +77,41 @@ export class FakeLlmServer {
       case 'stall':
         return;
       case 'hangup':
-        return void req.socket.destroy();
+        return hangUp();
       case 'error':
-        return void this.#sendError(res, reply);
+        return this.#sendError(res, reply);
       case 'stream':
         return this.#stream(res, reply);
     }
   }
 
   #sendError(res: ServerResponse, reply: Extract<FakeReply, { kind: 'error' }>): void {
-    const body = JSON.stringify(reply.body);
-    res.writeHead(reply.status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
-      ...requestIdHeader(this.protocol),
-      ...reply.headers,
-    });
-    res.end(body);
+    sendJson(res, reply.status, reply.body, { ...requestIdHeader(this.protocol), ...reply.headers });
   }
 
   async #stream(res: ServerResponse, reply: Extract<FakeReply, { kind: 'stream' }>): Promise<void> {
-    res.socket?.setNoDelay(true);
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      ...requestIdHeader(this.protocol),
-    });
+    startEventStream(res, 'text/event-stream; charset=utf-8', requestIdHeader(this.protocol));
     let bytes = Buffer.from(reply.body, 'utf8');
     const stall = reply.stallAfterBytes !== undefined;
     if (reply.stallAfterBytes !== undefined) bytes = bytes.subarray(0, reply.stallAfterBytes);
     for (const piece of cut(bytes, reply.split)) {
       if (res.destroyed) return;
       res.write(piece);
-      if (reply.split !== undefined) await new Promise((r) => setTimeout(r, WRITE_GAP_MS));
+      if (reply.split !== undefined) await sleep(WRITE_GAP_MS);
     }
     if (!stall && !res.destroyed) res.end();
-  }
-
-  #changed(): void {
-    for (const waiter of [...this.#waiters]) waiter();
   }
 }
 
 /** A base URL where nothing listens: a port that was bound a moment ago and then closed. */
 export async function refusingUrl(protocol: FakeProtocol): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { server, origin } = await listenOnFreePort();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}${protocol === 'openai' ? '/v1' : ''}`;
+  return baseUrl(origin, protocol);
+}
+
+function baseUrl(origin: string, protocol: FakeProtocol): string {
+  return `${origin}${protocol === 'openai' ? '/v1' : ''}`;
 }
 
 /** An error body in the API's own shape. */
@@ -237,21 +154,4 @@ function cut(bytes: Buffer, split: 'awkward' | number | undefined): Buffer[] {
   }
   pieces.push(bytes.subarray(from));
   return pieces;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }

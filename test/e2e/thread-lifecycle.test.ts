@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { ThreadsResponse } from '../../src/protocol/index.js';
+import { registerUser, request } from '../../src/testing/index.js';
+import { eventOf, send, terminalOf, useTestApp } from './helpers/runs.js';
+
+/** Renaming and deleting one's threads (issue 25.5): only one's own, and a delete takes everything in it along. */
+
+const under = useTestApp();
+
+describe('threads: rename and delete', () => {
+  it("PATCH renames one's own thread (trimmed, 1-200 characters); another user's thread is 404 and stays as it was", async () => {
+    const { app } = under;
+    const [owner, stranger] = await Promise.all([registerUser(app.url, 'rename'), registerUser(app.url, 'rename-x')]);
+    const ws = await under.open(owner);
+    const ack = await send(ws, { id: 'r', text: 'first title' });
+    await terminalOf(ws, ack.runId);
+    const before = (await request<ThreadsResponse>(app.url, 'GET', '/threads', { token: owner.accessToken })).body;
+    const path = `/threads/${ack.threadId}`;
+
+    const renamed = await request(app.url, 'PATCH', path, {
+      token: owner.accessToken,
+      body: { title: '  Trip plans  ' },
+    });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toMatchObject({ thread: { id: ack.threadId, title: 'Trip plans' } });
+    const after = (await request<ThreadsResponse>(app.url, 'GET', '/threads', { token: owner.accessToken })).body;
+    expect(after.threads[0]).toEqual({ ...before.threads[0], title: 'Trip plans' });
+
+    for (const title of ['', '   ', 'x'.repeat(201)]) {
+      const bad = await request(app.url, 'PATCH', path, { token: owner.accessToken, body: { title } });
+      expect(bad.status, JSON.stringify(title)).toBe(400);
+    }
+    const theirs = await request(app.url, 'PATCH', path, { token: stranger.accessToken, body: { title: 'mine now' } });
+    expect(theirs.status).toBe(404);
+    expect(
+      (await request(app.url, 'PATCH', '/threads/nope', { token: owner.accessToken, body: { title: 't' } })).status,
+    ).toBe(404);
+    const still = (await request<ThreadsResponse>(app.url, 'GET', '/threads', { token: owner.accessToken })).body;
+    expect(still.threads[0]?.title).toBe('Trip plans');
+  });
+
+  it("DELETE removes one's own thread with its messages, runs and events; another user's is 404 and untouched", async () => {
+    const { app } = under;
+    const [owner, stranger] = await Promise.all([registerUser(app.url, 'delete'), registerUser(app.url, 'delete-x')]);
+    const [ws, theirWs] = await Promise.all([under.open(owner), under.open(stranger)]);
+    const ack = await send(ws, { id: 'd', text: 'calculate 2+2' });
+    await terminalOf(ws, ack.runId);
+    const theirs = await send(theirWs, { id: 't', text: 'calculate 3+3' });
+    await terminalOf(theirWs, theirs.runId);
+
+    const attack = await request(app.url, 'DELETE', `/threads/${theirs.threadId}`, { token: owner.accessToken });
+    expect(attack.status).toBe(404);
+    expect((await request(app.url, 'GET', `/threads/${theirs.threadId}`, { token: stranger.accessToken })).status).toBe(
+      200,
+    );
+
+    const token = owner.accessToken;
+    expect((await request(app.url, 'DELETE', `/threads/${ack.threadId}`, { token })).status).toBe(204);
+    for (const path of [`/threads/${ack.threadId}`, `/threads/${ack.threadId}/messages`, `/runs/${ack.runId}/events`]) {
+      expect({ path, status: (await request(app.url, 'GET', path, { token })).status }).toEqual({ path, status: 404 });
+    }
+    expect((await request<ThreadsResponse>(app.url, 'GET', '/threads', { token })).body.threads).toEqual([]);
+    expect((await request(app.url, 'DELETE', `/threads/${ack.threadId}`, { token })).status).toBe(404);
+    // The other user's thread is all there.
+    const theirMessages = await request<{ messages: unknown[] }>(
+      app.url,
+      'GET',
+      `/threads/${theirs.threadId}/messages`,
+      {
+        token: stranger.accessToken,
+      },
+    );
+    expect(theirMessages.body.messages).toHaveLength(2);
+  });
+
+  it('DELETE of a thread with a run in progress cancels the run first: its sockets see run_cancelled, then it is gone', async () => {
+    const { app } = under;
+    const owner = await registerUser(app.url, 'delete-running');
+    const ws = await under.open(owner);
+    const ack = await send(ws, { id: 'w', text: 'wait 30 seconds' });
+    await eventOf(ws, ack.runId, 'tool_executing');
+    const started = Date.now();
+    const res = await request(app.url, 'DELETE', `/threads/${ack.threadId}`, { token: owner.accessToken });
+    expect(res.status).toBe(204);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await terminalOf(ws, ack.runId, 5_000)).toMatchObject({ type: 'run_cancelled' });
+    expect((await request(app.url, 'GET', `/runs/${ack.runId}/events`, { token: owner.accessToken })).status).toBe(404);
+    // The user can go on: a new thread works.
+    const next = await send(ws, { id: 'n', text: 'calculate 1+1' });
+    expect(await terminalOf(ws, next.runId)).toMatchObject({ type: 'agent_completed' });
+  });
+});
