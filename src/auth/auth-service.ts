@@ -1,7 +1,15 @@
 import type { Telemetry } from '../telemetry/index.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AppError } from '../errors/index.js';
-import type { AuthResponse, AuthStatsResponse, LoginBody, PublicUser, RegisterBody } from '../protocol/index.js';
+import type {
+  AuthResponse,
+  AuthStatsResponse,
+  ChangePasswordBody,
+  LoginBody,
+  PublicUser,
+  RegisterBody,
+  SessionSummary,
+} from '../protocol/index.js';
 import type { AccessClaims, AccessTokens } from './access-tokens.js';
 import type { DependencyGuard } from './dependency-guard.js';
 import { isAdminEmail, normalizeEmail } from './emails.js';
@@ -138,6 +146,48 @@ export class AuthService {
       throw new AppError('invalid_refresh_token', 'The refresh token is not valid.');
     }
     await this.revokeSession(family.familyId, 'logout');
+  }
+
+  /** The user's live logins, the one this request comes from marked `current`. */
+  async sessions(principal: Principal): Promise<SessionSummary[]> {
+    const live = await this.guarded(() => this.deps.tokens.listSessions(principal.userId, this.isoNow()));
+    return live.map((s) => ({ ...s, current: s.id === principal.sessionId }));
+  }
+
+  /** Ends one login of the user; another user's, or one already ended, is `not_found` (no existence leak). */
+  async endSession(principal: Principal, sessionId: string): Promise<void> {
+    if (!(await this.sessions(principal)).some((s) => s.id === sessionId)) {
+      throw new AppError('not_found', 'No such session.');
+    }
+    await this.revokeSession(sessionId, 'logout');
+  }
+
+  /** "Log out everywhere": every login of the user ends, the asking one included. */
+  async endAllSessions(principal: Principal): Promise<void> {
+    const ended = await this.guarded(() =>
+      this.deps.tokens.revokeUserFamilies(principal.userId, 'logout_everywhere', this.isoNow()),
+    );
+    for (const familyId of ended) this.announceRevocation(familyId);
+  }
+
+  /**
+   * Replaces the password once the current one is proven (a stolen access token alone cannot), ends every login of
+   * the user (whoever else knew the old password is out), and starts a new one for the asker.
+   */
+  async changePassword(principal: Principal, body: ChangePasswordBody, ip: string): Promise<AuthResponse> {
+    await this.deps.ipLimiter.consume(`password:${ip}`);
+    await this.deps.accountLimiter.consume(`password:${principal.userId}`);
+    const user = await this.guarded(() => this.deps.users.findById(principal.userId));
+    const ok = await this.deps.passwords.verify(user?.passwordHash, body.currentPassword);
+    if (!ok || user === undefined || user.disabledAt !== null) {
+      throw new AppError('invalid_credentials', 'The current password is incorrect.');
+    }
+    checkNewPassword(body.newPassword, user.email);
+    const passwordHash = await this.deps.passwords.hash(body.newPassword);
+    await this.guarded(() => this.deps.users.setPasswordHash(user.id, passwordHash));
+    await this.endAllSessions(principal);
+    await this.deps.accountLimiter.reset(`password:${principal.userId}`);
+    return this.startSession({ ...user, passwordHash });
   }
 
   async revokeSession(familyId: string, reason: string): Promise<void> {

@@ -12,6 +12,7 @@ export type {
   NewRefreshToken,
   RevocationBus,
   RotationResult,
+  SessionRecord,
   SigningKeyRegistry,
   TicketRecord,
   TicketStore,

@@ -24,6 +24,16 @@ export interface UserStore {
   disable(userId: string, now: string): Promise<{ readonly revokedSessions: readonly string[] } | undefined>;
   /** Clears `disabledAt`; false for an unknown user. Sessions revoked by disable stay revoked (log in again). */
   enable(userId: string): Promise<boolean>;
+  /** Replaces the user's password hash; false for an unknown user. */
+  setPasswordHash(userId: string, passwordHash: string): Promise<boolean>;
+}
+
+/** A login (refresh family) as its user sees it. */
+export interface SessionRecord {
+  readonly id: string;
+  readonly createdAt: string;
+  /** When its refresh token was last rotated (its creation time when never). */
+  readonly lastUsedAt: string;
 }
 
 /** A refresh token as stored: only its SHA-256 hash, never the token. */
@@ -57,6 +67,10 @@ export interface TokenStore {
   findFamilyByToken(tokenHash: string): Promise<{ familyId: string; userId: string; createdAt: string } | undefined>;
   /** Idempotent; returns true when this call revoked it. */
   revokeFamily(familyId: string, reason: string, now: string): Promise<boolean>;
+  /** The user's live sessions (not revoked, holding a usable refresh token), oldest first. */
+  listSessions(userId: string, now: string): Promise<SessionRecord[]>;
+  /** Revokes every session of the user not yet revoked; returns the ids it revoked. */
+  revokeUserFamilies(userId: string, reason: string, now: string): Promise<string[]>;
   /** True when the family exists, is not revoked, and its user exists and is not disabled. */
   isSessionActive(familyId: string, userId: string): Promise<boolean>;
   /** Deletes refresh tokens whose expiry is before `now`; returns how many. */

@@ -1,15 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors/index.js';
+import { z } from 'zod';
 import {
+  ChangePasswordBody,
   LoginBody,
   LogoutBody,
   RefreshBody,
   RegisterBody,
   type AuthProvidersResponse,
   type MeResponse,
+  type SessionsResponse,
 } from '../../protocol/index.js';
 import { requirePrincipal, type HttpDeps } from '../context.js';
 import { parseInput } from '../errors.js';
+
+const SessionParams = z.object({ id: z.string().min(1).max(128) });
 
 export function authRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { auth } = deps;
@@ -39,6 +44,28 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/auth/me', async (request): Promise<MeResponse> => ({
     user: await auth.currentUser(await requirePrincipal(request, auth)),
   }));
+
+  app.get('/auth/sessions', async (request): Promise<SessionsResponse> => ({
+    sessions: await auth.sessions(await requirePrincipal(request, auth)),
+  }));
+
+  app.delete('/auth/sessions/:id', async (request, reply) => {
+    const principal = await requirePrincipal(request, auth);
+    await auth.endSession(principal, parseInput(SessionParams, request.params).id);
+    return reply.status(204).send();
+  });
+
+  // "Log out everywhere": this login too.
+  app.delete('/auth/sessions', async (request, reply) => {
+    await auth.endAllSessions(await requirePrincipal(request, auth));
+    return reply.status(204).send();
+  });
+
+  app.post('/auth/password', async (request, reply) => {
+    const principal = await requirePrincipal(request, auth);
+    const body = parseInput(ChangePasswordBody, request.body);
+    return reply.header('Cache-Control', 'no-store').send(await auth.changePassword(principal, body, request.ip));
+  });
 
   // Sign-in with an OpenID Connect provider is not configured on this server yet: no provider to offer.
   app.get('/auth/providers', async (): Promise<AuthProvidersResponse> => ({ providers: [] }));

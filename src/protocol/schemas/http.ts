@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   PAGE_LIMITS,
+  type ChangePasswordRequest,
   type LoginRequest,
   type RefreshRequest,
   type RegisterRequest,
@@ -33,6 +34,9 @@ export type LoginBody = z.infer<typeof LoginBody>;
 export const RefreshBody = z.object({ refreshToken: z.string().min(1).max(512) });
 export type RefreshBody = z.infer<typeof RefreshBody>;
 
+export const ChangePasswordBody = z.object({ currentPassword: z.string().max(1024), newPassword: PasswordSchema });
+export type ChangePasswordBody = z.infer<typeof ChangePasswordBody>;
+
 export const LogoutBody = RefreshBody;
 export type LogoutBody = RefreshBody;
 
@@ -54,4 +58,5 @@ const _register: SameShape<RegisterBody, RegisterRequest> = true;
 const _login: SameShape<LoginBody, LoginRequest> = true;
 const _refresh: SameShape<RefreshBody, RefreshRequest> = true;
 const _ticket: SameShape<TicketBody, TicketRequest> = true;
-void [_register, _login, _refresh, _ticket];
+const _changePassword: SameShape<ChangePasswordBody, ChangePasswordRequest> = true;
+void [_register, _login, _refresh, _ticket, _changePassword];

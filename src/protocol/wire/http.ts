@@ -49,6 +49,27 @@ export interface MeResponse {
   user: PublicUser;
 }
 
+/** One login (refresh family) of the user: GET /auth/sessions. */
+export interface SessionSummary {
+  id: string;
+  createdAt: string;
+  /** When it last refreshed its tokens (its creation time when it never did). */
+  lastUsedAt: string;
+  /** The login of the access token that asked. */
+  current: boolean;
+}
+
+/** GET /auth/sessions */
+export interface SessionsResponse {
+  sessions: SessionSummary[];
+}
+
+/** POST /auth/password */
+export interface ChangePasswordRequest {
+  currentPassword: string;
+  newPassword: string;
+}
+
 /** A sign-in provider the page can offer ("Sign in with <name>"). */
 export interface AuthProvider {
   id: 'oidc';

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { NewRefreshToken, RotationResult, TokenStore } from '../../auth/index.js';
+import type { NewRefreshToken, RotationResult, SessionRecord, TokenStore } from '../../auth/index.js';
 import type { Database } from '../schema.js';
 
 export class SqlTokenStore implements TokenStore {
@@ -103,6 +103,43 @@ export class SqlTokenStore implements TokenStore {
       .where('u.disabled_at', 'is', null)
       .executeTakeFirst();
     return row !== undefined;
+  }
+
+  async listSessions(userId: string, now: string): Promise<SessionRecord[]> {
+    const rows = await this.db
+      .selectFrom('refresh_families as f')
+      .innerJoin('refresh_tokens as t', 't.family_id', 'f.id')
+      .select(['f.id', 'f.created_at', (eb) => eb.fn.max('t.created_at').as('last_used_at')])
+      .where('f.user_id', '=', userId)
+      .where('f.revoked_at', 'is', null)
+      .where('t.spent_at', 'is', null)
+      .where('t.expires_at', '>', now)
+      .groupBy(['f.id', 'f.created_at'])
+      .orderBy('f.created_at')
+      .orderBy('f.id')
+      .execute();
+    return rows.map((r) => ({ id: r.id, createdAt: r.created_at, lastUsedAt: r.last_used_at }));
+  }
+
+  async revokeUserFamilies(userId: string, reason: string, now: string): Promise<string[]> {
+    return this.db.transaction().execute(async (trx) => {
+      const live = await trx
+        .selectFrom('refresh_families')
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .execute();
+      const ids = live.map((f) => f.id);
+      if (ids.length > 0) {
+        await trx
+          .updateTable('refresh_families')
+          .set({ revoked_at: now, revoked_reason: reason })
+          .where('id', 'in', ids)
+          .where('revoked_at', 'is', null)
+          .execute();
+      }
+      return ids;
+    });
   }
 
   async deleteExpired(now: string): Promise<number> {

@@ -74,6 +74,15 @@ export class SqlUserStore implements UserStore {
     });
   }
 
+  async setPasswordHash(userId: string, passwordHash: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('users')
+      .set({ password_hash: passwordHash })
+      .where('id', '=', userId)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   async enable(userId: string): Promise<boolean> {
     const result = await this.db
       .updateTable('users')

@@ -91,6 +91,40 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       await s.close();
     });
 
+    it("TokenStore: a user's live sessions are listed and ended by owner only; UserStore sets a password hash", async () => {
+      const s = await open();
+      const [a, b] = [user(), user()];
+      await s.users.create(a);
+      await s.users.create(b);
+      const family = (id: string, owner: UserRecord, tokenHash: string) =>
+        s.tokens.createFamily(
+          { id, userId: owner.id, createdAt: iso() },
+          { tokenHash, familyId: id, createdAt: iso(), expiresAt: iso(60_000) },
+        );
+      const [fa1, fa2, fb] = [randomUUID(), randomUUID(), randomUUID()];
+      await family(fa1, a, `h-${fa1}`);
+      await family(fa2, a, `h-${fa2}`);
+      await family(fb, b, `h-${fb}`);
+      const rotatedAt = iso(1_000);
+      await s.tokens.rotate(
+        `h-${fa2}`,
+        { tokenHash: `h2-${fa2}`, createdAt: rotatedAt, expiresAt: iso(60_000) },
+        iso(),
+      );
+      const listed = await s.tokens.listSessions(a.id, iso());
+      expect(listed.map((x) => x.id).sort()).toEqual([fa1, fa2].sort());
+      expect(listed.find((x) => x.id === fa2)?.lastUsedAt).toBe(rotatedAt);
+      expect((await s.tokens.revokeUserFamilies(a.id, 'logout_everywhere', iso())).sort()).toEqual([fa1, fa2].sort());
+      expect(await s.tokens.listSessions(a.id, iso())).toEqual([]);
+      expect(await s.tokens.revokeUserFamilies(a.id, 'logout_everywhere', iso())).toEqual([]);
+      expect((await s.tokens.listSessions(b.id, iso())).map((x) => x.id)).toEqual([fb]);
+      expect(await s.users.setPasswordHash(a.id, 'new-hash')).toBe(true);
+      expect((await s.users.findById(a.id))?.passwordHash).toBe('new-hash');
+      expect((await s.users.findById(b.id))?.passwordHash).toBe('x');
+      expect(await s.users.setPasswordHash('nobody', 'h')).toBe(false);
+      await s.close();
+    });
+
     it('TokenStore: of concurrent rotations with one token exactly one wins', async () => {
       const s = await open();
       const u = user();
