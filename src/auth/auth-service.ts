@@ -190,6 +190,25 @@ export class AuthService {
     return this.startSession({ ...user, passwordHash });
   }
 
+  /**
+   * Proves the user is at the keyboard before something that cannot be undone: their password (a stolen access
+   * token alone is not enough). Demo users have no password anyone knows: their token is enough.
+   */
+  async confirmIdentity(principal: Principal, password: string | undefined, ip: string): Promise<void> {
+    await this.deps.ipLimiter.consume(`password:${ip}`);
+    await this.deps.accountLimiter.consume(`password:${principal.userId}`);
+    const user = await this.guarded(() => this.deps.users.findById(principal.userId));
+    if (user?.isDemo === true) return;
+    const ok = await this.deps.passwords.verify(user?.passwordHash, password ?? '');
+    if (!ok || user === undefined) throw new AppError('invalid_credentials', 'The password is incorrect.');
+  }
+
+  /** Deletes the account and everything of it; its sockets close (1008 `session revoked`), its tokens are refused. */
+  async deleteAccount(principal: Principal): Promise<void> {
+    await this.endAllSessions(principal);
+    await this.guarded(() => this.deps.users.delete(principal.userId));
+  }
+
   async revokeSession(familyId: string, reason: string): Promise<void> {
     await this.guarded(() => this.deps.tokens.revokeFamily(familyId, reason, this.isoNow()));
     this.announceRevocation(familyId);

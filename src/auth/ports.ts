@@ -24,6 +24,11 @@ export interface UserStore {
   disable(userId: string, now: string): Promise<{ readonly revokedSessions: readonly string[] } | undefined>;
   /** Clears `disabledAt`; false for an unknown user. Sessions revoked by disable stay revoked (log in again). */
   enable(userId: string): Promise<boolean>;
+  /**
+   * Deletes the user and everything of theirs (sessions, threads with their messages, runs and events, token
+   * usage) in one transaction; false for an unknown user.
+   */
+  delete(userId: string): Promise<boolean>;
   /** Replaces the user's password hash; false for an unknown user. */
   setPasswordHash(userId: string, passwordHash: string): Promise<boolean>;
 }

@@ -28,4 +28,4 @@ export { OrphanRecovery } from './orphan-recovery.js';
 export { RunHistory } from './run-history.js';
 export { RunDelivery } from './run-delivery.js';
 export { followRun } from './follow-run.js';
-export { deleteThread } from './thread-lifecycle.js';
+export { deleteThread, stopRuns } from './thread-lifecycle.js';

@@ -17,20 +17,28 @@ export async function deleteThread(
   threadId: string,
 ): Promise<void> {
   if ((await deps.conversations.getThread(userId, threadId)) === undefined) throw notFound('thread');
+  await stopRuns(deps.runs, userId, threadId);
+  await deps.conversations.deleteThread(userId, threadId);
+}
+
+/**
+ * Cancels the user's runs in progress (of one thread, or all of them), here or on another instance, and waits
+ * until they have ended: `thread_busy` when they have not within 10 s.
+ */
+export async function stopRuns(runs: RunManager, userId: string, threadId?: string): Promise<void> {
   const cancelled = new Set<string>();
   const deadline = Date.now() + STOP_WAIT_MS;
   for (;;) {
-    const running = (await deps.runs.activeRuns(userId)).filter((r) => r.threadId === threadId);
-    if (running.length === 0) break;
+    const running = (await runs.activeRuns(userId)).filter((r) => threadId === undefined || r.threadId === threadId);
+    if (running.length === 0) return;
     if (Date.now() > deadline) {
-      throw new AppError('thread_busy', "The thread's runs could not be stopped in time: delete it again shortly.");
+      throw new AppError('thread_busy', 'Runs in progress could not be stopped in time: try again shortly.');
     }
     const fresh = running.filter((r) => !cancelled.has(r.runId));
-    await Promise.all(fresh.map((r) => cancelQuietly(deps.runs, userId, r.runId)));
+    await Promise.all(fresh.map((r) => cancelQuietly(runs, userId, r.runId)));
     for (const r of fresh) cancelled.add(r.runId);
     await delay(POLL_MS);
   }
-  await deps.conversations.deleteThread(userId, threadId);
 }
 
 /** A run that ended meanwhile is what the delete wanted anyway. */

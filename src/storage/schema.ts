@@ -79,6 +79,16 @@ export interface Database {
   runs: RunsTable;
   run_events: RunEventsTable;
   cluster_settings: ClusterSettingsTable;
+  token_usage: TokenUsageTable;
+}
+
+/** Migration 003: one row per user and UTC hour. */
+interface TokenUsageTable {
+  user_id: string;
+  /** ISO start of the UTC hour: fixed-width, so text order is time order. */
+  hour_start: string;
+  input_tokens: number;
+  output_tokens: number;
 }
 
 interface ClusterSettingsTable {

@@ -3,7 +3,10 @@ import type { ThreadsResponse } from '../../src/protocol/index.js';
 import { registerUser, request } from '../../src/testing/index.js';
 import { eventOf, send, terminalOf, useTestApp } from './helpers/runs.js';
 
-/** Renaming and deleting one's threads (issue 25.5): only one's own, and a delete takes everything in it along. */
+/**
+ * Renaming and deleting one's threads, and deleting one's account (issue 25.5): only one's own, and a delete takes
+ * everything in it along.
+ */
 
 const under = useTestApp();
 
@@ -88,5 +91,62 @@ describe('threads: rename and delete', () => {
     // The user can go on: a new thread works.
     const next = await send(ws, { id: 'n', text: 'calculate 1+1' });
     expect(await terminalOf(ws, next.runId)).toMatchObject({ type: 'agent_completed' });
+  });
+});
+
+describe('accounts: DELETE /auth/me', () => {
+  const demo = useTestApp({ DEMO_MODE: '1' });
+
+  it('needs the password; then stops the runs, closes the sockets, refuses the tokens and forgets everything of the user, and no one else', async () => {
+    const { app } = under;
+    const [owner, neighbour] = await Promise.all([registerUser(app.url, 'leaving'), registerUser(app.url, 'staying')]);
+    const [ws, theirWs] = await Promise.all([under.open(owner), under.open(neighbour)]);
+    const done = await send(ws, { id: 'a', text: 'calculate 1+1' });
+    await terminalOf(ws, done.runId);
+    const running = await send(ws, { id: 'b', text: 'wait 30 seconds' });
+    await eventOf(ws, running.runId, 'tool_executing');
+    const theirs = await send(theirWs, { id: 't', text: 'calculate 2+2' });
+    await terminalOf(theirWs, theirs.runId);
+
+    const token = owner.accessToken;
+    for (const body of [{}, { password: 'not my password' }]) {
+      const refused = await request(app.url, 'DELETE', '/auth/me', { token, body });
+      expect(refused.status).toBe(401);
+      expect(refused.body).toMatchObject({ error: { code: 'invalid_credentials' } });
+    }
+    expect((await request(app.url, 'GET', '/auth/me', { token })).status).toBe(200);
+
+    const closed = ws.waitClose(10_000);
+    const gone = await request(app.url, 'DELETE', '/auth/me', { token, body: { password: 'correct horse battery' } });
+    expect(gone.status).toBe(204);
+    expect(await terminalOf(ws, running.runId)).toMatchObject({ type: 'run_cancelled' });
+    expect(await closed).toMatchObject({ code: 1008, reason: 'session revoked' });
+    expect((await request(app.url, 'GET', '/auth/me', { token })).status).toBe(401);
+    expect((await request(app.url, 'GET', '/threads', { token })).status).toBe(401);
+    expect(
+      (await request(app.url, 'POST', '/auth/refresh', { body: { refreshToken: owner.refreshToken } })).status,
+    ).toBe(401);
+    const login = { email: owner.user.email, password: 'correct horse battery' };
+    expect((await request(app.url, 'POST', '/auth/login', { body: login })).status).toBe(401);
+    // The email is free again: a new account, with nothing of the old one.
+    const again = await request<{ accessToken: string }>(app.url, 'POST', '/auth/register', { body: login });
+    expect(again.status).toBe(201);
+    expect(
+      (await request<ThreadsResponse>(app.url, 'GET', '/threads', { token: again.body.accessToken })).body.threads,
+    ).toEqual([]);
+    expect(
+      (await request(app.url, 'GET', `/runs/${done.runId}/events`, { token: again.body.accessToken })).status,
+    ).toBe(404);
+    // The neighbour lost nothing.
+    const theirThreads = await request<ThreadsResponse>(app.url, 'GET', '/threads', { token: neighbour.accessToken });
+    expect(theirThreads.body.threads.map((t) => t.id)).toEqual([theirs.threadId]);
+  });
+
+  it('a demo user, who has no password anyone knows, deletes with the token alone', async () => {
+    const created = await request<{ accessToken: string }>(demo.app.url, 'POST', '/auth/demo', { body: {} });
+    expect(created.status).toBe(201);
+    const token = created.body.accessToken;
+    expect((await request(demo.app.url, 'DELETE', '/auth/me', { token })).status).toBe(204);
+    expect((await request(demo.app.url, 'GET', '/auth/me', { token })).status).toBe(401);
   });
 });

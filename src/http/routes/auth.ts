@@ -3,6 +3,7 @@ import { AppError } from '../../errors/index.js';
 import { z } from 'zod';
 import {
   ChangePasswordBody,
+  DeleteAccountBody,
   LoginBody,
   LogoutBody,
   RefreshBody,
@@ -11,6 +12,7 @@ import {
   type MeResponse,
   type SessionsResponse,
 } from '../../protocol/index.js';
+import { stopRuns } from '../../runs/index.js';
 import { requirePrincipal, type HttpDeps } from '../context.js';
 import { parseInput } from '../errors.js';
 
@@ -44,6 +46,16 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/auth/me', async (request): Promise<MeResponse> => ({
     user: await auth.currentUser(await requirePrincipal(request, auth)),
   }));
+
+  // Everything of the user goes: their runs in progress are stopped first, so nothing writes into a deleted account.
+  app.delete('/auth/me', async (request, reply) => {
+    const principal = await requirePrincipal(request, auth);
+    const { password } = parseInput(DeleteAccountBody, request.body);
+    await auth.confirmIdentity(principal, password, request.ip);
+    await stopRuns(deps.runs, principal.userId);
+    await auth.deleteAccount(principal);
+    return reply.status(204).send();
+  });
 
   app.get('/auth/sessions', async (request): Promise<SessionsResponse> => ({
     sessions: await auth.sessions(await requirePrincipal(request, auth)),

@@ -37,6 +37,10 @@ export type RefreshBody = z.infer<typeof RefreshBody>;
 export const ChangePasswordBody = z.object({ currentPassword: z.string().max(1024), newPassword: PasswordSchema });
 export type ChangePasswordBody = z.infer<typeof ChangePasswordBody>;
 
+/** DELETE /auth/me: the password proves the user is at the keyboard (demo users, who have none, send nothing). */
+export const DeleteAccountBody = z.object({ password: z.string().max(1024).optional() });
+export type DeleteAccountBody = z.infer<typeof DeleteAccountBody>;
+
 export const LogoutBody = RefreshBody;
 export type LogoutBody = RefreshBody;
 

@@ -3,22 +3,9 @@ import { hourBucketOf, type TokenUsageStore } from '../../agents/index.js';
 import type { Usage } from '../../protocol/index.js';
 import type { Database } from '../schema.js';
 
-/** Migration 003: one row per user and UTC hour. Declared here, beside its only reader and writer. */
-interface TokenUsageTable {
-  user_id: string;
-  /** ISO start of the UTC hour: fixed-width, so text order is time order. */
-  hour_start: string;
-  input_tokens: number;
-  output_tokens: number;
-}
-
 /** Token usage in SQL (SQLite or PostgreSQL): an upsert that increments in place, so concurrent adds all count. */
 export class SqlTokenUsageStore implements TokenUsageStore {
-  private readonly db: Kysely<Database & { token_usage: TokenUsageTable }>;
-
-  constructor(db: Kysely<Database>) {
-    this.db = db.withTables<{ token_usage: TokenUsageTable }>();
-  }
+  constructor(private readonly db: Kysely<Database>) {}
 
   async add(userId: string, usage: Usage, at: Date): Promise<void> {
     await this.db

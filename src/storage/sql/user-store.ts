@@ -74,6 +74,15 @@ export class SqlUserStore implements UserStore {
     });
   }
 
+  // Sessions, threads, messages, runs and events follow by their foreign keys (migration 001); token usage has none.
+  async delete(userId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('token_usage').where('user_id', '=', userId).execute();
+      const result = await trx.deleteFrom('users').where('id', '=', userId).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    });
+  }
+
   async setPasswordHash(userId: string, passwordHash: string): Promise<boolean> {
     const result = await this.db
       .updateTable('users')

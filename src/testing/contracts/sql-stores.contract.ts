@@ -122,6 +122,13 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       expect((await s.users.findById(a.id))?.passwordHash).toBe('new-hash');
       expect((await s.users.findById(b.id))?.passwordHash).toBe('x');
       expect(await s.users.setPasswordHash('nobody', 'h')).toBe(false);
+      // Deleting a user takes their sessions along, and nobody else's.
+      expect(await s.users.delete(b.id)).toBe(true);
+      expect(await s.users.findById(b.id)).toBeUndefined();
+      expect(await s.tokens.listSessions(b.id, iso())).toEqual([]);
+      expect(await s.tokens.findFamilyByToken(`h-${fb}`)).toBeUndefined();
+      expect(await s.users.findById(a.id)).toBeDefined();
+      expect(await s.users.delete(b.id)).toBe(false);
       await s.close();
     });
 
