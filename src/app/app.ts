@@ -29,6 +29,7 @@ import { OrphanRecovery, RunHistory, RunManager } from '../runs/index.js';
 import { openBackends } from './backends.js';
 import { createLogger } from './logger.js';
 import { chooseAgent } from './agents.js';
+import { Retention } from './retention.js';
 import { createMetrics } from './metrics.js';
 import { clientAddressOf, trustProxyOf } from './client-address.js';
 import { ownOriginsOf } from './origins.js';
@@ -57,6 +58,8 @@ export interface RunningApp {
   readonly instanceId: string;
   readonly runs: RunManager;
   readonly gateway: Gateway;
+  /** Deletes by age now (it also runs at start-up and hourly). */
+  readonly retention: Retention;
   stop(): Promise<void>;
 }
 
@@ -247,6 +250,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   if (interrupted > 0) logger.warn({ interrupted }, 'marked runs left by a stopped instance as interrupted');
   // Twice a lease: a crashed peer is declared dead once its key has stayed missing a full lease (RedisInstanceLiveness).
   orphans.start(Math.max(500, Math.floor(config.instanceLeaseMs / 2)));
+  const retention = new Retention({ config, conversations, auth, logger, now });
+  retention.start();
   if (config.database !== undefined && config.redis === undefined) {
     logger.warn(
       "DATABASE_URL without REDIS_URL: run exactly one instance (without Redis, instances cannot see each other and would end each other's runs).",
@@ -262,9 +267,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     instanceId,
     runs,
     gateway,
+    retention,
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(cleanup);
+        retention.stop();
         await Promise.all([http.close(), gateway.close()]);
         orphans.stop();
         await runs.shutdown(config.shutdownGraceMs);

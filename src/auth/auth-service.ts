@@ -260,6 +260,13 @@ export class AuthService {
     return user !== undefined && isAdminEmail(this.deps.adminEmails, user.email);
   }
 
+  /** Deletes the demo users created before `before` (DEMO_USER_RETENTION_HOURS); their sockets close. */
+  async purgeDemoUsers(before: string, limit: number): Promise<number> {
+    const { deleted, sessions } = await this.guarded(() => this.deps.users.deleteDemoUsers(before, limit));
+    for (const familyId of sessions) this.announceRevocation(familyId);
+    return deleted;
+  }
+
   /** Deletes refresh tokens past their expiry (they can no longer be used or replayed). */
   async cleanupExpired(): Promise<number> {
     const deleted = await this.deps.tokens.deleteExpired(this.isoNow());

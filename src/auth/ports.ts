@@ -29,6 +29,11 @@ export interface UserStore {
    * usage) in one transaction; false for an unknown user.
    */
   delete(userId: string): Promise<boolean>;
+  /**
+   * Deletes up to `limit` demo users created before `before`, with everything of theirs; returns how many, and the
+   * sessions they held (for the RevocationBus, so their sockets close).
+   */
+  deleteDemoUsers(before: string, limit: number): Promise<{ readonly deleted: number; readonly sessions: string[] }>;
   /** Replaces the user's password hash; false for an unknown user. */
   setPasswordHash(userId: string, passwordHash: string): Promise<boolean>;
 }

@@ -75,6 +75,8 @@ export interface Config {
     readonly maxRetries: number;
     readonly tokenBudget: { readonly perUser: number; readonly windowHours: number };
   };
+  /** What is deleted by age: idle threads (0 days: never) and demo users. */
+  readonly retention: { readonly threadDays: number; readonly demoUserHours: number };
   /** LLM_PROVIDER=agui: the team's own agent, over AG-UI. */
   readonly agui:
     | {
@@ -240,6 +242,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxRetries: r.LLM_MAX_RETRIES,
       tokenBudget: { perUser: r.LLM_TOKEN_BUDGET_PER_USER, windowHours: r.LLM_TOKEN_BUDGET_WINDOW_HOURS },
     },
+    retention: { threadDays: r.THREAD_RETENTION_DAYS, demoUserHours: r.DEMO_USER_RETENTION_HOURS },
     agui:
       r.LLM_PROVIDER !== 'agui' || r.AGENT_URL === undefined
         ? undefined

@@ -88,6 +88,16 @@ export const SETTINGS = {
     default: '0',
     doc: '`1` enables POST /auth/demo (throwaway users). Refused in production.',
   },
+  THREAD_RETENTION_DAYS: {
+    schema: int(0, 36_500),
+    default: '0',
+    doc: 'Threads without a message for this many days are deleted with everything in them (checked at start-up and hourly); 0 keeps them forever.',
+  },
+  DEMO_USER_RETENTION_HOURS: {
+    schema: int(1, 8760),
+    default: '24',
+    doc: 'Demo users (DEMO_MODE) are deleted with everything of theirs this many hours after they were created (checked at start-up and hourly).',
+  },
   ALLOWED_ORIGINS: {
     schema: list,
     default: '',

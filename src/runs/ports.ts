@@ -68,6 +68,11 @@ export interface ConversationStore {
   renameThread(userId: string, threadId: string, title: string): Promise<boolean>;
   /** Deletes a thread of this user with its messages, runs and their events; false when there was none. */
   deleteThread(userId: string, threadId: string): Promise<boolean>;
+  /**
+   * Deletes, for every user, up to `limit` threads without a message since `before` and without a run in progress,
+   * with everything in them; returns how many.
+   */
+  deleteIdleThreads(before: string, limit: number): Promise<number>;
   /** Records the state an AG-UI agent left the thread in (JSON). */
   setThreadState(userId: string, threadId: string, state: string): Promise<void>;
   /** Appends a message, counts it and bumps the thread's updatedAt. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ThreadsResponse } from '../../src/protocol/index.js';
-import { registerUser, request } from '../../src/testing/index.js';
+import { registerUser, request, SkewedClock } from '../../src/testing/index.js';
 import { eventOf, send, terminalOf, useTestApp } from './helpers/runs.js';
 
 /**
@@ -148,5 +148,44 @@ describe('accounts: DELETE /auth/me', () => {
     const token = created.body.accessToken;
     expect((await request(demo.app.url, 'DELETE', '/auth/me', { token })).status).toBe(204);
     expect((await request(demo.app.url, 'GET', '/auth/me', { token })).status).toBe(401);
+  });
+});
+
+describe('retention: THREAD_RETENTION_DAYS and DEMO_USER_RETENTION_HOURS', () => {
+  const clock = new SkewedClock();
+  const aged = useTestApp({ DEMO_MODE: '1', THREAD_RETENTION_DAYS: '1' }, { now: clock.now });
+
+  it('deletes threads idle longer than the setting (not one with a run in progress) and demo users older than theirs', async () => {
+    const { app } = aged;
+    clock.skewMs = 0;
+    const user = await registerUser(app.url, 'retention');
+    const ws = await aged.open(user);
+    const idle = await send(ws, { id: 'old', text: 'calculate 1+1' });
+    await terminalOf(ws, idle.runId);
+    const busy = await send(ws, { id: 'busy', text: 'wait 30 seconds' });
+    await eventOf(ws, busy.runId, 'tool_executing');
+    const demo = await request<{ accessToken: string }>(app.url, 'POST', '/auth/demo', { body: {} });
+    expect(demo.status).toBe(201);
+
+    clock.skewMs = 2 * 24 * 3_600_000; // two days later: a new login, the old access token has expired
+    const login = await request<{ accessToken: string }>(app.url, 'POST', '/auth/login', {
+      body: { email: user.user.email, password: 'correct horse battery' },
+    });
+    const token = login.body.accessToken;
+    const later = await aged.open({ ...user, accessToken: token });
+    const fresh = await send(later, { id: 'new', text: 'calculate 2+2' });
+    await terminalOf(later, fresh.runId);
+    expect(await app.retention.purge()).toEqual({ threads: 1, demoUsers: 1 });
+
+    const threads = (await request<ThreadsResponse>(app.url, 'GET', '/threads', { token })).body.threads;
+    expect(threads.map((t) => t.id).sort()).toEqual([busy.threadId, fresh.threadId].sort());
+    expect((await request(app.url, 'GET', `/runs/${idle.runId}/events`, { token })).status).toBe(404);
+    expect((await request(app.url, 'GET', '/auth/me', { token: demo.body.accessToken })).status).toBe(401);
+    expect((await request(app.url, 'GET', '/auth/me', { token })).status).toBe(200);
+    expect(await app.retention.purge()).toEqual({ threads: 0, demoUsers: 0 });
+    later.send({ type: 'cancel_run', runId: busy.runId });
+    // (The first socket saw the run from its start; a later one would resume it first.)
+    expect(await terminalOf(ws, busy.runId)).toMatchObject({ type: 'run_cancelled' });
+    clock.skewMs = 0;
   });
 });

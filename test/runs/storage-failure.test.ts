@@ -37,6 +37,7 @@ class AnswersRefused implements ConversationStore {
   setThreadState = (...a: Parameters<ConversationStore['setThreadState']>) => this.inner.setThreadState(...a);
   renameThread = (...a: Parameters<ConversationStore['renameThread']>) => this.inner.renameThread(...a);
   deleteThread = (...a: Parameters<ConversationStore['deleteThread']>) => this.inner.deleteThread(...a);
+  deleteIdleThreads = (...a: Parameters<ConversationStore['deleteIdleThreads']>) => this.inner.deleteIdleThreads(...a);
   listThreads = (...a: Parameters<ConversationStore['listThreads']>) => this.inner.listThreads(...a);
   listMessages = (...a: Parameters<ConversationStore['listMessages']>) => this.inner.listMessages(...a);
   async addMessage(m: MessageRecord): Promise<void> {

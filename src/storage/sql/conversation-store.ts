@@ -53,6 +53,35 @@ export class SqlConversationStore implements ConversationStore, RunStore {
     return result.numDeletedRows > 0n;
   }
 
+  async deleteIdleThreads(before: string, limit: number): Promise<number> {
+    const idle = await this.db
+      .selectFrom('threads')
+      .select('id')
+      .where('updated_at', '<', before)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('runs')
+              .select('runs.id')
+              .whereRef('runs.thread_id', '=', 'threads.id')
+              .where('runs.status', '=', 'running'),
+          ),
+        ),
+      )
+      .limit(limit)
+      .execute();
+    if (idle.length === 0) return 0;
+    const result = await this.db
+      .deleteFrom('threads')
+      .where(
+        'id',
+        'in',
+        idle.map((t) => t.id),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async setThreadState(userId: string, threadId: string, state: string): Promise<void> {
     await this.db
       .updateTable('threads')

@@ -83,6 +83,29 @@ export class SqlUserStore implements UserStore {
     });
   }
 
+  async deleteDemoUsers(before: string, limit: number): Promise<{ deleted: number; sessions: string[] }> {
+    return this.db.transaction().execute(async (trx) => {
+      const users = await trx
+        .selectFrom('users')
+        .select('id')
+        .where('is_demo', '=', 1)
+        .where('created_at', '<', before)
+        .limit(limit)
+        .execute();
+      const ids = users.map((u) => u.id);
+      if (ids.length === 0) return { deleted: 0, sessions: [] };
+      const sessions = await trx
+        .selectFrom('refresh_families')
+        .select('id')
+        .where('user_id', 'in', ids)
+        .where('revoked_at', 'is', null)
+        .execute();
+      await trx.deleteFrom('token_usage').where('user_id', 'in', ids).execute();
+      const result = await trx.deleteFrom('users').where('id', 'in', ids).executeTakeFirst();
+      return { deleted: Number(result.numDeletedRows), sessions: sessions.map((s) => s.id) };
+    });
+  }
+
   async setPasswordHash(userId: string, passwordHash: string): Promise<boolean> {
     const result = await this.db
       .updateTable('users')
