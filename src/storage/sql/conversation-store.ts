@@ -58,10 +58,11 @@ export class SqlConversationStore implements ConversationStore, RunStore {
       .selectFrom('threads')
       .select('id')
       .where('updated_at', '<', before)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('runs')
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('runs')
               .select('runs.id')
               .whereRef('runs.thread_id', '=', 'threads.id')
               .where('runs.status', '=', 'running'),
