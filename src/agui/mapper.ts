@@ -9,6 +9,8 @@ import type { RunEvent } from '../protocol/index.js';
 export class AguiMapper {
   private openMessageId: string | undefined;
   private streamedText = false;
+  /** Steps an AG-UI agent started and has not finished: a cancel must close them before the run ends. */
+  private readonly openSteps = new Set<string>();
 
   prime(events: readonly RunEvent[]): void {
     for (const event of events) this.map(event);
@@ -115,6 +117,7 @@ export class AguiMapper {
       case 'run_cancelled':
         return [
           ...this.closeText(timestamp),
+          ...[...this.openSteps].map((stepName): AguiEvent => ({ type: EventType.STEP_FINISHED, stepName, timestamp })),
           {
             type: EventType.RUN_FINISHED,
             threadId: event.threadId,
@@ -130,8 +133,12 @@ export class AguiMapper {
         ];
       // An event of the team's own agent (state, steps, custom, raw): re-emitted as itself, as AG-UI clients
       // close an open text message before such events, so does this.
-      case 'agui_event':
+      case 'agui_event': {
+        const { type, stepName } = event.event;
+        if (typeof stepName === 'string' && type === 'STEP_STARTED') this.openSteps.add(stepName);
+        if (typeof stepName === 'string' && type === 'STEP_FINISHED') this.openSteps.delete(stepName);
         return [...this.closeText(timestamp), event.event as unknown as AguiEvent];
+      }
     }
   }
 

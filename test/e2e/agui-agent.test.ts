@@ -454,3 +454,128 @@ describe('agui agent: through POST /agui and ?format=agui', () => {
     expect(ids(replayed.events)).toEqual(ids(live.events));
   });
 });
+
+describe('agui agent: what a review found', () => {
+  it('a cancel sent right after the ack never leaves a request to the agent running', async () => {
+    const { ws } = await userWithSocket('agui-early-cancel');
+    answer((input) => textRun(input, ['warm']));
+    const first = await runOnce(ws, 'w', 'warm up');
+    const before = fake.requests.length;
+    for (let i = 0; i < 5; i++) {
+      fake.enqueue({ kind: 'events', events: [], stallAfter: 0 });
+      const ack = await send(ws, { id: `c${i}`, text: 'stop at once', threadId: first.ack.threadId });
+      ws.send({ type: 'cancel_run', runId: ack.runId });
+      expect(await terminalOf(ws, ack.runId)).toMatchObject({ type: 'run_cancelled' });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    // Each request that went out was closed; the replies no request took are dropped.
+    expect(fake.requests.slice(before).every((r) => r.aborted)).toBe(true);
+    fake.clearReplies();
+  });
+
+  it('RUN_FINISHED ends the run at once, even when the agent keeps its connection open', async () => {
+    const { ws } = await userWithSocket('agui-linger');
+    fake.enqueue({
+      kind: 'script',
+      run: async (input, emit, signal) => {
+        for (const event of textRun(input, ['done'])) await emit(event);
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      },
+    });
+    const started = Date.now();
+    const { events } = await runOnce(ws, 'l', 'finish and linger');
+    expect(events.at(-1)).toMatchObject({ type: 'agent_completed', text: 'done' });
+    expect(Date.now() - started).toBeLessThan(900); // AGENT_TIMEOUT_MS is 1000
+    await fake.waitFor((requests) => requests.at(-1)?.aborted === true, 2_000);
+  });
+
+  it('a state delta that does not apply says so without quoting the state (which may hold anything)', async () => {
+    const { ws } = await userWithSocket('agui-bad-delta');
+    answer((input) =>
+      aguiRun(input, stateSnapshot({ secret: 'do-not-show-this' }), {
+        type: EventType.STATE_DELTA,
+        delta: [{ op: 'replace', path: '/missing/deep', value: 1 }],
+      } as BaseEvent),
+    );
+    const { events } = await runOnce(ws, 'd', 'break the state');
+    expect(events.at(-1)).toMatchObject({ type: 'agent_error', code: 'agent_protocol_error' });
+    expect(JSON.stringify(events.at(-1))).not.toContain('do-not-show-this');
+  });
+
+  it('one tool call id used twice: the first call is closed tool_result_missing, every call is paired', async () => {
+    const { ws } = await userWithSocket('agui-dup-id');
+    answer((input) =>
+      aguiRun(input, toolCall('same', 'first', {}), toolCall('same', 'second', {}), toolResult('same', '"r"')),
+    );
+    const { events } = await runOnce(ws, 'u', 'twice');
+    expect(bodies(events).filter((e) => e.type.startsWith('tool_'))).toEqual([
+      { type: 'tool_executing', toolCallId: 'same', tool: 'first', args: {} },
+      expect.objectContaining({
+        type: 'tool_completed',
+        tool: 'first',
+        error: expect.objectContaining({ code: 'tool_result_missing' }),
+      }),
+      { type: 'tool_executing', toolCallId: 'same', tool: 'second', args: {} },
+      expect.objectContaining({ type: 'tool_completed', tool: 'second', result: 'r' }),
+    ]);
+  });
+
+  it('a tool result given as content parts is their text', async () => {
+    const { ws } = await userWithSocket('agui-parts');
+    answer((input) =>
+      aguiRun(input, toolCall('p1', 'parts', {}), {
+        type: EventType.TOOL_CALL_RESULT,
+        messageId: 'r-p1',
+        toolCallId: 'p1',
+        role: 'tool',
+        content: [
+          { type: 'text', text: '{"a":' },
+          { type: 'text', text: '1}' },
+        ],
+      } as unknown as BaseEvent),
+    );
+    const { events } = await runOnce(ws, 'p', 'parts');
+    expect(events.find((e) => e.type === 'tool_completed')).toMatchObject({ result: { a: 1 } });
+  });
+
+  it('an answer that is not text/event-stream is agent_protocol_error, even when its body reads like SSE', async () => {
+    const { ws } = await userWithSocket('agui-ctype');
+    // A whole, valid run: as SSE it would complete.
+    const ids = { threadId: 't', runId: 'r' };
+    const body = [runStarted(ids), { type: EventType.RUN_FINISHED, ...ids }]
+      .map((e) => `data: ${JSON.stringify(e)}\n\n`)
+      .join('');
+    fake.enqueue({ kind: 'raw', contentType: 'text/plain', body });
+    const { events } = await runOnce(ws, 'x', 'plain text');
+    expect(events.at(-1)).toMatchObject({ type: 'agent_error', code: 'agent_protocol_error' });
+  });
+
+  it('thinking and tool names that echo the token are redacted, even split across pieces', async () => {
+    const { ws } = await userWithSocket('agui-echo-more');
+    fake.enqueue({
+      kind: 'script',
+      run: async (input, emit) => {
+        const token = (fake.requests.at(-1)?.headers.authorization ?? '').slice('Bearer '.length);
+        const cut = Math.floor(token.length / 3);
+        const reasoning = (delta: string) =>
+          ({ type: EventType.REASONING_MESSAGE_CONTENT, messageId: 'r', delta }) as BaseEvent;
+        for (const event of aguiRun(
+          input,
+          { type: EventType.REASONING_START, messageId: 'r' } as BaseEvent,
+          { type: EventType.REASONING_MESSAGE_START, messageId: 'r', role: 'reasoning' } as BaseEvent,
+          reasoning(`I hold ${token.slice(0, cut)}`),
+          reasoning(token.slice(cut)),
+          { type: EventType.REASONING_MESSAGE_END, messageId: 'r' } as BaseEvent,
+          { type: EventType.REASONING_END, messageId: 'r' } as BaseEvent,
+          toolCall(`id-${token}`, `tool-${token}`, {}),
+          toolResult(`id-${token}`, '1'),
+        ))
+          await emit(event);
+      },
+    });
+    await runOnce(ws, 'e', 'echo more');
+    const token = (fake.requests.at(-1)?.headers.authorization ?? '').slice('Bearer '.length);
+    expect(JSON.stringify(ws.messages)).not.toContain(token);
+    expect(JSON.stringify(ws.messages)).not.toContain(token.slice(Math.floor(token.length / 3)));
+  });
+});

@@ -66,34 +66,52 @@ export class AguiAgent implements Agent {
       state: request.state ?? {},
       forwardedProps: {},
     };
+    // A cancel that came while the history was read or the token signed: nothing is sent.
+    request.signal.throwIfAborted();
     const abort = new AbortController();
     const agent = new HttpAgent({ url: this.settings.url, headers: { Authorization: `Bearer ${token}` } });
     agent.abortController = abort;
     return new Promise<void>((resolve, reject) => {
+      let settled = false;
       let timer: NodeJS.Timeout | undefined;
-      const fail = (err: unknown): void => {
+      // Assigned once subscribed; finish() may run before that (the pipeline can fail while subscribing).
+      let subscription: { unsubscribe(): void } | undefined = undefined;
+      // Every way this ends (the agent's last event, a failure, a timeout, a cancel) closes the request, once.
+      const finish = (err?: unknown): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         request.signal.removeEventListener('abort', onCancel);
         subscription?.unsubscribe();
         abort.abort();
+        if (err === undefined) resolve();
         // A cancel rejects with the run's own abort reason, which the run maps to its terminal event.
-        reject(err instanceof Error ? err : new Error(String(err), { cause: err }));
+        else reject(err instanceof Error ? err : new Error('the agent request failed', { cause: err }));
       };
       // No response headers, then no event, for AGENT_TIMEOUT_MS: the agent is stuck.
       const watch = (): void => {
         clearTimeout(timer);
-        timer = setTimeout(() => fail(new AgentTimeout()), this.settings.timeoutMs);
+        timer = setTimeout(() => finish(new AgentTimeout()), this.settings.timeoutMs);
       };
-      const onCancel = (): void => fail(request.signal.reason);
+      const onCancel = (): void => finish(request.signal.reason);
       request.signal.addEventListener('abort', onCancel, { once: true });
       let broken: unknown;
       agent.fetch = async (url, init) => {
         const response = await fetch(url, init);
         watch();
+        const type = response.headers.get('content-type') ?? '';
+        // The client reads any answer as SSE: a page or a JSON body that happens to parse must not pass for one.
+        if (response.ok && !/^text\/event-stream\b/i.test(type)) {
+          await response.body?.cancel().catch(() => {});
+          throw new AppError(
+            'agent_protocol_error',
+            `The agent answered ${type || 'without a content type'}, not text/event-stream.`,
+          );
+        }
         return endingQuietly(response, (err) => (broken = err));
       };
       watch();
-      const subscription: { unsubscribe(): void } | undefined = agent
+      subscription = agent
         .run(input)
         .pipe(legacyThinking(), enforceEvents(), transformChunks(), verifyEvents())
         .subscribe({
@@ -102,26 +120,24 @@ export class AguiAgent implements Agent {
             try {
               mapper.map(event);
             } catch (err) {
-              fail(err);
+              return finish(err);
             }
+            // RUN_FINISHED or RUN_ERROR: the run is over, whether or not the agent closes its connection.
+            if (mapper.outcome !== undefined) finish();
           },
-          error: (err: unknown) => fail(err),
-          complete: () => {
-            clearTimeout(timer);
-            request.signal.removeEventListener('abort', onCancel);
-            if (broken !== undefined && mapper.outcome === undefined) {
-              reject(
-                new AppError(
-                  'agent_protocol_error',
-                  'The agent broke off its event stream before RUN_FINISHED or RUN_ERROR.',
-                  {
-                    cause: broken,
-                  },
-                ),
-              );
-            } else resolve();
-          },
+          error: (err: unknown) => finish(err),
+          complete: () =>
+            finish(
+              broken !== undefined && mapper.outcome === undefined
+                ? new AppError(
+                    'agent_protocol_error',
+                    'The agent broke off its event stream before RUN_FINISHED or RUN_ERROR.',
+                  )
+                : undefined,
+            ),
         });
+      // The pipeline failed while subscribing: finish() ran before there was a subscription to end.
+      if (settled) subscription.unsubscribe();
     });
   }
 }
@@ -158,7 +174,8 @@ function endingQuietly(response: Response, onBreak: (err: unknown) => void): Res
  * error is not kept as a cause: what the agent sent (an error body, a bad event) may echo it.
  */
 function toAppError(err: unknown, token: string, timeoutMs: number): unknown {
-  if (isAppError(err)) return err;
+  // Our own messages may quote the agent: keep the token out of them too.
+  if (isAppError(err)) return new AppError(err.code, redactText(err.message, token));
   if (err instanceof AgentTimeout) {
     return new AppError('agent_timeout', `The agent sent nothing for ${timeoutMs} ms.`);
   }

@@ -1,4 +1,4 @@
-import { EventType, type BaseEvent } from '@ag-ui/core';
+import { contentToText, EventType, type BaseEvent, type ContentPart } from '@ag-ui/core';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { AppError } from '../../errors/index.js';
 import type { AgentIO } from '../agent.js';
@@ -30,8 +30,10 @@ export type AguiOutcome = { readonly kind: 'finished' } | { readonly kind: 'erro
 export class AguiEventMapper {
   private answer = '';
   private readonly answerRedactor: StreamRedactor;
+  private readonly reasoning = new Map<string, StreamRedactor>();
   private readonly toolArgs = new Map<string, { name: string; args: string }>();
-  private readonly open = new Set<string>();
+  /** Tool calls started and not yet answered: the agent's id → the id the run shows (redacted). */
+  private readonly open = new Map<string, string>();
   private stateValue: unknown;
   outcome: AguiOutcome | undefined;
 
@@ -59,11 +61,10 @@ export class AguiEventMapper {
       case EventType.TEXT_MESSAGE_END:
         return this.flushAnswer();
       // (An older agent's THINKING_TEXT_MESSAGE_CONTENT arrives renamed: see legacy-thinking.ts.)
-      case EventType.REASONING_MESSAGE_CONTENT: {
-        const thought = redactText(text(event, 'delta'), this.secret);
-        if (thought !== '') this.io.think(thought);
-        return;
-      }
+      case EventType.REASONING_MESSAGE_CONTENT:
+        return this.think(text(event, 'messageId'), text(event, 'delta'));
+      case EventType.REASONING_MESSAGE_END:
+        return this.flushThinking(text(event, 'messageId'));
       case EventType.TOOL_CALL_START:
         this.toolArgs.set(text(event, 'toolCallId'), { name: text(event, 'toolCallName'), args: '' });
         return;
@@ -74,14 +75,21 @@ export class AguiEventMapper {
       }
       case EventType.TOOL_CALL_END:
         return this.toolCallEnded(text(event, 'toolCallId'));
-      case EventType.TOOL_CALL_RESULT:
-        return this.toolResult(text(event, 'toolCallId'), text(event, 'content'));
+      case EventType.TOOL_CALL_RESULT: {
+        const { content } = event;
+        // Content is text, or (AG-UI 1.0) a list of parts: their text is the result.
+        const resultText =
+          typeof content === 'string'
+            ? content
+            : contentToText(Array.isArray(content) ? (content as ContentPart[]) : undefined);
+        return this.toolResult(text(event, 'toolCallId'), resultText);
+      }
       case EventType.RUN_FINISHED:
-        this.flushAnswer();
+        this.flushAll();
         this.outcome = { kind: 'finished' };
         return;
       case EventType.RUN_ERROR:
-        this.flushAnswer();
+        this.flushAll();
         this.outcome = { kind: 'error', message: redactText(text(event, 'message'), this.secret) };
         return;
       case EventType.STATE_SNAPSHOT:
@@ -100,13 +108,35 @@ export class AguiEventMapper {
 
   /** Closes the tool calls the agent left without a result: each gets its tool_completed before the end. */
   closeOpenToolCalls(): void {
-    for (const toolCallId of this.open) {
-      this.io.toolFinished(toolCallId, {
-        ok: false,
-        error: { code: 'tool_result_missing', message: 'The agent reported no result for this tool call.' },
-      });
-    }
-    this.open.clear();
+    for (const agentId of [...this.open.keys()]) this.closeMissing(agentId);
+  }
+
+  private closeMissing(agentId: string): void {
+    const shownId = this.open.get(agentId);
+    if (shownId === undefined) return;
+    this.open.delete(agentId);
+    this.io.toolFinished(shownId, {
+      ok: false,
+      error: { code: 'tool_result_missing', message: 'The agent reported no result for this tool call.' },
+    });
+  }
+
+  private think(messageId: string, piece: string): void {
+    let redactor = this.reasoning.get(messageId);
+    if (redactor === undefined) this.reasoning.set(messageId, (redactor = new StreamRedactor(this.secret)));
+    const safe = redactor.push(piece);
+    if (safe !== '') this.io.think(safe);
+  }
+
+  private flushThinking(messageId: string): void {
+    const rest = this.reasoning.get(messageId)?.flush() ?? '';
+    this.reasoning.delete(messageId);
+    if (rest !== '') this.io.think(rest);
+  }
+
+  private flushAll(): void {
+    for (const messageId of [...this.reasoning.keys()]) this.flushThinking(messageId);
+    this.flushAnswer();
   }
 
   private delta(piece: string): void {
@@ -123,17 +153,23 @@ export class AguiEventMapper {
     this.io.delta(rest);
   }
 
-  private toolCallEnded(toolCallId: string): void {
-    const call = this.toolArgs.get(toolCallId);
+  private toolCallEnded(agentId: string): void {
+    const call = this.toolArgs.get(agentId);
     if (call === undefined) return;
-    this.toolArgs.delete(toolCallId);
-    this.open.add(toolCallId);
-    this.io.toolStarted(toolCallId, call.name, redactJson(parseOr(call.args === '' ? '{}' : call.args), this.secret));
+    this.toolArgs.delete(agentId);
+    // The same id again while its first call is open: that one will get no result of its own.
+    this.closeMissing(agentId);
+    const shownId = redactText(agentId, this.secret);
+    this.open.set(agentId, shownId);
+    const args = redactJson(parseOr(call.args === '' ? '{}' : call.args), this.secret);
+    this.io.toolStarted(shownId, redactText(call.name, this.secret), args);
   }
 
-  private toolResult(toolCallId: string, content: string): void {
-    if (!this.open.delete(toolCallId)) return;
-    this.io.toolFinished(toolCallId, { ok: true, result: redactJson(parseOr(content), this.secret) });
+  private toolResult(agentId: string, content: string): void {
+    const shownId = this.open.get(agentId);
+    if (shownId === undefined) return;
+    this.open.delete(agentId);
+    this.io.toolFinished(shownId, { ok: true, result: redactJson(parseOr(content), this.secret) });
   }
 }
 
@@ -150,6 +186,8 @@ function applyDelta(state: unknown, delta: unknown): unknown {
   try {
     return fastJsonPatch.applyPatch(structuredClone(state ?? {}), delta as Operation[], true, false).newDocument;
   } catch (err) {
-    throw new AppError('agent_protocol_error', `The agent sent a state delta that does not apply: ${String(err)}`);
+    // Not the library's message: it quotes the whole state, which may hold anything the agent put there.
+    const name = err instanceof Error ? ((err as { name?: string }).name ?? 'Error') : 'Error';
+    throw new AppError('agent_protocol_error', `The agent sent a state delta that does not apply (${name}).`);
   }
 }
