@@ -495,7 +495,7 @@ describe('agui agent: what a review found', () => {
       aguiRun(input, stateSnapshot({ secret: 'do-not-show-this' }), {
         type: EventType.STATE_DELTA,
         delta: [{ op: 'replace', path: '/missing/deep', value: 1 }],
-      } as BaseEvent),
+      }),
     );
     const { events } = await runOnce(ws, 'd', 'break the state');
     expect(events.at(-1)).toMatchObject({ type: 'agent_error', code: 'agent_protocol_error' });
@@ -532,7 +532,7 @@ describe('agui agent: what a review found', () => {
           { type: 'text', text: '{"a":' },
           { type: 'text', text: '1}' },
         ],
-      } as unknown as BaseEvent),
+      }),
     );
     const { events } = await runOnce(ws, 'p', 'parts');
     expect(events.find((e) => e.type === 'tool_completed')).toMatchObject({ result: { a: 1 } });
@@ -561,12 +561,12 @@ describe('agui agent: what a review found', () => {
           ({ type: EventType.REASONING_MESSAGE_CONTENT, messageId: 'r', delta }) as BaseEvent;
         for (const event of aguiRun(
           input,
-          { type: EventType.REASONING_START, messageId: 'r' } as BaseEvent,
-          { type: EventType.REASONING_MESSAGE_START, messageId: 'r', role: 'reasoning' } as BaseEvent,
+          { type: EventType.REASONING_START, messageId: 'r' },
+          { type: EventType.REASONING_MESSAGE_START, messageId: 'r', role: 'reasoning' },
           reasoning(`I hold ${token.slice(0, cut)}`),
           reasoning(token.slice(cut)),
-          { type: EventType.REASONING_MESSAGE_END, messageId: 'r' } as BaseEvent,
-          { type: EventType.REASONING_END, messageId: 'r' } as BaseEvent,
+          { type: EventType.REASONING_MESSAGE_END, messageId: 'r' },
+          { type: EventType.REASONING_END, messageId: 'r' },
           toolCall(`id-${token}`, `tool-${token}`, {}),
           toolResult(`id-${token}`, '1'),
         ))
