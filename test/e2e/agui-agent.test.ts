@@ -19,7 +19,7 @@ import {
 } from '../../src/testing/agui-agent/index.js';
 import { createTestApp, registerUser, request, type TestApp, type TestSocket } from '../../src/testing/index.js';
 import { aguiEvents, aguiProblems, replayThroughClient, textOf, type AguiEvent } from './helpers/agui.js';
-import { connect, send, terminalOf, type User } from './helpers/runs.js';
+import { connect, runToEnd, send, terminalOf, type User } from './helpers/runs.js';
 import { endOf, ids, sse } from './helpers/sse.js';
 
 /** LLM_PROVIDER=agui: a team's own AG-UI agent answers every run (CONTRACT "Bring your own agent (AG-UI)"). */
@@ -59,10 +59,7 @@ async function userWithSocket(prefix: string): Promise<{ user: User; ws: TestSoc
 
 /** Runs one message through the agent; its events as delivered, and the request the agent got. */
 async function runOnce(ws: TestSocket, id: string, text: string, threadId?: string) {
-  const ack = await send(ws, { id, text, ...(threadId === undefined ? {} : { threadId }) });
-  await terminalOf(ws, ack.runId);
-  const events = ws.eventsOf(ack.runId);
-  expect(verifyRunEvents(events)).toEqual([]);
+  const { ack, events } = await runToEnd(ws, { id, text, threadId });
   return { ack, events, body: fake.requests.at(-1)?.body as RunAgentInput };
 }
 

@@ -8,7 +8,7 @@ import { agentTokenVerifier, type AgentgateCaller } from '../../docs/examples/ve
 import { verifyRunEvents, type RunEvent } from '../../src/protocol/index.js';
 import { FakeLlmServer, openAiReply } from '../../src/testing/fake-llm/index.js';
 import { createTestApp, registerUser, request, type TestApp, type TestSocket } from '../../src/testing/index.js';
-import { connect, send, settle, terminalOf, watchUnhandledRejections, type User } from './helpers/runs.js';
+import { connect, runToEnd, send, settle, terminalOf, watchUnhandledRejections, type User } from './helpers/runs.js';
 
 /**
  * LLM_PROVIDER=agui with a real agent framework behind it: CopilotKit's BuiltInAgent (@copilotkitnext/agent, on the
@@ -154,12 +154,8 @@ async function userWithSocket(prefix: string): Promise<{ user: User; ws: TestSoc
 }
 
 /** One message through agentgate → framework → model; the run's events (checked well-formed). */
-async function runOnce(ws: TestSocket, id: string, text: string, threadId?: string) {
-  const ack = await send(ws, { id, text, ...(threadId === undefined ? {} : { threadId }) });
-  await terminalOf(ws, ack.runId);
-  const events = ws.eventsOf(ack.runId);
-  expect(verifyRunEvents(events)).toEqual([]);
-  return { ack, events };
+function runOnce(ws: TestSocket, id: string, text: string, threadId?: string) {
+  return runToEnd(ws, { id, text, threadId });
 }
 
 const bodies = (events: readonly RunEvent[]) =>

@@ -122,24 +122,7 @@ export class SqlTokenStore implements TokenStore {
   }
 
   async revokeUserFamilies(userId: string, reason: string, now: string): Promise<string[]> {
-    return this.db.transaction().execute(async (trx) => {
-      const live = await trx
-        .selectFrom('refresh_families')
-        .select('id')
-        .where('user_id', '=', userId)
-        .where('revoked_at', 'is', null)
-        .execute();
-      const ids = live.map((f) => f.id);
-      if (ids.length > 0) {
-        await trx
-          .updateTable('refresh_families')
-          .set({ revoked_at: now, revoked_reason: reason })
-          .where('id', 'in', ids)
-          .where('revoked_at', 'is', null)
-          .execute();
-      }
-      return ids;
-    });
+    return this.db.transaction().execute((trx) => revokeLiveFamilies(trx, userId, reason, now));
   }
 
   async deleteExpired(now: string): Promise<number> {
@@ -169,6 +152,31 @@ export class SqlTokenStore implements TokenStore {
     }
     return { activeSessions: rows.length, activeSessionsByUser: byUser, oldestSessionCreatedAt: oldest };
   }
+}
+
+/** Revokes every session of the user not yet revoked (call it inside a transaction); returns their ids. */
+export async function revokeLiveFamilies(
+  db: Kysely<Database>,
+  userId: string,
+  reason: string,
+  now: string,
+): Promise<string[]> {
+  const live = await db
+    .selectFrom('refresh_families')
+    .select('id')
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute();
+  const ids = live.map((f) => f.id);
+  if (ids.length > 0) {
+    await db
+      .updateTable('refresh_families')
+      .set({ revoked_at: now, revoked_reason: reason })
+      .where('id', 'in', ids)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+  return ids;
 }
 
 async function revoke(db: Kysely<Database>, familyId: string, reason: string, now: string): Promise<boolean> {

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { normalizeEmail, type UserRecord, type UserStore } from '../../auth/index.js';
 import { AppError } from '../../errors/index.js';
 import type { Database, UsersTable } from '../schema.js';
+import { revokeLiveFamilies } from './token-store.js';
 import { isUniqueViolation } from './errors.js';
 
 export class SqlUserStore implements UserStore {
@@ -55,22 +56,7 @@ export class SqlUserStore implements UserStore {
       if (user === undefined) return undefined;
       if (user.disabled_at === null)
         await trx.updateTable('users').set({ disabled_at: now }).where('id', '=', userId).execute();
-      const live = await trx
-        .selectFrom('refresh_families')
-        .select('id')
-        .where('user_id', '=', userId)
-        .where('revoked_at', 'is', null)
-        .execute();
-      const revokedSessions = live.map((f) => f.id);
-      if (revokedSessions.length > 0) {
-        await trx
-          .updateTable('refresh_families')
-          .set({ revoked_at: now, revoked_reason: 'user_disabled' })
-          .where('id', 'in', revokedSessions)
-          .where('revoked_at', 'is', null)
-          .execute();
-      }
-      return { revokedSessions };
+      return { revokedSessions: await revokeLiveFamilies(trx, userId, 'user_disabled', now) };
     });
   }
 

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import {
   OfflineAgent,
   type Agent,
@@ -7,7 +7,7 @@ import {
   type AgentRequest,
   type AgentResult,
 } from '../../../src/agents/index.js';
-import { isTerminalEvent, type RunEvent, type ServerMessage } from '../../../src/protocol/index.js';
+import { isTerminalEvent, verifyRunEvents, type RunEvent, type ServerMessage } from '../../../src/protocol/index.js';
 import {
   createTestApp,
   request,
@@ -141,6 +141,19 @@ export async function send(
   );
   if (reply.type === 'error') throw new Error(`user_message ${message.id} refused: ${JSON.stringify(reply)}`);
   return reply as Ack;
+}
+
+/** Sends a user_message and waits for its run to end: the ack, and the run's events (checked well formed). */
+export async function runToEnd(
+  ws: TestSocket,
+  message: { id: string; text: string; threadId?: string | undefined },
+): Promise<{ ack: Ack; events: RunEvent[] }> {
+  const { threadId, ...rest } = message;
+  const ack = await send(ws, { ...rest, ...(threadId === undefined ? {} : { threadId }) });
+  await terminalOf(ws, ack.runId);
+  const events = ws.eventsOf(ack.runId);
+  expect(verifyRunEvents(events)).toEqual([]);
+  return { ack, events };
 }
 
 /** The error answering a client message id. */
