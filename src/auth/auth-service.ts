@@ -175,13 +175,7 @@ export class AuthService {
    * the user (whoever else knew the old password is out), and starts a new one for the asker.
    */
   async changePassword(principal: Principal, body: ChangePasswordBody, ip: string): Promise<AuthResponse> {
-    await this.deps.ipLimiter.consume(`password:${ip}`);
-    await this.deps.accountLimiter.consume(`password:${principal.userId}`);
-    const user = await this.guarded(() => this.deps.users.findById(principal.userId));
-    const ok = await this.deps.passwords.verify(user?.passwordHash, body.currentPassword);
-    if (!ok || user === undefined || user.disabledAt !== null) {
-      throw new AppError('invalid_credentials', 'The current password is incorrect.');
-    }
+    const user = await this.provePassword(principal, body.currentPassword, ip);
     checkNewPassword(body.newPassword, user.email);
     const passwordHash = await this.deps.passwords.hash(body.newPassword);
     await this.guarded(() => this.deps.users.setPasswordHash(user.id, passwordHash));
@@ -195,12 +189,25 @@ export class AuthService {
    * token alone is not enough). Demo users have no password anyone knows: their token is enough.
    */
   async confirmIdentity(principal: Principal, password: string | undefined, ip: string): Promise<void> {
+    await this.provePassword(principal, password ?? '', ip, { demoNeedsNone: true });
+  }
+
+  /** The user, once `password` is theirs (or, when allowed, a demo user): limited per IP and per user. */
+  private async provePassword(
+    principal: Principal,
+    password: string,
+    ip: string,
+    options: { readonly demoNeedsNone?: boolean } = {},
+  ): Promise<UserRecord> {
     await this.deps.ipLimiter.consume(`password:${ip}`);
     await this.deps.accountLimiter.consume(`password:${principal.userId}`);
     const user = await this.guarded(() => this.deps.users.findById(principal.userId));
-    if (user?.isDemo === true) return;
-    const ok = await this.deps.passwords.verify(user?.passwordHash, password ?? '');
-    if (!ok || user === undefined) throw new AppError('invalid_credentials', 'The password is incorrect.');
+    if (options.demoNeedsNone === true && user?.isDemo === true) return user;
+    const ok = await this.deps.passwords.verify(user?.passwordHash, password);
+    if (!ok || user === undefined || user.disabledAt !== null) {
+      throw new AppError('invalid_credentials', 'The password is incorrect.');
+    }
+    return user;
   }
 
   /** Deletes the account and everything of it; its sockets close (1008 `session revoked`), its tokens are refused. */
