@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_WINDOW_MS, RunManager } from '../../src/runs/index.js';
-import { MemoryMessageIdStore, openSqlite, SqlUserStore } from '../../src/storage/index.js';
-import { runManagerDeps, TEST_RUN_LIMITS } from './run-manager-deps.js';
+import { MemoryMessageIdStore, openSqlite } from '../../src/storage/index.js';
+import { runManagerDeps, storedUser, TEST_RUN_LIMITS } from './run-manager-deps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-idempotency-'));
 const db = await openSqlite(dir);
@@ -24,16 +23,7 @@ describe('message ids: the idempotency window on one instance', () => {
         now: () => nowMs,
       }),
     );
-    const userId = randomUUID();
-    await new SqlUserStore(db).create({
-      id: userId,
-      email: `${userId}@example.com`,
-      passwordHash: 'x',
-      displayName: null,
-      isDemo: false,
-      createdAt: new Date(nowMs).toISOString(),
-      disabledAt: null,
-    });
+    const userId = await storedUser(db, { createdAt: new Date(nowMs).toISOString() });
     const send = (clientId: string) => runs.submit(userId, { text: 'hello', clientId, connectionId: null });
 
     // Ids accepted a minute apart; the first one again, once its window has passed but not the others'.

@@ -11,9 +11,8 @@ import {
   SoleInstanceLiveness,
   SqlConversationStore,
   SqlEventLog,
-  SqlUserStore,
 } from '../../src/storage/index.js';
-import { runManagerDeps } from './run-manager-deps.js';
+import { runManagerDeps, storedUser } from './run-manager-deps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-orphans-'));
 const db = await openSqlite(dir);
@@ -37,16 +36,7 @@ function instance(
 
 /** A run left `running` by a dead instance, with an open tool call. */
 async function orphan(): Promise<{ userId: string; runId: string }> {
-  const userId = randomUUID();
-  await new SqlUserStore(db).create({
-    id: userId,
-    email: `${userId}@example.com`,
-    passwordHash: 'x',
-    displayName: null,
-    isDemo: false,
-    createdAt: iso(),
-    disabledAt: null,
-  });
+  const userId = await storedUser(db, { createdAt: iso() });
   const threadId = randomUUID();
   const runId = randomUUID();
   await conversations.createThread({ id: threadId, userId, title: 't', createdAt: iso(), updatedAt: iso() });

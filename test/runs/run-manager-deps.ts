@@ -11,6 +11,7 @@ import {
   SoleInstanceLiveness,
   SqlConversationStore,
   SqlEventLog,
+  SqlUserStore,
   type Database,
 } from '../../src/storage/index.js';
 import { noTelemetry } from '../../src/telemetry/index.js';
@@ -25,6 +26,24 @@ export const TEST_RUN_LIMITS: RunManagerDeps['limits'] = {
   historyMessages: 100,
   historyChars: 100_000,
 };
+
+/** A user stored on this database (runs, threads and messages need one): its id. */
+export async function storedUser(
+  db: Kysely<Database>,
+  options: { readonly id?: string; readonly createdAt?: string } = {},
+): Promise<string> {
+  const id = options.id ?? randomUUID();
+  await new SqlUserStore(db).create({
+    id,
+    email: `${id}@example.com`,
+    passwordHash: 'x',
+    displayName: null,
+    isDemo: false,
+    createdAt: options.createdAt ?? new Date().toISOString(),
+    disabledAt: null,
+  });
+  return id;
+}
 
 /** A RunManager's dependencies on one database, with memory for the rest and the offline agent; override any. */
 export function runManagerDeps(db: Kysely<Database>, overrides: Partial<RunManagerDeps> = {}): RunManagerDeps {

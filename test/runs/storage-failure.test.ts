@@ -12,14 +12,8 @@ import {
   type EventLog,
   type MessageRecord,
 } from '../../src/runs/index.js';
-import {
-  MemoryUserEventBus,
-  openSqlite,
-  SqlConversationStore,
-  SqlEventLog,
-  SqlUserStore,
-} from '../../src/storage/index.js';
-import { runManagerDeps } from './run-manager-deps.js';
+import { MemoryUserEventBus, openSqlite, SqlConversationStore, SqlEventLog } from '../../src/storage/index.js';
+import { runManagerDeps, storedUser } from './run-manager-deps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-storage-failure-'));
 const db = await openSqlite(dir);
@@ -46,19 +40,7 @@ class AnswersRefused implements ConversationStore {
   }
 }
 
-async function newUser(): Promise<string> {
-  const userId = randomUUID();
-  await new SqlUserStore(db).create({
-    id: userId,
-    email: `${userId}@example.com`,
-    passwordHash: 'x',
-    displayName: null,
-    isDemo: false,
-    createdAt: new Date().toISOString(),
-    disabledAt: null,
-  });
-  return userId;
-}
+const newUser = (): Promise<string> => storedUser(db);
 
 /** The run events the user's bus delivers, and when the first terminal one arrives. */
 function follow(

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as threadMessageCount from '../../src/storage/migrations/005-thread-message-count.js';
-import { openSqlite, SqlConversationStore, SqlUserStore } from '../../src/storage/index.js';
+import { openSqlite, SqlConversationStore } from '../../src/storage/index.js';
+import { storedUser } from '../runs/run-manager-deps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-migration-'));
 const db = await openSqlite(dir);
@@ -16,15 +17,7 @@ afterAll(async () => {
 describe('migration 005: threads count their messages', () => {
   it('counts the messages a thread already held when it is applied to an existing database', async () => {
     const store = new SqlConversationStore(db);
-    await new SqlUserStore(db).create({
-      id: 'u1',
-      email: 'u1@example.com',
-      passwordHash: 'x',
-      displayName: null,
-      isDemo: false,
-      createdAt: new Date().toISOString(),
-      disabledAt: null,
-    });
+    await storedUser(db, { id: 'u1' });
     const at = new Date().toISOString();
     for (const [threadId, messages] of [
       ['busy', 3],
