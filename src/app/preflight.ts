@@ -16,7 +16,13 @@ export interface Preflight {
  * DATA_DIR can be written (or created) when state lives there, and the AG-UI agent answers (a warning). `serve` runs it before starting and
  * `check-config` runs it too, so a configuration one passes is one the other starts with.
  */
-export async function preflight(config: Config): Promise<Preflight> {
+export async function preflight(
+  config: Config,
+  options: {
+    /** Also look for what is only worth a warning (PORT taken, the agent not answering): check-config, not serve. */
+    readonly warnings?: boolean;
+  } = {},
+): Promise<Preflight> {
   const problems: string[] = [];
   const warnings: string[] = [];
   const host = await listenProbe(config.host, 0);
@@ -24,7 +30,7 @@ export async function preflight(config: Config): Promise<Preflight> {
     problems.push(
       `HOST=${config.host} cannot be listened on (${host}): use an address of this machine (127.0.0.1, 0.0.0.0, ::) or a name that resolves to one.`,
     );
-  } else if (config.port !== 0) {
+  } else if (options.warnings === true && config.port !== 0) {
     const port = await listenProbe(config.host, config.port);
     if (port !== undefined) warnings.push(`PORT=${config.port} on ${config.host} is not free now (${port}).`);
   }
@@ -35,7 +41,8 @@ export async function preflight(config: Config): Promise<Preflight> {
       problems.push(`DATA_DIR=${config.dataDir} ${unwritable}: point DATA_DIR at a folder this user may write.`);
     }
   }
-  if (config.agui !== undefined) {
+  // Up to 2 s when the agent's host does not answer: never on serve's way to listening.
+  if (options.warnings === true && config.agui !== undefined) {
     const url = new URL(config.agui.url);
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     const unreachable = await connectProbe(url.hostname.replace(/^\[|\]$/g, ''), port);

@@ -10,13 +10,9 @@ import {
   SkewedClock,
   TestSocket,
   wsUrl,
-  type HttpResult,
   type TestApp,
 } from '../../src/testing/index.js';
-
-type ErrorBody = { error: { code: string; message: string } };
-const codeOf = (res: HttpResult<unknown>): string | undefined =>
-  (res.body as Partial<ErrorBody> | undefined)?.error?.code;
+import { codeOf, PASSWORD, type ErrorBody } from '../attacks/helpers/identity.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -82,7 +78,6 @@ describe('SESSION_MAX_AGE_SECONDS: a login has an absolute lifetime, however oft
 });
 
 describe('one user and their logins: GET /auth/sessions, DELETE /auth/sessions[/:id], POST /auth/password', () => {
-  const PASSWORD = 'correct horse battery';
   async function twoLogins(prefix: string) {
     const first = await registerUser(app.url, prefix);
     const second = await request<AuthResponse>(app.url, 'POST', '/auth/login', {

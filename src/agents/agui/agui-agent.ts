@@ -179,7 +179,6 @@ function toAppError(err: unknown, token: string, timeoutMs: number): unknown {
   if (err instanceof AgentTimeout) {
     return new AppError('agent_timeout', `The agent sent nothing for ${timeoutMs} ms.`);
   }
-  if (err instanceof DOMException && err.name === 'AbortError') return err;
   const message = redactText(err instanceof Error ? err.message : String(err), token);
   const status = (err as { status?: unknown }).status;
   if (typeof status === 'number') {

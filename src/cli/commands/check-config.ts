@@ -19,7 +19,7 @@ export async function checkConfig(args: readonly string[], io: CliIo): Promise<n
   if (parseCommand(args, {}) === undefined) return (print(io.stdout, CHECK_CONFIG_HELP), EXIT.ok);
   const config = configOrReport(io, 'agentgate: the configuration is invalid.');
   if (config === undefined) return EXIT.failure;
-  const { problems, warnings } = await preflight(config);
+  const { problems, warnings } = await preflight(config, { warnings: true });
   for (const warning of warnings) print(io.stderr, `Warning: ${warning}`);
   if (problems.length > 0) {
     print(io.stderr, `agentgate: the configuration is invalid.\n${problems.map((p) => `  - ${p}`).join('\n')}`);
