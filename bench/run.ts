@@ -4,6 +4,7 @@
  *   profile     agentgate under --cpu-prof during the events/s workload, top functions by self time (bench/profile.ts)
  *   all         every single-purpose benchmark below, one after another
  *   golden-path, abuse, scale, resume, sse
+ *   big-user    one user with 20,000 threads: GET /threads time and event-loop delay (bench/big-user.ts)
  */
 const benches: Record<string, () => Promise<unknown>> = {
   compare: () => import('./compare.js'),
@@ -13,6 +14,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   scale: () => import('./scale.js'),
   resume: () => import('./resume.js'),
   sse: () => import('./sse.js'),
+  'big-user': () => import('./big-user.js'),
 };
 const SINGLE_PURPOSE = ['golden-path', 'abuse', 'scale', 'resume', 'sse'];
 /** Options that take a value: the value is not a benchmark name. */
