@@ -33,20 +33,31 @@ export class RunDelivery {
     for (const [runId, state] of this.runs) if (state.held === undefined) this.refill(runId, state.lastSeq, []);
   }
 
-  /** Starts holding back live events of this run; call before reading the EventLog. */
+  /**
+   * Starts holding back live events of this run; call before reading the EventLog. Live events another replay (or a
+   * refill) of the run already holds stay held: the replays may overlap, and no held event may be lost.
+   */
   beginReplay(runId: string, afterSeq: number): void {
-    this.runs.set(runId, { lastSeq: afterSeq, held: [] });
+    this.runs.set(runId, { lastSeq: afterSeq, held: [...(this.runs.get(runId)?.held ?? [])] });
   }
 
-  /** Sends the stored events, then the held live ones, skipping every seq already sent. Returns the last seq sent. */
+  /**
+   * Sends the stored events, then the held live ones, skipping every seq already sent. Returns the last seq sent.
+   * Where they leave a gap (live events that came between the read and the hold, or that an overlapping replay
+   * took), the rest is held again and the gap refilled from the EventLog: a run is never sent with a seq missing.
+   */
   finishReplay(runId: string, stored: readonly RunEvent[]): number {
     const state = this.runs.get(runId);
     if (state === undefined) return 0;
-    const held = state.held ?? [];
+    const pending = [...stored, ...(state.held ?? [])].sort((a, b) => a.seq - b.seq);
     state.held = undefined;
     let lastSeq = state.lastSeq;
-    for (const event of [...stored, ...held]) {
+    for (const [i, event] of pending.entries()) {
       if (event.seq <= lastSeq) continue;
+      if (event.seq > lastSeq + 1) {
+        this.refill(runId, lastSeq, pending.slice(i));
+        return lastSeq;
+      }
       this.deliver(event);
       lastSeq = event.seq;
     }

@@ -197,6 +197,38 @@ describe('RunDelivery: replay (resume)', () => {
   });
 });
 
+describe('RunDelivery: overlapping replays and gaps after a replay', () => {
+  it('a replay whose stored events end before the held ones begin refills the gap from the log, never skipping a seq', async () => {
+    const { delivery, seqs, readArgs, reads } = setup();
+    const log = runLog(12);
+    delivery.beginReplay('r1', 0);
+    // Live events 11 and 12 are held; 9 and 10 came before the hold and after the read: neither has them.
+    delivery.live(at(log, 11));
+    delivery.live(at(log, 12));
+    expect(delivery.finishReplay('r1', log.slice(0, 8))).toBe(8);
+    expect(seqs()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(readArgs()).toEqual([['r1', 8]]);
+    reads[0]!.resolve(after(log, 8));
+    await flush();
+    expect(seqs()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  });
+
+  it('a second resume while the first is pending keeps the live events the first one holds', async () => {
+    const { delivery, sent } = setup();
+    const log = runLog(12);
+    delivery.beginReplay('r1', 0);
+    delivery.live(at(log, 9));
+    delivery.live(at(log, 10));
+    delivery.beginReplay('r1', 0); // a second resume, before the first read answers
+    delivery.live(at(log, 11));
+    expect(delivery.finishReplay('r1', log.slice(0, 8))).toBe(11);
+    // The second replay finds everything it read already sent by the first.
+    expect(delivery.finishReplay('r1', log.slice(0, 8))).toBe(11);
+    expect(sent.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(verifyRunEvents(sent, { complete: false })).toEqual([]);
+  });
+});
+
 describe('RunDelivery: abortReplay', () => {
   it('releases held events through the live path: a run that started during the replay is followed', () => {
     const { delivery, sent, seqs } = setup();
