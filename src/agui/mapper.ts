@@ -77,6 +77,29 @@ export class AguiMapper {
             timestamp,
           },
         ];
+      // AG-UI has no approval events: a CUSTOM event named as ours, its value the event's fields.
+      case 'tool_approval_requested': {
+        const { toolCallId, tool, args, expiresAt } = event;
+        return [
+          {
+            type: EventType.CUSTOM,
+            name: 'tool_approval_requested',
+            value: { toolCallId, tool, args, expiresAt },
+            timestamp,
+          },
+        ];
+      }
+      case 'tool_approval_resolved': {
+        const { toolCallId, approved, reason } = event;
+        return [
+          {
+            type: EventType.CUSTOM,
+            name: 'tool_approval_resolved',
+            value: { toolCallId, approved, reason },
+            timestamp,
+          },
+        ];
+      }
       case 'agent_completed': {
         // An answer that was not streamed arrives whole, as one text message.
         const whole: AguiEvent[] = [];

@@ -25,7 +25,7 @@ import { normalizeOrigin, type Config } from '../config/index.js';
 import { WS_PATH } from '../protocol/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createHttpApp } from '../http/index.js';
-import { OrphanRecovery, RunHistory, RunManager } from '../runs/index.js';
+import { ApprovalGate, OrphanRecovery, RunHistory, RunManager, toolPatterns } from '../runs/index.js';
 import { openBackends } from './backends.js';
 import { createLogger } from './logger.js';
 import { chooseAgent } from './agents.js';
@@ -149,6 +149,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     runStarts: backends.perMinute(config.runs.startsPerMinute, 'run-start'),
     agent,
     tools: new ToolRegistry(tools),
+    approvals: new ApprovalGate({
+      store: backends.approvals,
+      bus: backends.approvalBus,
+      requires: toolPatterns(config.approvals.tools),
+      timeoutMs: config.approvals.timeoutMs,
+      logger,
+      now,
+    }),
     limits: config.runs,
     telemetry,
     logger,

@@ -17,6 +17,8 @@ import type {
   InstanceLiveness,
   MessageIdStore,
   RunControlBus,
+  ApprovalBus,
+  ApprovalStore,
   RunStore,
   UserEventBus,
 } from '../runs/index.js';
@@ -46,6 +48,7 @@ import {
   SqlTokenStore,
   SqlTokenUsageStore,
   SqlUserStore,
+  SqlApprovalStore,
   type Database,
 } from '../storage/index.js';
 
@@ -56,6 +59,7 @@ export interface DurableStores {
   readonly conversations: ConversationStore;
   readonly runs: RunStore;
   readonly events: EventLog;
+  readonly approvals: ApprovalStore;
   readonly usage: TokenUsageStore;
   readonly signingKeyRegistry: SigningKeyRegistry;
   /** True for an error with which the database refused a statement for its input: not an outage (breakers). */
@@ -71,6 +75,7 @@ export interface Backends extends Omit<DurableStores, 'ping' | 'close'> {
   readonly bus: UserEventBus;
   readonly revocations: RevocationBus;
   readonly runControl: RunControlBus;
+  readonly approvalBus: ApprovalBus;
   readonly liveness: InstanceLiveness;
   readonly leases: ConnectionLeases;
   readonly messageIds: MessageIdStore;
@@ -95,6 +100,7 @@ export async function openDurableStores(config: Config): Promise<DurableStores> 
     runs: conversations,
     events: new SqlEventLog(db),
     usage: new SqlTokenUsageStore(db),
+    approvals: new SqlApprovalStore(db),
     signingKeyRegistry: new SqlSigningKeyRegistry(db),
     isStatementRefused,
     ping: async () => void (await sql`select 1`.execute(db)),
@@ -129,6 +135,7 @@ export async function openBackends(config: Config, instanceId: string, logger: L
       bus: new MemoryUserEventBus(),
       revocations: new MemoryBroadcast(),
       runControl: new MemoryBroadcast(),
+      approvalBus: new MemoryBroadcast(),
       liveness: new SoleInstanceLiveness(instanceId),
       leases: new MemoryConnectionLeases(),
       messageIds: new MemoryMessageIdStore(),
@@ -165,6 +172,7 @@ export async function openBackends(config: Config, instanceId: string, logger: L
     bus,
     revocations: await RedisBroadcast.open(redis, REVOCATIONS_CHANNEL),
     runControl: await RedisBroadcast.open(redis, 'cancel'),
+    approvalBus: await RedisBroadcast.open(redis, 'approvals'),
     liveness,
     leases: new RedisConnectionLeases(redis, config.instanceLeaseMs),
     messageIds: new RedisMessageIdStore(redis),

@@ -77,6 +77,8 @@ export interface Config {
   };
   /** What is deleted by age: idle threads (0 days: never) and demo users. */
   readonly retention: { readonly threadDays: number; readonly demoUserHours: number };
+  /** Human approval of tool calls. */
+  readonly approvals: { readonly tools: readonly string[]; readonly timeoutMs: number };
   /** LLM_PROVIDER=agui: the team's own agent, over AG-UI. */
   readonly agui:
     | {
@@ -243,6 +245,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       tokenBudget: { perUser: r.LLM_TOKEN_BUDGET_PER_USER, windowHours: r.LLM_TOKEN_BUDGET_WINDOW_HOURS },
     },
     retention: { threadDays: r.THREAD_RETENTION_DAYS, demoUserHours: r.DEMO_USER_RETENTION_HOURS },
+    approvals: { tools: r.TOOLS_REQUIRING_APPROVAL, timeoutMs: r.TOOL_APPROVAL_TIMEOUT_MS },
     agui:
       r.LLM_PROVIDER !== 'agui' || r.AGENT_URL === undefined
         ? undefined

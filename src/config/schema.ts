@@ -332,6 +332,36 @@ export const SETTINGS = {
     default: undefined,
     doc: 'LLM_PROVIDER=agui: the private key (PKCS#8 PEM, Ed25519 or P-256) that signs agent tokens; its public part is in the JWKS. Unset: a key kept in DATA_DIR (one instance only). Required with REDIS_URL.',
   },
+  TOOLS_REQUIRING_APPROVAL: {
+    schema: list,
+    default: '',
+    doc: 'Tools that wait for their user to approve each call (comma-separated names, `*` globs: `calculator`, `files__*`, `*`); built-in and MCP tools alike. See docs/AGENTS.md.',
+  },
+  TOOL_APPROVAL_TIMEOUT_MS: {
+    schema: int(1000, 86_400_000),
+    default: '600000',
+    doc: 'How long a tool call waits for approval; then it is refused (`approval_expired`). Waiting does not count against RUN_MAX_DURATION_MS.',
+  },
+  MCP_CONFIG: {
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    doc: 'Path to a JSON file of MCP servers in the `mcpServers` format ({"mcpServers": {"<name>": {"command", "args", "env"} | {"url", "headers"}}}); their tools are offered to the openai and anthropic agents as `<name>__<tool>`. See docs/AGENTS.md.',
+  },
+  MCP_TOOL_TIMEOUT_MS: {
+    schema: int(100, 3_600_000),
+    default: '60000',
+    doc: 'An MCP tool call without an answer this long after it was sent ends `tool_timeout` (progress notifications do not extend it).',
+  },
+  MCP_USER_IDLE_MS: {
+    schema: int(1000, 86_400_000),
+    default: '600000',
+    doc: 'A per-user MCP server process (`"scope": "user"`) is stopped after this long without a call.',
+  },
+  MCP_MAX_PROCESSES: {
+    schema: int(1, 10_000),
+    default: '200',
+    doc: 'Per-user MCP server processes this instance runs at most; past it the idlest one without a call in progress is stopped, and when every one is busy the call fails `tool_unavailable`.',
+  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -21,6 +21,10 @@ export const ERROR_CODES = {
   not_found: { http: 404, doc: 'No such resource, or it belongs to someone else (the answer is the same).' },
   email_taken: { http: 409, doc: 'An account with this email (compared case-insensitively) already exists.' },
   run_finished: { http: 409, doc: 'The run has already ended.' },
+  already_resolved: {
+    http: 409,
+    doc: 'The tool call was already approved, denied, expired or cancelled (the first decision wins), also after its run ended.',
+  },
   thread_busy: { http: 409, doc: 'The thread already has a run in progress and onBusy was "reject".' },
   thread_full: {
     http: 409,

@@ -49,6 +49,9 @@ export async function handleClientMessage(conn: Connection, msg: ClientMessage, 
       case 'cancel_run':
         await deps.runs.cancel(conn.userId, msg.runId);
         return;
+      case 'approve_tool':
+        await deps.runs.decideApproval(conn.userId, msg.runId, msg.toolCallId, msg.approved);
+        return;
       case 'resume':
         await resume(conn, msg.runId, msg.afterSeq, replyTo, deps);
         return;

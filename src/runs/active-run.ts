@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RunContext, ToolOutcome } from '../agents/index.js';
-import type { RunEvent, RunEventBody } from '../protocol/index.js';
+import type { ApprovalReason, PendingApproval, RunEvent, RunEventBody } from '../protocol/index.js';
 import { stamp, Timestamps, type PendingEvent } from './pending-events.js';
 import { SeqTakenError, type EventLog, type UserEventBus } from './ports.js';
 import { LATE_STORE_MS, untilStored } from './until-stored.js';
@@ -50,6 +50,9 @@ export class ActiveRun {
   private flushQueued = false;
   private chain: Promise<void> = Promise.resolve();
   private readonly timestamps: Timestamps;
+  /** Tool calls waiting for the user: listed in activeRuns so a new tab can ask at once. */
+  private readonly approvals = new Map<string, PendingApproval>();
+  private readonly deadline = { timer: undefined as NodeJS.Timeout | undefined, remainingMs: 0, since: 0, holds: 0 };
 
   constructor(
     readonly context: RunContext,
@@ -89,6 +92,57 @@ export class ActiveRun {
 
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  /** Stops the run `timeout` after `ms` of its own time: time held by holdDeadline() (waiting for a person) is not counted. */
+  startDeadline(ms: number): void {
+    this.deadline.remainingMs = ms;
+    this.armDeadline();
+  }
+
+  /** Pauses the deadline until the returned release is called (holds nest). */
+  holdDeadline(): () => void {
+    const d = this.deadline;
+    if (d.holds++ === 0 && d.timer !== undefined) {
+      clearTimeout(d.timer);
+      d.timer = undefined;
+      d.remainingMs -= this.now() - d.since;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--d.holds === 0 && d.remainingMs > 0) this.armDeadline();
+    };
+  }
+
+  clearDeadline(): void {
+    clearTimeout(this.deadline.timer);
+    this.deadline.timer = undefined;
+    this.deadline.remainingMs = 0;
+  }
+
+  private armDeadline(): void {
+    const d = this.deadline;
+    if (d.holds > 0) return;
+    d.since = this.now();
+    d.timer = setTimeout(() => this.stop('timeout'), Math.max(0, d.remainingMs));
+  }
+
+  get pendingApprovals(): PendingApproval[] {
+    return [...this.approvals.values()];
+  }
+
+  /** Emits tool_approval_requested and lists the call until approvalResolved(). */
+  approvalRequested(approval: PendingApproval): void {
+    if (this.ended) return;
+    this.approvals.set(approval.toolCallId, approval);
+    this.emit({ type: 'tool_approval_requested', ...approval });
+  }
+
+  approvalResolved(toolCallId: string, approved: boolean, reason: ApprovalReason): void {
+    if (!this.approvals.delete(toolCallId)) return;
+    this.emit({ type: 'tool_approval_resolved', toolCallId, approved, reason });
   }
 
   stop(reason: StopReason): void {

@@ -1,17 +1,20 @@
 import type { AgentIO, ToolOutcome, ToolRegistry } from '../agents/index.js';
 import { AppError } from '../errors/index.js';
 import type { ActiveRun } from './active-run.js';
+import type { ApprovalDecision, ApprovalGate } from './approvals.js';
 
-/**
- * The AgentIO of one run: every call becomes an event of that run, tool calls are counted and made abortable. The
- * thread state an agent reports goes to `onState` (the executor stores the last one when the run ends).
- */
-export function createAgentIO(
-  run: ActiveRun,
-  tools: ToolRegistry,
-  maxToolCalls: number,
-  onState: (state: unknown) => void = () => {},
-): AgentIO {
+export interface AgentIOOptions {
+  readonly tools: ToolRegistry;
+  readonly maxToolCalls: number;
+  /** Tools that need a person's approval wait here before they run. */
+  readonly approvals: ApprovalGate;
+  /** The thread state the agent reports (the executor stores the last one when the run ends). */
+  readonly onState?: (state: unknown) => void;
+}
+
+/** The AgentIO of one run: every call becomes an event of that run, tool calls are counted and made abortable. */
+export function createAgentIO(run: ActiveRun, options: AgentIOOptions): AgentIO {
+  const { tools, maxToolCalls, approvals, onState = () => {} } = options;
   return {
     // Read only by agents that describe tools to a model: not built for every run.
     get tools() {
@@ -31,9 +34,32 @@ export function createAgentIO(
         throw new AppError('tool_limit_exceeded', `The run asked for more than ${maxToolCalls} tool calls.`);
       }
       const toolCallId = run.beginToolCall(name, args);
+      if (approvals.requires(name)) {
+        const decision = await approvals.wait(run, toolCallId, name, args);
+        if (!decision.approved) {
+          const refused = refusal(decision.reason);
+          // A cancel already completed the call (before the terminal event): the run ends, the model is not told.
+          if (!run.completeToolCall(toolCallId, refused)) run.signal.throwIfAborted();
+          return refused;
+        }
+      }
       const outcome = await tools.invoke(name, args, { run: run.context, signal: run.signal });
       if (!run.completeToolCall(toolCallId, outcome)) run.signal.throwIfAborted();
       return outcome;
     },
   };
+}
+
+function refusal(reason: ApprovalDecision['reason']): ToolOutcome {
+  switch (reason) {
+    case 'user':
+      return { ok: false, error: { code: 'approval_denied', message: 'The user denied this tool call.' } };
+    case 'expired':
+      return {
+        ok: false,
+        error: { code: 'approval_expired', message: 'Nobody approved this tool call in time, so it did not run.' },
+      };
+    case 'cancelled':
+      return { ok: false, error: { code: 'cancelled', message: 'The run ended before the tool call was decided.' } };
+  }
 }

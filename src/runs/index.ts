@@ -2,6 +2,10 @@ export { ActiveRun, MAX_EVENTS_PER_WRITE } from './active-run.js';
 export { SeqTakenError } from './ports.js';
 export type {
   Accepted,
+  ApprovalBus,
+  ApprovalRecord,
+  ApprovalStore,
+  DecideResult,
   ConversationStore,
   EventLog,
   InstanceLiveness,
@@ -29,3 +33,5 @@ export { RunHistory } from './run-history.js';
 export { RunDelivery } from './run-delivery.js';
 export { followRun } from './follow-run.js';
 export { deleteThread, stopRuns } from './thread-lifecycle.js';
+export { ApprovalGate, toolPatterns } from './approvals.js';
+export type { ApprovalDecision } from './approvals.js';

@@ -1,4 +1,4 @@
-import type { RunEvent, RunStatus, ServerMessage } from '../protocol/index.js';
+import type { ApprovalReason, RunEvent, RunStatus, ServerMessage } from '../protocol/index.js';
 
 export interface ThreadRecord {
   readonly id: string;
@@ -193,4 +193,43 @@ export interface InstanceLiveness {
   readonly alone: boolean;
   /** Of the given instance ids, the ones that are alive (this instance always is). */
   alive(instanceIds: readonly string[]): Promise<Set<string>>;
+}
+
+/** A tool call that waits, or waited, for its user's decision. */
+export interface ApprovalRecord {
+  readonly runId: string;
+  readonly toolCallId: string;
+  readonly userId: string;
+  readonly tool: string;
+  /** The call's arguments, as JSON. */
+  readonly args: string;
+  readonly expiresAt: string;
+  /** Null while it waits. */
+  readonly decision: { readonly approved: boolean; readonly reason: ApprovalReason } | null;
+}
+
+export type DecideResult = 'decided' | 'already_resolved' | 'not_found';
+
+/** Approvals, durable so that a decision made on any instance, or after the run ended, finds them. */
+export interface ApprovalStore {
+  createApproval(approval: Omit<ApprovalRecord, 'decision'>): Promise<void>;
+  getApproval(runId: string, toolCallId: string): Promise<ApprovalRecord | undefined>;
+  /**
+   * Records the first decision only. With `userId` (a person deciding) another user's approval is `not_found`,
+   * and one whose run is no longer running is `already_resolved`.
+   */
+  decideApproval(
+    runId: string,
+    toolCallId: string,
+    decision: { readonly approved: boolean; readonly reason: ApprovalReason; readonly at: string },
+    userId?: string,
+  ): Promise<DecideResult>;
+  /** The user's approvals still waiting, of runs still running. */
+  listPendingApprovals(userId: string): Promise<ApprovalRecord[]>;
+}
+
+/** Tells every instance that an approval was decided (payload: JSON {runId, toolCallId}); the waiting one reads it. */
+export interface ApprovalBus {
+  publish(payload: string): Promise<void>;
+  subscribe(listener: (payload: string) => void): () => void;
 }

@@ -5,6 +5,7 @@ import { outcomeOf, type RunEventBody } from '../protocol/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { ActiveRun } from './active-run.js';
 import { createAgentIO } from './agent-io.js';
+import type { ApprovalGate } from './approvals.js';
 import { newId } from './ids.js';
 import { historyWithin, type HistoryWindow } from './history-window.js';
 import type { ThreadCaps } from './threads.js';
@@ -24,6 +25,7 @@ export interface RunExecutorDeps {
   readonly liveness: InstanceLiveness;
   readonly agent: Agent;
   readonly tools: ToolRegistry;
+  readonly approvals: ApprovalGate;
   readonly limits: RunLimits;
   readonly telemetry: Telemetry;
   readonly logger: Logger;
@@ -58,7 +60,7 @@ export class RunExecutor {
     );
     run.markStarted();
     run.emit({ type: 'agent_started', agent: agent.name });
-    const timer = setTimeout(() => run.stop('timeout'), limits.maxDurationMs);
+    run.startDeadline(limits.maxDurationMs);
     let terminal: RunEventBody;
     let reported: { readonly state: unknown } | undefined;
     try {
@@ -74,7 +76,12 @@ export class RunExecutor {
             ).items.filter((m) => m.id !== input.messageId && m.runId !== runId),
           );
       const state = agent.usesThreadState === true && !input.newThread ? await this.threadState(run) : undefined;
-      const io = createAgentIO(run, this.deps.tools, limits.maxToolCalls, (next) => (reported = { state: next }));
+      const io = createAgentIO(run, {
+        tools: this.deps.tools,
+        maxToolCalls: limits.maxToolCalls,
+        approvals: this.deps.approvals,
+        onState: (next) => (reported = { state: next }),
+      });
       const request = { context: run.context, text: input.text, messageId: input.messageId, history, state };
       const result = await raceAbort(agent.run({ ...request, signal: run.signal }, io), run.signal);
       terminal = {
@@ -88,7 +95,7 @@ export class RunExecutor {
     } catch (err) {
       terminal = this.failure(run, err, log);
     } finally {
-      clearTimeout(timer);
+      run.clearDeadline();
     }
     const { status, errorCode } = outcomeOf(terminal)!;
     await run.end(terminal);

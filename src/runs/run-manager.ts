@@ -112,9 +112,35 @@ export class RunManager {
     }
   }
 
-  /** The user's runs in progress on any instance, for connection_established. */
+  /** The user's runs in progress on any instance, with the tool calls they wait on, for connection_established. */
   async activeRuns(userId: string): Promise<ActiveRunInfo[]> {
-    return (await this.inProgress(userId)).map((r) => ({ runId: r.id, threadId: r.threadId, lastSeq: r.lastSeq }));
+    const runs = await this.inProgress(userId);
+    if (runs.length === 0) return [];
+    if (this.deps.liveness.alone) {
+      return runs.map((r) => ({
+        runId: r.id,
+        threadId: r.threadId,
+        lastSeq: r.lastSeq,
+        pendingApprovals: this.active.get(r.id)?.pendingApprovals ?? [],
+      }));
+    }
+    const pending = await this.deps.approvals.pendingOf(userId);
+    return runs.map((r) => ({
+      runId: r.id,
+      threadId: r.threadId,
+      lastSeq: r.lastSeq,
+      pendingApprovals: (pending.get(r.id) ?? []).map((a) => ({
+        toolCallId: a.toolCallId,
+        tool: a.tool,
+        args: JSON.parse(a.args) as unknown,
+        expiresAt: a.expiresAt,
+      })),
+    }));
+  }
+
+  /** A person's decision on a tool call of one of their runs (any instance): the first decision wins. */
+  decideApproval(userId: string, runId: string, toolCallId: string, approved: boolean): Promise<void> {
+    return this.deps.approvals.decide(userId, runId, toolCallId, approved);
   }
 
   /**
@@ -133,6 +159,7 @@ export class RunManager {
     }
     for (const run of this.active.values()) run.stop('shutdown');
     await this.queue.drain(threads);
+    this.deps.approvals.close();
   }
 
   get activeCount(): number {

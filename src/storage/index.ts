@@ -20,6 +20,7 @@ export { SqlConversationStore } from './sql/conversation-store.js';
 export { SqlEventLog } from './sql/event-log.js';
 export { SqlTokenStore } from './sql/token-store.js';
 export { SqlTokenUsageStore } from './sql/usage-store.js';
+export { SqlApprovalStore } from './sql/approval-store.js';
 export { SqlUserStore } from './sql/user-store.js';
 export { openSqlite } from './sqlite/database.js';
 export { isStatementRefused } from './sql/errors.js';

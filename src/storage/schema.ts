@@ -80,6 +80,20 @@ export interface Database {
   run_events: RunEventsTable;
   cluster_settings: ClusterSettingsTable;
   token_usage: TokenUsageTable;
+  tool_approvals: ToolApprovalsTable;
+}
+
+/** Migration 007: a tool call waiting for (or decided by) its user. `reason` is null while it waits. */
+interface ToolApprovalsTable {
+  run_id: string;
+  tool_call_id: string;
+  user_id: string;
+  tool: string;
+  args: string;
+  expires_at: string;
+  approved: number | null;
+  reason: string | null;
+  decided_at: string | null;
 }
 
 /** Migration 003: one row per user and UTC hour. */

@@ -393,7 +393,7 @@ describe('RunTracker: finished runs kept in memory', () => {
     const before = emitted.length;
     tracker.ingest(ev(1, { runId: 'run-0' }));
     tracker.ingest(ev(3, { runId: 'run-0' }));
-    tracker.noteActive([{ runId: 'run-0', threadId: 'thread-of-run-0', lastSeq: 2 }]);
+    tracker.noteActive([{ runId: 'run-0', threadId: 'thread-of-run-0', lastSeq: 2, pendingApprovals: [] }]);
     expect(emitted).toHaveLength(before);
     expect(resumes).toEqual([]);
     expect(tracker.unfinished()).toEqual([]);
@@ -407,9 +407,9 @@ describe('RunTracker: connection bookkeeping', () => {
     tracker.ingest(ev(2, { runId: 'following' }));
     for (const event of runLog(2, { runId: 'ended' })) tracker.ingest(event);
     tracker.noteActive([
-      { runId: 'following', threadId: 'thread-of-following', lastSeq: 7 },
-      { runId: 'ended', threadId: 'thread-of-ended', lastSeq: 2 },
-      { runId: 'new', threadId: 'thread-of-new', lastSeq: 4 },
+      { runId: 'following', threadId: 'thread-of-following', lastSeq: 7, pendingApprovals: [] },
+      { runId: 'ended', threadId: 'thread-of-ended', lastSeq: 2, pendingApprovals: [] },
+      { runId: 'new', threadId: 'thread-of-new', lastSeq: 4, pendingApprovals: [] },
     ]);
     expect(tracker.unfinished()).toEqual([
       { runId: 'following', afterSeq: 2 },

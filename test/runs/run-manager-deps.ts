@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { OfflineAgent, ToolRegistry } from '../../src/agents/index.js';
-import type { RunManagerDeps } from '../../src/runs/index.js';
+import { ApprovalGate, type RunManagerDeps } from '../../src/runs/index.js';
 import {
   FlexibleAttemptLimiter,
   MemoryBroadcast,
   MemoryMessageIdStore,
   MemoryUserEventBus,
   SoleInstanceLiveness,
+  SqlApprovalStore,
   SqlConversationStore,
   SqlEventLog,
   SqlUserStore,
@@ -58,6 +59,14 @@ export function runManagerDeps(db: Kysely<Database>, overrides: Partial<RunManag
     messageIds: new MemoryMessageIdStore(),
     agent: new OfflineAgent(),
     tools: new ToolRegistry([]),
+    approvals: new ApprovalGate({
+      store: new SqlApprovalStore(db),
+      bus: new MemoryBroadcast(),
+      requires: () => false,
+      timeoutMs: 60_000,
+      logger: pino({ level: 'silent' }),
+      now: Date.now,
+    }),
     runStarts: FlexibleAttemptLimiter.fixedWindow({ points: 10_000, durationSeconds: 60, keyPrefix: 'run-start' }),
     limits: TEST_RUN_LIMITS,
     telemetry: noTelemetry,

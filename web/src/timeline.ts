@@ -101,6 +101,9 @@ export function applyRunEvent(view: RunView, event: RunEvent): RunView {
     // State, steps and custom events of an AG-UI agent: nothing to show in this page.
     case 'agui_event':
       return next;
+    case 'tool_approval_requested':
+    case 'tool_approval_resolved':
+      return next;
   }
 }
 

@@ -29,7 +29,17 @@ type ToolErrorCode =
   | 'tool_failed'
   | 'aborted'
   /** A remote agent's tool call that the agent never reported a result for. */
-  | 'tool_result_missing';
+  | 'tool_result_missing'
+  /** An MCP tool answered with `isError`. */
+  | 'tool_error'
+  /** An MCP tool gave no answer within MCP_TOOL_TIMEOUT_MS. */
+  | 'tool_timeout'
+  /** The MCP server behind the tool is down, or no process could be started for it. */
+  | 'tool_unavailable'
+  | 'approval_denied'
+  | 'approval_expired'
+  /** The run ended while the call waited for approval. */
+  | 'cancelled';
 
 export type ToolOutcome =
   | { readonly ok: true; readonly result: unknown }

@@ -2,9 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { notFound } from '../../errors/index.js';
 import {
+  ApprovalBody,
   PageQuery,
   RenameThreadBody,
   RunEventsQuery,
+  type ApprovalResponse,
   type CancelResponse,
   type MessagesResponse,
   type RunEventsResponse,
@@ -18,6 +20,7 @@ import { messageCursor, threadCursor } from '../cursors.js';
 import { parseInput } from '../errors.js';
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
+const ApprovalParams = IdParams.extend({ toolCallId: z.string().min(1).max(128) });
 
 export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { auth, conversations, runs, history } = deps;
@@ -108,6 +111,14 @@ export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
     await runs.cancel(principal.userId, id);
     const body: CancelResponse = { runId: id, status: 'cancelling' };
     return reply.status(202).send(body);
+  });
+
+  app.post('/runs/:id/approvals/:toolCallId', async (request): Promise<ApprovalResponse> => {
+    const principal = await requirePrincipal(request, auth);
+    const { id, toolCallId } = parseInput(ApprovalParams, request.params);
+    const { approved } = parseInput(ApprovalBody, request.body);
+    await runs.decideApproval(principal.userId, id, toolCallId, approved);
+    return { runId: id, toolCallId, approved };
   });
 }
 

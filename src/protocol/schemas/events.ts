@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RunEvent, ToolError, Usage } from '../wire/index.js';
+import { APPROVAL_REASONS, type RunEvent, type ToolError, type Usage } from '../wire/index.js';
 import type { SameShape, SameUnion } from './same-shape.js';
 
 export const UsageSchema = z.object({ inputTokens: z.number().int().min(0), outputTokens: z.number().int().min(0) });
@@ -33,6 +33,21 @@ export const RunEventSchema = z.discriminatedUnion('type', [
     result: z.unknown().optional(),
     error: ToolErrorSchema.optional(),
     durationMs: z.number().min(0),
+  }),
+  z.object({
+    ...stamp,
+    type: z.literal('tool_approval_requested'),
+    toolCallId: z.string(),
+    tool: z.string(),
+    args: z.unknown(),
+    expiresAt: z.string(),
+  }),
+  z.object({
+    ...stamp,
+    type: z.literal('tool_approval_resolved'),
+    toolCallId: z.string(),
+    approved: z.boolean(),
+    reason: z.enum(APPROVAL_REASONS),
   }),
   z.object({ ...stamp, type: z.literal('agent_message_delta'), text: z.string() }),
   z.object({ ...stamp, type: z.literal('agui_event'), event: AguiEventPayloadSchema }),

@@ -49,6 +49,10 @@ export type TicketBody = z.infer<typeof TicketBody>;
 
 export const RunEventsQuery = z.object({ after: z.coerce.number().int().min(0).default(0) });
 
+/** POST /runs/:id/approvals/:toolCallId */
+export const ApprovalBody = z.object({ approved: z.boolean() });
+export type ApprovalBody = z.infer<typeof ApprovalBody>;
+
 export const RenameThreadBody = z.object({ title: z.string().trim().min(1).max(200) });
 export type RenameThreadBody = z.infer<typeof RenameThreadBody>;
 

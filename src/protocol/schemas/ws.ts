@@ -29,6 +29,13 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('ping'), id: clientId }),
   z.object({ type: z.literal('authenticate'), id: clientId, token: z.string().min(1).max(8192) }),
+  z.object({
+    type: z.literal('approve_tool'),
+    id: clientId,
+    runId,
+    toolCallId: z.string().min(1).max(128),
+    approved: z.boolean(),
+  }),
 ]);
 
 const _clientMessages: SameUnion<z.infer<typeof ClientMessageSchema>, ClientMessage> = true;

@@ -34,6 +34,10 @@ export interface AguiEventPayload {
   [field: string]: unknown;
 }
 
+/** Why a tool call's approval wait ended: the user decided, TOOL_APPROVAL_TIMEOUT_MS passed, or the run ended. */
+export const APPROVAL_REASONS = ['user', 'expired', 'cancelled'] as const;
+export type ApprovalReason = (typeof APPROVAL_REASONS)[number];
+
 export type RunEvent =
   | (RunEventStamp & { type: 'agent_started'; agent?: string | undefined })
   | (RunEventStamp & { type: 'agent_thinking'; text: string })
@@ -46,6 +50,15 @@ export type RunEvent =
       error?: ToolError | undefined;
       durationMs: number;
     })
+  | (RunEventStamp & {
+      type: 'tool_approval_requested';
+      toolCallId: string;
+      tool: string;
+      args: unknown;
+      /** ISO 8601 UTC: past it the call is refused (`approval_expired`). */
+      expiresAt: string;
+    })
+  | (RunEventStamp & { type: 'tool_approval_resolved'; toolCallId: string; approved: boolean; reason: ApprovalReason })
   | (RunEventStamp & { type: 'agent_message_delta'; text: string })
   | (RunEventStamp & { type: 'agui_event'; event: AguiEventPayload })
   | (RunEventStamp & { type: 'agent_completed'; text: string; usage?: Usage | undefined; durationMs: number })
@@ -66,6 +79,8 @@ export const RUN_EVENT_TYPES = [
   'agent_thinking',
   'tool_executing',
   'tool_completed',
+  'tool_approval_requested',
+  'tool_approval_resolved',
   'agent_message_delta',
   'agui_event',
   'agent_completed',

@@ -197,6 +197,13 @@ export interface CancelResponse {
   status: 'cancelling';
 }
 
+/** POST /runs/:id/approvals/:toolCallId {approved} (200): the decision that now holds. */
+export interface ApprovalResponse {
+  runId: string;
+  toolCallId: string;
+  approved: boolean;
+}
+
 /**
  * The last event of an SSE stream the server ends before the run's terminal event (`GET /runs/:id/stream`; on
  * `?format=agui` and `POST /agui` the same words come as an SSE comment): `code` is the close table's name

@@ -23,15 +23,27 @@ export type ClientMessage =
   | { type: 'cancel_run'; id?: string | undefined; runId: string }
   | { type: 'resume'; id?: string | undefined; runId: string; afterSeq: number }
   | { type: 'ping'; id?: string | undefined }
-  | { type: 'authenticate'; id?: string | undefined; token: string };
+  | { type: 'authenticate'; id?: string | undefined; token: string }
+  /** No ack: the run's `tool_approval_resolved` is the answer (or `error` not_found / already_resolved). */
+  | { type: 'approve_tool'; id?: string | undefined; runId: string; toolCallId: string; approved: boolean };
 export type ClientMessageType = ClientMessage['type'];
 export type UserMessage = Extract<ClientMessage, { type: 'user_message' }>;
+
+/** A tool call waiting for the user's decision (its `tool_approval_requested`, without the stamp). */
+export interface PendingApproval {
+  toolCallId: string;
+  tool: string;
+  args: unknown;
+  expiresAt: string;
+}
 
 /** A run in progress, as connection_established lists it. */
 export interface ActiveRun {
   runId: string;
   threadId: string;
   lastSeq: number;
+  /** Its tool calls waiting for approval, so a new tab can ask at once. */
+  pendingApprovals: PendingApproval[];
 }
 
 export interface ChatMessage {

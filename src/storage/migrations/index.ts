@@ -5,6 +5,7 @@ import * as tokenUsage from './003-token-usage.js';
 import * as clusterSettings from './004-cluster-settings.js';
 import * as threadMessageCount from './005-thread-message-count.js';
 import * as threadAgentState from './006-thread-agent-state.js';
+import * as toolApprovals from './007-tool-approvals.js';
 import type { Database } from '../schema.js';
 import type { SqlDialectName } from './dialect.js';
 
@@ -17,6 +18,7 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
     '004-cluster-settings': clusterSettings,
     '005-thread-message-count': threadMessageCount,
     '006-thread-agent-state': threadAgentState,
+    '007-tool-approvals': toolApprovals,
   };
 }
 
