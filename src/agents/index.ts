@@ -18,7 +18,15 @@ export {
   ToolRegistry,
   waitTool,
 } from './tools/index.js';
-export type { DocsSearchHit, Tool, ToolContext, ToolOutcome } from './tools/index.js';
+export type {
+  DocsSearchHit,
+  Tool,
+  ToolContext,
+  ToolErrorCode,
+  ToolOutcome,
+  ToolSource,
+  ToolSpec,
+} from './tools/index.js';
 export {
   AnthropicProvider,
   createLlmAgent,

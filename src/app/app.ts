@@ -1,15 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { JWK } from 'jose';
 import type { Logger } from 'pino';
-import {
-  builtinTools,
-  calculatorTool,
-  preloadCalculator,
-  ToolRegistry,
-  type Agent,
-  type Tool,
-} from '../agents/index.js';
+import { builtinTools, calculatorTool, preloadCalculator, type Agent, type Tool } from '../agents/index.js';
 import {
   AccessTokens,
   AuthService,
@@ -25,10 +19,12 @@ import { normalizeOrigin, type Config } from '../config/index.js';
 import { WS_PATH } from '../protocol/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createHttpApp } from '../http/index.js';
-import { ApprovalGate, OrphanRecovery, RunHistory, RunManager, toolPatterns } from '../runs/index.js';
+import { ApprovalGate, OrphanRecovery, RunHistory, RunManager } from '../runs/index.js';
 import { openBackends } from './backends.js';
 import { createLogger } from './logger.js';
 import { chooseAgent } from './agents.js';
+import { openTools } from './tools.js';
+import type { McpToolbox } from '../mcp/index.js';
 import { Retention } from './retention.js';
 import { createMetrics } from './metrics.js';
 import { clientAddressOf, trustProxyOf } from './client-address.js';
@@ -60,6 +56,8 @@ export interface RunningApp {
   readonly gateway: Gateway;
   /** Deletes by age now (it also runs at start-up and hourly). */
   readonly retention: Retention;
+  /** The MCP servers of MCP_CONFIG, when there are any. */
+  readonly mcp: McpToolbox | undefined;
   stop(): Promise<void>;
 }
 
@@ -137,6 +135,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   cleanup.unref();
 
   const chosen = await chooseAgent(config, { usage: backends.usage, logger, now });
+  const appTools = await openTools(config, tools, { logger, now });
   const agent = options.agent ?? chosen.agent;
   const runs = new RunManager({
     conversations,
@@ -148,11 +147,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     messageIds: backends.messageIds,
     runStarts: backends.perMinute(config.runs.startsPerMinute, 'run-start'),
     agent,
-    tools: new ToolRegistry(tools),
+    tools: appTools.registry,
     approvals: new ApprovalGate({
       store: backends.approvals,
       bus: backends.approvalBus,
-      requires: toolPatterns(config.approvals.tools),
+      requires: appTools.requiresApproval,
       timeoutMs: config.approvals.timeoutMs,
       logger,
       now,
@@ -217,7 +216,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       bus,
       conversations,
       // An AG-UI agent verifies its tokens with this set too: it carries that key, even with HS256 access tokens.
-      jwks: { keys: [...keys.jwks.keys, ...chosen.publicKeys] },
+      jwks: { keys: [...keys.jwks.keys, ...uniqueByKid([...chosen.publicKeys, ...appTools.publicKeys])] },
       webSocketUrl: () => `${publicUrl.replace(/^http/, 'ws')}${WS_PATH}`,
       readiness: {
         ...backends.readiness,
@@ -226,6 +225,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         // for being unready) still heals.
         auth: () => auth.checkStores(),
       },
+      // MCP servers are named but never make the instance unready: a run without one tool is still a run.
+      informational: () => appTools.mcp?.health() ?? {},
       connectionCount: () => gateway.connectionCount,
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       telemetry,
@@ -276,6 +277,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     runs,
     gateway,
     retention,
+    mcp: appTools.mcp,
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(cleanup);
@@ -283,8 +285,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         await Promise.all([http.close(), gateway.close()]);
         orphans.stop();
         await runs.shutdown(config.shutdownGraceMs);
+        await appTools.mcp?.close();
         await backends.close();
         logger.info('agentgate stopped');
       })()),
   };
+}
+
+/** The agent and MCP forwardIdentity share a key when both sign: the JWKS lists it once. */
+function uniqueByKid(keys: readonly JWK[]): JWK[] {
+  const seen = new Set<string | undefined>();
+  return keys.filter((k) => !seen.has(k.kid) && (seen.add(k.kid), true));
 }

@@ -12,8 +12,9 @@ const DEV_AGENT_KEY_FILE = 'agent-signing-key.json';
 /** Who a run acts for, as the agent sees it. */
 export interface AgentTokenSubject {
   readonly userId: string;
-  readonly threadId: string;
-  readonly runId: string;
+  /** The run the request is for; absent on an MCP server's own long-lived requests (its event stream). */
+  readonly threadId?: string | undefined;
+  readonly runId?: string | undefined;
 }
 
 /**
@@ -50,12 +51,13 @@ export class AgentTokens {
   }
 
   /** A new token for one request to the agent. */
-  async sign(subject: AgentTokenSubject, nowSeconds: number): Promise<string> {
-    return new SignJWT({ thread_id: subject.threadId, run_id: subject.runId })
+  async sign(subject: AgentTokenSubject, nowSeconds: number, audience = this.options.audience): Promise<string> {
+    const claims = subject.runId === undefined ? {} : { thread_id: subject.threadId, run_id: subject.runId };
+    return new SignJWT(claims)
       .setProtectedHeader({ alg: this.alg, typ: AGENT_TOKEN_TYP, kid: this.jwk.kid })
       .setSubject(subject.userId)
       .setIssuer(this.options.issuer)
-      .setAudience(this.options.audience)
+      .setAudience(audience)
       .setIssuedAt(nowSeconds)
       .setExpirationTime(nowSeconds + AGENT_TOKEN_TTL_SECONDS)
       .setJti(randomUUID())

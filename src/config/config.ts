@@ -2,6 +2,7 @@ import { createPrivateKey } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { LEGACY_SECRET_ALIASES, SETTINGS, type SettingName } from './schema.js';
+import { readMcpFile, type McpServerConfig } from './mcp-file.js';
 
 type Raw = { [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
 
@@ -77,6 +78,15 @@ export interface Config {
   };
   /** What is deleted by age: idle threads (0 days: never) and demo users. */
   readonly retention: { readonly threadDays: number; readonly demoUserHours: number };
+  /** MCP servers (MCP_CONFIG) and how their tools are called. */
+  readonly mcp: {
+    readonly servers: readonly McpServerConfig[];
+    readonly toolTimeoutMs: number;
+    readonly userIdleMs: number;
+    readonly maxProcesses: number;
+  };
+  /** Secret: the PKCS#8 PEM that signs agent tokens (AG-UI agents, MCP forwardIdentity); undefined: kept in DATA_DIR. */
+  readonly agentSigningKeyPem: string | undefined;
   /** Human approval of tool calls. */
   readonly approvals: { readonly tools: readonly string[]; readonly timeoutMs: number };
   /** LLM_PROVIDER=agui: the team's own agent, over AG-UI. */
@@ -178,6 +188,19 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     }
   }
   problems.push(...llmProblems(r));
+  const mcpFile = r.MCP_CONFIG === undefined ? { servers: [], problems: [] } : readMcpFile(r.MCP_CONFIG);
+  problems.push(...mcpFile.problems);
+  const forwardsIdentity = mcpFile.servers.some((s) => s.transport === 'http' && s.forwardIdentity);
+  if (forwardsIdentity && r.LLM_PROVIDER !== 'agui') {
+    if (r.AGENT_SIGNING_KEY !== undefined) {
+      const problem = agentKeyProblem(r.AGENT_SIGNING_KEY);
+      if (problem !== undefined) problems.push(problem);
+    } else if (r.REDIS_URL !== undefined) {
+      problems.push(
+        'AGENT_SIGNING_KEY is required with an MCP server that has "forwardIdentity": true and REDIS_URL: every instance must sign agent tokens with the same key (a PKCS#8 PEM, e.g. `openssl genpkey -algorithm ed25519`).',
+      );
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return deepFreeze({
@@ -245,7 +268,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       tokenBudget: { perUser: r.LLM_TOKEN_BUDGET_PER_USER, windowHours: r.LLM_TOKEN_BUDGET_WINDOW_HOURS },
     },
     retention: { threadDays: r.THREAD_RETENTION_DAYS, demoUserHours: r.DEMO_USER_RETENTION_HOURS },
+    agentSigningKeyPem: r.AGENT_SIGNING_KEY,
     approvals: { tools: r.TOOLS_REQUIRING_APPROVAL, timeoutMs: r.TOOL_APPROVAL_TIMEOUT_MS },
+    mcp: {
+      servers: mcpFile.servers,
+      toolTimeoutMs: r.MCP_TOOL_TIMEOUT_MS,
+      userIdleMs: r.MCP_USER_IDLE_MS,
+      maxProcesses: r.MCP_MAX_PROCESSES,
+    },
     agui:
       r.LLM_PROVIDER !== 'agui' || r.AGENT_URL === undefined
         ? undefined

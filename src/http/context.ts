@@ -43,6 +43,8 @@ export interface HttpDeps {
   readonly webSocketUrl: () => string;
   /** Components /health/ready checks; each throws when its dependency does not answer. */
   readonly readiness: Record<string, () => Promise<void>>;
+  /** Components /health/ready names (up or not) without ever failing on them: MCP servers. */
+  readonly informational: () => Record<string, boolean>;
   readonly connectionCount: () => number;
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
   readonly telemetry: Telemetry;

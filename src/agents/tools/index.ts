@@ -20,5 +20,5 @@ export { createDocsSearchTool } from './docs-search.js';
 export type { DocsSearchHit } from './docs-search.js';
 export { ToolRegistry } from './registry.js';
 export { defineTool } from './tool.js';
-export type { Tool, ToolContext, ToolOutcome } from './tool.js';
+export type { Tool, ToolContext, ToolErrorCode, ToolOutcome, ToolSource, ToolSpec } from './tool.js';
 export { sleep, waitTool } from './wait.js';

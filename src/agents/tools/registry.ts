@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { raceAbort } from '../abort.js';
-import type { Tool, ToolContext, ToolOutcome, ToolSpec } from './tool.js';
+import type { Tool, ToolContext, ToolOutcome, ToolSource, ToolSpec } from './tool.js';
 
 /**
  * The tools one agent may call. `invoke` turns every tool problem into a `{ok:false}` outcome so a model can
@@ -10,7 +10,11 @@ export class ToolRegistry {
   readonly #tools = new Map<string, Tool>();
   readonly #specs: readonly ToolSpec[];
 
-  constructor(tools: readonly Tool[]) {
+  constructor(
+    tools: readonly Tool[],
+    /** Tools listed at run time (MCP servers): asked after the built-in ones. */
+    private readonly sources: readonly ToolSource[] = [],
+  ) {
     for (const tool of tools) {
       if (this.#tools.has(tool.name)) throw new TypeError(`Duplicate tool name: ${tool.name}`);
       this.#tools.set(tool.name, tool);
@@ -23,20 +27,30 @@ export class ToolRegistry {
 
   /** Tool descriptions for model prompts; a fresh copy each time so callers cannot alter the registry's. */
   specs(): ToolSpec[] {
-    return this.#specs.map((spec) => ({ ...spec, parameters: structuredClone(spec.parameters) }));
+    return [...this.#specs, ...this.sources.flatMap((s) => s.specs())].map((spec) => ({
+      ...spec,
+      parameters: structuredClone(spec.parameters),
+    }));
   }
 
   has(name: string): boolean {
-    return this.#tools.has(name);
+    return this.#tools.has(name) || this.sources.some((s) => s.has(name));
   }
 
   get names(): string[] {
-    return [...this.#tools.keys()];
+    return [...this.#tools.keys(), ...this.sources.flatMap((s) => s.specs().map((spec) => spec.name))];
   }
 
   async invoke(name: string, rawArgs: unknown, ctx: ToolContext): Promise<ToolOutcome> {
     ctx.signal.throwIfAborted();
     const tool = this.#tools.get(name);
+    const source = tool === undefined ? this.sources.find((s) => s.has(name)) : undefined;
+    if (source !== undefined) {
+      const outcome = await source.invoke(name, rawArgs, ctx);
+      // A source that ignored the signal must not let a cancelled run look successful either.
+      ctx.signal.throwIfAborted();
+      return outcome;
+    }
     if (!tool)
       return failure('unknown_tool', `Unknown tool "${name}". Available tools: ${this.names.join(', ') || 'none'}.`);
 

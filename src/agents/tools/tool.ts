@@ -23,7 +23,17 @@ export interface ToolSpec {
   readonly parameters: Record<string, unknown>;
 }
 
-type ToolErrorCode =
+/**
+ * Tools known only at run time (an MCP server's): listed for model prompts and invoked by name. `invoke` returns
+ * every tool problem as an outcome and rethrows only the run's abort.
+ */
+export interface ToolSource {
+  specs(): ToolSpec[];
+  has(name: string): boolean;
+  invoke(name: string, args: unknown, ctx: ToolContext): Promise<ToolOutcome>;
+}
+
+export type ToolErrorCode =
   | 'unknown_tool'
   | 'invalid_arguments'
   | 'tool_failed'

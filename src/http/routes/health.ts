@@ -17,12 +17,16 @@ export function healthRoutes(app: FastifyInstance, deps: HttpDeps): void {
         }
       }),
     );
-    const components = Object.fromEntries(results);
     const failing = results.filter(([, s]) => s !== 'ok').map(([n]) => n);
+    const informational = Object.entries(deps.informational()).map(
+      ([name, up]) => [name, up ? 'ok' : 'unavailable'] as const,
+    );
+    const degraded = informational.filter(([, s]) => s !== 'ok').map(([n]) => n);
     const body: ReadinessResponse = {
       status: failing.length === 0 ? 'ok' : 'unavailable',
-      components,
+      components: Object.fromEntries([...results, ...informational]),
       ...(failing.length > 0 ? { failing } : {}),
+      ...(degraded.length > 0 ? { degraded } : {}),
     };
     return reply.status(failing.length === 0 ? 200 : 503).send(body);
   });

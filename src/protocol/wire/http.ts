@@ -129,6 +129,8 @@ export interface ReadinessResponse {
   status: 'ok' | 'unavailable';
   components: Record<string, 'ok' | 'unavailable'>;
   failing?: string[];
+  /** Components that are down without making the instance unready (`mcp:<name>`). */
+  degraded?: string[];
 }
 
 export interface ThreadSummary {

@@ -140,3 +140,8 @@ export function anthropicError(
 ): FakeReply {
   return { kind: 'error', status, body: errorBody('anthropic', type, message), headers };
 }
+
+/** The model calls one named tool with these arguments. */
+export function anthropicToolCall(name: string, args: unknown, id = `toolu_${name}`): FakeReply {
+  return anthropicReply({ toolUses: [{ id, name, jsonChunks: [JSON.stringify(args)] }] });
+}

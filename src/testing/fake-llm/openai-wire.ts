@@ -89,3 +89,8 @@ export function openAiError(
 ): FakeReply {
   return { kind: 'error', status, body: errorBody('openai', type, message), headers };
 }
+
+/** The model calls one named tool with these arguments (then waits for its result, as a real model does). */
+export function openAiToolCall(name: string, args: unknown, id = `call_${name}`): FakeReply {
+  return openAiReply({ toolCalls: [{ id, name, argumentChunks: [JSON.stringify(args)] }] });
+}
