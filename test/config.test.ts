@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startApp } from '../src/app/index.js';
@@ -143,6 +144,37 @@ describe('the --check-config command', () => {
     const result = await run(tsx, [main, '--check-config'], { env: { PATH: process.env.PATH ?? '', ...env } });
     expect(result.stdout).toContain('Configuration is valid');
     expect(result.stderr).toContain('Warning: AGENT_URL=http://127.0.0.1:9 cannot be reached now (ECONNREFUSED)');
+  });
+
+  it('an MCP server that fails to start is a warning naming it, never quoting its env; a bad server name refuses', async () => {
+    const servers = {
+      memory: {
+        command: process.execPath,
+        args: [
+          fileURLToPath(new URL('../node_modules/@modelcontextprotocol/server-memory/dist/index.js', import.meta.url)),
+        ],
+      },
+      broken: { command: '/nonexistent/mcp-server', env: { API_KEY: 'mcp-secret-value' } },
+    };
+    const file = join(scratch, 'mcp.json');
+    writeFileSync(file, JSON.stringify({ mcpServers: servers }));
+    const env = { MCP_CONFIG: file, DATA_DIR: join(scratch, 'mcp') };
+    const result = await run(tsx, [main, '--check-config'], { env: { PATH: process.env.PATH ?? '', ...env } });
+    expect(result.stdout).toContain('Configuration is valid');
+    expect(result.stderr).toContain(
+      'Warning: MCP server "broken" failed to start: spawn /nonexistent/mcp-server ENOENT',
+    );
+    expect(result.stderr).not.toContain('"memory"');
+    expect(result.stderr + result.stdout).not.toContain('mcp-secret-value');
+
+    writeFileSync(
+      file,
+      JSON.stringify({ mcpServers: { 'bad name': { command: 'x', env: { K: 'mcp-secret-value' } } } }),
+    );
+    const refused = await check(env);
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain('MCP_CONFIG server "bad name": the name must be 1-32 letters');
+    expect(refused.output).not.toContain('mcp-secret-value');
   });
 
   it('without JWT_SECRET_KEY it compares the key in DATA_DIR with the recorded one, as serve does (issue 20.11)', async () => {

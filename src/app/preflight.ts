@@ -49,6 +49,12 @@ export async function preflight(
     // The agent may start after agentgate: a warning, not a refusal.
     if (unreachable !== undefined) warnings.push(`AGENT_URL=${url.origin} cannot be reached now (${unreachable}).`);
   }
+  // MCP servers may start after agentgate too: each one that fails now is a warning that names it.
+  if (options.warnings === true && config.mcp.servers.length > 0) {
+    const { probeServers } = await import('../mcp/index.js');
+    for (const result of await probeServers(config.mcp.servers, Math.min(config.mcp.toolTimeoutMs, 15_000)))
+      if ('error' in result) warnings.push(`MCP server "${result.name}" failed to start: ${result.error}`);
+  }
   return { problems, warnings };
 }
 

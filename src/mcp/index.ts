@@ -2,3 +2,5 @@
 export { McpToolbox } from './toolbox.js';
 export type { McpToolboxOptions } from './toolbox.js';
 export type { IdentitySubject } from './toolbox.js';
+export { probeServers } from './probe.js';
+export type { ProbeResult } from './probe.js';
