@@ -70,7 +70,7 @@ export default tseslint.config(
     languageOptions: {
       // scripts/prepare.mjs is plain JavaScript: npm runs it before any compiler is installed.
       parserOptions: {
-        projectService: { allowDefaultProject: ['scripts/*.mjs'] },
+        projectService: { allowDefaultProject: ['scripts/*.mjs', 'test/fixtures/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

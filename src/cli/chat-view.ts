@@ -11,6 +11,8 @@ export interface ChatView {
   failure(code: string, message: string): void;
   /** Something for the person at the terminal (notes, hints); nothing on pipes. */
   note(text: string): void;
+  /** A tool-approval decision made without asking (and why), or one that could not be sent. */
+  approval(text: string): void;
   /** Stops any animation. */
   close(): void;
 }
@@ -25,6 +27,15 @@ function resultOf(result: unknown): string {
   return oneLine(inner);
 }
 
+type Resolved = Extract<RunEvent, { type: 'tool_approval_resolved' }>;
+
+/** `calculator approved`, `calculator denied (expired)`: the run's own word on a tool-approval wait. */
+function resolutionOf(tool: string | undefined, e: Resolved): string {
+  const name = tool ?? e.toolCallId;
+  if (e.approved) return `${name} approved`;
+  return `${name} denied${e.reason === 'expired' ? ' (expired)' : e.reason === 'cancelled' ? ' (run ended)' : ''}`;
+}
+
 function connectionLine(state: ConnectionState, detail?: StateDetail): string | undefined {
   const why = detail?.error === undefined ? '' : ` (${detail.error.code})`;
   if (state === 'reconnecting')
@@ -36,6 +47,8 @@ function connectionLine(state: ConnectionState, detail?: StateDetail): string | 
 /** Pipes: one line per thing that happened, the answer streamed as it comes. Connection news goes to stderr. */
 export class PlainView implements ChatView {
   private midLine = false;
+  /** Tool names by call, for the approval lines (tool_approval_resolved does not repeat the name). */
+  private readonly toolNames = new Map<string, string>();
 
   constructor(
     private readonly out: Writable,
@@ -51,8 +64,12 @@ export class PlainView implements ChatView {
       case 'agent_thinking':
         return this.line(`[thinking] ${oneLine(e.text)}`);
       case 'tool_executing':
+        this.toolNames.set(e.toolCallId, e.tool);
         return this.line(`[tool] ${e.tool} ${oneLine(e.args)}`);
+      case 'tool_approval_resolved':
+        return this.line(`[approval] ${resolutionOf(this.toolNames.get(e.toolCallId), e)}`);
       case 'tool_completed':
+        this.toolNames.delete(e.toolCallId);
         return this.line(
           `[tool] ${e.tool} ${e.error === undefined ? `-> ${clip(resultOf(e.result), 200)}` : `failed: ${e.error.code}`} (${Math.round(e.durationMs)} ms)`,
         );
@@ -81,6 +98,10 @@ export class PlainView implements ChatView {
   }
 
   note(): void {}
+
+  approval(text: string): void {
+    this.line(`[approval] ${text}`);
+  }
 
   close(): void {
     this.endLine();
@@ -120,6 +141,11 @@ export class JsonView implements ChatView {
   }
 
   note(): void {}
+
+  approval(text: string): void {
+    this.err.write(`[approval] ${text}\n`);
+  }
+
   close(): void {}
 }
 
@@ -131,6 +157,9 @@ const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '
  */
 export class TerminalView implements ChatView {
   private readonly tools = new Map<string, string>();
+  private readonly toolNames = new Map<string, string>();
+  /** Calls waiting for the person's answer: no spinner meanwhile, it would draw over the question. */
+  private readonly asking = new Set<string>();
   private waiting = false;
   private answering = false;
   private frame = 0;
@@ -159,9 +188,20 @@ export class TerminalView implements ChatView {
       case 'tool_executing':
         this.endAnswer();
         this.tools.set(e.toolCallId, `${e.tool} ${clip(oneLine(e.args), 60)}`);
+        this.toolNames.set(e.toolCallId, e.tool);
         return this.animate();
+      case 'tool_approval_requested':
+        this.asking.add(e.toolCallId);
+        return this.stopSpinner();
+      case 'tool_approval_resolved': {
+        this.asking.delete(e.toolCallId);
+        const mark = e.approved ? this.paint('✓', 32, 39) : this.paint('✗', 33, 39);
+        this.print(`  ${mark} ${resolutionOf(this.toolNames.get(e.toolCallId), e)}`);
+        return this.animate();
+      }
       case 'tool_completed': {
         this.tools.delete(e.toolCallId);
+        this.toolNames.delete(e.toolCallId);
         const mark = e.error === undefined ? this.paint('✓', 32, 39) : this.paint('✗', 31, 39);
         const outcome = e.error === undefined ? `→ ${clip(resultOf(e.result), 100)}` : `failed: ${e.error.code}`;
         this.print(`  ${mark} ${e.tool} ${outcome} ${this.paint(`(${Math.round(e.durationMs)} ms)`, 2, 22)}`);
@@ -198,6 +238,10 @@ export class TerminalView implements ChatView {
     this.print(this.paint(text, 2, 22));
   }
 
+  approval(text: string): void {
+    this.print(this.paint(`  ${text}`, 33, 39));
+  }
+
   close(): void {
     this.finish();
   }
@@ -205,6 +249,8 @@ export class TerminalView implements ChatView {
   private finish(): void {
     this.waiting = false;
     this.tools.clear();
+    this.toolNames.clear();
+    this.asking.clear();
     this.stopSpinner();
     this.endAnswer();
   }
@@ -223,7 +269,7 @@ export class TerminalView implements ChatView {
   }
 
   private animate(): void {
-    if (!(this.waiting || this.tools.size > 0) || this.answering) return this.stopSpinner();
+    if (!(this.waiting || this.tools.size > 0) || this.answering || this.asking.size > 0) return this.stopSpinner();
     this.spinner ??= setInterval(() => {
       this.frame = (this.frame + 1) % FRAMES.length;
       this.drawSpinner();

@@ -2,6 +2,7 @@ import {
   BEARER_SUBPROTOCOL_PREFIX,
   SUBPROTOCOL,
   WS_PATH,
+  type ApprovalResponse,
   type AuthResponse,
   type MessagesResponse,
   type PageParams,
@@ -15,6 +16,7 @@ import {
   type TicketResponse,
   type UserMessage,
 } from '../protocol/wire/index.js';
+import { ApprovalWaits } from './approvals.js';
 import { Connection, type Dialed, type Established } from './connection.js';
 import { ClientError, isClientError } from './errors.js';
 import { isRunEvent } from './frames.js';
@@ -62,6 +64,7 @@ export class AgentgateClient {
   private readonly eventListeners = new Set<(event: RunEvent) => void>();
   private readonly addedListeners = new Set<(message: MessageAdded) => void>();
   private readonly stateListeners = new Set<StateListener>();
+  private readonly approvals = new ApprovalWaits();
 
   constructor(protected readonly options: ClientOptions) {
     const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
@@ -255,6 +258,34 @@ export class AgentgateClient {
     });
   }
 
+  /**
+   * Decides a tool call waiting for approval (`tool_approval_requested`). Resolves once the server took the decision
+   * and, over the socket, once the run's `tool_approval_resolved` for the call is in (iterators and onEvent have it).
+   * Rejects with `not_found` (no such call, or not this user's run) or `already_resolved` (decided, expired or
+   * cancelled: the first decision wins).
+   */
+  approve(runId: string, toolCallId: string, approved: boolean): Promise<void> {
+    // The socket when connected, as cancel(): a decision steers a run, and its answer is the run's own event there.
+    if (!this.connection.connected) return this.approveOverHttp(runId, toolCallId, approved, false);
+    const wait = this.approvals.expect(runId, toolCallId);
+    return new Promise((resolve, reject) => {
+      let refused = false;
+      this.connection.send({ type: 'approve_tool', id: newId(), runId, toolCallId, approved }, (reply) => {
+        if (reply?.type !== 'error') return;
+        refused = true;
+        wait.drop();
+        reject(new ClientError(reply.code, reply.message));
+      });
+      // approve_tool has no ack either: once the ping after it is answered, the decision was taken (or refused).
+      this.connection.send({ type: 'ping', id: newId() }, (reply) => {
+        if (refused) return;
+        if (reply !== undefined) return void wait.taken().then(resolve);
+        wait.drop();
+        this.approveOverHttp(runId, toolCallId, approved, true).then(resolve, reject);
+      });
+    });
+  }
+
   /** Follows a run already going (e.g. after a page reload): replays from afterSeq, then live. */
   follow(runId: string, afterSeq = 0): RunHandle {
     const handle = new RunHandleImpl(afterSeq, (h) => this.cancelHandle(h));
@@ -299,11 +330,15 @@ export class AgentgateClient {
    */
   private forgetRuns(): void {
     this.tracker = this.newTracker();
+    this.approvals.releaseAll();
   }
 
   private newTracker(): RunTracker {
     return new RunTracker({
-      emit: (event) => notify(this.eventListeners, event),
+      emit: (event) => {
+        notify(this.eventListeners, event);
+        this.approvals.seen(event);
+      },
       resume: (runId, afterSeq) => this.sendResume(runId, afterSeq),
       fetchEvents: (runId, after) => this.runEvents(runId, after),
     });
@@ -362,6 +397,7 @@ export class AgentgateClient {
     this.outbox.clear();
     for (const { handle } of waiting) handle.fail(error);
     this.tracker.failHandles(error);
+    this.approvals.releaseAll();
     if (sessionEnded) this.forgetRuns();
   }
 
@@ -429,6 +465,27 @@ export class AgentgateClient {
     } catch (err) {
       // The cancel sent on the lost socket may have been taken already: the run ending is what was asked for.
       if (afterLostSocket && isClientError(err) && err.code === 'run_finished') return;
+      throw err;
+    }
+  }
+
+  private async approveOverHttp(
+    runId: string,
+    toolCallId: string,
+    approved: boolean,
+    afterLostSocket: boolean,
+  ): Promise<void> {
+    const path = `/runs/${encodeURIComponent(runId)}/approvals/${encodeURIComponent(toolCallId)}`;
+    try {
+      await this.session.authed<ApprovalResponse>('POST', path, { approved });
+    } catch (err) {
+      // The decision sent on the lost socket may have been taken: it was if the run's events show it as the user's.
+      if (afterLostSocket && isClientError(err) && err.code === 'already_resolved') {
+        const events = await this.runEvents(runId).catch(() => []);
+        const resolved = events.find((e) => e.type === 'tool_approval_resolved' && e.toolCallId === toolCallId);
+        if (resolved?.type === 'tool_approval_resolved' && resolved.reason === 'user' && resolved.approved === approved)
+          return;
+      }
       throw err;
     }
   }

@@ -8,6 +8,7 @@ export type { ClientErrorCode, CloseErrorCode, CloseRule, ReconnectRule } from '
 export type {
   ActiveRun,
   AguiEventPayload,
+  ApprovalReason,
   AuthMethod,
   ChatMessage,
   ClientOptions,
@@ -16,6 +17,7 @@ export type {
   MessageAdded,
   MessagePage,
   PageParams,
+  PendingApproval,
   PublicUser,
   ReconnectOptions,
   RunEvent,

@@ -31,7 +31,7 @@ export class ActiveRun {
   private readonly controller = new AbortController();
   private startedAtMs: number;
   /** Tool calls started and not yet completed: closed with an error if the run ends first. */
-  private readonly openToolCalls = new Map<string, { tool: string; startedAt: number }>();
+  private readonly openToolCalls = new Map<string, { readonly tool: string; startedAt: number }>();
   private toolCalls = 0;
   private lastDeliveredSeq = 0;
   private ended = false;
@@ -143,6 +143,9 @@ export class ActiveRun {
   approvalResolved(toolCallId: string, approved: boolean, reason: ApprovalReason): void {
     if (!this.approvals.delete(toolCallId)) return;
     this.emit({ type: 'tool_approval_resolved', toolCallId, approved, reason });
+    // tool_completed.durationMs is the tool's own time: the wait for a person is not part of it.
+    const call = this.openToolCalls.get(toolCallId);
+    if (call !== undefined) call.startedAt = this.now();
   }
 
   stop(reason: StopReason): void {

@@ -146,6 +146,10 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
     client.cancel(runId).catch((err: unknown) => setProblem(describeError(err)));
   };
 
+  // approve_tool over the socket (HTTP when offline); a refusal is shown on the card that asked, not in the banner.
+  const decide = (runId: string, toolCallId: string, approved: boolean): Promise<void> =>
+    client.approve(runId, toolCallId, approved);
+
   const logOut = async (): Promise<void> => {
     loggingOut.current = true;
     try {
@@ -213,6 +217,7 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
           rows={conversationRows(state)}
           loading={loading}
           onStop={stop}
+          onDecide={decide}
           onSuggestion={send}
         />
         <Composer onSend={send} />

@@ -1,7 +1,7 @@
 import { useLayoutEffect, useRef } from 'preact/hooks';
 import type { AgentgateClient } from '../../src/client/index.js';
 import type { ConversationRow } from './chat-state.js';
-import { RunCard, StoredAnswer } from './run-card.js';
+import { RunCard, StoredAnswer, type Decide } from './run-card.js';
 
 const SUGGESTIONS = ['calculate 12*7', 'what time is it in Europe/Paris', 'search docs for tickets', 'wait 5 seconds'];
 
@@ -12,10 +12,11 @@ interface Props {
   readonly rows: readonly ConversationRow[];
   readonly loading: boolean;
   readonly onStop: (runId: string) => void;
+  readonly onDecide: Decide;
   readonly onSuggestion: (text: string) => void;
 }
 
-export function Conversation({ client, threadId, title, rows, loading, onStop, onSuggestion }: Props) {
+export function Conversation({ client, threadId, title, rows, loading, onStop, onDecide, onSuggestion }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const pinned = useRef(true);
   // Follow the end of the conversation while the reader is there; leave them be when they scrolled up.
@@ -56,7 +57,7 @@ export function Conversation({ client, threadId, title, rows, loading, onStop, o
           if (row.kind === 'run') {
             return (
               <li key={`run-${row.run.runId}`} class="row row-agent">
-                <RunCard run={row.run} onStop={onStop} />
+                <RunCard run={row.run} onStop={onStop} onDecide={onDecide} />
               </li>
             );
           }

@@ -54,6 +54,8 @@ export function describeError(err: unknown): string {
       return 'The server cannot be reached. Check your connection and try again.';
     case 'not_found':
       return 'Not found (it may belong to another account, or be gone).';
+    case 'already_resolved':
+      return 'Already decided in another tab.';
     case 'thread_busy':
       return 'This conversation is busy: wait for the current answer.';
     case 'service_unavailable':

@@ -1,4 +1,13 @@
-import { outcomeOf, type RunEvent, type RunStatus } from '../../src/protocol/wire/index.js';
+import { outcomeOf, type ApprovalReason, type RunEvent, type RunStatus } from '../../src/protocol/wire/index.js';
+
+/** Where a tool call's approval stands: waiting, or how the wait ended (the user's answer, its expiry, the run's end). */
+export type ApprovalDecision = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+
+export interface ToolApproval {
+  /** ISO 8601 UTC, server time. */
+  readonly expiresAt: string;
+  readonly decision: ApprovalDecision;
+}
 
 /** One tool call as the page shows it: a spinner until its result (or error) arrives. */
 export interface ToolCard {
@@ -9,6 +18,8 @@ export interface ToolCard {
   readonly result?: unknown;
   readonly error?: { readonly code: string; readonly message: string };
   readonly durationMs?: number;
+  /** Only for tools that need the user's approval (TOOLS_REQUIRING_APPROVAL). */
+  readonly approval?: ToolApproval;
 }
 
 export type Step =
@@ -73,19 +84,29 @@ export function applyRunEvent(view: RunView, event: RunEvent): RunView {
     case 'tool_completed':
       return {
         ...next,
-        steps: view.steps.map((step) =>
-          step.kind === 'tool' && step.card.toolCallId === event.toolCallId
-            ? {
-                kind: 'tool',
-                card: {
-                  ...step.card,
-                  status: event.error ? 'failed' : 'done',
-                  result: event.result,
-                  error: event.error,
-                  durationMs: event.durationMs,
-                },
-              }
-            : step,
+        steps: withTool(view.steps, event.toolCallId, (card) => ({
+          ...card,
+          status: event.error ? 'failed' : 'done',
+          result: event.result,
+          error: event.error,
+          durationMs: event.durationMs,
+        })),
+      };
+    case 'tool_approval_requested':
+      return {
+        ...next,
+        steps: withTool(view.steps, event.toolCallId, (card) => ({
+          ...card,
+          approval: { expiresAt: event.expiresAt, decision: 'pending' },
+        })),
+      };
+    case 'tool_approval_resolved':
+      return {
+        ...next,
+        steps: withTool(view.steps, event.toolCallId, (card) =>
+          card.approval === undefined
+            ? card
+            : { ...card, approval: { ...card.approval, decision: decisionOf(event.approved, event.reason) } },
         ),
       };
     case 'agent_message_delta':
@@ -101,10 +122,23 @@ export function applyRunEvent(view: RunView, event: RunEvent): RunView {
     // State, steps and custom events of an AG-UI agent: nothing to show in this page.
     case 'agui_event':
       return next;
-    case 'tool_approval_requested':
-    case 'tool_approval_resolved':
-      return next;
   }
+}
+
+function withTool(steps: readonly Step[], toolCallId: string, change: (card: ToolCard) => ToolCard): readonly Step[] {
+  return steps.map((step) =>
+    step.kind === 'tool' && step.card.toolCallId === toolCallId ? { kind: 'tool', card: change(step.card) } : step,
+  );
+}
+
+function decisionOf(approved: boolean, reason: ApprovalReason): ApprovalDecision {
+  if (reason === 'user') return approved ? 'approved' : 'denied';
+  return reason;
+}
+
+/** A tool call of this run still waiting for the user's decision. */
+export function awaitsApproval(run: RunView): boolean {
+  return run.steps.some((step) => step.kind === 'tool' && step.card.approval?.decision === 'pending');
 }
 
 /** A run's view from its full event history (a finished run opened later). */
