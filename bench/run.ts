@@ -5,6 +5,7 @@
  *   all         every single-purpose benchmark below, one after another
  *   golden-path, abuse, scale, resume, sse
  *   big-user    one user with 20,000 threads: GET /threads time and event-loop delay (bench/big-user.ts)
+ *   mcp         a tool call through MCP (stdio, HTTP, per-user) against a built-in tool; per-user process memory
  */
 const benches: Record<string, () => Promise<unknown>> = {
   compare: () => import('./compare.js'),
@@ -15,10 +16,11 @@ const benches: Record<string, () => Promise<unknown>> = {
   resume: () => import('./resume.js'),
   sse: () => import('./sse.js'),
   'big-user': () => import('./big-user.js'),
+  mcp: () => import('./mcp-tools.js'),
 };
 const SINGLE_PURPOSE = ['golden-path', 'abuse', 'scale', 'resume', 'sse'];
 /** Options that take a value: the value is not a benchmark name. */
-const WITH_VALUE = new Set(['--n', '--passes', '--log-level', '--only', '--seconds', '--connections']);
+const WITH_VALUE = new Set(['--n', '--passes', '--log-level', '--only', '--seconds', '--connections', '--users']);
 
 const args = process.argv.slice(2);
 const name = args.find((a, i) => !a.startsWith('--') && !WITH_VALUE.has(args[i - 1] ?? '')) ?? 'compare';

@@ -3,7 +3,7 @@ import type { JWK } from 'jose';
 import { ToolRegistry, type Tool } from '../agents/index.js';
 import { AgentTokens } from '../auth/index.js';
 import type { Config } from '../config/index.js';
-import { McpToolbox } from '../mcp/index.js';
+import type { McpToolbox } from '../mcp/index.js';
 import { toolPatterns } from '../runs/index.js';
 
 /** How long start-up waits for MCP servers; slower ones keep starting in the background. */
@@ -39,6 +39,8 @@ export async function openTools(
         audience: config.jwt.audience,
       })
     : undefined;
+  // Loaded only when MCP_CONFIG lists servers: the MCP SDK takes about half a second to load.
+  const { McpToolbox } = await import('../mcp/index.js');
   const mcp = new McpToolbox(servers, {
     dataDir: config.dataDir,
     toolTimeoutMs: config.mcp.toolTimeoutMs,

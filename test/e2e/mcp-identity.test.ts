@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeLlmServer, openAiReply, openAiToolCall } from '../../src/testing/fake-llm/index.js';
 import { registerUser, type TestSocket } from '../../src/testing/index.js';
 import { mcpConfigFile } from './helpers/mcp.js';
-import { send, terminalOf, useTestApp, type Of, type User } from './helpers/runs.js';
+import { eventually, send, terminalOf, useTestApp, type Of, type User } from './helpers/runs.js';
 
 /** MCP servers built for these tests on the official SDK: a changing tool list, and a server that reads identity. */
 
@@ -80,6 +80,11 @@ describe('MCP: tool lists that change, names models refuse, identity forwarding,
 
   it('a tool name past 64 characters is skipped with a warning; a tools/list_changed brings the new tool to the next run', async () => {
     await callThroughModel(ws, 'changing__add_tool');
+    // The server's notification is read, then its list: not necessarily before the model's next step.
+    await eventually(() => t.app.mcp?.has('changing__added') === true, 5_000, 'the new tool to be listed');
+    fake.enqueue(openAiReply({ text: ['listed'] }));
+    const next = await send(ws, { id: 'after-change', text: 'which tools now?' });
+    await terminalOf(ws, next.runId);
     const offered = toolsOffered();
     expect(offered).toContain('changing__add_tool');
     expect(offered).toContain('changing__added');

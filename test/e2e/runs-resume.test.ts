@@ -102,7 +102,7 @@ describe('runs: resume', () => {
     const ws2 = await open(user);
     const hello = ws2.messages[0] as Established;
     expect(hello.type).toBe('connection_established');
-    expect(hello.activeRuns).toEqual([{ runId: ack.runId, threadId: ack.threadId, lastSeq }]);
+    expect(hello.activeRuns).toEqual([{ runId: ack.runId, threadId: ack.threadId, lastSeq, pendingApprovals: [] }]);
 
     const theirs = await open(stranger);
     expect((theirs.messages[0] as Established).activeRuns).toEqual([]);
@@ -124,7 +124,9 @@ describe('runs: resume', () => {
 
     const ws2 = await open(user);
     const active = (ws2.messages[0] as Established).activeRuns;
-    expect(active).toEqual([{ runId: ack.runId, threadId: ack.threadId, lastSeq: expect.any(Number) }]);
+    expect(active).toEqual([
+      { runId: ack.runId, threadId: ack.threadId, lastSeq: expect.any(Number), pendingApprovals: [] },
+    ]);
     expect(active[0]?.lastSeq).toBeGreaterThanOrEqual(5);
     ws2.send({ type: 'resume', id: 'back', runId: ack.runId, afterSeq: 0 });
     const events = await ws2.runEvents(ack.runId, 15_000);
