@@ -359,7 +359,7 @@ export const SETTINGS = {
   },
   MCP_MAX_PROCESSES: {
     schema: int(1, 10_000),
-    default: '200',
+    default: '50',
     doc: 'Per-user MCP server processes this instance runs at most; past it the idlest one without a call in progress is stopped, and when every one is busy the call fails `tool_unavailable`.',
   },
 } as const;

@@ -76,10 +76,15 @@ export class McpConnection {
       return failure('invalid_arguments', `Invalid arguments for ${tool}: expected a JSON object.`);
     this.inFlight++;
     this.lastUsedAt = Date.now();
+    // The SDK never removes the abort listener it adds: a signal of its own per call keeps the run's signal from
+    // collecting one per call (and Node's warning past ten).
+    const call = new AbortController();
+    const onAbort = (): void => call.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
       // The timeout runs from the request, whatever progress arrives (resetTimeoutOnProgress stays false).
       const result = await this.client.callTool({ name: tool, arguments: args as Record<string, unknown> }, undefined, {
-        signal,
+        signal: call.signal,
         timeout: timeoutMs,
       });
       return outcomeOfResult(result as CallResult);
@@ -87,6 +92,7 @@ export class McpConnection {
       signal.throwIfAborted();
       return outcomeOfError(err, timeoutMs, this.closedFlag);
     } finally {
+      signal.removeEventListener('abort', onAbort);
       this.inFlight--;
       this.lastUsedAt = Date.now();
     }
