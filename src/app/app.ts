@@ -152,6 +152,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       store: backends.approvals,
       bus: backends.approvalBus,
       requires: appTools.requiresApproval,
+      poll: !backends.liveness.alone,
       timeoutMs: config.approvals.timeoutMs,
       logger,
       now,
@@ -235,7 +236,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     logger,
   );
   http.server.on('upgrade', gateway.handleUpgrade);
-  await http.listen({ host: config.host, port: config.port });
+  await http.listen({ host: config.host, port: config.port }).catch(async (err: unknown) => {
+    // Not serving: the MCP server processes started for it must not outlive this start.
+    await appTools.mcp?.close();
+    throw err;
+  });
   const { port } = http.server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   if (publicUrl === '') publicUrl = url;

@@ -23,6 +23,9 @@ export function backoffMs(failures: number): number {
   return Math.min(30_000, 1_000 * 2 ** Math.max(0, failures - 1));
 }
 
+/** The owner name of the session that lists a per-user server's tools (user ids are UUIDs: never this). */
+const PROBE = 'probe';
+
 /** What every kind of server offers the toolbox. */
 export interface McpServer {
   readonly config: McpServerConfig;
@@ -145,8 +148,8 @@ interface UserSession {
   /** Deaths in a row, and when the next start may be tried. */
   failures: number;
   retryAt: number;
-  /** Stopped by agentgate (idle, room, shutdown): not a death. */
-  stopping: boolean;
+  /** Counts starts and stops: a callback of an earlier process (one agentgate stopped) finds it changed. */
+  generation: number;
   readonly member: { readonly idleSince: () => number | undefined; stop(): void };
 }
 
@@ -190,7 +193,7 @@ export class PerUserServer implements McpServer {
   async start(): Promise<void> {
     const log = this.ctx.logger.child({ mcpServer: this.config.name });
     try {
-      const probe = await this.open('probe', log);
+      const probe = await this.open(PROBE, log);
       this.ctx.onTools(this.config.name, probe.tools);
       this.probeUp = true;
       this.probeFailures = 0;
@@ -211,11 +214,13 @@ export class PerUserServer implements McpServer {
       transportFor(config, {
         dir: serverDir(ctx.dataDir, config.name, owner),
         onStderr: (line) => log.debug({ stderr: line.slice(0, 2000) }, 'mcp server stderr'),
-        fetch: owner === 'probe' ? undefined : this.options.fetchFor?.(owner),
+        // forwardIdentity: the probe lists tools under agentgate's own name (`sub: "agentgate"`, no run).
+        fetch: this.options.fetchFor?.(owner === PROBE ? 'agentgate' : owner),
       }),
       ctx.timeoutMs,
       {
-        onToolsChanged: (tools) => ctx.onTools(config.name, tools),
+        // A user's own process may list tools that depend on that user's state: only the probe's list is everyone's.
+        onToolsChanged: (tools) => (owner === PROBE ? ctx.onTools(config.name, tools) : undefined),
         onClosed: () => events.onClosed?.(),
         onError: (err) => log.debug({ err: err.message }, 'mcp transport error'),
       },
@@ -239,7 +244,7 @@ export class PerUserServer implements McpServer {
         starting: undefined,
         failures: 0,
         retryAt: 0,
-        stopping: false,
+        generation: 0,
         member: {
           idleSince: () =>
             created.connection !== undefined && created.connection.inFlight === 0
@@ -261,27 +266,35 @@ export class PerUserServer implements McpServer {
 
   private startSession(userId: string, session: UserSession): Promise<McpConnection> {
     const log = this.ctx.logger.child({ mcpServer: this.config.name, userId });
-    session.stopping = false;
+    const generation = ++session.generation;
+    const current = (): boolean => session.generation === generation && !this.stopped;
+    const died = (): void => {
+      this.options.budget.release(session.member);
+      session.failures++;
+      session.retryAt = Date.now() + backoffMs(session.failures);
+    };
     const starting = this.open(userId, log, {
+      // Only this process's own death counts: one agentgate stopped (idle, room, shutdown) already gave its slot back.
       onClosed: () => {
-        this.options.budget.release(session.member);
-        if (session.stopping) return;
-        session.failures++;
-        session.retryAt = Date.now() + backoffMs(session.failures);
+        if (!current()) return;
+        died();
         log.warn({ failures: session.failures }, "a user's mcp server process stopped unexpectedly");
       },
     }).then(
-      (connection) => {
-        session.connection = connection;
+      async (connection) => {
         session.starting = undefined;
+        if (!current()) {
+          // Stopped while it started (shutdown, or made room for another): it must not run on unseen.
+          await connection.close();
+          throw new McpUnavailable(`The MCP server "${this.config.name}" was stopped while it started.`);
+        }
+        session.connection = connection;
         log.info('mcp server process started for a user');
         return connection;
       },
       (err: unknown) => {
         session.starting = undefined;
-        this.options.budget.release(session.member);
-        session.failures++;
-        session.retryAt = Date.now() + backoffMs(session.failures);
+        if (current()) died();
         log.warn({ err: (err as Error).message }, "a user's mcp server failed to start");
         throw new McpUnavailable(`The MCP server "${this.config.name}" could not be started.`);
       },
@@ -297,7 +310,7 @@ export class PerUserServer implements McpServer {
   }
 
   private async stopSession(userId: string, session: UserSession): Promise<void> {
-    session.stopping = true;
+    session.generation++;
     this.options.budget.release(session.member);
     const connection = session.connection;
     session.connection = undefined;
@@ -320,6 +333,9 @@ export class PerUserServer implements McpServer {
     this.stopped = true;
     clearInterval(this.sweeper);
     clearTimeout(this.probeRetry);
-    await Promise.all([...this.sessions].map(([userId, s]) => this.stopSession(userId, s)));
+    const sessions = [...this.sessions];
+    await Promise.all(sessions.map(([userId, s]) => this.stopSession(userId, s)));
+    // Those still starting close themselves once started (their generation changed): wait for them.
+    await Promise.all(sessions.map(([, s]) => (s.starting ?? Promise.resolve()).catch(() => {})));
   }
 }

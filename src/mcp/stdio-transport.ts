@@ -39,7 +39,8 @@ export class StdioProcessTransport implements Transport {
     return new Promise((resolve, reject) => {
       const child = spawn(command, [...args], { env: { ...env }, cwd, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
       this.child = child;
-      child.once('error', (err) => {
+      // `on`, not `once`: a second error (a kill that fails after a spawn error) with no listener would crash Node.
+      child.on('error', (err) => {
         reject(err);
         this.onerror?.(err);
       });

@@ -52,7 +52,13 @@ export class ActiveRun {
   private readonly timestamps: Timestamps;
   /** Tool calls waiting for the user: listed in activeRuns so a new tab can ask at once. */
   private readonly approvals = new Map<string, PendingApproval>();
-  private readonly deadline = { timer: undefined as NodeJS.Timeout | undefined, remainingMs: 0, since: 0, holds: 0 };
+  private readonly deadline = {
+    timer: undefined as NodeJS.Timeout | undefined,
+    armed: false,
+    remainingMs: 0,
+    since: 0,
+    holds: 0,
+  };
 
   constructor(
     readonly context: RunContext,
@@ -97,6 +103,7 @@ export class ActiveRun {
   /** Stops the run `timeout` after `ms` of its own time: time held by holdDeadline() (waiting for a person) is not counted. */
   startDeadline(ms: number): void {
     this.deadline.remainingMs = ms;
+    this.deadline.armed = true;
     this.armDeadline();
   }
 
@@ -112,14 +119,15 @@ export class ActiveRun {
     return () => {
       if (released) return;
       released = true;
-      if (--d.holds === 0 && d.remainingMs > 0) this.armDeadline();
+      // A timer that was late when the hold began left nothing (or less) to wait: it fires at once.
+      if (--d.holds === 0 && d.armed) this.armDeadline();
     };
   }
 
   clearDeadline(): void {
     clearTimeout(this.deadline.timer);
     this.deadline.timer = undefined;
-    this.deadline.remainingMs = 0;
+    this.deadline.armed = false;
   }
 
   private armDeadline(): void {

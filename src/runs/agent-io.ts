@@ -1,7 +1,7 @@
 import type { AgentIO, ToolOutcome, ToolRegistry } from '../agents/index.js';
 import { AppError } from '../errors/index.js';
 import type { ActiveRun } from './active-run.js';
-import type { ApprovalDecision, ApprovalGate } from './approvals.js';
+import { refusal, type ApprovalGate } from './approvals.js';
 
 export interface AgentIOOptions {
   readonly tools: ToolRegistry;
@@ -48,18 +48,4 @@ export function createAgentIO(run: ActiveRun, options: AgentIOOptions): AgentIO 
       return outcome;
     },
   };
-}
-
-function refusal(reason: ApprovalDecision['reason']): ToolOutcome {
-  switch (reason) {
-    case 'user':
-      return { ok: false, error: { code: 'approval_denied', message: 'The user denied this tool call.' } };
-    case 'expired':
-      return {
-        ok: false,
-        error: { code: 'approval_expired', message: 'Nobody approved this tool call in time, so it did not run.' },
-      };
-    case 'cancelled':
-      return { ok: false, error: { code: 'cancelled', message: 'The run ended before the tool call was decided.' } };
-  }
 }

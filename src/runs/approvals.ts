@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ToolOutcome } from '../agents/index.js';
 import { AppError, notFound } from '../errors/index.js';
 import type { ApprovalReason } from '../protocol/index.js';
 import type { ActiveRun } from './active-run.js';
@@ -15,6 +16,8 @@ export interface ApprovalGateDeps {
   /** Whether a tool waits for its user (TOOLS_REQUIRING_APPROVAL, and MCP entries with requireApproval). */
   readonly requires: (tool: string) => boolean;
   readonly timeoutMs: number;
+  /** Re-read waiting calls every POLL_MS: needed only when other instances may decide them. */
+  readonly poll: boolean;
   readonly logger: Logger;
   readonly now: () => number;
 }
@@ -90,10 +93,7 @@ export class ApprovalGate {
           .then((result) => (result === 'decided' ? finish(decision) : check()));
       const onAbort = (): void => {
         finish({ approved: false, reason: 'cancelled' });
-        run.completeToolCall(toolCallId, {
-          ok: false,
-          error: { code: 'cancelled', message: 'The run ended before the tool call was decided.' },
-        });
+        run.completeToolCall(toolCallId, refusal('cancelled'));
         decideNow({ approved: false, reason: 'cancelled' }).catch((err: unknown) =>
           logger.warn({ err, runId, toolCallId }, 'cancelled approval could not be recorded'),
         );
@@ -105,9 +105,11 @@ export class ApprovalGate {
           finish({ approved: false, reason: 'expired' });
         });
       }, timeoutMs);
-      const poll = setInterval(check, POLL_MS);
+      const poll = this.deps.poll ? setInterval(check, POLL_MS) : undefined;
       this.waiting.set(key, check);
       run.signal.addEventListener('abort', onAbort, { once: true });
+      // Aborted while the request was being stored: the listener came too late to hear it.
+      if (run.signal.aborted) onAbort();
     });
   }
 
@@ -117,7 +119,13 @@ export class ApprovalGate {
    */
   async decide(userId: string, runId: string, toolCallId: string, approved: boolean): Promise<void> {
     const at = new Date(this.deps.now()).toISOString();
-    const result = await this.deps.store.decideApproval(runId, toolCallId, { approved, reason: 'user', at }, userId);
+    const result = await this.deps.store
+      .decideApproval(runId, toolCallId, { approved, reason: 'user', at }, userId)
+      .catch((err: unknown) => {
+        throw new AppError('service_unavailable', 'The decision could not be stored right now: send it again.', {
+          cause: err,
+        });
+      });
     if (result === 'not_found') throw notFound('tool call awaiting approval');
     if (result === 'already_resolved')
       throw new AppError('already_resolved', 'This tool call was already decided (the first decision wins).');
@@ -142,6 +150,21 @@ export class ApprovalGate {
 
   close(): void {
     this.unsubscribe();
+  }
+}
+
+/** The error a call that was not approved ends with: the model reads it (unless the run was cancelled). */
+export function refusal(reason: ApprovalReason): ToolOutcome {
+  switch (reason) {
+    case 'user':
+      return { ok: false, error: { code: 'approval_denied', message: 'The user denied this tool call.' } };
+    case 'expired':
+      return {
+        ok: false,
+        error: { code: 'approval_expired', message: 'Nobody approved this tool call in time, so it did not run.' },
+      };
+    case 'cancelled':
+      return { ok: false, error: { code: 'cancelled', message: 'The run ended before the tool call was decided.' } };
   }
 }
 

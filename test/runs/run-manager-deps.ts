@@ -63,6 +63,7 @@ export function runManagerDeps(db: Kysely<Database>, overrides: Partial<RunManag
       store: new SqlApprovalStore(db),
       bus: new MemoryBroadcast(),
       requires: () => false,
+      poll: false,
       timeoutMs: 60_000,
       logger: pino({ level: 'silent' }),
       now: Date.now,
