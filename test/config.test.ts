@@ -192,5 +192,6 @@ describe('the --check-config command', () => {
     const served = await serve(env);
     expect(served.code).not.toBe(0);
     expect(served.output).toContain('signing key');
-  });
+    // Three child processes and a server start, each seconds of CPU: past 30 s on a loaded 2-core machine.
+  }, 90_000);
 });
