@@ -10,7 +10,11 @@ import {
   checkSigningKey,
   DependencyGuard,
   loadSigningKeys,
+  OidcSignIn,
   PasswordHasher,
+  RelyingParty,
+  type LoginCode,
+  type PendingSignIn,
   Tickets,
   type TokenStore,
   type UserStore,
@@ -99,6 +103,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     await backends.close();
     throw err;
   }
+  // One login budget per IP for passwords and OIDC sign-in alike.
+  const loginLimiter = perMinute(config.rateLimits.loginPerMinute, 'ip');
   const authGuard = new DependencyGuard('the user and session store', { isRefusal: backends.isStatementRefused });
   const auth = new AuthService({
     ...authStores,
@@ -110,7 +116,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     }),
     passwords: new PasswordHasher(),
     revocations,
-    ipLimiter: perMinute(config.rateLimits.loginPerMinute, 'ip'),
+    ipLimiter: loginLimiter,
     accountLimiter: perMinute(config.rateLimits.loginPerMinute, 'account'),
     refreshLimiter: perMinute(config.rateLimits.refreshPerMinute, 'refresh'),
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
@@ -219,6 +225,22 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       // An AG-UI agent verifies its tokens with this set too: it carries that key, even with HS256 access tokens.
       jwks: { keys: [...keys.jwks.keys, ...uniqueByKid([...chosen.publicKeys, ...appTools.publicKeys])] },
       webSocketUrl: () => `${publicUrl.replace(/^http/, 'ws')}${WS_PATH}`,
+      publicUrl: () => publicUrl,
+      oidc:
+        config.oidc === undefined
+          ? undefined
+          : {
+              displayName: config.oidc.displayName,
+              signIn: new OidcSignIn({
+                relyingParty: new RelyingParty(config.oidc),
+                pending: backends.oneTime<PendingSignIn>('oidc-sign-in'),
+                codes: backends.oneTime<LoginCode>('oidc-login-code'),
+                auth,
+                ipLimiter: loginLimiter,
+                redirectUri: () => `${publicUrl}/auth/oidc/callback`,
+                now,
+              }),
+            },
       readiness: {
         ...backends.readiness,
         // A real store call through the circuit breaker: while the circuit is open this fails fast, and once it

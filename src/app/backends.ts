@@ -5,6 +5,8 @@ import type {
   AttemptLimiter,
   RevocationBus,
   SigningKeyRegistry,
+  OneTimeStore,
+  TicketRecord,
   TicketStore,
   TokenStore,
   UserStore,
@@ -30,7 +32,7 @@ import {
   MemoryBroadcast,
   MemoryConnectionLeases,
   MemoryMessageIdStore,
-  MemoryTicketStore,
+  MemoryOneTimeStore,
   MemoryUserEventBus,
   openPostgres,
   openSqlite,
@@ -39,7 +41,7 @@ import {
   RedisConnectionLeases,
   RedisInstanceLiveness,
   RedisMessageIdStore,
-  RedisTicketStore,
+  RedisOneTimeStore,
   RedisUserEventBus,
   SoleInstanceLiveness,
   SqlConversationStore,
@@ -79,6 +81,8 @@ export interface Backends extends Omit<DurableStores, 'ping' | 'close'> {
   readonly liveness: InstanceLiveness;
   readonly leases: ConnectionLeases;
   readonly messageIds: MessageIdStore;
+  /** Single-use short-lived records of one kind (OIDC sign-ins, login codes), shared by every instance with Redis. */
+  readonly oneTime: <T extends { readonly expiresAt: number }>(kind: string) => OneTimeStore<T>;
   /** `points` attempts per key per minute, shared by every instance when Redis is configured. */
   readonly perMinute: (points: number, keyPrefix: string) => AttemptLimiter;
   /** A rate with a 10 s burst allowance, per key on this instance (keys are connections, which live here). */
@@ -128,7 +132,8 @@ export async function openBackends(config: Config, instanceId: string, logger: L
   };
   const readiness: Record<string, () => Promise<void>> = { database: ping };
   if (config.redis === undefined) {
-    const tickets = new MemoryTicketStore();
+    const tickets = new MemoryOneTimeStore<TicketRecord>();
+    const oneTimeStores: Array<MemoryOneTimeStore<{ readonly expiresAt: number }>> = [];
     return {
       ...stores,
       tickets,
@@ -140,10 +145,16 @@ export async function openBackends(config: Config, instanceId: string, logger: L
       leases: new MemoryConnectionLeases(),
       messageIds: new MemoryMessageIdStore(),
       perMinute: (points, keyPrefix) => FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix }),
+      oneTime: <T extends { readonly expiresAt: number }>() => {
+        const store = new MemoryOneTimeStore<T>();
+        oneTimeStores.push(store);
+        return store;
+      },
       perConnection,
       readiness,
       close: async () => {
         tickets.close();
+        for (const store of oneTimeStores) store.close();
         await closeStores();
       },
     };
@@ -168,7 +179,7 @@ export async function openBackends(config: Config, instanceId: string, logger: L
   readiness.redis = () => redis.ping();
   return {
     ...stores,
-    tickets: new RedisTicketStore(redis),
+    tickets: new RedisOneTimeStore<TicketRecord>(redis, 'ticket'),
     bus,
     revocations: await RedisBroadcast.open(redis, REVOCATIONS_CHANNEL),
     runControl: await RedisBroadcast.open(redis, 'cancel'),
@@ -178,6 +189,7 @@ export async function openBackends(config: Config, instanceId: string, logger: L
     messageIds: new RedisMessageIdStore(redis),
     perMinute: (points, keyPrefix) =>
       FlexibleAttemptLimiter.fixedWindow({ points, durationSeconds: 60, keyPrefix, redis }),
+    oneTime: <T extends { readonly expiresAt: number }>(kind: string) => new RedisOneTimeStore<T>(redis, kind),
     perConnection,
     readiness,
     close: async () => {

@@ -15,7 +15,8 @@ import type { DependencyGuard } from './dependency-guard.js';
 import { isAdminEmail, normalizeEmail } from './emails.js';
 import { checkNewPassword } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
-import type { AttemptLimiter, RevocationBus, TokenStore, UserRecord, UserStore } from './ports.js';
+import { IdentityAccounts, type IdentityProfile } from './identity-accounts.js';
+import type { AttemptLimiter, ExternalIdentity, RevocationBus, TokenStore, UserRecord, UserStore } from './ports.js';
 import { hashSecret, newOpaqueSecret } from './secrets.js';
 
 /** An authenticated caller. Identity always comes from here, never from a request body. */
@@ -53,7 +54,24 @@ export class AuthService {
     tokensExpiredCleanup: 0,
   };
 
-  constructor(private readonly deps: AuthServiceDeps) {}
+  private readonly identities: IdentityAccounts;
+
+  constructor(private readonly deps: AuthServiceDeps) {
+    this.identities = new IdentityAccounts(deps.users, deps.passwords, deps.now);
+  }
+
+  /** The user an identity provider's (issuer, sub) stands for: found, linked by verified email, or created. */
+  async userForIdentity(identity: ExternalIdentity, profile: IdentityProfile): Promise<UserRecord> {
+    return this.guarded(() => this.identities.userFor(identity, profile));
+  }
+
+  /** A new login for a user an identity provider vouched for (OIDC sign-in, after its login code). */
+  async signInAs(userId: string): Promise<AuthResponse> {
+    const user = await this.guarded(() => this.deps.users.findById(userId));
+    if (user === undefined || user.disabledAt !== null)
+      throw new AppError('forbidden', 'This account is disabled or no longer exists.');
+    return this.startSession(user);
+  }
 
   async register(body: RegisterBody, ip: string): Promise<AuthResponse> {
     await this.deps.ipLimiter.consume(`register:${ip}`);

@@ -16,8 +16,10 @@ export type {
   SigningKeyRegistry,
   TicketRecord,
   TicketStore,
+  OneTimeStore,
   TokenStore,
   UserRecord,
+  ExternalIdentity,
   UserStore,
 } from './ports.js';
 export { hashSecret, newOpaqueSecret } from './secrets.js';
@@ -26,3 +28,6 @@ export { Tickets } from './tickets.js';
 export { principalOfTickets } from './ticket-principal.js';
 export { parseBearerHeader } from './bearer.js';
 export { DependencyGuard } from './dependency-guard.js';
+export { OidcSignIn, RelyingParty, safeReturnTo } from './oidc/index.js';
+export type { LoginCode, PendingSignIn } from './oidc/index.js';
+export type { IdentityProfile } from './identity-accounts.js';

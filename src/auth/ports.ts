@@ -36,6 +36,20 @@ export interface UserStore {
   deleteDemoUsers(before: string, limit: number): Promise<{ readonly deleted: number; readonly sessions: string[] }>;
   /** Replaces the user's password hash; false for an unknown user. */
   setPasswordHash(userId: string, passwordHash: string): Promise<boolean>;
+  /** The user an identity provider's (issuer, sub) is linked to. */
+  findByIdentity(issuer: string, subject: string): Promise<UserRecord | undefined>;
+  /**
+   * Links (issuer, sub) to a user: an existing one (`user` is its id) or a new one created in the same
+   * transaction. False, creating nothing, when the identity is already linked (a concurrent first sign-in won):
+   * read it again with findByIdentity.
+   */
+  linkIdentity(identity: ExternalIdentity, user: string | UserRecord, now: string): Promise<boolean>;
+}
+
+/** Who an identity provider says signed in. */
+export interface ExternalIdentity {
+  readonly issuer: string;
+  readonly subject: string;
 }
 
 /** A login (refresh family) as its user sees it. */
@@ -103,12 +117,17 @@ export interface TicketRecord {
   readonly expiresAt: number;
 }
 
-/** Single-use WebSocket tickets, keyed by the ticket's SHA-256 hash. */
-export interface TicketStore {
-  put(ticketHash: string, record: TicketRecord): Promise<void>;
+/**
+ * Short-lived single-use records (WebSocket tickets, OIDC sign-ins in progress, login codes), keyed by the SHA-256
+ * hash of the secret that names them: whoever reads the store cannot use what is in it.
+ */
+export interface OneTimeStore<T extends { readonly expiresAt: number }> {
+  put(hash: string, record: T): Promise<void>;
   /** Get-and-delete in one atomic step: of concurrent consumers of one hash at most one gets the record. Expired → undefined. */
-  consume(ticketHash: string, nowMs: number): Promise<TicketRecord | undefined>;
+  consume(hash: string, nowMs: number): Promise<T | undefined>;
 }
+
+export type TicketStore = OneTimeStore<TicketRecord>;
 
 /** Announces revoked sessions (families) so every instance closes their open sockets. */
 export interface RevocationBus {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
-/** An opaque bearer secret: 256 bits from the CSPRNG, base64url, with a prefix naming its kind (rt_, tk_). */
-export function newOpaqueSecret(prefix: 'rt_' | 'tk_'): string {
+/** An opaque bearer secret: 256 bits from the CSPRNG, base64url, with a prefix naming its kind (rt_ refresh token, tk_ ticket, lc_ login code, br_ browser binding). */
+export function newOpaqueSecret(prefix: 'rt_' | 'tk_' | 'lc_' | 'br_'): string {
   return prefix + randomBytes(32).toString('base64url');
 }
 

@@ -87,6 +87,20 @@ export interface Config {
   };
   /** Secret: the PKCS#8 PEM that signs agent tokens (AG-UI agents, MCP forwardIdentity); undefined: kept in DATA_DIR. */
   readonly agentSigningKeyPem: string | undefined;
+  /** Sign-in with an OpenID Connect provider; undefined when OIDC_ISSUER is unset. */
+  readonly oidc:
+    | {
+        readonly issuer: string;
+        readonly clientId: string;
+        /** Secret; undefined for a public client. */
+        readonly clientSecret: string | undefined;
+        readonly scopes: string;
+        readonly displayName: string;
+      }
+    | undefined;
+  /** The identity provider's own access tokens, accepted as access tokens; undefined when off. */
+  readonly externalJwt:
+    { readonly issuer: string; readonly audience: string; readonly jwksUrl: string | undefined } | undefined;
   /** Human approval of tool calls. */
   readonly approvals: { readonly tools: readonly string[]; readonly timeoutMs: number };
   /** LLM_PROVIDER=agui: the team's own agent, over AG-UI. */
@@ -117,6 +131,7 @@ const SECRET_SETTINGS = new Set([
   'LLM_API_KEY',
   'LLM_BASE_URL',
   'AGENT_SIGNING_KEY',
+  'OIDC_CLIENT_SECRET',
 ]);
 
 /** Parses and validates the whole environment at once, reporting every problem together. */
@@ -187,7 +202,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       );
     }
   }
-  problems.push(...llmProblems(r));
+  problems.push(...llmProblems(r), ...identityProblems(r));
   const mcpFile = r.MCP_CONFIG === undefined ? { servers: [], problems: [] } : readMcpFile(r.MCP_CONFIG);
   problems.push(...mcpFile.problems);
   const forwardsIdentity = mcpFile.servers.some((s) => s.transport === 'http' && s.forwardIdentity);
@@ -269,6 +284,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     },
     retention: { threadDays: r.THREAD_RETENTION_DAYS, demoUserHours: r.DEMO_USER_RETENTION_HOURS },
     agentSigningKeyPem: r.AGENT_SIGNING_KEY,
+    oidc:
+      r.OIDC_ISSUER === undefined || r.OIDC_CLIENT_ID === undefined
+        ? undefined
+        : {
+            issuer: r.OIDC_ISSUER,
+            clientId: r.OIDC_CLIENT_ID,
+            clientSecret: r.OIDC_CLIENT_SECRET,
+            scopes: withOpenId(r.OIDC_SCOPES),
+            displayName: r.OIDC_DISPLAY_NAME,
+          },
+    externalJwt:
+      r.EXTERNAL_JWT_ISSUER === undefined || r.EXTERNAL_JWT_AUDIENCE === undefined
+        ? undefined
+        : { issuer: r.EXTERNAL_JWT_ISSUER, audience: r.EXTERNAL_JWT_AUDIENCE, jwksUrl: r.EXTERNAL_JWT_JWKS_URL },
     approvals: { tools: r.TOOLS_REQUIRING_APPROVAL, timeoutMs: r.TOOL_APPROVAL_TIMEOUT_MS },
     mcp: {
       servers: mcpFile.servers,
@@ -286,6 +315,47 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
             signingKeyPem: r.AGENT_SIGNING_KEY,
           },
   });
+}
+
+/** OIDC_* and EXTERNAL_JWT_*: what only makes sense together, and identity over clear text. */
+function identityProblems(r: Raw): string[] {
+  const problems: string[] = [];
+  const plain = (url: string): boolean => {
+    const u = new URL(url);
+    return u.protocol === 'http:' && (r.NODE_ENV === 'production' || !isLoopback(u.hostname));
+  };
+  if (r.OIDC_ISSUER !== undefined) {
+    if (r.OIDC_CLIENT_ID === undefined)
+      problems.push('OIDC_CLIENT_ID is required with OIDC_ISSUER: the client id you registered at the provider.');
+    if (plain(r.OIDC_ISSUER))
+      problems.push(
+        'OIDC_ISSUER must be https:// (http:// only for a provider on this machine, outside production): ID tokens and codes would travel unencrypted.',
+      );
+  } else if (r.OIDC_CLIENT_ID !== undefined || r.OIDC_CLIENT_SECRET !== undefined) {
+    problems.push('OIDC_CLIENT_ID / OIDC_CLIENT_SECRET are set without OIDC_ISSUER: set the issuer, or unset them.');
+  }
+  if (r.EXTERNAL_JWT_ISSUER !== undefined) {
+    if (r.EXTERNAL_JWT_AUDIENCE === undefined)
+      problems.push(
+        'EXTERNAL_JWT_AUDIENCE is required with EXTERNAL_JWT_ISSUER: without an audience, a token the provider issued for any other API would be accepted.',
+      );
+    for (const [name, url] of [
+      ['EXTERNAL_JWT_ISSUER', r.EXTERNAL_JWT_ISSUER],
+      ['EXTERNAL_JWT_JWKS_URL', r.EXTERNAL_JWT_JWKS_URL],
+    ] as const)
+      if (url !== undefined && plain(url))
+        problems.push(
+          `${name} must be https:// (http:// only on this machine, outside production): keys could be swapped on the way.`,
+        );
+  } else if (r.EXTERNAL_JWT_AUDIENCE !== undefined || r.EXTERNAL_JWT_JWKS_URL !== undefined) {
+    problems.push('EXTERNAL_JWT_AUDIENCE / EXTERNAL_JWT_JWKS_URL are set without EXTERNAL_JWT_ISSUER.');
+  }
+  return problems;
+}
+
+function withOpenId(scopes: string): string {
+  const list = scopes.split(/\s+/).filter((s) => s !== '');
+  return (list.includes('openid') ? list : ['openid', ...list]).join(' ');
 }
 
 /** The LLM_* settings that only make sense together. None apply to the offline agent. */

@@ -362,6 +362,46 @@ export const SETTINGS = {
     default: '50',
     doc: 'Per-user MCP server processes this instance runs at most; past it the idlest one without a call in progress is stopped, and when every one is busy the call fails `tool_unavailable`.',
   },
+  OIDC_ISSUER: {
+    schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    default: undefined,
+    doc: 'Sign-in with an OpenID Connect provider: its issuer URL (discovery at <issuer>/.well-known/openid-configuration; https, except on loopback outside production). Unset: off, /auth/oidc/* answer 404. Register <PUBLIC_URL>/auth/oidc/callback as the redirect URI.',
+  },
+  OIDC_CLIENT_ID: {
+    schema: z.string().min(1).max(512).optional(),
+    default: undefined,
+    doc: 'The client id agentgate has at the OIDC provider (required with OIDC_ISSUER).',
+  },
+  OIDC_CLIENT_SECRET: {
+    schema: z.string().min(1).max(4096).optional(),
+    default: undefined,
+    doc: "The client's secret (client_secret_basic, or client_secret_post when the provider offers only that). Unset: a public client (PKCE only).",
+  },
+  OIDC_SCOPES: {
+    schema: z.string().min(1).max(1024),
+    default: 'openid email profile',
+    doc: 'Scopes asked for at sign-in (space-separated; `openid` is added when missing).',
+  },
+  OIDC_DISPLAY_NAME: {
+    schema: z.string().trim().min(1).max(100),
+    default: 'Single sign-on',
+    doc: 'The provider\'s name on the sign-in button ("Sign in with <name>") and in GET /auth/providers.',
+  },
+  EXTERNAL_JWT_ISSUER: {
+    schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    default: undefined,
+    doc: "Accept your identity provider's own access tokens (JWTs from this issuer) wherever an access token is accepted. See docs/SECURITY.md.",
+  },
+  EXTERNAL_JWT_AUDIENCE: {
+    schema: z.string().min(1).max(512).optional(),
+    default: undefined,
+    doc: 'The `aud` those tokens must carry (required with EXTERNAL_JWT_ISSUER): the API identifier you registered for agentgate.',
+  },
+  EXTERNAL_JWT_JWKS_URL: {
+    schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    default: undefined,
+    doc: "Where the issuer's public keys are. Default: `jwks_uri` of the issuer's discovery document.",
+  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

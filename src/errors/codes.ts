@@ -15,6 +15,14 @@ export const ERROR_CODES = {
     http: 401,
     doc: 'A spent refresh token was replayed: the whole login (family) is now revoked.',
   },
+  invalid_login_code: {
+    http: 401,
+    doc: 'The OIDC login code is unknown, expired, already used, or was issued to another browser.',
+  },
+  invalid_oidc_callback: {
+    http: 400,
+    doc: 'The OIDC sign-in could not be completed (state, cookie, code exchange, ID token, or the provider refused): start again.',
+  },
   invalid_ticket: { http: 401, doc: 'The WebSocket ticket is unknown, expired or already spent.' },
   forbidden: { http: 403, doc: 'Authenticated, but not allowed (for example a non-admin on an admin route).' },
   origin_not_allowed: { http: 403, doc: 'The WebSocket Origin is not in ALLOWED_ORIGINS.' },

@@ -7,6 +7,7 @@ import {
   type Tickets,
 } from '../auth/index.js';
 import type { Config } from '../config/index.js';
+import type { OidcSignIn } from '../auth/index.js';
 import { AppError } from '../errors/index.js';
 import type { CloseKind } from '../protocol/index.js';
 import type { ConversationStore, RunHistory, RunManager, UserEventBus } from '../runs/index.js';
@@ -21,6 +22,10 @@ export interface StreamSlot {
 /** Everything route handlers need, passed in by the composition root. */
 export interface HttpDeps {
   readonly config: Config;
+  /** The URL clients reach this server at (PUBLIC_URL, else the address it listens on). */
+  readonly publicUrl: () => string;
+  /** OpenID Connect sign-in, when OIDC_ISSUER is set. */
+  readonly oidc: { readonly signIn: OidcSignIn; readonly displayName: string } | undefined;
   /** ALLOWED_ORIGINS and PUBLIC_URL's origin: who may call the API from a browser page (CORS), and open sockets. */
   readonly isOriginAllowed: (origin: string) => boolean;
   /** TRUST_PROXY: which hops may name the client in X-Forwarded-For (request.ip follows it). */

@@ -6,6 +6,7 @@ import type { HttpDeps } from './context.js';
 import { installCors } from './cors.js';
 import { answerRoutingError, installErrorHandling, writeClientError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
+import { oidcRoutes } from './routes/oidc.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { gatewayRoutes } from './routes/gateway.js';
 import { healthRoutes } from './routes/health.js';
@@ -59,6 +60,7 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
   installCors(app, deps.isOriginAllowed);
   installErrorHandling(app, deps.telemetry);
   authRoutes(app, deps);
+  oidcRoutes(app, deps);
   gatewayRoutes(app, deps);
   conversationRoutes(app, deps);
   healthRoutes(app, deps);

@@ -81,6 +81,15 @@ export interface Database {
   cluster_settings: ClusterSettingsTable;
   token_usage: TokenUsageTable;
   tool_approvals: ToolApprovalsTable;
+  user_identities: UserIdentitiesTable;
+}
+
+/** Migration 008: a user as an identity provider knows them. */
+interface UserIdentitiesTable {
+  issuer: string;
+  subject: string;
+  user_id: string;
+  created_at: string;
 }
 
 /** Migration 007: a tool call waiting for (or decided by) its user. `reason` is null while it waits. */

@@ -3,13 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
+import type { TicketRecord } from '../../src/auth/index.js';
 import { afterAll } from 'vitest';
 import {
   FlexibleAttemptLimiter,
   MemoryBroadcast,
   MemoryConnectionLeases,
   MemoryMessageIdStore,
-  MemoryTicketStore,
+  MemoryOneTimeStore,
   MemoryTokenUsageStore,
   MemoryUserEventBus,
   openPostgres,
@@ -18,7 +19,7 @@ import {
   RedisConnectionLeases,
   RedisInstanceLiveness,
   RedisMessageIdStore,
-  RedisTicketStore,
+  RedisOneTimeStore,
   RedisUserEventBus,
   SoleInstanceLiveness,
   SqlConversationStore,
@@ -58,7 +59,7 @@ function storesOver(db: Kysely<Database>, cleanup: () => Promise<void>): Durable
 const same = <T>(n: number, thing: T): T[] => Array.from({ length: n }, () => thing);
 
 // In memory and SQLite: one instance.
-ticketStoreContract('memory', async () => new MemoryTicketStore());
+ticketStoreContract('memory', async () => new MemoryOneTimeStore<TicketRecord>());
 userEventBusContract('memory', async (n) => ({ buses: same(n, new MemoryUserEventBus()), close: async () => {} }));
 broadcastContract('memory', async (n) => ({ channels: same(n, new MemoryBroadcast()), close: async () => {} }));
 messageIdStoreContract('memory', async (n) => ({ stores: same(n, new MemoryMessageIdStore()), close: async () => {} }));
@@ -158,7 +159,7 @@ describeWithServices(['redis'], 'Redis', () => {
   ticketStoreContract('redis', async () => {
     const redis = await connectTestRedis();
     opened.push(redis);
-    return new RedisTicketStore(redis);
+    return new RedisOneTimeStore<TicketRecord>(redis, 'ticket');
   });
   userEventBusContract('redis', async (n) => {
     const { items, close } = await cluster(

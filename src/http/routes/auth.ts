@@ -8,7 +8,6 @@ import {
   LogoutBody,
   RefreshBody,
   RegisterBody,
-  type AuthProvidersResponse,
   type MeResponse,
   type SessionsResponse,
 } from '../../protocol/index.js';
@@ -78,9 +77,6 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const body = parseInput(ChangePasswordBody, request.body);
     return reply.header('Cache-Control', 'no-store').send(await auth.changePassword(principal, body, request.ip));
   });
-
-  // Sign-in with an OpenID Connect provider is not configured on this server yet: no provider to offer.
-  app.get('/auth/providers', async (): Promise<AuthProvidersResponse> => ({ providers: [] }));
 
   app.get('/auth/stats', async (request) => {
     const principal = await requirePrincipal(request, auth);

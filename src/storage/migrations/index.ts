@@ -6,6 +6,7 @@ import * as clusterSettings from './004-cluster-settings.js';
 import * as threadMessageCount from './005-thread-message-count.js';
 import * as threadAgentState from './006-thread-agent-state.js';
 import * as toolApprovals from './007-tool-approvals.js';
+import * as userIdentities from './008-user-identities.js';
 import type { Database } from '../schema.js';
 import type { SqlDialectName } from './dialect.js';
 
@@ -19,6 +20,7 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
     '005-thread-message-count': threadMessageCount,
     '006-thread-agent-state': threadAgentState,
     '007-tool-approvals': toolApprovals,
+    '008-user-identities': userIdentities,
   };
 }
 

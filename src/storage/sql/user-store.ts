@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { normalizeEmail, type UserRecord, type UserStore } from '../../auth/index.js';
+import { normalizeEmail, type ExternalIdentity, type UserRecord, type UserStore } from '../../auth/index.js';
 import { AppError } from '../../errors/index.js';
 import type { Database, UsersTable } from '../schema.js';
 import { revokeLiveFamilies } from './token-store.js';
@@ -9,25 +9,46 @@ export class SqlUserStore implements UserStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async create(user: UserRecord): Promise<void> {
-    try {
-      await this.db
-        .insertInto('users')
-        .values({
-          id: user.id,
-          email: user.email,
-          email_normalized: normalizeEmail(user.email),
-          password_hash: user.passwordHash,
-          display_name: user.displayName,
-          is_demo: user.isDemo ? 1 : 0,
-          created_at: user.createdAt,
-          disabled_at: user.disabledAt,
-        })
-        .execute();
-    } catch (err) {
-      if (isUniqueViolation(err))
-        throw new AppError('email_taken', 'An account with this email already exists.', { cause: err });
-      throw err;
-    }
+    await insertUser(this.db, user);
+  }
+
+  async findByIdentity(issuer: string, subject: string): Promise<UserRecord | undefined> {
+    const row = await this.db
+      .selectFrom('user_identities')
+      .innerJoin('users', 'users.id', 'user_identities.user_id')
+      .selectAll('users')
+      .where('user_identities.issuer', '=', issuer)
+      .where('user_identities.subject', '=', subject)
+      .executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async linkIdentity(identity: ExternalIdentity, user: string | UserRecord, now: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const taken = await trx
+        .selectFrom('user_identities')
+        .select('user_id')
+        .where('issuer', '=', identity.issuer)
+        .where('subject', '=', identity.subject)
+        .executeTakeFirst();
+      if (taken !== undefined) return false;
+      if (typeof user !== 'string') await insertUser(trx, user);
+      try {
+        await trx
+          .insertInto('user_identities')
+          .values({
+            issuer: identity.issuer,
+            subject: identity.subject,
+            user_id: typeof user === 'string' ? user : user.id,
+            created_at: now,
+          })
+          .execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) return false;
+        throw err;
+      }
+      return true;
+    });
   }
 
   async findByEmail(email: string): Promise<UserRecord | undefined> {
@@ -121,4 +142,27 @@ function toUser(row: UsersTable): UserRecord {
     createdAt: row.created_at,
     disabledAt: row.disabled_at,
   };
+}
+
+/** Inserts a user; a taken email (compared normalized, by a unique index) is `email_taken`. */
+async function insertUser(db: Kysely<Database>, user: UserRecord): Promise<void> {
+  try {
+    await db
+      .insertInto('users')
+      .values({
+        id: user.id,
+        email: user.email,
+        email_normalized: normalizeEmail(user.email),
+        password_hash: user.passwordHash,
+        display_name: user.displayName,
+        is_demo: user.isDemo ? 1 : 0,
+        created_at: user.createdAt,
+        disabled_at: user.disabledAt,
+      })
+      .execute();
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw new AppError('email_taken', 'An account with this email already exists.', { cause: err });
+    throw err;
+  }
 }

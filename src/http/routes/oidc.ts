@@ -1,0 +1,58 @@
+import { fastifyCookie } from '@fastify/cookie';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { AuthProvidersResponse } from '../../protocol/index.js';
+import type { HttpDeps } from '../context.js';
+import { parseInput } from '../errors.js';
+
+/** Binds a sign-in (and then its login code) to the browser that started it. */
+const BROWSER_COOKIE = 'agentgate_oidc';
+const ExchangeBody = z.object({ code: z.string().min(1).max(512) });
+
+/**
+ * OpenID Connect sign-in (CONTRACT "Sign in with an OpenID Connect provider"). Off (404) without OIDC_ISSUER;
+ * GET /auth/providers lists what is on either way.
+ */
+export function oidcRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  const { oidc } = deps;
+  app.get('/auth/providers', async (): Promise<AuthProvidersResponse> => ({
+    providers: oidc === undefined ? [] : [{ id: 'oidc', name: oidc.displayName }],
+  }));
+  if (oidc === undefined) return;
+  const cookieOptions = () => ({
+    path: '/auth/oidc',
+    httpOnly: true,
+    sameSite: 'lax' as const,
+    // https pages only send it back over https; a plain-http development server could not use a Secure cookie.
+    secure: deps.publicUrl().startsWith('https:'),
+  });
+
+  app.get('/auth/oidc/start', async (request, reply) => {
+    const { returnTo } = request.query as { returnTo?: unknown };
+    const { location, browserSecret } = await oidc.signIn.start(returnTo, request.ip);
+    void reply.header(
+      'Set-Cookie',
+      fastifyCookie.serialize(BROWSER_COOKIE, browserSecret, { ...cookieOptions(), maxAge: 600 }),
+    );
+    return reply.redirect(location, 302);
+  });
+
+  app.get('/auth/oidc/callback', async (request, reply) => {
+    const url = new URL(request.url, deps.publicUrl());
+    const { location } = await oidc.signIn.callback(url, browserSecretOf(request));
+    return reply.redirect(location, 302);
+  });
+
+  app.post('/auth/oidc/exchange', async (request, reply) => {
+    const { code } = parseInput(ExchangeBody, request.body);
+    const body = await oidc.signIn.exchange(code, browserSecretOf(request), request.ip);
+    // Its work is done: the browser forgets the binding.
+    void reply.header('Set-Cookie', fastifyCookie.serialize(BROWSER_COOKIE, '', { ...cookieOptions(), maxAge: 0 }));
+    return body;
+  });
+}
+
+function browserSecretOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.cookie;
+  return header === undefined ? undefined : fastifyCookie.parse(header)[BROWSER_COOKIE];
+}
