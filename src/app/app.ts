@@ -9,6 +9,7 @@ import {
   AuthService,
   checkSigningKey,
   DependencyGuard,
+  ExternalTokens,
   loadSigningKeys,
   OidcSignIn,
   PasswordHasher,
@@ -124,6 +125,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     accessTtlSeconds: config.jwt.accessTtlSeconds,
     adminEmails: config.adminEmails,
     guard: authGuard,
+    externalTokens: config.externalJwt === undefined ? undefined : new ExternalTokens(config.externalJwt),
     telemetry,
     now,
   });

@@ -15,9 +15,13 @@ import type { DependencyGuard } from './dependency-guard.js';
 import { isAdminEmail, normalizeEmail } from './emails.js';
 import { checkNewPassword } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
+import type { ExternalTokens } from './external-tokens.js';
 import { IdentityAccounts, type IdentityProfile } from './identity-accounts.js';
 import type { AttemptLimiter, ExternalIdentity, RevocationBus, TokenStore, UserRecord, UserStore } from './ports.js';
 import { hashSecret, newOpaqueSecret } from './secrets.js';
+
+/** Sessions of external tokens: never a refresh family id (those are UUIDs). */
+const EXTERNAL_SESSION_PREFIX = 'ext:';
 
 /** An authenticated caller. Identity always comes from here, never from a request body. */
 export type Principal = AccessClaims;
@@ -41,6 +45,8 @@ export interface AuthServiceDeps {
   readonly adminEmails: readonly string[];
   /** Wraps every store call: store faults become service_unavailable and trip the circuit. */
   readonly guard: DependencyGuard;
+  /** EXTERNAL_JWT_*: the identity provider's own access tokens, accepted as access tokens. */
+  readonly externalTokens?: ExternalTokens | undefined;
   /** Validations and refresh reuse, for Prometheus as for GET /auth/stats. */
   readonly telemetry: Telemetry;
   readonly now: () => number;
@@ -258,7 +264,20 @@ export class AuthService {
   async authenticate(accessToken: string): Promise<Principal> {
     this.counters.totalValidations += 1;
     this.deps.telemetry.authEvent('validation');
-    const claims = await this.deps.accessTokens.verify(accessToken, Math.floor(this.deps.now() / 1000));
+    const nowSeconds = Math.floor(this.deps.now() / 1000);
+    const external = this.deps.externalTokens;
+    if (external?.claimsIssuer(accessToken) === true) {
+      const claims = await external.verify(accessToken, nowSeconds);
+      const user = await this.userForIdentity(claims.identity, claims.profile);
+      if (user.disabledAt !== null) throw new AppError('invalid_token', 'This account is disabled.');
+      return {
+        userId: user.id,
+        sessionId: `${EXTERNAL_SESSION_PREFIX}${claims.tokenId}`,
+        tokenId: claims.tokenId,
+        expiresAt: claims.expiresAt,
+      };
+    }
+    const claims = await this.deps.accessTokens.verify(accessToken, nowSeconds);
     await this.requireActiveSession(claims.sessionId, claims.userId);
     return claims;
   }
@@ -270,6 +289,13 @@ export class AuthService {
 
   /** Throws invalid_token when the session was revoked or its user is gone or disabled. */
   async requireActiveSession(sessionId: string, userId: string): Promise<void> {
+    // An external token has no session here to revoke: it holds while its user does, until its exp.
+    if (sessionId.startsWith(EXTERNAL_SESSION_PREFIX)) {
+      const user = await this.guarded(() => this.deps.users.findById(userId));
+      if (user === undefined || user.disabledAt !== null)
+        throw new AppError('invalid_token', 'The user of this credential no longer exists or is disabled.');
+      return;
+    }
     const active = await this.guarded(() => this.deps.tokens.isSessionActive(sessionId, userId));
     if (!active) throw new AppError('invalid_token', 'The session of this credential has ended.');
   }

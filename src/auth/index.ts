@@ -31,3 +31,4 @@ export { DependencyGuard } from './dependency-guard.js';
 export { OidcSignIn, RelyingParty, safeReturnTo } from './oidc/index.js';
 export type { LoginCode, PendingSignIn } from './oidc/index.js';
 export type { IdentityProfile } from './identity-accounts.js';
+export { ExternalTokens } from './external-tokens.js';
