@@ -3,6 +3,8 @@ import {
   SUBPROTOCOL,
   WS_PATH,
   type ApprovalResponse,
+  type AuthProvider,
+  type AuthProvidersResponse,
   type AuthResponse,
   type MessagesResponse,
   type PageParams,
@@ -103,6 +105,19 @@ export class AgentgateClient {
 
   async login(email: string, password: string): Promise<PublicUser> {
     return this.adopt(await this.http.call<AuthResponse>('POST', '/auth/login', { body: { email, password } }));
+  }
+
+  /**
+   * Finishes an OpenID Connect sign-in: the `login_code` that `/auth/oidc/start`'s round trip brought back to this
+   * page. Single-use, 60 s, and only from the browser that started it (its cookie goes with the request).
+   */
+  async signInWithCode(code: string): Promise<PublicUser> {
+    return this.adopt(await this.http.call<AuthResponse>('POST', '/auth/oidc/exchange', { body: { code } }));
+  }
+
+  /** The sign-in providers the server offers besides passwords (GET /auth/providers); none when OIDC is off. */
+  async providers(): Promise<AuthProvider[]> {
+    return (await this.http.call<AuthProvidersResponse>('GET', '/auth/providers')).providers;
   }
 
   async demo(): Promise<PublicUser> {

@@ -14,6 +14,7 @@ export type {
   ClientOptions,
   ConnectionState,
   HandshakeRefusal,
+  AuthProvider,
   MessageAdded,
   MessagePage,
   PageParams,

@@ -2,7 +2,8 @@ import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 import type { PublicUser } from '../../src/client/index.js';
 import { AuthScreen } from './auth-screen.js';
 import { ChatScreen } from './chat-screen.js';
-import { createClient, resumeSession } from './session.js';
+import { createClient, describeError, resumeSession } from './session.js';
+import { describeSignInError, takeSignInLanding } from './sso.js';
 
 /** Signed out → the sign-in screen; signed in → the chat. One SDK client for the page's whole life. */
 export function App() {
@@ -12,7 +13,17 @@ export function App() {
   const [notice, setNotice] = useState<string | null>(null);
 
   useEffect(() => {
-    void resumeSession(client).then((restored) => {
+    // Back from the identity provider: its login code signs in; its error is said on the sign-in screen.
+    const landing = takeSignInLanding();
+    if (landing?.error !== undefined) setNotice(describeSignInError(landing.error));
+    const start =
+      landing?.code === undefined
+        ? resumeSession(client)
+        : client.signInWithCode(landing.code).catch((err: unknown) => {
+            setNotice(describeError(err));
+            return null;
+          });
+    void start.then((restored) => {
       setUser(restored);
       setRestoring(false);
     });

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { AgentgateClient, PublicUser } from '../../src/client/index.js';
+import type { AgentgateClient, AuthProvider, PublicUser } from '../../src/client/index.js';
+import { signInUrl } from './sso.js';
 import { isDemoMode } from './server-info.js';
 import { describeError } from './session.js';
 
@@ -17,10 +18,13 @@ export function AuthScreen({ client, onSignedIn, notice }: Props) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [demo, setDemo] = useState(false);
+  const [providers, setProviders] = useState<AuthProvider[]>([]);
   const emailRef = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
     void isDemoMode().then(setDemo);
+    // No providers (or no answer): only the password form.
+    client.providers().then(setProviders, () => setProviders([]));
     emailRef.current?.focus();
   }, []);
 
@@ -74,6 +78,17 @@ export function AuthScreen({ client, onSignedIn, notice }: Props) {
           <p class="notice" role="status">
             {notice}
           </p>
+        )}
+        {providers.length > 0 && mode === 'sign_in' && (
+          <div class="sso">
+            {providers.map((p) => (
+              // A full navigation: the provider's page, then back here with a login code.
+              <a key={p.id} class="button sso-button" href={signInUrl()}>
+                Sign in with {p.name}
+              </a>
+            ))}
+            <p class="muted or">or with your email</p>
+          </div>
         )}
         <form onSubmit={submit} aria-busy={busy}>
           {mode === 'sign_up' && (

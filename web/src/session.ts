@@ -54,6 +54,10 @@ export function describeError(err: unknown): string {
       return 'The server cannot be reached. Check your connection and try again.';
     case 'not_found':
       return 'Not found (it may belong to another account, or be gone).';
+    case 'invalid_login_code':
+      return 'The sign-in expired or was already used. Sign in again.';
+    case 'forbidden':
+      return 'This account is disabled.';
     case 'already_resolved':
       return 'Already decided in another tab.';
     case 'thread_busy':

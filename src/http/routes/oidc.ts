@@ -1,4 +1,4 @@
-import { fastifyCookie } from '@fastify/cookie';
+import { parseCookie, stringifySetCookie } from 'cookie';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuthProvidersResponse } from '../../protocol/index.js';
@@ -32,7 +32,7 @@ export function oidcRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const { location, browserSecret } = await oidc.signIn.start(returnTo, request.ip);
     void reply.header(
       'Set-Cookie',
-      fastifyCookie.serialize(BROWSER_COOKIE, browserSecret, { ...cookieOptions(), maxAge: 600 }),
+      stringifySetCookie(BROWSER_COOKIE, browserSecret, { ...cookieOptions(), maxAge: 600 }),
     );
     return reply.redirect(location, 302);
   });
@@ -47,12 +47,12 @@ export function oidcRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const { code } = parseInput(ExchangeBody, request.body);
     const body = await oidc.signIn.exchange(code, browserSecretOf(request), request.ip);
     // Its work is done: the browser forgets the binding.
-    void reply.header('Set-Cookie', fastifyCookie.serialize(BROWSER_COOKIE, '', { ...cookieOptions(), maxAge: 0 }));
+    void reply.header('Set-Cookie', stringifySetCookie(BROWSER_COOKIE, '', { ...cookieOptions(), maxAge: 0 }));
     return body;
   });
 }
 
 function browserSecretOf(request: FastifyRequest): string | undefined {
   const header = request.headers.cookie;
-  return header === undefined ? undefined : fastifyCookie.parse(header)[BROWSER_COOKIE];
+  return header === undefined ? undefined : parseCookie(header)[BROWSER_COOKIE];
 }
