@@ -27,6 +27,8 @@ let publicApp: TestApp;
 let claimsApp: TestApp;
 let postApp: TestApp;
 let offApp: TestApp;
+let startLimited: TestApp;
+let exchangeLimited: TestApp;
 
 const client = (a: TestApp, clientId: string, method: ClientSettings['tokenEndpointAuthMethod']): ClientSettings => ({
   clientId,
@@ -46,12 +48,15 @@ beforeAll(async () => {
     OIDC_CLIENT_ID: clientId,
     ...(secret ? { OIDC_CLIENT_SECRET: SECRET } : {}),
   });
-  [app, publicApp, claimsApp, postApp, offApp] = await Promise.all([
+  const limited = { ...env(idp, 'agentgate-limited'), LOGIN_ATTEMPTS_PER_MINUTE: '3' };
+  [app, publicApp, claimsApp, postApp, offApp, startLimited, exchangeLimited] = await Promise.all([
     createTestApp({ ...env(idp, 'agentgate'), OIDC_DISPLAY_NAME: 'Acme SSO' }, { now: clock.now }),
     createTestApp(env(idp, 'agentgate-public', false)),
     createTestApp(env(idpClaims, 'agentgate')),
     createTestApp(env(idpPost, 'agentgate')),
     createTestApp(),
+    createTestApp(limited),
+    createTestApp(limited),
   ]);
   // The redirect URI names the app's port, known only now.
   idp.setClient(client(app, 'agentgate', 'client_secret_basic'));
@@ -60,7 +65,8 @@ beforeAll(async () => {
   idpPost.setClient(client(postApp, 'agentgate', 'client_secret_post'));
 });
 afterAll(async () => {
-  await Promise.all([app, publicApp, claimsApp, postApp, offApp].map((a) => a?.close()));
+  const apps = [app, publicApp, claimsApp, postApp, offApp, startLimited, exchangeLimited];
+  await Promise.all(apps.map((a) => a?.close()));
   await Promise.all([idp, idpClaims, idpPost].map((p) => p?.close()));
 });
 afterEach(() => {
@@ -232,16 +238,39 @@ describe('the whole flow', () => {
   });
 });
 
+describe('rate limits (LOGIN_ATTEMPTS_PER_MINUTE=3)', () => {
+  async function burst(send: () => Promise<{ status: number; body: unknown }>): Promise<void> {
+    let last: { status: number; body: unknown } | undefined;
+    for (let i = 0; i < 10 && last?.status !== 429; i++) last = await send();
+    expect(last?.status).toBe(429);
+    expect(codeOf(last ?? { body: undefined })).toBe('rate_limited');
+  }
+
+  it('start counts against the login limit', async () => {
+    await burst(async () => {
+      const res = await new Browser().navigate(`${startLimited.url}/auth/oidc/start`);
+      return { status: res.status, body: res.status === 429 ? (JSON.parse(res.text) as unknown) : undefined };
+    });
+  });
+
+  it('exchange counts against the login limit', async () => {
+    await burst(() => new Browser().exchange(exchangeLimited.url, `guess-${randomUUID()}`));
+  });
+});
+
 describe('login codes', () => {
-  it('a code works once: the replay is 401 invalid_login_code', async () => {
+  it('a code works once: the replay is 401 invalid_login_code, even with the cookie the first exchange had', async () => {
     account(idp);
     const browser = new Browser();
     const result = await browser.start(app.url);
     const code = loginCode(result) ?? '';
+    const sameCookie = browser.fork(); // the exchange may clear the cookie: the replay must fail on the server
     expect((await browser.exchange(app.url, code)).status).toBe(200);
-    const replay = await browser.exchange(app.url, code);
-    expect(replay.status).toBe(401);
-    expect(codeOf(replay)).toBe('invalid_login_code');
+    for (const replayer of [browser, sameCookie]) {
+      const replay = await replayer.exchange(app.url, code);
+      expect(replay.status).toBe(401);
+      expect(codeOf(replay)).toBe('invalid_login_code');
+    }
   });
 
   it("another browser's code is 401 invalid_login_code (fresh browser, or one with its own sign-in)", async () => {
@@ -286,12 +315,15 @@ describe('login codes', () => {
 });
 
 describe('the callback refuses', () => {
-  it('a replayed callback (same browser, same state): no second code', async () => {
+  it('a replayed callback (same state, same cookie as the first time): no second code', async () => {
     account(idp);
     const browser = new Browser();
-    const first = await browser.start(app.url);
-    expect(loginCode(first)).toEqual(expect.any(String));
-    expectRefused(app, await browser.navigate(first.callbackUrl));
+    const callbackUrl = await browser.authorize(app.url);
+    const sameCookie = browser.fork(); // the callback may replace the cookie: the state must be spent on the server
+    const first = await browser.navigate(callbackUrl);
+    expect(first.location?.searchParams.get('login_code')).toEqual(expect.any(String));
+    expectRefused(app, await sameCookie.navigate(callbackUrl));
+    expectRefused(app, await browser.navigate(callbackUrl));
   });
 
   it("another browser's callback: a fresh browser, or one with a sign-in of its own in progress", async () => {
@@ -386,17 +418,34 @@ describe('returnTo: only a path on this site', () => {
     ['javascript:alert(1)', 'javascript:alert(1)'],
     ['/ CR LF header injection', '/\r\nSet-Cookie: x=1'],
     ['/ TAB', '/\t/evil.com'],
-    ['/ NUL', '/a\u0000b'],
     ['/ DEL', '/a\u007fb'],
     ['relative (no leading /)', 'chat'],
     ['empty', ''],
   ])('%s falls back to /', async (_name, returnTo) => {
     account(idp);
     const result = await new Browser().start(app.url, returnTo);
-    expect(result.response.rawLocation ?? '').not.toMatch(/^\/\/|^[a-z]+:|\\|evil|[\u0000-\u001f\u007f]/i);
+    const raw = result.response.rawLocation ?? '';
+    expect(raw).not.toMatch(/^\/\/|^[a-z]+:|\\|evil/i);
+    expect([...raw].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)).toBe(false);
     expect(result.location?.origin).toBe(new URL(app.url).origin);
     expect(result.location?.pathname).toBe('/');
     expect(loginCode(result)).toEqual(expect.any(String));
+  });
+
+  it('NUL: falls back to /, or is refused at the edge like any NUL in a request (400 invalid_request)', async () => {
+    account(idp);
+    const browser = new Browser();
+    const start = new URL('/auth/oidc/start', app.url);
+    start.searchParams.set('returnTo', '/a\u0000b');
+    const first = await browser.navigate(start);
+    if (first.status === 400) {
+      expect(codeOf({ body: JSON.parse(first.text) as unknown })).toBe('invalid_request');
+      return;
+    }
+    const callbackUrl = await browser.followUntil(first.location ?? '', (u) => u.pathname === '/auth/oidc/callback');
+    const res = await browser.navigate(callbackUrl);
+    expect(res.location?.origin).toBe(new URL(app.url).origin);
+    expect(res.location?.pathname).toBe('/');
   });
 
   it('the fallback holds on the error path too', async () => {

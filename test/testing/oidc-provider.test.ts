@@ -159,6 +159,28 @@ describe('oidc-provider harness', () => {
     expect((await oidc.authorizationCodeGrant(pub, back, checks)).claims()?.sub).toBe('alice');
   });
 
+  it('claimsInIdToken: the ID token itself carries email, email_verified and name', async () => {
+    const other = await startOidcProvider({ claimsInIdToken: true });
+    try {
+      other.setAccount('erin', { email: 'erin@example.com', email_verified: false, name: 'Erin' });
+      other.nextAccount = 'erin';
+      other.setClient({
+        clientId: 'c',
+        clientSecret: SECRET,
+        redirectUris: [REDIRECT],
+        tokenEndpointAuthMethod: 'client_secret_post',
+      });
+      const c = await oidc.discovery(new URL(other.issuer), 'c', SECRET, oidc.ClientSecretPost(SECRET), {
+        execute: [oidc.allowInsecureRequests],
+      });
+      const { back, checks } = await authorize(c);
+      const claims = (await oidc.authorizationCodeGrant(c, back, checks)).claims();
+      expect(claims).toMatchObject({ sub: 'erin', email: 'erin@example.com', email_verified: false, name: 'Erin' });
+    } finally {
+      await other.close();
+    }
+  });
+
   it.each(['RS256', 'ES256'] as const)(
     'accessToken(): a real %s JWT for the resource, verified with the JWKS',
     async (alg) => {

@@ -25,7 +25,12 @@ export interface SignInResult {
  * browsers (the "another browser's cookie" cases).
  */
 export class Browser {
-  readonly jar = new CookieJar();
+  constructor(readonly jar = new CookieJar()) {}
+
+  /** Another browser holding a copy of this one's cookies as they are now (a stolen or restored cookie). */
+  fork(): Browser {
+    return new Browser(this.jar.clone());
+  }
 
   /** One request as this browser: cookies sent and kept, redirects not followed. */
   async navigate(

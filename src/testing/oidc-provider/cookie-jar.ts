@@ -48,6 +48,13 @@ export class CookieJar {
     return matching.length === 0 ? undefined : matching.map((c) => `${c.name}=${c.value}`).join('; ');
   }
 
+  /** An independent copy (the cookies as they are now). */
+  clone(): CookieJar {
+    const copy = new CookieJar();
+    copy.cookies = [...this.cookies];
+    return copy;
+  }
+
   /** Names of the cookies held for `url`'s host. */
   names(url: URL): string[] {
     return this.cookies.filter((c) => c.host === url.hostname && c.expiresAt > Date.now()).map((c) => c.name);

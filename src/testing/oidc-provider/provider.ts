@@ -2,19 +2,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt, decodeProtectedHeader, type JWTPayload } from 'jose';
-import Provider, { errors, interactionPolicy, type AdapterPayload, type ProviderContext } from 'oidc-provider';
+import Provider, { errors, type AdapterPayload, type ProviderContext } from 'oidc-provider';
 import { clientMetadata, memoryAdapterFactory, type ClientSettings } from './adapter.js';
 import { Browser } from './browser.js';
+import { harnessPolicy, interact, type AccountClaims } from './interaction.js';
 import { generateSigningKey, hs256WithPublicKey, signJwt, type Signer, type SigningKey } from './keys.js';
 import { resourceAccessToken } from './resource-token.js';
-
-/** The claims an account releases (scope `email`: email and email_verified; `profile`: name). */
-export interface AccountClaims {
-  readonly email?: string;
-  /** Anything, so tests can send the string "true" that must not count as verified. */
-  readonly email_verified?: boolean | string;
-  readonly name?: string;
-}
 
 /** What a tamper hook returns: replacement claims and/or another signer (default: the key that signed it). */
 export interface IdTokenRewrite {
@@ -68,19 +61,6 @@ export interface OidcProviderHarness {
 
 const HARNESS_CLIENT = 'oidc-harness-resource-client';
 const HARNESS_REDIRECT = 'http://127.0.0.1/oidc-harness/callback';
-
-// Log in on every authorization request, even with a provider session: nextAccount and nextInteraction always
-// apply. Once this interaction logged someone in (result.login), the check is satisfied and the flow moves on.
-const policy = interactionPolicy.base();
-policy
-  .get('login')
-  ?.checks.add(
-    new interactionPolicy.Check('harness_login', 'the harness logs in on every request', (ctx) =>
-      ctx.oidc.result?.login === undefined
-        ? interactionPolicy.Check.REQUEST_PROMPT
-        : interactionPolicy.Check.NO_NEED_TO_PROMPT,
-    ),
-  );
 
 /** A real oidc-provider on 127.0.0.1 (port 0), with interactions that answer themselves. */
 export async function startOidcProvider(options: OidcProviderOptions = {}): Promise<OidcProviderHarness> {
@@ -157,7 +137,10 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
     },
     // PKCE for every client: an app that skips it fails here rather than passing unnoticed.
     pkce: { required: () => true },
-    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}`, policy },
+    interactions: {
+      url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}`,
+      policy: harnessPolicy,
+    },
     features: {
       devInteractions: { enabled: false },
       resourceIndicators: {
@@ -187,48 +170,12 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
   const callback = provider.callback();
   handle = (req, res) => {
     if (!req.url?.startsWith('/interaction/')) return callback(req, res);
-    interact(provider, harness, accounts, req, res).catch((error: unknown) => {
+    interact(provider, { ...harness, ownClientId: HARNESS_CLIENT }, accounts, req, res).catch((error: unknown) => {
       serverErrors.push(error instanceof Error ? error : new Error(String(error)));
       if (!res.headersSent) res.writeHead(500).end(String(error));
     });
   };
   return harness;
-}
-
-/** The interaction "page": logs in, grants what was asked, or refuses. */
-async function interact(
-  provider: Provider,
-  harness: OidcProviderHarness,
-  accounts: ReadonlyMap<string, AccountClaims>,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  const details = await provider.interactionDetails(req, res);
-  const clientId = String(details.params.client_id);
-  const loginHint = details.params.login_hint;
-  const own = clientId === HARNESS_CLIENT;
-  if (!own && harness.nextInteraction === 'refuse') {
-    const refusal = { error: 'access_denied', error_description: 'the user refused' };
-    return provider.interactionFinished(req, res, refusal, { mergeWithLastSubmission: false });
-  }
-  if (details.prompt.name === 'login') {
-    const accountId = own && typeof loginHint === 'string' ? loginHint : harness.nextAccount;
-    if (!accounts.has(accountId)) throw new Error(`no account ${accountId}: call setAccount first`);
-    return provider.interactionFinished(req, res, { login: { accountId } }, { mergeWithLastSubmission: false });
-  }
-  if (details.prompt.name !== 'consent') throw new Error(`unexpected prompt ${details.prompt.name}`);
-  const accountId = details.session?.accountId;
-  if (accountId === undefined) throw new Error('consent without a session');
-  const grant =
-    (details.grantId === undefined ? undefined : await provider.Grant.find(details.grantId)) ??
-    new provider.Grant({ accountId, clientId });
-  const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = details.prompt.details;
-  if (Array.isArray(missingOIDCScope)) grant.addOIDCScope(missingOIDCScope.join(' '));
-  if (Array.isArray(missingOIDCClaims)) grant.addOIDCClaims(missingOIDCClaims.map(String));
-  for (const [indicator, scopes] of Object.entries((missingResourceScopes ?? {}) as Record<string, string[]>))
-    grant.addResourceScope(indicator, scopes.join(' '));
-  const grantId = await grant.save();
-  await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }
 
 /** Re-signs the token response's ID token as the tamper hook says: the provider's real response, altered. */
