@@ -92,7 +92,8 @@ describe('config', () => {
   });
 });
 
-describe('the --check-config command', () => {
+// Each test starts child processes (tsx, a server): seconds of CPU each, past 30 s in a full run on 2 loaded cores.
+describe('the --check-config command', { timeout: 90_000 }, () => {
   const run = promisify(execFile);
   const main = new URL('../src/main.ts', import.meta.url).pathname;
   const tsx = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
@@ -192,6 +193,5 @@ describe('the --check-config command', () => {
     const served = await serve(env);
     expect(served.code).not.toBe(0);
     expect(served.output).toContain('signing key');
-    // Three child processes and a server start, each seconds of CPU: past 30 s on a loaded 2-core machine.
-  }, 90_000);
+  });
 });

@@ -5,3 +5,4 @@ export type { TestApp } from './test-app.js';
 export { TestSocket, wsUrl } from './ws-client.js';
 export { SkewedClock } from './skewed-clock.js';
 export { testRunEvent, testRunLog } from './run-events.js';
+export { freePort } from './free-port.js';

@@ -6,6 +6,7 @@ import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp }
 import { useTestApp } from '../e2e/helpers/runs.js';
 import { sessionStoreFault } from './helpers/wire-faults.js';
 import { RawClient, upgradeHead } from './helpers/wire-raw.js';
+import { refusedStatus } from '../e2e/helpers/wire.js';
 
 /**
  * Ticket replay (CONTRACT "Tokens" and "WebSocket: GET /ws" 1; CWE-294 authentication bypass by capture-replay):
@@ -33,16 +34,6 @@ async function issueOn(target: TestApp, token: string, body: unknown = {}): Prom
 }
 
 const issue = (token = user.accessToken, body: unknown = {}): Promise<Ticket> => issueOn(app, token, body);
-
-/** The HTTP status of a refused upgrade; fails the test when the upgrade succeeds. */
-async function refusedStatus(url: string, options: Parameters<typeof TestSocket.open>[1] = {}): Promise<number> {
-  const outcome = await TestSocket.open(url, options).then(
-    (ws) => (ws.close(), 'opened'),
-    (err: { status?: number }) => err.status ?? 'no status',
-  );
-  expect(outcome, 'the upgrade must be refused with an HTTP status').toEqual(expect.any(Number));
-  return outcome as number;
-}
 
 /** A raw upgrade of `/ws?<query>` with no other credential: its status and error code (a 101 is closed at once). */
 async function rawUpgrade(

@@ -6,6 +6,7 @@ import type { AuthResponse, MeResponse } from '../../src/protocol/index.js';
 import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
 import { Browser, startOidcProvider, type OidcProviderHarness } from '../../src/testing/oidc-provider/index.js';
 import { codeOf } from '../attacks/helpers/identity.js';
+import { refusedStatus } from './helpers/wire.js';
 
 let idp: OidcProviderHarness;
 let app: TestApp; // JWKS from discovery
@@ -44,16 +45,6 @@ const now = (): number => Math.floor(Date.now() / 1000);
 async function meStatus(a: TestApp, token: string): Promise<{ status: number; id: string | undefined }> {
   const res = await request<MeResponse>(a.url, 'GET', '/auth/me', { token });
   return { status: res.status, id: res.status === 200 ? res.body.user.id : undefined };
-}
-
-/** The HTTP status of a refused upgrade; fails the test when the upgrade succeeds. */
-async function refusedStatus(url: string, options: Parameters<typeof TestSocket.open>[1] = {}): Promise<number> {
-  const outcome = await TestSocket.open(url, options).then(
-    (ws) => (ws.close(), 'opened'),
-    (err: { status?: number }) => err.status ?? 'no status',
-  );
-  expect(outcome, 'the upgrade must be refused with an HTTP status').toEqual(expect.any(Number));
-  return outcome as number;
 }
 
 describe('real access tokens from the provider', () => {

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
+import { refusedStatus } from './helpers/wire.js';
 
 /**
  * The upgrade's credential rules (CONTRACT "WebSocket: GET /ws", "Tokens") and what follows the upgrade. Ticket
@@ -24,16 +25,6 @@ async function issue(token = user.accessToken, body: unknown = {}): Promise<Tick
   const res = await request<Ticket>(app.url, 'POST', '/ws/ticket', { token, body });
   expect(res.status).toBe(201);
   return res.body;
-}
-
-/** The HTTP status of a refused upgrade; fails the test when the upgrade succeeds. */
-async function refusedStatus(url: string, options: Parameters<typeof TestSocket.open>[1] = {}): Promise<number> {
-  const outcome = await TestSocket.open(url, options).then(
-    (ws) => (ws.close(), 'opened'),
-    (err: { status?: number }) => err.status ?? 'no status',
-  );
-  expect(outcome, 'the upgrade must be refused with an HTTP status').toEqual(expect.any(Number));
-  return outcome as number;
 }
 
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AuthResponse } from '../../src/protocol/index.js';
 import { describeWithServices } from '../../src/testing/describe-with-services.js';
-import { createTestApp, request, type TestApp } from '../../src/testing/index.js';
+import { createTestApp, freePort, request, type TestApp } from '../../src/testing/index.js';
 import { Browser, startOidcProvider, type OidcProviderHarness } from '../../src/testing/oidc-provider/index.js';
 import { createTestDatabase, TEST_REDIS_URL, testRedisPrefix } from '../../src/testing/services.js';
 
@@ -82,11 +81,3 @@ describeWithServices(['postgres', 'redis'], 'OIDC sign-in across two instances (
     expect((await exchange(b)).status).toBe(401);
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

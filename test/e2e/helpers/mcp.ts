@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../../src/testing/index.js';
 
 /** The real MCP servers from npm the tests run (nobody here wrote them). */
 export const EVERYTHING = fileURLToPath(
@@ -18,14 +18,6 @@ export function mcpConfigFile(servers: Record<string, unknown>): string {
   const path = join(mkdtempSync(join(tmpdir(), 'agentgate-mcp-')), 'mcp.json');
   writeFileSync(path, JSON.stringify({ mcpServers: servers }, null, 2));
   return path;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** server-everything in its Streamable HTTP mode, on a free port: its MCP endpoint URL, and a stop. */

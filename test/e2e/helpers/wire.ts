@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { TestApp } from '../../../src/testing/index.js';
+import { expect } from 'vitest';
+import { TestSocket, type TestApp } from '../../../src/testing/index.js';
 
 export type Upgrade = {
   status: number;
@@ -71,4 +72,14 @@ export function frame(opcode: number, payload: Buffer | string, { fin = true, rs
   const body = Buffer.alloc(len);
   for (let i = 0; i < len; i++) body[i] = (data[i] ?? 0) ^ (mask[i % 4] ?? 0);
   return Buffer.concat([head, mask, body]);
+}
+
+/** The HTTP status of a refused upgrade; fails the test when the upgrade succeeds. */
+export async function refusedStatus(url: string, options: Parameters<typeof TestSocket.open>[1] = {}): Promise<number> {
+  const outcome = await TestSocket.open(url, options).then(
+    (ws) => (ws.close(), 'opened'),
+    (err: { status?: number }) => err.status ?? 'no status',
+  );
+  expect(outcome, 'the upgrade must be refused with an HTTP status').toEqual(expect.any(Number));
+  return outcome as number;
 }
