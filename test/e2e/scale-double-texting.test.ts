@@ -10,7 +10,7 @@ describeWithServices(
   ['postgres', 'redis'],
   'scale-out: exactly-once sends, onBusy and run limits across instances',
   () => {
-    const cluster = useCluster(2, { MAX_RUNS_PER_USER: '3' }, 60_000);
+    const cluster = useCluster(2, { MAX_RUNS_PER_USER: '3' }, 120_000);
     const open = (instance: Instance, user: User): Promise<TestSocket> => cluster.open(instance, user);
     let a: Instance;
     let b: Instance;

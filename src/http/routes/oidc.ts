@@ -38,7 +38,8 @@ export function oidcRoutes(app: FastifyInstance, deps: HttpDeps): void {
   });
 
   app.get('/auth/oidc/callback', async (request, reply) => {
-    const url = new URL(request.url, deps.publicUrl());
+    // Appended, not resolved: a PUBLIC_URL with a path (a proxy's prefix) must stay in the redirect URI checked.
+    const url = new URL(`${deps.publicUrl()}${request.url}`);
     const { location } = await oidc.signIn.callback(url, browserSecretOf(request));
     return reply.redirect(location, 302);
   });
