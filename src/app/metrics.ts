@@ -1,14 +1,43 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Telemetry } from '../telemetry/index.js';
+import { AGENTGATE_VERSION } from './version.js';
 
-/** Process metrics plus the gateway's own; no label ever carries a user id or email. */
+/**
+ * Process and Node.js metrics under their standard names (process_*, nodejs_*: stock dashboards work), the HTTP
+ * request histogram, and the gateway's own (agentgate_*). No label ever carries a user id, an email or a raw path.
+ */
 export function createMetrics(sources: { connections: () => number; activeRuns: () => number }): {
   registry: Registry;
   telemetry: Telemetry;
 } {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'agentgate_' });
+  collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  new Gauge({
+    name: 'agentgate_build_info',
+    help: 'Always 1: the version of agentgate and of Node.js this instance runs, as labels.',
+    labelNames: ['version', 'node_version'],
+    registers,
+  }).set({ version: AGENTGATE_VERSION, node_version: process.versions.node }, 1);
+  const http = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP requests by method, route template and status code.',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const tokens = new Counter({
+    name: 'agentgate_model_tokens_total',
+    help: 'Tokens language models reported, by direction (input, output).',
+    labelNames: ['direction'],
+    registers,
+  });
+  const runsTotal = new Counter({
+    name: 'agentgate_runs_total',
+    help: 'Runs ended, by final status.',
+    labelNames: ['status'],
+    registers,
+  });
   new Gauge({
     name: 'agentgate_ws_connections',
     help: 'Open WebSocket connections on this instance.',
@@ -66,10 +95,19 @@ export function createMetrics(sources: { connections: () => number; activeRuns: 
     telemetry: {
       handshake: (status) => handshakes.inc({ status: String(status) }),
       messagesSent: (count) => sent.inc(count),
-      runEnded: (status, durationMs) => runs.observe({ status }, durationMs / 1000),
+      runEnded: (status, durationMs) => {
+        runs.observe({ status }, durationMs / 1000);
+        runsTotal.inc({ status });
+      },
       rateLimited: (kind) => limited.inc({ kind }),
       connectionClosed: (kind) => closed.inc({ reason: kind }),
       authEvent: (kind, count = 1) => auth.inc({ kind }, count),
+      httpRequest: (method, route, statusCode, seconds) =>
+        http.observe({ method, route, status_code: String(statusCode) }, seconds),
+      modelTokens: (input, output) => {
+        tokens.inc({ direction: 'input' }, input);
+        tokens.inc({ direction: 'output' }, output);
+      },
     },
   };
 }

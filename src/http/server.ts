@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AppError } from '../errors/index.js';
@@ -17,6 +19,11 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
   const fastifyLogger: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance: fastifyLogger,
+    // The caller's X-Request-Id when it is a plain token (else a new UUID): every log line of the request carries
+    // it as `requestId`, and the answer returns it.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    requestIdLogLabel: 'requestId',
     bodyLimit: deps.config.httpBodyLimitBytes,
     // request.ip, used by every per-IP limit and the logs, follows X-Forwarded-For only through trusted proxies.
     trustProxy: deps.trustProxy,
@@ -50,6 +57,19 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
     }
   });
 
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('X-Request-Id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // The route template (`/threads/:id`), never the path: ids in labels would grow the metric without bound.
+    deps.telemetry.httpRequest(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+  });
+
   app.addHook('onSend', async (_request, reply, payload) => {
     if (!reply.hasHeader('Cache-Control')) void reply.header('Cache-Control', 'no-store');
     // Every answer is what its Content-Type says: no browser may guess otherwise.
@@ -67,4 +87,12 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
   streamRoutes(app, deps);
   webRoutes(app, deps);
   return app;
+}
+
+/** Only ids that cannot forge a log line or a header: letters, digits, `.`, `_`, `:` and `-`, at most 128. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }

@@ -90,6 +90,7 @@ export class RunExecutor {
         durationMs: now() - run.startedAt,
         ...(result.usage ? { usage: result.usage } : {}),
       };
+      if (result.usage) this.deps.telemetry.modelTokens(result.usage.inputTokens, result.usage.outputTokens);
       const answer = { id: newId(), threadId, userId, role: 'assistant', text: result.text, runId } as const;
       await storing(conversations.addMessage({ ...answer, createdAt: new Date(now()).toISOString() }));
     } catch (err) {

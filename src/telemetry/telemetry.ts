@@ -15,6 +15,10 @@ export interface Telemetry {
   connectionClosed(kind: string): void;
   /** Authentication events, as GET /auth/stats counts them since start-up (`count` of them at once). */
   authEvent(kind: AuthEventKind, count?: number): void;
+  /** An HTTP request answered: its route template (never the raw path, which holds ids), status and duration. */
+  httpRequest(method: string, route: string, statusCode: number, seconds: number): void;
+  /** Tokens a language model reported for one run. */
+  modelTokens(input: number, output: number): void;
 }
 
 export type AuthEventKind = 'validation' | 'refresh_reuse' | 'concurrent_refresh' | 'expired_tokens_deleted';
@@ -26,4 +30,6 @@ export const noTelemetry: Telemetry = {
   rateLimited: () => {},
   connectionClosed: () => {},
   authEvent: () => {},
+  httpRequest: () => {},
+  modelTokens: () => {},
 };
