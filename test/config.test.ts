@@ -93,6 +93,29 @@ describe('config', () => {
 });
 
 // Each test starts child processes (tsx, a server): seconds of CPU each, past 30 s in a full run on 2 loaded cores.
+describe('config: identity providers', () => {
+  it("refuses an external audience that is the OIDC client id (ID tokens would pass as access tokens), and agentgate's own issuer", () => {
+    const base = { NODE_ENV: 'test' as const, OIDC_ISSUER: 'http://127.0.0.1:9/idp', OIDC_CLIENT_ID: 'web-app' };
+    expect(() =>
+      loadConfig({ ...base, EXTERNAL_JWT_ISSUER: 'http://127.0.0.1:9/idp', EXTERNAL_JWT_AUDIENCE: 'web-app' }),
+    ).toThrow(/the audience of ID tokens/);
+    expect(() =>
+      loadConfig({ ...base, EXTERNAL_JWT_ISSUER: 'http://127.0.0.1:9/idp', EXTERNAL_JWT_AUDIENCE: 'https://api' }),
+    ).not.toThrow();
+    expect(() =>
+      loadConfig({
+        EXTERNAL_JWT_ISSUER: 'http://127.0.0.1:9/x',
+        EXTERNAL_JWT_AUDIENCE: 'api',
+        JWT_ISSUER: 'http://127.0.0.1:9/x',
+      }),
+    ).toThrow(/own JWT_ISSUER/);
+    expect(() => loadConfig({ EXTERNAL_JWT_ISSUER: 'http://idp.example.com', EXTERNAL_JWT_AUDIENCE: 'api' })).toThrow(
+      /https/,
+    );
+    expect(() => loadConfig({ OIDC_ISSUER: 'https://idp.example.com' })).toThrow(/OIDC_CLIENT_ID is required/);
+  });
+});
+
 describe('the --check-config command', { timeout: 90_000 }, () => {
   const run = promisify(execFile);
   const main = new URL('../src/main.ts', import.meta.url).pathname;

@@ -22,6 +22,7 @@ export interface ExternalClaims {
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 /** An unknown `kid` refetches the JWKS (a rotated key), at most this often: forged kids cannot hammer the issuer. */
 const JWKS_COOLDOWN_MS = 30_000;
+const DISCOVERY_RETRY_MS = 10_000;
 /** Keys are fetched again after this long even when every kid is known (a revoked key stops working). */
 const JWKS_MAX_AGE_MS = 10 * 60_000;
 
@@ -31,6 +32,8 @@ const JWKS_MAX_AGE_MS = 10 * 60_000;
  */
 export class ExternalTokens {
   private keys: ReturnType<typeof createRemoteJWKSet> | undefined;
+  /** A failed discovery is not retried before this: tokens claiming the issuer must not each cost a fetch. */
+  private discoveryFailedAt = -Infinity;
 
   constructor(private readonly settings: ExternalTokenSettings) {}
 
@@ -64,6 +67,8 @@ export class ExternalTokens {
       throw new AppError('invalid_token', 'The access token is invalid.', { cause: err });
     }
     const { sub, exp } = payload;
+    // An ID token (it carries the sign-in's nonce) says who signed in to a client, not what an API may do.
+    if (payload.nonce !== undefined) throw new AppError('invalid_token', 'An ID token is not an access token.');
     if (typeof sub !== 'string' || sub === '' || typeof exp !== 'number')
       throw new AppError('invalid_token', 'The access token is missing required claims.');
     return {
@@ -82,6 +87,8 @@ export class ExternalTokens {
     if (this.keys !== undefined) return this.keys;
     let url = this.settings.jwksUrl;
     if (url === undefined) {
+      if (Date.now() - this.discoveryFailedAt < DISCOVERY_RETRY_MS)
+        throw new AppError('service_unavailable', "The identity provider's discovery document cannot be read.");
       const discovery = `${this.settings.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
       let document: { jwks_uri?: unknown };
       try {
@@ -89,6 +96,7 @@ export class ExternalTokens {
         if (!res.ok) throw new Error(`discovery answered ${res.status}`);
         document = (await res.json()) as { jwks_uri?: unknown };
       } catch (err) {
+        this.discoveryFailedAt = Date.now();
         throw new AppError('service_unavailable', "The identity provider's discovery document cannot be read.", {
           cause: err,
         });

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { AppError, isAppError } from '../errors/index.js';
 import type { PasswordHasher } from './passwords.js';
 import type { ExternalIdentity, UserRecord, UserStore } from './ports.js';
 
@@ -44,14 +45,21 @@ export class IdentityAccounts {
       createdAt: at,
       disabledAt: null,
     };
-    if (await this.users.linkIdentity(identity, user, at)) return user;
+    try {
+      if (await this.users.linkIdentity(identity, user, at)) return user;
+    } catch (err) {
+      // Two first sign-ins at once (an app's parallel calls with a new token): both tried to create the user, and
+      // the loser hit the email index. The winner's link is the answer.
+      if (!(isAppError(err) && err.code === 'email_taken')) throw err;
+    }
     return this.linkedMeanwhile(identity);
   }
 
   /** A concurrent first sign-in of the same identity linked it first: its user is the one. */
   private async linkedMeanwhile(identity: ExternalIdentity): Promise<UserRecord> {
     const user = await this.users.findByIdentity(identity.issuer, identity.subject);
-    if (user === undefined) throw new Error('identity link vanished');
+    // Not a store fault (which would trip the breaker): the email was taken by someone else meanwhile.
+    if (user === undefined) throw new AppError('email_taken', 'An account with this email was created meanwhile.');
     return user;
   }
 }

@@ -347,6 +347,12 @@ function identityProblems(r: Raw): string[] {
         problems.push(
           `${name} must be https:// (http:// only on this machine, outside production): keys could be swapped on the way.`,
         );
+    if (r.EXTERNAL_JWT_ISSUER === r.JWT_ISSUER)
+      problems.push("EXTERNAL_JWT_ISSUER is agentgate's own JWT_ISSUER: name your identity provider's issuer.");
+    if (r.EXTERNAL_JWT_ISSUER === r.OIDC_ISSUER && r.EXTERNAL_JWT_AUDIENCE === r.OIDC_CLIENT_ID)
+      problems.push(
+        'EXTERNAL_JWT_AUDIENCE is OIDC_CLIENT_ID: that is the audience of ID tokens, which must not pass as access tokens. Use the identifier of the API your access tokens are issued for.',
+      );
   } else if (r.EXTERNAL_JWT_AUDIENCE !== undefined || r.EXTERNAL_JWT_JWKS_URL !== undefined) {
     problems.push('EXTERNAL_JWT_AUDIENCE / EXTERNAL_JWT_JWKS_URL are set without EXTERNAL_JWT_ISSUER.');
   }

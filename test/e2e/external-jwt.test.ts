@@ -130,6 +130,7 @@ describe('tokens refused (401)', () => {
     ['another issuer', (p) => p.sign(p.accessTokenClaims(newSub(), { iss: 'https://evil.example' }), undefined, at)],
     ['no exp', (p) => p.sign(p.accessTokenClaims(newSub(), { exp: undefined }), undefined, at)],
     ['no sub', (p) => p.sign(p.accessTokenClaims(newSub(), { sub: undefined }), undefined, at)],
+    ['an ID token (it carries a nonce)', (p) => p.sign(p.accessTokenClaims(newSub(), { nonce: 'n-1' }), undefined, at)],
     ['alg none', (p) => p.sign(p.accessTokenClaims(newSub()), { alg: 'none' }, at)],
     ['HS256 keyed with the public key', (p) => p.sign(p.accessTokenClaims(newSub()), p.confusedSigner, at)],
     [

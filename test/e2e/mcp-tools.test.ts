@@ -215,7 +215,9 @@ describe('MCP tools: an idle per-user process is stopped', () => {
     // The process ran in the user's directory (it may already be stopped: a busy machine takes a second to look).
     expect(existsSync(join(t.app.dataDir, 'mcp', 'memory', alice.user.id, 'memory.jsonl'))).toBe(true);
     await eventually(() => t.app.mcp?.processCount === 0, 8_000, 'the idle process to stop');
-    expect(processIn(join(t.app.dataDir, 'mcp', 'memory', alice.user.id))).toBeUndefined();
+    // Stopping closes its stdin first and gives it up to 2 s to exit on its own.
+    const dir = join(t.app.dataDir, 'mcp', 'memory', alice.user.id);
+    await eventually(() => processIn(dir) === undefined, 8_000, 'the idle process to exit');
   });
 });
 

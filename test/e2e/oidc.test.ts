@@ -296,7 +296,7 @@ describe('login codes', () => {
     account(idp);
     const real = loginCode(await browser.start(app.url)) ?? '';
     const flipped = real.slice(0, -1) + (real.endsWith('A') ? 'B' : 'A');
-    for (const code of ['not-a-code', 'x', randomUUID(), flipped]) {
+    for (const code of ['not-a-code', 'x', randomUUID(), flipped, '', 'c'.repeat(513)]) {
       const res = await browser.exchange(app.url, code);
       expect(res.status, code).toBe(401);
       expect(codeOf(res)).toBe('invalid_login_code');
@@ -419,6 +419,9 @@ describe('returnTo: only a path on this site', () => {
     ['/ CR LF header injection', '/\r\nSet-Cookie: x=1'],
     ['/ TAB', '/\t/evil.com'],
     ['/ DEL', '/a\u007fb'],
+    ['non-ASCII (a Location header cannot carry it)', '/caf\u00e9/\u20ac'],
+    ['a C1 control', '/a\u0085b'],
+    ['a space', '/a b'],
     ['relative (no leading /)', 'chat'],
     ['empty', ''],
   ])('%s falls back to /', async (_name, returnTo) => {

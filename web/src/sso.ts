@@ -31,7 +31,8 @@ export function describeSignInError(code: string): string {
       return 'Sign-in was cancelled at the provider.';
     case 'invalid_oidc_callback':
       return 'The sign-in could not be completed (it may have expired or been opened in another browser). Try again.';
+    // Anything else came from the address bar, so it is not repeated: it could be any text.
     default:
-      return `The sign-in failed (${code}). Try again.`;
+      return 'The sign-in failed. Try again.';
   }
 }

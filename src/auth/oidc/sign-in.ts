@@ -56,19 +56,22 @@ export class OidcSignIn {
     } catch (err) {
       throw new AppError('service_unavailable', 'The sign-in provider cannot be reached right now.', { cause: err });
     }
-    await this.deps.pending.put(hashSecret(authorization.checks.state), {
-      browser: hashSecret(browserSecret),
-      checks: authorization.checks,
-      returnTo: safeReturnTo(returnTo),
-      expiresAt: this.deps.now() + SIGN_IN_TTL_MS,
-    });
+    await storing(
+      this.deps.pending.put(hashSecret(authorization.checks.state), {
+        browser: hashSecret(browserSecret),
+        checks: authorization.checks,
+        returnTo: safeReturnTo(returnTo),
+        expiresAt: this.deps.now() + SIGN_IN_TTL_MS,
+      }),
+    );
     return { location: authorization.url.href, browserSecret };
   }
 
   /** The provider sent the browser back: where to send it now (returnTo with login_code, or with login_error). */
   async callback(callbackUrl: URL, browserSecret: string | undefined): Promise<{ location: string; ok: boolean }> {
     const state = callbackUrl.searchParams.get('state');
-    const pending = state === null ? undefined : await this.deps.pending.consume(hashSecret(state), this.deps.now());
+    const pending =
+      state === null ? undefined : await storing(this.deps.pending.consume(hashSecret(state), this.deps.now()));
     if (pending === undefined) return failed('/', 'invalid_oidc_callback');
     if (browserSecret === undefined || hashSecret(browserSecret) !== pending.browser)
       return failed(pending.returnTo, 'invalid_oidc_callback');
@@ -81,22 +84,38 @@ export class OidcSignIn {
       return failed(pending.returnTo, 'invalid_oidc_callback');
     }
     const code = newOpaqueSecret('lc_');
-    await this.deps.codes.put(hashSecret(code), {
-      userId,
-      browser: pending.browser,
-      expiresAt: this.deps.now() + LOGIN_CODE_TTL_MS,
-    });
+    await storing(
+      this.deps.codes.put(hashSecret(code), {
+        userId,
+        browser: pending.browser,
+        expiresAt: this.deps.now() + LOGIN_CODE_TTL_MS,
+      }),
+    );
     return { location: withQuery(pending.returnTo, 'login_code', code), ok: true };
   }
 
   /** The login code, from the browser it was issued to, for a login (once). */
-  async exchange(code: string, browserSecret: string | undefined, ip: string): Promise<AuthResponse> {
+  async exchange(code: unknown, browserSecret: string | undefined, ip: string): Promise<AuthResponse> {
     await this.deps.ipLimiter.consume(`login:${ip}`);
+    // CONTRACT: a malformed code is refused like any other bad one (401), after counting as an attempt.
+    if (typeof code !== 'string' || code === '' || code.length > 512)
+      throw new AppError('invalid_login_code', 'This login code is unknown, expired, used, or not for this browser.');
     // Consumed before the browser check: a code shown to the wrong browser is spent, never tried again.
-    const record = await this.deps.codes.consume(hashSecret(code), this.deps.now());
+    const record = await storing(this.deps.codes.consume(hashSecret(code), this.deps.now()));
     if (record === undefined || browserSecret === undefined || hashSecret(browserSecret) !== record.browser)
       throw new AppError('invalid_login_code', 'This login code is unknown, expired, used, or not for this browser.');
     return this.deps.auth.signInAs(record.userId);
+  }
+}
+
+/** The sign-in store (memory, or Redis) failed: the caller may try again shortly. */
+async function storing<T>(operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (err) {
+    throw new AppError('service_unavailable', 'Sign-in cannot be completed right now: try again shortly.', {
+      cause: err,
+    });
   }
 }
 
@@ -105,13 +124,15 @@ function failed(returnTo: string, code: string): { location: string; ok: boolean
 }
 
 /**
- * CONTRACT: a path starting with a single `/`, without `\` or control characters; anything else is `/`. So no
+ * CONTRACT: a path starting with a single `/`, without `\` or control characters (nor spaces or non-ASCII, which a
+ * Location header cannot carry unencoded); anything else is `/`. So no
  * `//evil.example` (protocol-relative), `/\evil.example` (read as `//` by browsers) or header injection.
  */
 export function safeReturnTo(value: unknown): string {
   if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//')) return '/';
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-  if (/[\\\u0000-\u001f\u007f]/.test(value)) return '/';
+  // Printable ASCII only: control characters could split headers, `\` reads as `/`, and anything above 0x7e is
+  // refused by Node in a Location header (a 500 after the user was signed in).
+  if (!/^[\x21-\x7e]+$/.test(value) || value.includes('\\')) return '/';
   return value;
 }
 
