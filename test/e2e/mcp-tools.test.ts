@@ -266,10 +266,12 @@ describe('MCP tools: per-user processes are bounded and restarted with backoff',
 
   it('a process that dies is started again on the next call after a backoff, its files intact', async () => {
     const entity = { name: 'survives-a-crash', entityType: 'note', observations: ['kept on disk'] };
-    await callThroughModel(aliceWs, 'memory__create_entities', { entities: [entity] });
+    const created = await callThroughModel(aliceWs, 'memory__create_entities', { entities: [entity] });
+    expect(created.completed.error).toBeUndefined();
     const dir = join(t.app.dataDir, 'mcp', 'memory', alice.user.id);
+    // /proc shows a process's new working directory a moment after it starts, on a busy machine.
+    await eventually(() => processIn(dir) !== undefined, 5_000, "alice's process in her directory");
     const pid = processIn(dir);
-    expect(pid).toBeDefined();
     process.kill(pid!, 'SIGKILL');
     await eventually(() => processIn(dir) === undefined, 5_000, 'the process to die');
     await settle(100);
