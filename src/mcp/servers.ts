@@ -23,6 +23,33 @@ export function backoffMs(failures: number): number {
   return Math.min(30_000, 1_000 * 2 ** Math.max(0, failures - 1));
 }
 
+/**
+ * One session with a server, for `owner` (`shared`, `probe` or a user id): its directory under DATA_DIR, its stderr
+ * logged at debug under the server's name, and the caller's reactions to tool-list changes and closing.
+ */
+function openSession(
+  config: McpServerConfig,
+  ctx: ServerContext,
+  log: Logger,
+  session: {
+    readonly owner: string;
+    readonly fetch?: FetchLike | undefined;
+    readonly onToolsChanged: (tools: readonly McpTool[]) => void;
+    readonly onClosed: () => void;
+  },
+): Promise<McpConnection> {
+  const transport = transportFor(config, {
+    dir: serverDir(ctx.dataDir, config.name, session.owner),
+    onStderr: (line) => log.debug({ stderr: line.slice(0, 2000) }, 'mcp server stderr'),
+    fetch: session.fetch,
+  });
+  return McpConnection.open(transport, ctx.timeoutMs, {
+    onToolsChanged: session.onToolsChanged,
+    onClosed: session.onClosed,
+    onError: (err) => log.debug({ err: err.message }, 'mcp transport error'),
+  });
+}
+
 /** The owner name of the session that lists a per-user server's tools (user ids are UUIDs: never this). */
 const PROBE = 'probe';
 
@@ -60,22 +87,15 @@ export class SharedServer implements McpServer {
     const { config, ctx } = this;
     const log = ctx.logger.child({ mcpServer: config.name });
     try {
-      const connection = await McpConnection.open(
-        transportFor(config, {
-          dir: serverDir(ctx.dataDir, config.name, 'shared'),
-          onStderr: (line) => log.debug({ stderr: line.slice(0, 2000) }, 'mcp server stderr'),
-        }),
-        ctx.timeoutMs,
-        {
-          onToolsChanged: (tools) => ctx.onTools(config.name, tools),
-          onClosed: () => {
-            if (this.stopped) return;
-            log.warn('mcp server went away; reconnecting');
-            this.scheduleRetry();
-          },
-          onError: (err) => log.debug({ err: err.message }, 'mcp transport error'),
+      const connection = await openSession(config, ctx, log, {
+        owner: 'shared',
+        onToolsChanged: (tools) => ctx.onTools(config.name, tools),
+        onClosed: () => {
+          if (this.stopped) return;
+          log.warn('mcp server went away; reconnecting');
+          this.scheduleRetry();
         },
-      );
+      });
       if (this.stopped) return void (await connection.close());
       this.connection = connection;
       this.failures = 0;
@@ -210,21 +230,14 @@ export class PerUserServer implements McpServer {
 
   private open(owner: string, log: Logger, events: { onClosed?: () => void } = {}): Promise<McpConnection> {
     const { config, ctx } = this;
-    return McpConnection.open(
-      transportFor(config, {
-        dir: serverDir(ctx.dataDir, config.name, owner),
-        onStderr: (line) => log.debug({ stderr: line.slice(0, 2000) }, 'mcp server stderr'),
-        // forwardIdentity: the probe lists tools under agentgate's own name (`sub: "agentgate"`, no run).
-        fetch: this.options.fetchFor?.(owner === PROBE ? 'agentgate' : owner),
-      }),
-      ctx.timeoutMs,
-      {
-        // A user's own process may list tools that depend on that user's state: only the probe's list is everyone's.
-        onToolsChanged: (tools) => (owner === PROBE ? ctx.onTools(config.name, tools) : undefined),
-        onClosed: () => events.onClosed?.(),
-        onError: (err) => log.debug({ err: err.message }, 'mcp transport error'),
-      },
-    );
+    return openSession(config, ctx, log, {
+      owner,
+      // forwardIdentity: the probe lists tools under agentgate's own name (`sub: "agentgate"`, no run).
+      fetch: this.options.fetchFor?.(owner === PROBE ? 'agentgate' : owner),
+      // A user's own process may list tools that depend on that user's state: only the probe's list is everyone's.
+      onToolsChanged: (tools) => (owner === PROBE ? ctx.onTools(config.name, tools) : undefined),
+      onClosed: () => events.onClosed?.(),
+    });
   }
 
   async connectionFor(userId: string): Promise<McpConnection> {

@@ -44,6 +44,14 @@ async function callThroughModel(
   return { completed, events, runId: ack.runId };
 }
 
+/** server-memory with one process (and memory file) per user. */
+const perUserMemory = {
+  command: process.execPath,
+  args: [MEMORY],
+  env: { MEMORY_FILE_PATH: '${userDir}/memory.jsonl' },
+  scope: 'user',
+};
+
 /** The pid of the stdio server process running in `dir` (its working directory), if any. */
 function processIn(dir: string): number | undefined {
   let pids: string[];
@@ -64,12 +72,7 @@ function processIn(dir: string): number | undefined {
 describe('MCP tools: stdio and Streamable HTTP servers behind an OpenAI-compatible model', () => {
   const config = mcpConfigFile({
     everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], env: { EVERYTHING_TOKEN: 'entry-secret' } },
-    memory: {
-      command: process.execPath,
-      args: [MEMORY],
-      env: { MEMORY_FILE_PATH: '${userDir}/memory.jsonl' },
-      scope: 'user',
-    },
+    memory: perUserMemory,
     sharedmem: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: '${userDir}/memory.jsonl' } },
     broken: { command: '/nonexistent/agentgate-test-mcp-server' },
     remote: { url: remote.url, headers: { 'x-test-secret': 'header-secret' } },
@@ -196,12 +199,7 @@ describe('MCP tools: stdio and Streamable HTTP servers behind an OpenAI-compatib
 
 describe('MCP tools: an idle per-user process is stopped', () => {
   const config = mcpConfigFile({
-    memory: {
-      command: process.execPath,
-      args: [MEMORY],
-      env: { MEMORY_FILE_PATH: '${userDir}/memory.jsonl' },
-      scope: 'user',
-    },
+    memory: perUserMemory,
   });
   const t = useTestApp(llmEnv(config, { MCP_USER_IDLE_MS: '1000' }), { tools: [] });
 
@@ -223,12 +221,7 @@ describe('MCP tools: an idle per-user process is stopped', () => {
 
 describe('MCP tools: per-user processes are bounded and restarted with backoff', () => {
   const config = mcpConfigFile({
-    memory: {
-      command: process.execPath,
-      args: [MEMORY],
-      env: { MEMORY_FILE_PATH: '${userDir}/memory.jsonl' },
-      scope: 'user',
-    },
+    memory: perUserMemory,
     slow: { command: process.execPath, args: [EVERYTHING, 'stdio'], scope: 'user' },
   });
   // Idle stops are another describe's: here a slow machine must not stop a process before the test looks at it.

@@ -48,18 +48,20 @@ export class RelyingParty {
   private async discover(): Promise<oidc.Configuration> {
     const { issuer, clientId, clientSecret } = this.settings;
     const url = new URL(issuer);
-    // Basic when the provider takes it (the default of the spec), else post; none for a public client.
-    const probe = await oidc.discovery(url, clientId, undefined, oidc.None(), { execute: insecureFor(url) });
-    const methods = probe.serverMetadata().token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
+    // One discovery; the client authentication follows what it advertises: basic when offered (the spec's default),
+    // else post; none for a public client.
+    const discovered = await oidc.discovery(url, clientId, undefined, oidc.None(), { execute: insecureFor(url) });
+    const metadata = discovered.serverMetadata();
+    const methods = metadata.token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
     const auth =
       clientSecret === undefined
         ? oidc.None()
         : methods.includes('client_secret_basic')
           ? oidc.ClientSecretBasic(clientSecret)
           : oidc.ClientSecretPost(clientSecret);
-    return oidc.discovery(url, clientId, undefined, auth, {
-      execute: [...insecureFor(url), oidc.enableNonRepudiationChecks],
-    });
+    const config = new oidc.Configuration(metadata, clientId, undefined, auth);
+    for (const apply of [...insecureFor(url), oidc.enableNonRepudiationChecks]) apply(config);
+    return config;
   }
 
   /** The URL to send the browser to, and the checks its answer must pass. */
