@@ -1,3 +1,4 @@
+import { AGENTGATE_VERSION } from '../app/version.js';
 import { UsageError } from './args.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { InterruptedError, print, type CliIo } from './io.js';
@@ -6,7 +7,7 @@ export type { CliIo } from './io.js';
 
 const HELP = `agentgate: an authenticated real-time gateway for AI agents
 
-Usage: agentgate [command] [options]       (agentgate <command> --help for each)
+Usage: agentgate [command] [options]       (agentgate <command> --help for each; agentgate --version)
   serve           serve HTTP and WebSocket (the default with no command; what \`npm start\` runs)
   check-config    validate the configuration and exit (also: agentgate --check-config)
   migrate         bring the database schema up to date and exit
@@ -45,6 +46,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [first = 'serve', ...rest] = argv;
   if (first === '--help' || first === '-h' || first === 'help') return (print(io.stdout, HELP), EXIT.ok);
+  if (first === '--version' || first === '-v') return (print(io.stdout, AGENTGATE_VERSION), EXIT.ok);
   const name = first === '--check-config' ? 'check-config' : first;
   const load = COMMANDS[name];
   if (load === undefined) return (print(io.stderr, `agentgate: unknown command "${first}".\n\n${HELP}`), EXIT.usage);
