@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -216,5 +217,21 @@ describe('the --check-config command', { timeout: 90_000 }, () => {
     const served = await serve(env);
     expect(served.code).not.toBe(0);
     expect(served.output).toContain('signing key');
+  });
+
+  it('a PORT in use: serve exits 70 saying which port and to set PORT=; check-config only warns', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const env = { PORT: String(port), DATA_DIR: join(scratch, 'port-in-use') };
+      const served = await serve(env);
+      expect(served.code).toBe(70);
+      expect(served.output).toContain(`port ${port} on 127.0.0.1 is in use. Set PORT=<another port>`);
+      const checked = await check(env);
+      expect(checked.code).toBe(0);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 });

@@ -9,7 +9,6 @@ export { planIntents } from './builtin/intents.js';
 export {
   builtinTools,
   calculatorTool,
-  preloadCalculator,
   clockTool,
   createClockTool,
   createDocsSearchTool,

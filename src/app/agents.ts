@@ -22,10 +22,11 @@ export async function chooseAgent(
     const agent = new AguiAgent(config.agui, {
       signToken: (subject) => tokens.sign(subject, Math.floor(deps.now() / 1000)),
     });
+    await agent.load();
     return { agent, publicKeys: [tokens.jwk] };
   }
   // Token usage is counted in the durable store, so budgets hold across instances.
-  const llm = createLlmAgent(
+  const llm = await createLlmAgent(
     { ...config.llm, provider },
     { usage: deps.usage, logger: deps.logger.child({ component: 'llm' }), now: deps.now },
   );

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
-import { builtinTools, calculatorTool, preloadCalculator, type Agent, type Tool } from '../agents/index.js';
+import { builtinTools, type Agent, type Tool } from '../agents/index.js';
 import {
   AccessTokens,
   AuthService,
@@ -86,13 +86,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   });
   const { telemetry } = metrics;
   const instanceId = randomUUID();
-  // The calculator library takes 1-3 s to evaluate and blocks the event loop meanwhile. Loaded first, before any
-  // connection to Redis or PostgreSQL exists and before serving: loaded later, it stalled requests and let Redis
-  // command timeouts fire while the replies sat unread.
+  // The calculator loads its library on its first call (src/agents/tools/calculator.ts says what that costs).
   const tools = options.tools ?? builtinTools({ docsPaths: DOCS_PATHS });
-  if (tools.some((t) => t.name === calculatorTool.name)) {
-    await preloadCalculator().catch((err: unknown) => logger.error({ err }, 'calculator failed to load'));
-  }
   const backends = await openBackends(config, instanceId, logger);
   const { conversations, events, bus, revocations, perMinute } = backends;
   const authStores = (options.wrapAuthStores ?? ((s) => s))({ users: backends.users, tokens: backends.tokens });

@@ -1,10 +1,17 @@
-import { enforceEvents, HttpAgent, transformChunks, verifyEvents } from '@ag-ui/client';
+import type * as AguiClient from '@ag-ui/client';
+import type * as Rxjs from 'rxjs';
 import type { BaseEvent, RunAgentInput } from '@ag-ui/core';
 import { AppError, isAppError } from '../../errors/index.js';
 import type { Agent, AgentIO, AgentRequest, AgentResult } from '../agent.js';
 import { AguiEventMapper } from './event-mapper.js';
 import { legacyThinking } from './legacy-thinking.js';
 import { redactText } from './redactor.js';
+
+/** What a run needs of the official client and of rxjs (which it is built on). */
+interface Wire {
+  readonly client: typeof AguiClient;
+  readonly map: typeof Rxjs.map;
+}
 
 export interface AguiAgentSettings {
   /** AGENT_URL. */
@@ -28,17 +35,31 @@ export class AguiAgent implements Agent {
   readonly name = 'agui';
   readonly usesThreadState = true;
 
+  #wire: Promise<Wire> | undefined;
+
   constructor(
     private readonly settings: AguiAgentSettings,
     private readonly deps: AguiAgentDeps,
   ) {}
 
+  /**
+   * Loads the official client and rxjs, once: the server calls it at start-up, else the first run does. Never at
+   * import: a server whose LLM_PROVIDER is another does not carry them (about 30 MiB resident).
+   */
+  load(): Promise<Wire> {
+    return (this.#wire ??= Promise.all([import('@ag-ui/client'), import('rxjs')]).then(([client, { map }]) => ({
+      client,
+      map,
+    })));
+  }
+
   async run(request: AgentRequest, io: AgentIO): Promise<AgentResult> {
     const { userId, threadId, runId } = request.context;
+    const wire = await this.load();
     const token = await this.deps.signToken({ userId, threadId, runId });
     const mapper = new AguiEventMapper(io, token, request.state ?? {});
     try {
-      await this.stream(request, token, mapper);
+      await this.stream(wire, request, token, mapper);
     } catch (err) {
       throw toAppError(err, token, this.settings.timeoutMs);
     } finally {
@@ -53,7 +74,8 @@ export class AguiAgent implements Agent {
   }
 
   /** Resolves when the agent's stream ends; rejects on failure, timeout or cancel (the request is then aborted). */
-  private stream(request: AgentRequest, token: string, mapper: AguiEventMapper): Promise<void> {
+  private stream(wire: Wire, request: AgentRequest, token: string, mapper: AguiEventMapper): Promise<void> {
+    const { HttpAgent, enforceEvents, transformChunks, verifyEvents } = wire.client;
     const input: RunAgentInput = {
       threadId: request.context.threadId,
       runId: request.context.runId,
@@ -113,7 +135,7 @@ export class AguiAgent implements Agent {
       watch();
       subscription = agent
         .run(input)
-        .pipe(legacyThinking(), enforceEvents(), transformChunks(), verifyEvents())
+        .pipe(wire.map(legacyThinking()), enforceEvents(), transformChunks(), verifyEvents())
         .subscribe({
           next: (event: BaseEvent) => {
             watch();

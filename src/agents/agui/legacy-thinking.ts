@@ -1,5 +1,4 @@
 import { EventType, type BaseEvent } from '@ag-ui/core';
-import { map, type OperatorFunction } from 'rxjs';
 
 const RENAMED: Readonly<Record<string, EventType>> = {
   THINKING_START: EventType.REASONING_START,
@@ -12,11 +11,12 @@ const RENAMED: Readonly<Record<string, EventType>> = {
 /**
  * Agents built on older AG-UI versions stream their reasoning as THINKING_* events, which today's client drops as
  * unknown. They become the REASONING_* events that replaced them (with a message id per thinking block, which the
- * old events did not carry), so their reasoning still reaches the run as agent_thinking.
+ * old events did not carry), so their reasoning still reaches the run as agent_thinking. One function per stream
+ * (it counts the blocks), for rxjs's `map`.
  */
-export function legacyThinking(): OperatorFunction<BaseEvent, BaseEvent> {
+export function legacyThinking(): (event: BaseEvent) => BaseEvent {
   let block = 0;
-  return map((event) => {
+  return (event) => {
     const type = RENAMED[event.type as string];
     if (type === undefined) return event;
     const messageId = `thinking-${block}`;
@@ -28,5 +28,5 @@ export function legacyThinking(): OperatorFunction<BaseEvent, BaseEvent> {
       ...(type === EventType.REASONING_MESSAGE_START ? { role: 'reasoning' } : {}),
       ...(type === EventType.REASONING_MESSAGE_CONTENT ? { delta: typeof delta === 'string' ? delta : '' } : {}),
     };
-  });
+  };
 }

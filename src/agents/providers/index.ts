@@ -12,8 +12,11 @@ export interface LlmAgentDeps {
   readonly now?: (() => number) | undefined;
 }
 
-/** The agent LLM_PROVIDER names, for `openai` and `anthropic` (`offline` is the built-in agent, not built here). */
-export function createLlmAgent(settings: LlmSettings, deps: LlmAgentDeps): LlmAgent {
+/**
+ * The agent LLM_PROVIDER names, for `openai` and `anthropic` (`offline` is the built-in agent, not built here), with
+ * its SDK loaded: only the provider configured loads one, at start-up rather than on the first run.
+ */
+export async function createLlmAgent(settings: LlmSettings, deps: LlmAgentDeps): Promise<LlmAgent> {
   if (settings.provider === 'offline' || settings.model === undefined)
     throw new TypeError('createLlmAgent needs LLM_PROVIDER openai or anthropic, and LLM_MODEL.');
   const providerSettings = { ...settings, model: settings.model };
@@ -21,6 +24,7 @@ export function createLlmAgent(settings: LlmSettings, deps: LlmAgentDeps): LlmAg
     settings.provider === 'openai'
       ? new OpenAiProvider(providerSettings, deps.logger)
       : new AnthropicProvider(providerSettings, deps.logger);
+  await provider.load();
   return new LlmAgent({
     provider,
     systemPrompt: settings.systemPrompt,

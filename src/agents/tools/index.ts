@@ -14,7 +14,7 @@ export function builtinTools(options: BuiltinToolsOptions): Tool[] {
   return [calculatorTool, clockTool, createDocsSearchTool(options.docsPaths), waitTool];
 }
 
-export { calculatorTool, loadMath as preloadCalculator } from './calculator.js';
+export { calculatorTool } from './calculator.js';
 export { clockTool, createClockTool } from './clock.js';
 export { createDocsSearchTool } from './docs-search.js';
 export type { DocsSearchHit } from './docs-search.js';

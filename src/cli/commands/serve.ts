@@ -1,5 +1,6 @@
 import { preflight, startApp } from '../../app/index.js';
 import { parseCommand } from '../args.js';
+import type { Config } from '../../config/index.js';
 import { configOrReport, describeStorage } from '../config.js';
 import { EXIT, EXIT_CODES_HELP } from '../exit-codes.js';
 import { print, type CliIo } from '../io.js';
@@ -27,10 +28,7 @@ export async function serve(args: readonly string[], io: CliIo): Promise<number>
   try {
     app = await startApp(config);
   } catch (err) {
-    print(
-      io.stderr,
-      `agentgate failed to start (${describeStorage(config)}): ${err instanceof Error ? err.message : String(err)}`,
-    );
+    print(io.stderr, startFailure(config, err));
     return EXIT.startFailed;
   }
   const running = app;
@@ -49,4 +47,15 @@ export async function serve(args: readonly string[], io: CliIo): Promise<number>
     );
   }
   return -1;
+}
+
+/** The line `serve` prints when it cannot start; for a port it cannot listen on, what to set instead. */
+function startFailure(config: Config, err: unknown): string {
+  const { code, syscall } = err instanceof Error ? (err as NodeJS.ErrnoException) : {};
+  const port = `port ${config.port} on ${config.host}`;
+  if (syscall === 'listen' && code === 'EADDRINUSE')
+    return `agentgate failed to start: ${port} is in use. Set PORT=<another port> (PORT=0 picks a free one), or stop the process that holds it.`;
+  if (syscall === 'listen' && code === 'EACCES')
+    return `agentgate failed to start: ${port} needs privileges this user does not have. Set PORT=<a port from 1024 up>.`;
+  return `agentgate failed to start (${describeStorage(config)}): ${err instanceof Error ? err.message : String(err)}`;
 }

@@ -1,4 +1,5 @@
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, OpenAIError } from 'openai';
+import type * as OpenAiSdk from 'openai';
+import type { APIError, OpenAI } from 'openai';
 import { type AppError } from '../../../errors/index.js';
 import type { LlmProvider, StepRequest, StepResult, StepSink } from '../provider.js';
 import type { ProviderSettings } from '../settings.js';
@@ -19,6 +20,11 @@ const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 /** The SDK insists on a key; self-hosted servers started without one ignore whatever is sent. */
 const NO_KEY = 'no-key';
 
+interface SdkClient {
+  readonly sdk: typeof OpenAiSdk;
+  readonly client: OpenAI;
+}
+
 /**
  * Chat Completions, streamed, through the official `openai` SDK: OpenAI itself and the OpenAI-compatible servers
  * (vLLM, Ollama, llama.cpp server, LM Studio). The SDK does HTTP, SSE parsing, retries with backoff, the
@@ -27,35 +33,48 @@ const NO_KEY = 'no-key';
 export class OpenAiProvider implements LlmProvider {
   readonly kind = 'openai';
   readonly model: string;
-  readonly #client: OpenAI;
   readonly #settings: ProviderSettings;
+  readonly #logger: ProviderLogger;
+  #client: Promise<SdkClient> | undefined;
 
   constructor(settings: ProviderSettings, logger: ProviderLogger = silentLogger) {
     this.#settings = settings;
+    this.#logger = logger;
     this.model = settings.model;
-    this.#client = new OpenAI({
-      apiKey: settings.apiKey ?? NO_KEY,
-      // Every option the SDK would otherwise read from process.env is given, so only our config decides.
-      baseURL: settings.baseUrl ?? OPENAI_DEFAULT_BASE_URL,
-      adminAPIKey: null,
-      organization: null,
-      project: null,
-      webhookSecret: null,
-      timeout: settings.timeoutMs,
-      maxRetries: settings.maxRetries,
-      fetch: fetchCappingRetryAfter(settings.timeoutMs),
-      logger: sdkLoggerFor(logger, 'openai'),
-      logLevel: 'info',
-    });
+  }
+
+  /**
+   * Loads the SDK and builds its client, once: the server calls it at start-up, else the first step does. Never
+   * at import: a server whose LLM_PROVIDER is another does not carry the SDK (about 13 MiB resident).
+   */
+  load(): Promise<SdkClient> {
+    return (this.#client ??= import('openai').then((sdk) => ({
+      sdk,
+      client: new sdk.OpenAI({
+        apiKey: this.#settings.apiKey ?? NO_KEY,
+        // Every option the SDK would otherwise read from process.env is given, so only our config decides.
+        baseURL: this.#settings.baseUrl ?? OPENAI_DEFAULT_BASE_URL,
+        adminAPIKey: null,
+        organization: null,
+        project: null,
+        webhookSecret: null,
+        timeout: this.#settings.timeoutMs,
+        maxRetries: this.#settings.maxRetries,
+        fetch: fetchCappingRetryAfter(this.#settings.timeoutMs),
+        logger: sdkLoggerFor(this.#logger, 'openai'),
+        logLevel: 'info',
+      }),
+    })));
   }
 
   async streamStep(request: StepRequest, sink: StepSink): Promise<StepResult> {
+    const { sdk, client } = await this.load();
     const chunks = new ChunkAccumulator(sink);
     await consumeStream<unknown>({
       signal: request.signal,
       idleMs: this.#settings.timeoutMs,
       open: (signal) =>
-        this.#client.chat.completions.create(
+        client.chat.completions.create(
           {
             model: this.model,
             messages: toChatMessages(request.system, request.turns),
@@ -68,16 +87,21 @@ export class OpenAiProvider implements LlmProvider {
           { signal },
         ),
       onEvent: (chunk) => chunks.add(chunk),
-      classify: (err) => this.#classify(err),
+      classify: (err) => this.#classify(sdk, err),
     });
     return chunks.finish();
   }
 
-  #classify(err: unknown): unknown {
+  #classify(sdk: typeof OpenAiSdk, err: unknown): unknown {
     // `instanceof` on the generic class yields APIError<any>: the cast restores the declared field types.
     return classifySdkError(
       err,
-      { timeout: APIConnectionTimeoutError, connection: APIConnectionError, api: APIError, base: OpenAIError },
+      {
+        timeout: sdk.APIConnectionTimeoutError,
+        connection: sdk.APIConnectionError,
+        api: sdk.APIError,
+        base: sdk.OpenAIError,
+      },
       this.#settings,
       (e) => apiFailure(e as APIError),
     );
