@@ -12,6 +12,8 @@ import { oidcRoutes } from './routes/oidc.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { gatewayRoutes } from './routes/gateway.js';
 import { healthRoutes } from './routes/health.js';
+import { recordRoutes } from './openapi/index.js';
+import { openapiRoutes } from './routes/openapi.js';
 import { streamRoutes } from './routes/streams.js';
 import { webRoutes } from './routes/web.js';
 
@@ -34,6 +36,9 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
     // Malformed HTTP (bad framing, oversized headers) never reaches a route: answer it in the same error shape.
     clientErrorHandler: (err, socket) => writeClientError(err, socket),
   });
+
+  // Every route is in the OpenAPI route table (src/http/openapi/api-routes.ts): test/api holds one to the other.
+  recordRoutes(app);
 
   // An empty body is an empty object: POST /auth/demo and /ws/ticket are often sent without one.
   app.removeContentTypeParser('application/json');
@@ -85,6 +90,7 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
   conversationRoutes(app, deps);
   healthRoutes(app, deps);
   streamRoutes(app, deps);
+  openapiRoutes(app, deps);
   webRoutes(app, deps);
   return app;
 }

@@ -4,3 +4,4 @@ export * from './wire/index.js';
 export * from './schemas/index.js';
 export * from './encode.js';
 export * from './verify.js';
+export * from './json-schemas.js';

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors/index.js';
-import { z } from 'zod';
 import {
   ChangePasswordBody,
   DeleteAccountBody,
+  IdParams,
   LoginBody,
   LogoutBody,
   RefreshBody,
@@ -14,8 +14,6 @@ import {
 import { stopRuns } from '../../runs/index.js';
 import { requirePrincipal, type HttpDeps } from '../context.js';
 import { parseInput } from '../errors.js';
-
-const SessionParams = z.object({ id: z.string().min(1).max(128) });
 
 export function authRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { auth } = deps;
@@ -62,7 +60,7 @@ export function authRoutes(app: FastifyInstance, deps: HttpDeps): void {
 
   app.delete('/auth/sessions/:id', async (request, reply) => {
     const principal = await requirePrincipal(request, auth);
-    await auth.endSession(principal, parseInput(SessionParams, request.params).id);
+    await auth.endSession(principal, parseInput(IdParams, request.params).id);
     return reply.status(204).send();
   });
 

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import { notFound } from '../../errors/index.js';
 import {
   ApprovalBody,
+  ApprovalParams,
+  IdParams,
   PageQuery,
   RenameThreadBody,
   RunEventsQuery,
@@ -18,9 +19,6 @@ import { deleteThread, type ThreadRecord } from '../../runs/index.js';
 import { requirePrincipal, type HttpDeps } from '../context.js';
 import { messageCursor, threadCursor } from '../cursors.js';
 import { parseInput } from '../errors.js';
-
-const IdParams = z.object({ id: z.string().min(1).max(128) });
-const ApprovalParams = IdParams.extend({ toolCallId: z.string().min(1).max(128) });
 
 export function conversationRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { auth, conversations, runs, history } = deps;

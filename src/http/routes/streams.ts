@@ -1,21 +1,23 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AguiMapper, parseRunAgentInput } from '../../agui/index.js';
 import { AppError } from '../../errors/index.js';
 import type { Principal } from '../../auth/index.js';
-import { CLOSE, STREAM_CLOSED_EVENT, type CloseKind, type RunEvent, type StreamClosed } from '../../protocol/index.js';
+import {
+  CLOSE,
+  IdParams,
+  LastEventIdHeader,
+  STREAM_CLOSED_EVENT,
+  StreamQuery,
+  type CloseKind,
+  type RunEvent,
+  type StreamClosed,
+} from '../../protocol/index.js';
 import { followRun } from '../../runs/index.js';
 import { requirePrincipal, requireStreamPrincipal, type HttpDeps } from '../context.js';
 import { parseInput } from '../errors.js';
 import { corsHeadersOf } from '../cors.js';
 import { SseResponse } from '../sse.js';
-
-const IdParams = z.object({ id: z.string().min(1).max(128) });
-const StreamQuery = z.object({
-  after: z.coerce.number().int().min(0).optional(),
-  format: z.enum(['agentgate', 'agui']).default('agentgate'),
-});
-const LastEventId = z.coerce.number().int().min(0);
 
 type Format = z.infer<typeof StreamQuery>['format'];
 
@@ -36,7 +38,7 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const query = parseInput(StreamQuery, request.query);
     // A reconnecting EventSource sends Last-Event-ID; it wins over ?after.
     const header = request.headers['last-event-id'];
-    const afterSeq = header === undefined ? (query.after ?? 0) : parseInput(LastEventId, header);
+    const afterSeq = header === undefined ? (query.after ?? 0) : parseInput(LastEventIdHeader, header);
     await history.getRun(principal.userId, id);
     await stream(request, reply, deps, open, principal, id, afterSeq, query.format);
   });

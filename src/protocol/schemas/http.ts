@@ -62,6 +62,27 @@ export const PageQuery = z.object({
   before: z.string().min(1).max(512).optional(),
 });
 
+/** A route id (`:id`): 1-128 characters, like the ids clients may mint (docs/PROTOCOL.md "Conventions"). */
+const routeId = z.string().min(1).max(128);
+export const IdParams = z.object({ id: routeId });
+export const ApprovalParams = IdParams.extend({ toolCallId: routeId });
+
+/** GET /runs/:id/stream. A `Last-Event-ID` header wins over `after`. */
+export const StreamQuery = z.object({
+  after: z.coerce.number().int().min(0).optional(),
+  format: z.enum(['agentgate', 'agui']).default('agentgate'),
+});
+export const LastEventIdHeader = z.coerce.number().int().min(0);
+
+/**
+ * The OIDC routes check their input in the sign-in flow itself (src/auth), not with a schema: these two only
+ * describe it for the OpenAPI document.
+ */
+export const OidcStartQuery = z.object({
+  returnTo: z.string().optional().meta({ description: 'A path starting with one `/`; anything else is `/`.' }),
+});
+export const OidcExchangeBody = z.object({ code: z.string() });
+
 const _register: SameShape<RegisterBody, RegisterRequest> = true;
 const _login: SameShape<LoginBody, LoginRequest> = true;
 const _refresh: SameShape<RefreshBody, RefreshRequest> = true;
