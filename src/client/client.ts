@@ -10,11 +10,14 @@ import {
   type PageParams,
   type PublicUser,
   type RunEvent,
+  type SessionSummary,
+  type SessionsResponse,
   type RunEventsResponse,
   type ServerMessage,
   type ThreadMessage,
   type ThreadSummary,
   type ThreadsResponse,
+  type ChangePasswordRequest,
   type TicketResponse,
   type UserMessage,
 } from '../protocol/wire/index.js';
@@ -155,6 +158,50 @@ export class AgentgateClient {
     }
   }
 
+  /** This user's logins (GET /auth/sessions), the one of this client marked `current`. */
+  async sessions(): Promise<SessionSummary[]> {
+    return (await this.session.authed<SessionsResponse>('GET', '/auth/sessions')).sessions;
+  }
+
+  /**
+   * Ends one login of this user (DELETE /auth/sessions/:id): its tokens are refused and its sockets close
+   * `session revoked`. Ending this client's own login ends it here too, as the server closes this socket.
+   */
+  async endSession(sessionId: string): Promise<void> {
+    await this.session.authed('DELETE', `/auth/sessions/${encodeURIComponent(sessionId)}`);
+  }
+
+  /** "Log out everywhere" (DELETE /auth/sessions): every login of this user ends, this one too, as logout() does here. */
+  async logoutEverywhere(): Promise<void> {
+    await this.connection.whileDetached(() => this.session.authed('DELETE', '/auth/sessions'), 'failure');
+    this.endLocally();
+  }
+
+  /**
+   * Changes the password (POST /auth/password). The server ends every login of the user and starts a new one for
+   * this client: its tokens replace the old ones (`onRefreshToken`), and the socket reconnects with them, resuming
+   * the runs in progress. Rejects with `invalid_credentials` (wrong current password) or `invalid_request` (a new
+   * password too short, too common or the email), and then changes nothing.
+   */
+  async changePassword(currentPassword: string, newPassword: string): Promise<PublicUser> {
+    const body: ChangePasswordRequest = { currentPassword, newPassword };
+    return this.connection.whileDetached(async () =>
+      this.adopt(await this.session.authed<AuthResponse>('POST', '/auth/password', body)),
+    );
+  }
+
+  /**
+   * Deletes the account and everything of it (DELETE /auth/me), then forgets the login here as logout() does. The
+   * password confirms it (a demo user has none: omit it). Rejects with `invalid_credentials` and deletes nothing.
+   */
+  async deleteAccount(password?: string): Promise<void> {
+    await this.connection.whileDetached(
+      () => this.session.authed('DELETE', '/auth/me', password === undefined ? {} : { password }),
+      'failure',
+    );
+    this.endLocally();
+  }
+
   get user(): PublicUser | null {
     return this.session.user;
   }
@@ -187,6 +234,23 @@ export class AgentgateClient {
       'GET',
       `/threads/${encodeURIComponent(threadId)}/messages${pageQuery(page)}`,
     );
+  }
+
+  /** Renames a thread (PATCH /threads/:id; 1 to 200 characters once trimmed); `not_found` when it is not this user's. */
+  async renameThread(threadId: string, title: string): Promise<ThreadSummary> {
+    return (
+      await this.session.authed<{ thread: ThreadSummary }>('PATCH', `/threads/${encodeURIComponent(threadId)}`, {
+        title,
+      })
+    ).thread;
+  }
+
+  /**
+   * Deletes a thread with its messages, runs and their events (DELETE /threads/:id). A run in progress in it is
+   * cancelled first: its `run_cancelled` reaches every connection of the user. `not_found` when it is not theirs.
+   */
+  async deleteThread(threadId: string): Promise<void> {
+    await this.session.authed('DELETE', `/threads/${encodeURIComponent(threadId)}`);
   }
 
   async runEvents(runId: string, after = 0): Promise<RunEvent[]> {
@@ -324,6 +388,13 @@ export class AgentgateClient {
     if (WebSocketImpl === undefined)
       throw new TypeError('No WebSocket implementation: pass options.WebSocket (in Node, use src/client/node.ts).');
     return new WebSocketImpl(url, protocols);
+  }
+
+  /** The login is over server-side: close the socket, forget the tokens and the runs, as logout() does. */
+  private endLocally(): void {
+    this.connection.close();
+    this.session.clear();
+    this.forgetRuns();
   }
 
   private adopt(auth: AuthResponse): PublicUser {

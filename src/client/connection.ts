@@ -87,6 +87,34 @@ export class Connection {
     if (this.state !== 'closed') this.stop('closed', { error }, sessionEnded);
   }
 
+  /**
+   * Runs `work` with no socket open, then opens one again if one was wanted (`reopen: 'failure'`: only when `work`
+   * failed, the caller closing the connection otherwise). For a request that ends the socket's own login (changing
+   * the password, logging out everywhere): the server closes that socket `session revoked`, and a socket already let
+   * go of cannot end the login that `work` may replace. Runs in progress are resumed on the next socket, as after a
+   * drop.
+   */
+  async whileDetached<T>(work: () => Promise<T>, reopen: 'always' | 'failure' = 'always'): Promise<T> {
+    if (this.state !== 'connected' && this.state !== 'connecting' && this.state !== 'reconnecting') return work();
+    this.epoch += 1;
+    if (this.dropSocket(1000, 'normal')) this.deps.onDisconnected();
+    const detached = this.epoch;
+    this.setState('reconnecting', { retryInMs: 0 });
+    let failed = true;
+    try {
+      const result = await work();
+      failed = false;
+      return result;
+    } finally {
+      // Unless something else (close(), another connect) took over meanwhile: open again, settling connect()'s callers.
+      if (this.epoch === detached && (failed || reopen === 'always')) {
+        const waiting = this.ready;
+        const next = this.startCycle();
+        if (waiting !== undefined) next.then(waiting.resolve, waiting.reject);
+      }
+    }
+  }
+
   /** Sends when connected; `onReply` gets the frame answering `message.id`, or undefined if the socket goes first. */
   send(message: ClientMessage, onReply?: Reply): boolean {
     const socket = this.socket;

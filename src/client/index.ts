@@ -24,6 +24,7 @@ export type {
   RunEvent,
   RunHandle,
   RunOptions,
+  SessionSummary,
   StateDetail,
   StateListener,
   TerminalEvent,

@@ -1,5 +1,5 @@
 import type { RunEvent, ThreadMessage, ThreadSummary } from '../../src/protocol/wire/index.js';
-import { applyRunEvent, emptyRun, type RunView } from './timeline.js';
+import { applyRunEvent, awaitsApproval, emptyRun, type RunView } from './timeline.js';
 
 /** A line of the conversation: a stored message, or a message this tab sent that the server has not echoed yet. */
 export interface ChatItem {
@@ -23,19 +23,24 @@ export interface ChatState {
   readonly items: Readonly<Record<string, readonly ChatItem[]>>;
   /** Live and recently finished runs of this user, in any thread. */
   readonly runs: Readonly<Record<string, RunView>>;
+  /** Per loaded thread, the cursor of its next older page of messages (`nextBefore`); null when none is left. */
+  readonly older: Readonly<Record<string, string | null>>;
 }
 
 export type ChatAction =
   | { type: 'threads_loaded'; threads: readonly ThreadSummary[] }
   | { type: 'thread_selected'; threadId: string }
-  | { type: 'messages_loaded'; threadId: string; messages: readonly ThreadMessage[] }
+  | { type: 'messages_loaded'; threadId: string; messages: readonly ThreadMessage[]; nextBefore?: string | null }
+  | { type: 'older_loaded'; threadId: string; messages: readonly ThreadMessage[]; nextBefore: string | null }
+  | { type: 'thread_renamed'; thread: ThreadSummary }
+  | { type: 'thread_deleted'; threadId: string }
   | { type: 'message_sent'; key: string; threadId: string; text: string }
   | { type: 'message_accepted'; key: string; threadId: string; runId: string }
   | { type: 'message_refused'; key: string; threadId: string; code: string }
   | { type: 'message_added'; threadId: string; runId: string; message: { id: string; text: string } }
   | { type: 'run_event'; event: RunEvent };
 
-export const initialChat: ChatState = { threads: [], threadId: NEW_THREAD, items: {}, runs: {} };
+export const initialChat: ChatState = { threads: [], threadId: NEW_THREAD, items: {}, runs: {}, older: {} };
 
 export function chatReducer(state: ChatState, action: ChatAction): ChatState {
   switch (action.type) {
@@ -51,7 +56,23 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         (m) =>
           m.role === 'user' && (m.runId === null || !storedRuns.has(m.runId)) && !stored.some((s) => s.key === m.key),
       );
-      return withItems(state, action.threadId, [...stored, ...unsent]);
+      const loaded = withItems(state, action.threadId, [...stored, ...unsent]);
+      return { ...loaded, older: { ...loaded.older, [action.threadId]: action.nextBefore ?? null } };
+    }
+    case 'older_loaded': {
+      // The page before the oldest one shown goes on top; anything already shown (a message added meanwhile) stays once.
+      const list = state.items[action.threadId] ?? [];
+      const shown = new Set(list.map((m) => m.key));
+      const older = action.messages.map(fromStored).filter((m) => !shown.has(m.key));
+      const loaded = withItems(state, action.threadId, [...older, ...list]);
+      return { ...loaded, older: { ...loaded.older, [action.threadId]: action.nextBefore } };
+    }
+    case 'thread_renamed':
+      return { ...state, threads: state.threads.map((t) => (t.id === action.thread.id ? action.thread : t)) };
+    case 'thread_deleted': {
+      const { [action.threadId]: _items, ...items } = state.items;
+      const { [action.threadId]: _older, ...older } = state.older;
+      return { ...state, threads: state.threads.filter((t) => t.id !== action.threadId), items, older };
     }
     case 'message_sent':
       return withItems(state, action.threadId, [
@@ -161,4 +182,13 @@ export function conversationRows(state: ChatState): ConversationRow[] {
       rows.push({ kind: 'run', run });
   }
   return rows;
+}
+
+/** The threads with a run of this user waiting for the approval of a tool call (open in this tab or not). */
+export function threadsAwaitingApproval(state: ChatState): ReadonlySet<string> {
+  return new Set(
+    Object.values(state.runs)
+      .filter((run) => run.status === 'running' && awaitsApproval(run))
+      .map((run) => run.threadId),
+  );
 }

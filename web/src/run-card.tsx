@@ -5,7 +5,6 @@ import { renderMarkdown } from './markdown.js';
 import { describeError, errorCode } from './session.js';
 import {
   awaitsApproval,
-  elapsedMs,
   formatDuration,
   runFromEvents,
   type ApprovalDecision,
@@ -13,6 +12,7 @@ import {
   type Step,
   type ToolApproval,
   type ToolCard,
+  workedMs,
 } from './timeline.js';
 
 /** Sends the user's decision on a tool call; it settles when the server took (or refused) it. */
@@ -64,7 +64,7 @@ export function RunCard({
                     ? 'Working'
                     : 'Answering'}
             </span>
-            <Elapsed since={run.startedAt} />
+            <Elapsed run={run} />
             <button type="button" class="stop" onClick={() => onStop(run.runId)}>
               Stop
             </button>
@@ -72,7 +72,7 @@ export function RunCard({
         ) : (
           <span class="run-state">
             {STATUS_LABELS[run.status]}
-            {run.endedAt !== null && ` in ${formatDuration(elapsedMs(run.startedAt, run.endedAt))}`}
+            {run.endedAt !== null && ` in ${formatDuration(workedMs(run, Date.now()))}`}
           </span>
         )}
       </footer>
@@ -255,16 +255,19 @@ function Expiry({ at }: { readonly at: string }) {
   );
 }
 
-/** Ticks while a run is going. */
-function Elapsed({ since }: { readonly since: string | null }) {
+/** Ticks while a run is going; stands still (and says so) while it waits for the user's approval. */
+function Elapsed({ run }: { readonly run: RunView }) {
   const [now, setNow] = useState(Date.now());
+  const paused = run.pausedSince !== null;
   useEffect(() => {
+    if (paused) return undefined;
     const timer = setInterval(() => setNow(Date.now()), 250);
     return () => clearInterval(timer);
-  }, []);
+  }, [paused]);
   return (
-    <span class="elapsed" role="timer" aria-label="Elapsed time">
-      {formatDuration(elapsedMs(since, now))}
+    <span class="elapsed" role="timer" aria-label="Elapsed time" data-paused={paused ? 'true' : undefined}>
+      {formatDuration(workedMs(run, now))}
+      {paused && <span class="muted"> (paused)</span>}
     </span>
   );
 }

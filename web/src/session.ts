@@ -62,11 +62,27 @@ export function describeError(err: unknown): string {
       return 'Already decided in another tab.';
     case 'thread_busy':
       return 'This conversation is busy: wait for the current answer.';
+    case 'invalid_token':
+    case 'not_authenticated':
+      return 'Your session has ended. Sign in again.';
     case 'service_unavailable':
       return 'The service is temporarily unavailable. Try again shortly.';
     default:
       return `Something went wrong (${code}).`;
   }
+}
+
+/** Codes of HTTP answers that mean this tab's login is over (ended from another tab, or the account is gone). */
+const LOGIN_OVER: ReadonlySet<string> = new Set([
+  'invalid_token',
+  'not_authenticated',
+  'invalid_refresh_token',
+  'refresh_token_reused',
+  'session_revoked',
+]);
+
+export function loginIsOver(err: unknown): boolean {
+  return LOGIN_OVER.has(errorCode(err));
 }
 
 export function errorCode(err: unknown): string {

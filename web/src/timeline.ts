@@ -37,6 +37,10 @@ export interface RunView {
   readonly answer: string;
   readonly error?: { readonly code: string; readonly message: string };
   readonly lastSeq: number;
+  /** Time spent waiting for the user's approval, in waits that ended (the run's clock stops meanwhile). */
+  readonly pausedMs: number;
+  /** Server time at which the current wait for approval began; null when nothing waits. */
+  readonly pausedSince: string | null;
 }
 
 export function emptyRun(runId: string, threadId: string): RunView {
@@ -49,6 +53,8 @@ export function emptyRun(runId: string, threadId: string): RunView {
     steps: [],
     answer: '',
     lastSeq: 0,
+    pausedMs: 0,
+    pausedSince: null,
   };
 }
 
@@ -57,6 +63,22 @@ export function emptyRun(runId: string, threadId: string): RunView {
  * onEvent promise, across reconnects and replays), so the page folds them as they come and merges nothing.
  */
 export function applyRunEvent(view: RunView, event: RunEvent): RunView {
+  return withClock(view, foldEvent(view, event), event.ts);
+}
+
+/**
+ * The run's clock stops while a tool call waits for approval, as the server's does: a wait starts at the first
+ * `tool_approval_requested` and ends when no call waits any more (resolved, or the run ended).
+ */
+function withClock(before: RunView, after: RunView, ts: string): RunView {
+  const waiting = after.status === 'running' && awaitsApproval(after);
+  if (waiting && before.pausedSince === null) return { ...after, pausedSince: ts };
+  if (!waiting && before.pausedSince !== null)
+    return { ...after, pausedSince: null, pausedMs: before.pausedMs + elapsedMs(before.pausedSince, ts) };
+  return after;
+}
+
+function foldEvent(view: RunView, event: RunEvent): RunView {
   // A terminal event sets the status its stored run will have (outcomeOf: the server's own mapping).
   const ended = outcomeOf(event);
   const next: RunView = {
@@ -144,6 +166,15 @@ export function awaitsApproval(run: RunView): boolean {
 /** A run's view from its full event history (a finished run opened later). */
 export function runFromEvents(runId: string, threadId: string, events: readonly RunEvent[]): RunView {
   return events.reduce(applyRunEvent, emptyRun(runId, threadId));
+}
+
+/**
+ * How long the run has been working at `now` (or took, once ended): from its start to its end or `now`, less the
+ * waits for approval. A wait still going stops the count where it began.
+ */
+export function workedMs(run: RunView, now: number): number {
+  const end = run.endedAt ?? run.pausedSince ?? now;
+  return Math.max(0, elapsedMs(run.startedAt, end) - run.pausedMs);
 }
 
 /** Milliseconds between two ISO timestamps, never negative (the clocks of page and server may differ). */
