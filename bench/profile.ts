@@ -1,8 +1,9 @@
 /**
  * Where agentgate's hot path spends its time.
- *   npm run bench -- profile [--seconds 10] [--connections 1000]
- * Runs agentgate (the comparison's server: SQLite, auth, metrics, bench agent) under
- * `node --cpu-prof --cpu-prof-dir=bench/results/profiles` during the closed-loop events/s workload, then prints the
+ *   npm run bench -- profile [--seconds 10] [--connections 1000] [--pg] [--handshakes ticket|bearer|subprotocol]
+ * Runs agentgate (the comparison's server: SQLite, auth, metrics, bench agent; PostgreSQL + Redis with --pg) under
+ * `node --cpu-prof --cpu-prof-dir=bench/results/profiles` during the closed-loop events/s workload (or, with
+ * --handshakes, back-to-back batches of the comparison's authenticated handshakes), then prints the
  * functions with the most self time, and the files, counting only the samples taken inside the measured window (not
  * start-up or seeding). The .cpuprofile opens in Chrome DevTools (Performance panel) or VS Code.
  */
@@ -10,6 +11,8 @@ import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Generators, Server, type GeneratorMark } from './compare/fleet.js';
+import { measureHandshakes, type HandshakeMode } from './compare/phases-handshake.js';
+import { PROFILES } from './compare/profiles.js';
 import type { CpuSample } from './lib/children.js';
 import { fixed, int } from './lib/stats.js';
 
@@ -20,6 +23,11 @@ const option = (name: string, fallback: number): number => {
 };
 const seconds = option('seconds', 10);
 const connections = option('connections', 1_000);
+const withPg = argv.includes('--pg');
+const handshakeIndex = argv.indexOf('--handshakes');
+const handshakes = handshakeIndex >= 0 ? (argv[handshakeIndex + 1] as HandshakeMode) : undefined;
+if (handshakes !== undefined && !['ticket', 'bearer', 'subprotocol'].includes(handshakes))
+  throw new Error('--handshakes takes ticket, bearer or subprotocol');
 const TOP = 15;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -47,8 +55,7 @@ const shortUrl = (url: string): string =>
 /** Self time (µs) per function and per file, from the samples stamped inside [fromUs, toUs]. */
 function selfTimes(
   profile: CpuProfile,
-  fromUs: number,
-  toUs: number,
+  windows: readonly { readonly fromUs: number; readonly toUs: number }[],
 ): { total: number; byFunction: Map<string, number>; byFile: Map<string, number>; inWindow: boolean } {
   const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
   const byFunction = new Map<string, number>();
@@ -57,9 +64,10 @@ function selfTimes(
   let total = 0;
   const stamps = profile.samples.map((_, i) => (t += profile.timeDeltas[i] ?? 0));
   // Cut to the window when the clocks agree (they do on Linux: both CLOCK_MONOTONIC); otherwise keep everything.
-  const inWindow = stamps.some((s) => s >= fromUs && s <= toUs);
+  const within = (stamp: number): boolean => windows.some((w) => stamp >= w.fromUs && stamp <= w.toUs);
+  const inWindow = stamps.some(within);
   profile.samples.forEach((id, i) => {
-    if (inWindow && (stamps[i]! < fromUs || stamps[i]! > toUs)) return;
+    if (inWindow && !within(stamps[i]!)) return;
     const spent = profile.timeDeltas[i + 1] ?? 0;
     const f = frames.get(id);
     if (f === undefined) return;
@@ -81,17 +89,46 @@ function top(map: Map<string, number>, total: number, n: number): string[] {
 
 const startedAt = Date.now();
 const generators = new Generators(600_000);
-const server = await Server.start('agentgate', {
+const server = await Server.start(withPg ? 'agentgate-pg' : 'agentgate', {
   users: connections,
   logLevel: 'info',
   lifetimeMs: 600_000,
   nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'],
 });
 let window: { fromUs: number; toUs: number; events: number } | undefined;
+/** Where the samples that count were taken (the handshakes' timed parts; else the whole window). */
+let windows: { fromUs: number; toUs: number }[] = [];
 // CLOCK_MONOTONIC is one clock for every process on the machine, and V8 stamps profile samples with it.
 const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
 const cores = (a: CpuSample, b: CpuSample): number => (b.cpuUs - a.cpuUs) / 1000 / (b.wallMs - a.wallMs);
 try {
+  if (handshakes !== undefined) await profileHandshakes(handshakes);
+  else await profileEvents();
+} finally {
+  await server.stop();
+  await generators.stop();
+}
+
+async function profileHandshakes(mode: HandshakeMode): Promise<void> {
+  const profile = PROFILES.quick;
+  await measureHandshakes(server, generators, mode, 0, profile);
+  const c0 = server.child.cpu();
+  const fromUs = monotonicUs();
+  let done = 0;
+  for (let pass = 1; monotonicUs() - fromUs < seconds * 1_000_000; pass += 1) {
+    const sample = await measureHandshakes(server, generators, mode, pass, profile);
+    done += sample.expected;
+    windows.push(sample.windowUs);
+  }
+  const c1 = server.child.cpu();
+  const toUs = monotonicUs();
+  window = { fromUs, toUs, events: done };
+  console.log(
+    `profiled agentgate${withPg ? ' (PostgreSQL + Redis)' : ''}: ${done} handshakes (${mode}) in ${fixed((toUs - fromUs) / 1e6, 1)} s under the profiler, ${fixed((c1.cpuUs - c0.cpuUs) / done, 0)} µs server CPU each`,
+  );
+}
+
+async function profileEvents(): Promise<void> {
   const [gen] = await generators.take(1);
   const { opened } = await generators.open(server, [gen!], connections, (i) => i);
   await gen!.call('closedStart', { group: 'agentgate' });
@@ -107,11 +144,8 @@ try {
   await generators.closeAll([gen!]);
   window = { fromUs, toUs, events: m1.events - m0.events };
   console.log(
-    `profiled agentgate (${process.env.AGENTGATE_BENCH_CODE === 'src' ? 'src/ through tsx' : 'dist/'}): ${opened} connections, ${seconds} s window, ${int((window.events * 1000) / (m1.wallMs - m0.wallMs))} events/s under the profiler, server ${fixed(cores(c0, c1), 2)} cores, ${fixed((c1.cpuUs - c0.cpuUs) / window.events, 2)} µs CPU/event`,
+    `profiled agentgate${withPg ? ' (PostgreSQL + Redis)' : ''} (${process.env.AGENTGATE_BENCH_CODE === 'src' ? 'src/ through tsx' : 'dist/'}): ${opened} connections, ${seconds} s window, ${int((window.events * 1000) / (m1.wallMs - m0.wallMs))} events/s under the profiler, server ${fixed(cores(c0, c1), 2)} cores, ${fixed((c1.cpuUs - c0.cpuUs) / window.events, 2)} µs CPU/event`,
   );
-} finally {
-  await server.stop();
-  await generators.stop();
 }
 
 // One profile per thread (tsx's module loader runs in its own): the main thread's is the largest.
@@ -122,10 +156,11 @@ const written = readdirSync(dir)
   .sort((a, b) => b.stat.size - a.stat.size)[0];
 if (written === undefined || window === undefined) throw new Error(`no new .cpuprofile in ${dir}`);
 const profile = JSON.parse(readFileSync(`${dir}/${written.f}`, 'utf8')) as CpuProfile;
-const { total, byFunction, byFile, inWindow } = selfTimes(profile, window.fromUs, window.toUs);
+if (windows.length === 0) windows = [window];
+const { total, byFunction, byFile, inWindow } = selfTimes(profile, windows);
 const idle = byFunction.get('(idle)  ') ?? 0;
 console.log(
-  `profile: bench/results/profiles/${written.f} (${inWindow ? 'samples of the measured window only' : 'whole process: the clocks did not line up'}; ${fixed(total / 1000, 0)} ms of ${fixed((window.toUs - window.fromUs) / 1000, 0)} ms sampled, ${fixed((idle / total) * 100, 1)}% idle; shares below are of the whole window)`,
+  `profile: bench/results/profiles/${written.f} (${inWindow ? `samples of the measured ${windows.length > 1 ? 'upgrades' : 'window'} only` : 'whole process: the clocks did not line up'}; ${fixed(total / 1000, 0)} ms of ${fixed((window.toUs - window.fromUs) / 1000, 0)} ms sampled, ${fixed((idle / total) * 100, 1)}% idle; shares below are of all of it)`,
 );
 console.log(`\ntop ${TOP} functions by self time:`);
 for (const line of top(byFunction, total, TOP)) console.log(`  ${line}`);

@@ -22,7 +22,16 @@ const benches: Record<string, () => Promise<unknown>> = {
 };
 const SINGLE_PURPOSE = ['golden-path', 'abuse', 'scale', 'resume', 'sse'];
 /** Options that take a value: the value is not a benchmark name. */
-const WITH_VALUE = new Set(['--n', '--passes', '--log-level', '--only', '--seconds', '--connections', '--users']);
+const WITH_VALUE = new Set([
+  '--n',
+  '--passes',
+  '--log-level',
+  '--only',
+  '--seconds',
+  '--connections',
+  '--users',
+  '--handshakes',
+]);
 
 const args = process.argv.slice(2);
 const name = args.find((a, i) => !a.startsWith('--') && !WITH_VALUE.has(args[i - 1] ?? '')) ?? 'compare';

@@ -36,7 +36,11 @@ export interface HandshakeSample {
   readonly clientBound: boolean;
   /** POST /ws/ticket per second while the tickets were minted (ticket mode only, not part of perSecond). */
   readonly ticketsPerSecond: number | undefined;
+  /** When the timed upgrades ran (CLOCK_MONOTONIC µs, as V8 stamps profile samples): for the profiler. */
+  readonly windowUs: { readonly fromUs: number; readonly toUs: number };
 }
+
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 interface HandshakeReply {
   readonly statuses: Record<string, number>;
@@ -53,6 +57,7 @@ interface Batch {
   readonly prepared: readonly { mintMs: number; minted: number }[];
   readonly s0: CpuSample;
   readonly s1: CpuSample;
+  readonly windowUs: { readonly fromUs: number; readonly toUs: number };
 }
 
 /** Prepares `count` credentials (users from `first` on), then upgrades with each; server CPU around the upgrades. */
@@ -84,14 +89,16 @@ async function batch(
     }),
   );
   const s0 = server.child.cpu();
+  const fromUs = monotonicUs();
   const replies = await Promise.all(
     gens.map((g) =>
       g.call<HandshakeReply>('handshakes', { concurrency: Math.ceil(concurrency / gens.length) }, 120_000),
     ),
   );
   const s1 = server.child.cpu();
+  const toUs = monotonicUs();
   await server.settleConnections(0);
-  return { replies, prepared, s0, s1 };
+  return { replies, prepared, s0, s1, windowUs: { fromUs, toUs } };
 }
 
 /** Unmeasured handshakes of each kind before its first pass (the first few hundred also compile the code path). */
@@ -107,7 +114,14 @@ export async function measureHandshakes(
   const { count, concurrency } = profile.handshakes;
   const gens = await generators.take(2);
   if (pass === 0) await batch(server, gens, mode, WARM_UP, 0, concurrency);
-  const { replies, prepared, s0, s1 } = await batch(server, gens, mode, count, WARM_UP + pass * count, concurrency);
+  const { replies, prepared, s0, s1, windowUs } = await batch(
+    server,
+    gens,
+    mode,
+    count,
+    WARM_UP + pass * count,
+    concurrency,
+  );
   const statuses: Record<string, number> = {};
   for (const r of replies) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
   const expected = statuses[mode === 'rejected' ? '401' : '101'] ?? 0;
@@ -127,5 +141,6 @@ export async function measureHandshakes(
     generatorCores,
     clientBound: generatorCores.some((c) => c >= CLIENT_BOUND_SHARE),
     ticketsPerSecond: minted > 0 ? (minted * 1000) / Math.max(...prepared.map((p) => p.mintMs)) : undefined,
+    windowUs,
   };
 }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { builtinTools, type Agent, type Tool } from '../agents/index.js';
 import {
   AccessTokens,
+  SessionCache,
   AuthService,
   checkSigningKey,
   DependencyGuard,
@@ -66,6 +67,10 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
+/** How long a session found active is trusted without a store read, and how many are remembered (~10 MB at most). */
+const SESSION_CACHE_MAX_AGE_MS = 60_000;
+const SESSION_CACHE_MAX_ENTRIES = 50_000;
+
 const DOCS_PATHS = [
   fileURLToPath(new URL('../../docs/', import.meta.url)),
   fileURLToPath(new URL('../../README.md', import.meta.url)),
@@ -102,8 +107,20 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // One login budget per IP for passwords and OIDC sign-in alike.
   const loginLimiter = perMinute(config.rateLimits.loginPerMinute, 'ip');
   const authGuard = new DependencyGuard('the user and session store', { isRefusal: backends.isStatementRefused });
+  // Across instances, a session seen lately is checked from memory that the revocation bus keeps current.
+  const sessionCache =
+    backends.revocationLink === undefined
+      ? undefined
+      : new SessionCache({
+          revocations,
+          link: backends.revocationLink,
+          maxAgeMs: SESSION_CACHE_MAX_AGE_MS,
+          maxEntries: SESSION_CACHE_MAX_ENTRIES,
+          now,
+        });
   const auth = new AuthService({
     ...authStores,
+    sessionCache,
     accessTokens: new AccessTokens({
       keys,
       issuer: config.jwt.issuer,
@@ -305,6 +322,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(cleanup);
+        sessionCache?.close();
         retention.stop();
         await Promise.all([http.close(), gateway.close()]);
         orphans.stop();

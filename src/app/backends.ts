@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { TokenUsageStore } from '../agents/index.js';
 import type {
   AttemptLimiter,
+  BusLink,
   RevocationBus,
   SigningKeyRegistry,
   OneTimeStore,
@@ -36,6 +37,7 @@ import {
   MemoryUserEventBus,
   openPostgres,
   openSqlite,
+  openSqliteWatched,
   RedisBroadcast,
   RedisConnection,
   RedisConnectionLeases,
@@ -66,6 +68,8 @@ export interface DurableStores {
   readonly signingKeyRegistry: SigningKeyRegistry;
   /** True for an error with which the database refused a statement for its input: not an outage (breakers). */
   readonly isStatementRefused: (err: unknown) => boolean;
+  /** SQLite: tells when another process (the CLI) committed to the file; undefined on PostgreSQL. */
+  readonly foreignCommits: BusLink | undefined;
   /** A real query: throws while the database does not answer (for /health/ready). */
   readonly ping: () => Promise<void>;
   readonly close: () => Promise<void>;
@@ -76,6 +80,11 @@ export interface Backends extends Omit<DurableStores, 'ping' | 'close'> {
   readonly tickets: TicketStore;
   readonly bus: UserEventBus;
   readonly revocations: RevocationBus;
+  /**
+   * What tells this process of revocations it did not make (the Redis link that carries other processes'
+   * announcements; SQLite's foreign commits); undefined where nothing does (PostgreSQL without Redis).
+   */
+  readonly revocationLink: BusLink | undefined;
   readonly runControl: RunControlBus;
   readonly approvalBus: ApprovalBus;
   readonly liveness: InstanceLiveness;
@@ -95,7 +104,10 @@ export interface Backends extends Omit<DurableStores, 'ping' | 'close'> {
 
 /** Opens the configured database (applying pending migrations) and builds the stores on it. */
 export async function openDurableStores(config: Config): Promise<DurableStores> {
-  const db = await openDatabase(config);
+  const { db, foreignCommits } =
+    config.database === undefined
+      ? await openSqliteWatched(config.dataDir)
+      : { db: await openPostgres(config.database), foreignCommits: undefined };
   const conversations = new SqlConversationStore(db);
   return {
     users: new SqlUserStore(db),
@@ -107,6 +119,7 @@ export async function openDurableStores(config: Config): Promise<DurableStores> 
     approvals: new SqlApprovalStore(db),
     signingKeyRegistry: new SqlSigningKeyRegistry(db),
     isStatementRefused,
+    foreignCommits,
     ping: async () => void (await sql`select 1`.execute(db)),
     close: () => db.destroy(),
   };
@@ -139,6 +152,7 @@ export async function openBackends(config: Config, instanceId: string, logger: L
       tickets,
       bus: new MemoryUserEventBus(),
       revocations: new MemoryBroadcast(),
+      revocationLink: stores.foreignCommits,
       runControl: new MemoryBroadcast(),
       approvalBus: new MemoryBroadcast(),
       liveness: new SoleInstanceLiveness(instanceId),
@@ -182,6 +196,7 @@ export async function openBackends(config: Config, instanceId: string, logger: L
     tickets: new RedisOneTimeStore<TicketRecord>(redis, 'ticket'),
     bus,
     revocations: await RedisBroadcast.open(redis, REVOCATIONS_CHANNEL),
+    revocationLink: redis.pubsub,
     runControl: await RedisBroadcast.open(redis, 'cancel'),
     approvalBus: await RedisBroadcast.open(redis, 'approvals'),
     liveness,

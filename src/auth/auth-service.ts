@@ -19,6 +19,7 @@ import type { ExternalTokens } from './external-tokens.js';
 import { IdentityAccounts, type IdentityProfile } from './identity-accounts.js';
 import type { AttemptLimiter, ExternalIdentity, RevocationBus, TokenStore, UserRecord, UserStore } from './ports.js';
 import { hashSecret, newOpaqueSecret } from './secrets.js';
+import type { SessionCache } from './session-cache.js';
 
 /** Sessions of external tokens: never a refresh family id (those are UUIDs). */
 const EXTERNAL_SESSION_PREFIX = 'ext:';
@@ -47,6 +48,8 @@ export interface AuthServiceDeps {
   readonly guard: DependencyGuard;
   /** EXTERNAL_JWT_*: the identity provider's own access tokens, accepted as access tokens. */
   readonly externalTokens?: ExternalTokens | undefined;
+  /** Answers session checks from memory kept current by the revocation bus (only where the bus spans processes). */
+  readonly sessionCache?: SessionCache | undefined;
   /** Validations and refresh reuse, for Prometheus as for GET /auth/stats. */
   readonly telemetry: Telemetry;
   readonly now: () => number;
@@ -150,7 +153,7 @@ export class AuthService {
         this.counters.concurrentUsageDetected += 1;
         this.deps.telemetry.authEvent('concurrent_refresh');
       }
-      this.announceRevocation(result.familyId);
+      await this.announceRevocation(result.familyId);
       throw new AppError(
         'refresh_token_reused',
         'This refresh token was already used: every token of this login has been revoked. Log in again.',
@@ -191,7 +194,7 @@ export class AuthService {
     const ended = await this.guarded(() =>
       this.deps.tokens.revokeUserFamilies(principal.userId, 'logout_everywhere', this.isoNow()),
     );
-    for (const familyId of ended) this.announceRevocation(familyId);
+    await Promise.all(ended.map((familyId) => this.announceRevocation(familyId)));
   }
 
   /**
@@ -242,22 +245,22 @@ export class AuthService {
 
   async revokeSession(familyId: string, reason: string): Promise<void> {
     await this.guarded(() => this.deps.tokens.revokeFamily(familyId, reason, this.isoNow()));
-    this.announceRevocation(familyId);
+    await this.announceRevocation(familyId);
   }
 
   /**
-   * Tells every instance to close the session's sockets. The revocation itself is already stored (and checked on
-   * every request), so a bus that cannot take the message now does not fail the request: it is retried every
-   * second for as long as a socket of that session could live.
+   * Tells every instance to close the session's sockets and forget it as active. The revocation itself is already
+   * stored, so a bus that cannot take the message now does not fail the request: it is retried every second for as
+   * long as a socket of that session could live. Resolves after the first attempt, so the request that revoked
+   * answers only once every instance reachable has been told.
    */
-  private announceRevocation(familyId: string): void {
+  private announceRevocation(familyId: string): Promise<void> {
     const giveUpAt = this.deps.now() + this.deps.accessTtlSeconds * 1000;
-    const attempt = (): void => {
+    const attempt = (): Promise<void> =>
       this.deps.revocations.publish(familyId).catch(() => {
-        if (this.deps.now() < giveUpAt) setTimeout(attempt, 1_000).unref();
+        if (this.deps.now() < giveUpAt) setTimeout(() => void attempt(), 1_000).unref();
       });
-    };
-    attempt();
+    return attempt();
   }
 
   /** Verifies an access token and that its session and user still exist. Storage failures become 503, not 401. */
@@ -296,7 +299,9 @@ export class AuthService {
         throw new AppError('invalid_token', 'The user of this credential no longer exists or is disabled.');
       return;
     }
-    const active = await this.guarded(() => this.deps.tokens.isSessionActive(sessionId, userId));
+    const read = () => this.guarded(() => this.deps.tokens.isSessionActive(sessionId, userId));
+    const cache = this.deps.sessionCache;
+    const active = await (cache === undefined ? read() : cache.isActive(sessionId, userId, read));
     if (!active) throw new AppError('invalid_token', 'The session of this credential has ended.');
   }
 
@@ -314,7 +319,7 @@ export class AuthService {
   /** Deletes the demo users created before `before` (DEMO_USER_RETENTION_HOURS); their sockets close. */
   async purgeDemoUsers(before: string, limit: number): Promise<number> {
     const { deleted, sessions } = await this.guarded(() => this.deps.users.deleteDemoUsers(before, limit));
-    for (const familyId of sessions) this.announceRevocation(familyId);
+    await Promise.all(sessions.map((familyId) => this.announceRevocation(familyId)));
     return deleted;
   }
 

@@ -9,6 +9,7 @@ export type { UserView } from './user-admin.js';
 export { PasswordHasher } from './passwords.js';
 export type {
   AttemptLimiter,
+  BusLink,
   NewRefreshToken,
   RevocationBus,
   RotationResult,
@@ -24,6 +25,7 @@ export type {
 } from './ports.js';
 export { hashSecret, newOpaqueSecret } from './secrets.js';
 export { checkSigningKey, devKeyFingerprint, loadSigningKeys } from './signing-keys.js';
+export { SessionCache } from './session-cache.js';
 export { Tickets } from './tickets.js';
 export { principalOfTickets } from './ticket-principal.js';
 export { parseBearerHeader } from './bearer.js';

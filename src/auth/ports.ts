@@ -136,6 +136,13 @@ export interface RevocationBus {
   subscribe(listener: (familyId: string) => void): () => void;
 }
 
+/** A bus's link to the other processes (Redis pub/sub): what is published while it is down never arrives. */
+export interface BusLink {
+  readonly up: boolean;
+  /** Called when the link goes down and when it is back up (after re-subscribing); returns an unsubscribe function. */
+  onChange(listener: (up: boolean) => void): () => void;
+}
+
 /**
  * Counts attempts per key in a fixed window. `consume` resolves when allowed and throws AppError `rate_limited`
  * (with retryAfterSeconds) when the key is over its limit.

@@ -22,7 +22,7 @@ export { SqlTokenStore } from './sql/token-store.js';
 export { SqlTokenUsageStore } from './sql/usage-store.js';
 export { SqlApprovalStore } from './sql/approval-store.js';
 export { SqlUserStore } from './sql/user-store.js';
-export { openSqlite } from './sqlite/database.js';
+export { openSqlite, openSqliteWatched } from './sqlite/database.js';
 export { isStatementRefused } from './sql/errors.js';
 export { lockDataDir } from './sqlite/data-dir-lock.js';
 export { SIGNING_KEY_SETTING, SqlSigningKeyRegistry } from './sql/signing-key-registry.js';

@@ -1,7 +1,10 @@
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import SqliteDatabase from 'better-sqlite3';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/app/logger.js';
+import { SQLITE_FILE } from '../../src/storage/sqlite/database.js';
 import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
 import { useTestApp } from '../e2e/helpers/runs.js';
 import { sessionStoreFault } from './helpers/wire-faults.js';
@@ -235,9 +238,25 @@ describe('ticket replay: across an auth store outage', () => {
   const server = useTestApp({}, { wrapAuthStores: fault.wrap });
   afterEach(() => fault.down(false));
 
-  it('[CONTRACT WS fail closed / CWE-294] a ticket presented while the session store is down is 503 (never a pass), and is dead once the store is back', async () => {
+  it('[CONTRACT WS fail closed / CWE-294] a ticket presented while the session store is down is spent: its session, checked a moment ago, is answered from memory (docs/SECURITY.md), and the ticket is dead once the store is back', async () => {
     const victim = await registerUser(server.app.url, 'outage');
     const ticket = await issueOn(server.app, victim.accessToken);
+    fault.down(true);
+    expect(await rawUpgrade(server.app, `ticket=${ticket.ticket}`)).toEqual({ status: 101, code: undefined });
+    expect(await rawUpgrade(server.app, `ticket=${ticket.ticket}`)).toEqual({ status: 401, code: 'invalid_ticket' });
+    fault.down(false);
+    expect(await rawUpgrade(server.app, `ticket=${ticket.ticket}`)).toEqual({ status: 401, code: 'invalid_ticket' });
+    const fresh = await issueOn(server.app, victim.accessToken);
+    expect((await rawUpgrade(server.app, `ticket=${fresh.ticket}`)).status, 'control: a fresh ticket opens').toBe(101);
+  });
+
+  it('[CONTRACT WS fail closed] a ticket whose session is not known from the last minute is 503 while the store is down, never a pass, and dead once it is back', async () => {
+    const victim = await registerUser(server.app.url, 'outage-unseen');
+    const ticket = await issueOn(server.app, victim.accessToken);
+    // Another process (the CLI) commits to the database: what this one remembers of sessions is read again.
+    const other = new SqliteDatabase(join(server.app.dataDir, SQLITE_FILE));
+    other.prepare("INSERT INTO cluster_settings (name, value, updated_at) VALUES ('probe', 'cli', '')").run();
+    other.close();
     fault.down(true);
     expect(await rawUpgrade(server.app, `ticket=${ticket.ticket}`)).toEqual({
       status: 503,
@@ -245,8 +264,6 @@ describe('ticket replay: across an auth store outage', () => {
     });
     fault.down(false);
     expect(await rawUpgrade(server.app, `ticket=${ticket.ticket}`)).toEqual({ status: 401, code: 'invalid_ticket' });
-    const fresh = await issueOn(server.app, victim.accessToken);
-    expect((await rawUpgrade(server.app, `ticket=${fresh.ticket}`)).status, 'control: a fresh ticket opens').toBe(101);
   });
 });
 

@@ -4,6 +4,8 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { migrateToLatest } from '../migrations/index.js';
 import type { Database } from '../schema.js';
+import type { BusLink } from '../../auth/index.js';
+import { ForeignCommits } from './foreign-commits.js';
 import { GroupCommitSqliteDialect } from './group-commit.js';
 import { withStatementCache } from './statement-cache.js';
 
@@ -11,6 +13,11 @@ export const SQLITE_FILE = 'agentgate.sqlite';
 
 /** Opens (creating if needed) the embedded database under dataDir and brings its schema up to date. */
 export async function openSqlite(dataDir: string): Promise<Kysely<Database>> {
+  return (await openSqliteWatched(dataDir)).db;
+}
+
+/** openSqlite, with a watch on commits other processes make to the file (see ForeignCommits). */
+export async function openSqliteWatched(dataDir: string): Promise<{ db: Kysely<Database>; foreignCommits: BusLink }> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const native = new SqliteDatabase(join(dataDir, SQLITE_FILE));
   // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes, which is our bar.
@@ -21,5 +28,8 @@ export async function openSqlite(dataDir: string): Promise<Kysely<Database>> {
   // Migrations run on Kysely's own driver (DDL, one at a time); serving uses group commit (group-commit.ts).
   const migrator = new Kysely<unknown>({ dialect: new SqliteDialect({ database: withStatementCache(native) }) });
   await migrateToLatest(migrator, 'sqlite');
-  return new Kysely<Database>({ dialect: new GroupCommitSqliteDialect(native) });
+  return {
+    db: new Kysely<Database>({ dialect: new GroupCommitSqliteDialect(native) }),
+    foreignCommits: new ForeignCommits(native),
+  };
 }
