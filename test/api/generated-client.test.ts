@@ -121,8 +121,8 @@ describe('a client generated from GET /openapi.json', () => {
     // Type-check (and compile) with this repository's TypeScript: a type error fails the test with tsc's output.
     const tsc = join(repo, 'node_modules/typescript/bin/tsc');
     await run(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], { timeout: 60_000 }).catch(
-      (err: { stdout?: string }) => {
-        throw new Error(`the generated client does not type-check:\n${err.stdout ?? String(err)}`);
+      (err: Error & { stdout?: string }) => {
+        throw new Error(`the generated client does not type-check:\n${err.stdout ?? err.message}`, { cause: err });
       },
     );
 
