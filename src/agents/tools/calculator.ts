@@ -74,10 +74,11 @@ const ALLOWED_NODES = new Set([
 
 /**
  * mathjs is loaded by the first calculation, not at start-up. Its public entry point builds every function as it is
- * imported: about 90 MiB resident and 1-1.6 s of blocked event loop on a busy 2-core machine. Loaded instead are
- * `create` and the function factories, and `create(all)` builds each function on first use: about 45 MiB and
- * 0.2-0.4 s blocked, the same functions. The package's `exports` map hides those two files, so they are found from
- * its package.json; a future layout without them falls back to the public entry point.
+ * imported: about 55 MiB more resident memory in the server and 0.9-1.6 s of blocked event loop on a busy 2-core
+ * machine. Loaded instead are `create` and the function factories, and `create(all)` builds each function on first
+ * use: the same functions for about 40 MiB and 0.2-0.4 s blocked (docs/BENCHMARKS.md, "startup"). The package's
+ * `exports` map hides those two files, so they are found from its package.json; a future layout without them falls
+ * back to the public entry point.
  */
 let mathjs: Promise<MathJsInstance> | undefined;
 function loadMath(): Promise<MathJsInstance> {
