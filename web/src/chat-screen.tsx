@@ -156,7 +156,15 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
     if (before === null || before === undefined) return;
     const { messages, nextBefore } = await client.messagePage(threadId, { limit: MESSAGE_PAGE, before });
     dispatch({ type: 'older_loaded', threadId, messages, nextBefore });
-  }, [client]);
+    // A question of this page without an answer on it or below was stopped (or failed): its run says how.
+    const shown = latest.current.items[threadId] ?? [];
+    const answered = new Set(
+      [...messages, ...shown].filter((m) => m.role === 'assistant' && m.runId !== null).map((m) => m.runId),
+    );
+    for (const m of messages)
+      if (m.role === 'user' && m.runId !== null && !answered.has(m.runId) && latest.current.runs[m.runId] === undefined)
+        follow(m.runId);
+  }, [client, follow]);
 
   const rename = useCallback(
     async (threadId: string, title: string) => {
