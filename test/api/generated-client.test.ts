@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, registerUser, TestSocket, type TestApp } from '../../src/testing/index.js';
+import { createTestApp, registerUser, type TestApp } from '../../src/testing/index.js';
+import { converse } from './helpers.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../', import.meta.url));
@@ -97,16 +98,7 @@ describe('a client generated from GET /openapi.json', () => {
   it('type-checks, logs in and reads threads and their messages', async () => {
     // A conversation to read: threads start with a message on the socket (there is no HTTP route that makes one).
     const user = await registerUser(app.url, 'client');
-    const ws = await TestSocket.open(`${app.url.replace(/^http/, 'ws')}/ws`, {
-      headers: { authorization: `Bearer ${user.accessToken}` },
-    });
-    ws.send({ type: 'user_message', text: 'calculate 12*7' });
-    const { runId, threadId } = (await ws.next((m) => m.type === 'message_accepted')) as {
-      runId: string;
-      threadId: string;
-    };
-    const events = await ws.runEvents(runId);
-    ws.ws.close();
+    const { runId, threadId, events } = await converse(app.url, user.accessToken, 'calculate 12*7');
     const answer = events.at(-1) as { type: string; text: string };
     expect(answer.type).toBe('agent_completed');
 

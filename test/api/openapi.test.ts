@@ -10,7 +10,8 @@ import { API_ROUTES, buildOpenApiDocument, createHttpApp, registeredRoutesOf } f
 import type { HttpDeps } from '../../src/http/context.js';
 import { openApiPath, recordRoutes } from '../../src/http/openapi/index.js';
 import { webRoutes } from '../../src/http/routes/web.js';
-import { createTestApp, registerUser, request, TestSocket, type TestApp } from '../../src/testing/index.js';
+import { createTestApp, registerUser, request, type TestApp } from '../../src/testing/index.js';
+import { converse } from './helpers.js';
 
 const committed = JSON.parse(readFileSync(new URL('../../docs/schemas/openapi.json', import.meta.url), 'utf8')) as {
   paths: Record<string, Record<string, unknown>>;
@@ -144,16 +145,7 @@ describe('GET /openapi.json on a live server', () => {
     await call('GET', '/health/live', '/health/live', 200);
     await call('GET', '/health/ready', '/health/ready', 200);
 
-    const ws = await TestSocket.open(`${app.url.replace(/^http/, 'ws')}/ws`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    ws.send({ type: 'user_message', id: 'm1', text: 'calculate 6*7' });
-    const { runId, threadId } = (await ws.next((m) => m.type === 'message_accepted')) as {
-      runId: string;
-      threadId: string;
-    };
-    await ws.runEvents(runId);
-    ws.ws.close();
+    const { runId, threadId } = await converse(app.url, token, 'calculate 6*7');
 
     await call('GET', '/threads', '/threads', 200);
     await call('GET', `/threads/${threadId}`, '/threads/{id}', 200);
