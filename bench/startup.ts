@@ -93,6 +93,8 @@ const row = (label: string, pick: (s: Sample) => number, unit: string, digits: n
     `  ${label.padEnd(28)} bare node ${spread(bare).padEnd(26)} agentgate ${spread(agentgate).padEnd(30)} ${fixed(ratio, 1)}x`,
   );
 };
-console.log(`start-up, ${passes} passes (median, min–max): node dist/main.js, embedded defaults, fresh DATA_DIR`);
+console.log(
+  `start-up, ${passes} pass${passes === 1 ? '' : 'es'} (median, min–max): node dist/main.js, embedded defaults, fresh DATA_DIR`,
+);
 row('spawn → /health/ready 200', (s) => s.readyMs, 'ms', 0);
 row(`RSS after ${IDLE_MS / 1000} s idle`, (s) => s.rssMiB, 'MiB', 1);

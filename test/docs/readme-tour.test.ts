@@ -18,10 +18,11 @@ function tourBlocks(): { lang: string; body: string }[] {
 
 describe('the README tour (issue 25.6)', () => {
   let app: TestApp;
-  // chat.mjs goes where `ws` resolves from the project's node_modules, as the README asks, outside the git tree.
-  mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
-  const folder = mkdtempSync(join(root, 'node_modules/.cache/agentgate-readme-tour-'));
+  let folder: string;
   beforeAll(async () => {
+    // chat.mjs goes where `ws` resolves from the project's node_modules, as the README asks, outside the git tree.
+    mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
+    folder = mkdtempSync(join(root, 'node_modules/.cache/agentgate-readme-tour-'));
     // The default limits a reader's server has (the test app raises them).
     app = await createTestApp({ LOGIN_ATTEMPTS_PER_MINUTE: '10', TICKETS_PER_MINUTE: '60' });
   });
