@@ -62,6 +62,18 @@ describe('pages of messages (web/src/chat-state.ts)', () => {
   });
 });
 
+describe('pages of threads', () => {
+  it('keeps the cursor of the next page, and adds that page below, each thread once', () => {
+    const state = reduce([
+      { type: 'threads_loaded', threads: [thread('t1'), thread('t2')], nextBefore: 'c1' },
+      { type: 'more_threads_loaded', threads: [thread('t2'), thread('t3')], nextBefore: null },
+    ]);
+    expect(state.threads.map((t) => t.id)).toEqual(['t1', 't2', 't3']);
+    expect(state.moreThreads).toBeNull();
+    expect(reduce([{ type: 'threads_loaded', threads: [], nextBefore: 'c' }]).moreThreads).toBe('c');
+  });
+});
+
 describe('waiting for approval', () => {
   const base = { runId: 'r1', threadId: 't1' };
   const call = { toolCallId: 'c1', tool: 'calculator', args: { expression: '6 * 7' } };

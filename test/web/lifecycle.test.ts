@@ -320,6 +320,31 @@ describe.skipIf(BROWSER_MISSING !== null)('lifecycle on the chat page', () => {
     await expect(page.locator('.rows .row').count()).resolves.toBe(60);
   });
 
+  it('lists the 50 most recent conversations; "Show more conversations" adds the older ones below', async () => {
+    const email = newEmail('many');
+    const client = sdk();
+    await client.register(email, PASSWORD);
+    for (let i = 1; i <= 52; i += 1) await client.run(`hello ${i}`).done;
+    client.close();
+
+    const page = await newTab();
+    await signIn(page, email);
+    await expect.poll(async () => (await threadTitles(page)).length).toBe(50);
+    await expect(threadTitles(page).then((t) => t.at(-1))).resolves.toBe('hello 3');
+    const more = page.getByRole('button', { name: 'Show more conversations' });
+    await more.focus();
+    await page.keyboard.press('Enter');
+    await expect
+      .poll(async () => (await threadTitles(page)).slice(48))
+      .toEqual(['hello 4', 'hello 3', 'hello 2', 'hello 1']);
+    await expect(more.count()).resolves.toBe(0);
+    // Focus went to the first conversation the page brought.
+    await expect(page.evaluate('document.activeElement?.textContent')).resolves.toMatch(/^hello 2/);
+    // A run's end reads the list again: all 52 stay listed.
+    await ended(await ask(page, 'what time is it in UTC'));
+    await expect.poll(async () => (await threadTitles(page)).length).toBe(53);
+  });
+
   it('flags a conversation waiting for approval in the list, here and in another tab; the elapsed time stands still meanwhile', async () => {
     const email = newEmail('flag');
     const page = await newTab();

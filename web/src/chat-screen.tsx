@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hooks';
 import type { AgentgateClient, ConnectionState, PublicUser, StateDetail } from '../../src/client/index.js';
-import { isTerminalEvent } from '../../src/protocol/wire/index.js';
+import { isTerminalEvent, PAGE_LIMITS } from '../../src/protocol/wire/index.js';
 import { AccountPanel } from './account-panel.js';
 import { chatReducer, conversationRows, initialChat, NEW_THREAD, threadsAwaitingApproval } from './chat-state.js';
 import { Composer } from './composer.js';
@@ -18,6 +18,9 @@ interface Props {
 
 /** Messages per page: a conversation opens on its latest page, and "Show older messages" reads the one before. */
 const MESSAGE_PAGE = 50;
+
+/** Conversations per page of the list; "Show more conversations" reads the next. */
+const THREAD_PAGE = 50;
 
 /** How long after a run's cancellation the list is read again (see onEvent below). */
 const THREAD_DELETE_SETTLE_MS = 1_000;
@@ -85,8 +88,17 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
 
   const loadThreads = useCallback(async () => {
     try {
-      const page = await client.threadPage();
-      dispatch({ type: 'threads_loaded', threads: page.threads });
+      // Once more than a page is listed, all of it is read again (renames and deletions included): the whole list
+      // when it was whole, new conversations included; else as many as shown, the oldest going back behind "more".
+      const { threads, moreThreads } = latest.current;
+      const limit =
+        threads.length <= THREAD_PAGE
+          ? THREAD_PAGE
+          : moreThreads === null
+            ? PAGE_LIMITS.max
+            : Math.min(PAGE_LIMITS.max, threads.length);
+      const page = await client.threadPage({ limit });
+      dispatch({ type: 'threads_loaded', threads: page.threads, nextBefore: page.nextBefore });
       const open = latest.current.threadId;
       if (
         page.nextBefore === null &&
@@ -165,6 +177,13 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
       if (m.role === 'user' && m.runId !== null && !answered.has(m.runId) && latest.current.runs[m.runId] === undefined)
         follow(m.runId);
   }, [client, follow]);
+
+  const loadMoreThreads = useCallback(async () => {
+    const before = latest.current.moreThreads;
+    if (before === null) return;
+    const page = await client.threadPage({ limit: THREAD_PAGE, before });
+    dispatch({ type: 'more_threads_loaded', threads: page.threads, nextBefore: page.nextBefore });
+  }, [client]);
 
   const rename = useCallback(
     async (threadId: string, title: string) => {
@@ -339,6 +358,8 @@ export function ChatScreen({ client, user, onSignedOut }: Props) {
         selected={state.threadId}
         open={menuOpen}
         waiting={threadsAwaitingApproval(state)}
+        hasMore={state.moreThreads !== null}
+        onMore={loadMoreThreads}
         onRename={rename}
         onDelete={remove}
         onPicked={() => setMenuOpen(false)}

@@ -23,12 +23,15 @@ export interface ChatState {
   readonly items: Readonly<Record<string, readonly ChatItem[]>>;
   /** Live and recently finished runs of this user, in any thread. */
   readonly runs: Readonly<Record<string, RunView>>;
+  /** The cursor of the next page of (less recently active) threads; null when the list is whole. */
+  readonly moreThreads: string | null;
   /** Per loaded thread, the cursor of its next older page of messages (`nextBefore`); null when none is left. */
   readonly older: Readonly<Record<string, string | null>>;
 }
 
 export type ChatAction =
-  | { type: 'threads_loaded'; threads: readonly ThreadSummary[] }
+  | { type: 'threads_loaded'; threads: readonly ThreadSummary[]; nextBefore?: string | null }
+  | { type: 'more_threads_loaded'; threads: readonly ThreadSummary[]; nextBefore: string | null }
   | { type: 'thread_selected'; threadId: string }
   | { type: 'messages_loaded'; threadId: string; messages: readonly ThreadMessage[]; nextBefore?: string | null }
   | { type: 'older_loaded'; threadId: string; messages: readonly ThreadMessage[]; nextBefore: string | null }
@@ -40,12 +43,27 @@ export type ChatAction =
   | { type: 'message_added'; threadId: string; runId: string; message: { id: string; text: string } }
   | { type: 'run_event'; event: RunEvent };
 
-export const initialChat: ChatState = { threads: [], threadId: NEW_THREAD, items: {}, runs: {}, older: {} };
+export const initialChat: ChatState = {
+  threads: [],
+  threadId: NEW_THREAD,
+  items: {},
+  runs: {},
+  moreThreads: null,
+  older: {},
+};
 
 export function chatReducer(state: ChatState, action: ChatAction): ChatState {
   switch (action.type) {
     case 'threads_loaded':
-      return { ...state, threads: action.threads };
+      return { ...state, threads: action.threads, moreThreads: action.nextBefore ?? null };
+    case 'more_threads_loaded': {
+      const listed = new Set(state.threads.map((t) => t.id));
+      return {
+        ...state,
+        threads: [...state.threads, ...action.threads.filter((t) => !listed.has(t.id))],
+        moreThreads: action.nextBefore,
+      };
+    }
     case 'thread_selected':
       return { ...state, threadId: action.threadId };
     case 'messages_loaded': {

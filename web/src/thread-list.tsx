@@ -8,6 +8,10 @@ interface Props {
   readonly open: boolean;
   /** Threads with a run waiting for the user's approval of a tool call. */
   readonly waiting: ReadonlySet<string>;
+  /** Less recently active conversations are not listed yet. */
+  readonly hasMore: boolean;
+  /** Lists the next page of them; rejects with the SDK's error. */
+  readonly onMore: () => Promise<void>;
   readonly onNew: () => void;
   readonly onPicked: () => void;
   /** Resolves once the server took the new title; rejects with the SDK's error. */
@@ -23,7 +27,8 @@ const MAX_TITLE = 200;
  * The user's conversations, newest first; each is a link to its URL fragment, so keyboard and history just work.
  * Beside each, Rename (in place) and Delete (after a confirmation).
  */
-export function ThreadList({ threads, selected, open, waiting, onNew, onPicked, onRename, onDelete }: Props) {
+export function ThreadList(props: Props) {
+  const { threads, selected, open, waiting, hasMore, onMore, onNew, onPicked, onRename, onDelete } = props;
   const sorted = [...threads].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
   const [renaming, setRenaming] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<Thread | null>(null);
@@ -82,6 +87,7 @@ export function ThreadList({ threads, selected, open, waiting, onNew, onPicked, 
           })}
         </ul>
       )}
+      {hasMore && <MoreThreads shown={sorted.length} onMore={onMore} />}
       {deleting !== null && (
         <ConfirmDelete
           thread={deleting}
@@ -95,6 +101,36 @@ export function ThreadList({ threads, selected, open, waiting, onNew, onPicked, 
         />
       )}
     </nav>
+  );
+}
+
+/** "Show more conversations": the next page goes below; focus moves to the first conversation it brought. */
+function MoreThreads({ shown, onMore }: { readonly shown: number; readonly onMore: () => Promise<void> }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const more = async (): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    try {
+      await onMore();
+      setTimeout(() => document.querySelectorAll<HTMLElement>('.thread-list a[data-thread-id]')[shown]?.focus());
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="more-threads">
+      <button type="button" disabled={busy} aria-busy={busy} onClick={() => void more()}>
+        {busy ? 'Loading…' : 'Show more conversations'}
+      </button>
+      {error !== null && (
+        <p class="error small" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
   );
 }
 
