@@ -3,7 +3,8 @@
 # made here with debootstrap (Debian bookworm minbase + this machine's Node.js, npm and Node headers) and passed as
 # NODE_IMAGE. The image is then checked: it runs as a non-root user with HOST=0.0.0.0, its HEALTHCHECK turns healthy,
 # a user registers, logs in and chats over the WebSocket (directly and through deploy/nginx.conf), and SIGTERM stops
-# it promptly with exit code 0.
+# it promptly with exit code 0. With TEST_DATABASE_URL and TEST_REDIS_URL (set by .ci/run), two instances of the image
+# then serve behind deploy/nginx.conf on PostgreSQL and Redis, as in compose.yaml.
 #
 # Where containers cannot run (no podman, not root, no namespaces), it says exactly which steps it could not run and
 # why, and runs the same steps against a plain directory instead: the Dockerfile's build steps into a temporary
@@ -29,6 +30,9 @@ START=$SECONDS
 TMP=$(mktemp -d /tmp/agentgate-container-check.XXXXXX)
 chmod 755 "$TMP"
 NOT_RUN=()
+BUILT=""
+DROP_DB=""
+NGINX_PID=""
 CONTAINERS=()
 PIDS=()
 
@@ -51,6 +55,13 @@ cleanup() {
   local code=$?
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for name in "${CONTAINERS[@]}"; do "${PODMAN[@]}" rm -f -t 0 "$name" >/dev/null 2>&1 || true; done
+  # The image goes; its layers stay in podman's cache, so the next build only redoes what changed.
+  [ -z "$BUILT" ] || "${PODMAN[@]}" rmi "$IMAGE" >/dev/null 2>&1 || true
+  if [ -n "$DROP_DB" ]; then
+    psql -q "$TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $DROP_DB" >/dev/null 2>&1 || true
+    redis-cli -u "$TEST_REDIS_URL" --scan --pattern "agentgate-check-$$:*" 2>/dev/null |
+      xargs -r redis-cli -u "$TEST_REDIS_URL" del >/dev/null 2>&1 || true
+  fi
   rm -rf "$TMP"
   if [ "${#NOT_RUN[@]}" -gt 0 ]; then
     echo "== container-check: steps NOT run on this machine:"
@@ -115,14 +126,15 @@ healthcheck_argv() {
 
 # ---- deploy/nginx.conf, with the compose host names swapped for local ports, in front of 127.0.0.1:<port> -------
 NGINX_PORT=""
-start_proxy() { # start_proxy <upstream port>
+start_proxy() { # start_proxy <port of agentgate-1> [<port of agentgate-2>, default the same]
   if ! command -v nginx >/dev/null 2>&1; then
     not_run "proxy: deploy/nginx.conf in front of the server (nginx is not installed: apt-get install nginx-light)"
     return 1
   fi
   NGINX_PORT=$(free_port)
   mkdir -p "$TMP/nginx/logs"
-  sed -e "s/agentgate-[12]:8080/127.0.0.1:$1/" -e "s/listen 80;/listen 127.0.0.1:$NGINX_PORT;/" \
+  sed -e "s/agentgate-1:8080/127.0.0.1:$1/" -e "s/agentgate-2:8080/127.0.0.1:${2:-$1}/" \
+    -e "s/listen 80;/listen 127.0.0.1:$NGINX_PORT;/" \
     deploy/nginx.conf >"$TMP/nginx/agentgate.conf"
   cat >"$TMP/nginx/nginx.conf" <<EOF
 worker_processes 1;
@@ -141,7 +153,8 @@ http {
 EOF
   nginx -t -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>&1 | sed 's/^/   /' || fail "nginx -t refused deploy/nginx.conf"
   nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' &
-  PIDS+=($!)
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
   for _ in $(seq 50); do curl -fsS -o /dev/null "http://127.0.0.1:$NGINX_PORT/health/live" 2>/dev/null && return 0; sleep 0.2; done
   fail "nginx did not answer on 127.0.0.1:$NGINX_PORT: $(tail -n 5 "$TMP/nginx/logs/error.log")"
 }
@@ -274,6 +287,7 @@ podman_path() {
     sed -u -e 's/^\(.\{0,150\}\).*/   \1/'; then
     :
   fi
+  BUILT=1
   if ! "${PODMAN[@]}" image exists "$IMAGE" || ! grep -q "Successfully tagged $IMAGE" "$TMP/build.log"; then
     tail -n 40 "$TMP/build.log"
     fail "podman build"
@@ -339,8 +353,63 @@ podman_path() {
   [ $((SECONDS - t0)) -lt 15 ] || fail "SIGTERM took $((SECONDS - t0)) s to stop the container"
   say "SIGTERM (podman stop): node logged it, stopped in $((SECONDS - t0)) s, exit code 0"
   "${PODMAN[@]}" rm -f "$name" >/dev/null 2>&1 || true
-  "${PODMAN[@]}" rmi "$IMAGE" >/dev/null 2>&1 || true
+  two_instances
   RESULT="the image was built with podman and run"
+}
+
+# ---- two instances on PostgreSQL and Redis behind deploy/nginx.conf, as compose.yaml runs them --------------------
+# compose pulls postgres and redis from Docker Hub; here they are the ones CI already runs (TEST_DATABASE_URL,
+# TEST_REDIS_URL), with a database and a Redis key prefix of this check's own, dropped at the end.
+two_instances() {
+  if [ -z "${TEST_DATABASE_URL:-}" ] || [ -z "${TEST_REDIS_URL:-}" ] || ! command -v psql >/dev/null 2>&1; then
+    not_run "two instances behind the proxy (needs TEST_DATABASE_URL, TEST_REDIS_URL and psql, as .ci/run sets them)"
+    return 0
+  fi
+  command -v nginx >/dev/null 2>&1 || { not_run "two instances behind the proxy (nginx is not installed)" && return 0; }
+  local db=agentgate_container_check_$$ secret p1 p2 i name out
+  psql -q "$TEST_DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null || fail "CREATE DATABASE $db"
+  DROP_DB=$db
+  secret=$(head -c 48 /dev/urandom | base64)
+  p1=$(free_port)
+  p2=$(free_port)
+  # Host network, to reach PostgreSQL and Redis on 127.0.0.1: so HOST=127.0.0.1 here instead of the image's 0.0.0.0.
+  for i in 1 2; do
+    name=agentgate-check-$$-$i
+    CONTAINERS+=("$name")
+    "${PODMAN[@]}" run -d --name "$name" "${RUN_FLAGS[@]}" --network host -e HOST=127.0.0.1 \
+      -e PORT="$([ "$i" = 1 ] && echo "$p1" || echo "$p2")" -e DATABASE_URL="${TEST_DATABASE_URL%/*}/$db" \
+      -e REDIS_URL="$TEST_REDIS_URL" -e REDIS_KEY_PREFIX="agentgate-check-$$:" -e JWT_SECRET_KEY="$secret" \
+      -e TRUST_PROXY=1 -e ALLOWED_ORIGINS=http://127.0.0.1:8080 -e PUBLIC_URL=http://127.0.0.1:8080 \
+      "$IMAGE" >/dev/null 2>"$TMP/run-$i.err" || fail "podman run instance $i: $(cat "$TMP/run-$i.err")"
+  done
+  for i in 1 2; do
+    name=agentgate-check-$$-$i
+    for _ in $(seq 60); do
+      "${PODMAN[@]}" healthcheck run "$name" >/dev/null 2>&1 && continue 2
+      [ "$("${PODMAN[@]}" inspect "$name" --format '{{.State.Status}}')" = running ] || break
+      sleep 1
+    done
+    fail "instance $i is not healthy: $("${PODMAN[@]}" logs "$name" 2>&1 | tail -n 5)"
+  done
+  say "two instances healthy on PostgreSQL ($db) and Redis (prefix agentgate-check-$$:), 127.0.0.1:$p1 and :$p2"
+  { kill "$NGINX_PID" && wait "$NGINX_PID"; } 2>/dev/null || true
+  start_proxy "$p1" "$p2" || return 0
+  for i in 1 2 3; do
+    out=$(chat "http://127.0.0.1:$NGINX_PORT" "check-two-$$-$i") || fail "chat through nginx with two instances: $out"
+  done
+  say "through deploy/nginx.conf, 3 users: $out"
+  for i in 1 2; do
+    "${PODMAN[@]}" logs "agentgate-check-$$-$i" 2>&1 | grep -q "\"requestId\":\"check-two-$$-" ||
+      fail "instance $i served none of the requests: the proxy did not spread them"
+  done
+  say "both instances served some of the requests (round robin, no sticky sessions), and every chat completed"
+  for i in 1 2; do
+    "${PODMAN[@]}" stop -t 30 "agentgate-check-$$-$i" >/dev/null 2>&1
+    [ "$("${PODMAN[@]}" inspect "agentgate-check-$$-$i" --format '{{.State.ExitCode}}')" = 0 ] ||
+      fail "instance $i exited $("${PODMAN[@]}" inspect "agentgate-check-$$-$i" --format '{{.State.ExitCode}}') after SIGTERM"
+  done
+  say "SIGTERM: both instances exited 0"
+  "${PODMAN[@]}" rm -f "agentgate-check-$$-1" "agentgate-check-$$-2" >/dev/null 2>&1 || true
 }
 
 # The request that came through nginx (X-Forwarded-For: 203.0.113.9 from the client, 127.0.0.1 appended by nginx)
@@ -409,6 +478,7 @@ directory_path() {
   [ "$code" = 0 ] || fail "after SIGTERM the server exited $code"
   grep -q '"signal":"SIGTERM"' "$TMP/server.log" || fail "node did not log the SIGTERM"
   say "SIGTERM: stopped in $((SECONDS - t0)) s, exit code 0"
+  not_run "two instances behind the proxy (checked with containers only)"
   RESULT="the Dockerfile's steps were run against a plain directory, not in a container"
 }
 
