@@ -42,7 +42,9 @@ not_run() {
   say "NOT RUN: $1"
 }
 fail() {
-  say "FAILED: $*"
+  local late=""
+  [ $((SECONDS - START)) -lt "$BUDGET" ] || late=" (out of time: CONTAINER_CHECK_TIMEOUT=${BUDGET}s)"
+  say "FAILED: $*$late"
   exit 1
 }
 left() {
