@@ -131,16 +131,16 @@ async function profileHandshakes(mode: HandshakeMode): Promise<void> {
 async function profileEvents(): Promise<void> {
   const [gen] = await generators.take(1);
   const { opened } = await generators.open(server, [gen!], connections, (i) => i);
-  await gen!.call('closedStart', { group: 'agentgate' });
+  await gen!.call('closedStart', { group: server.kind });
   await delay(1_000);
   const c0 = server.child.cpu();
   const fromUs = monotonicUs();
-  const m0 = await gen!.call<GeneratorMark>('mark', { group: 'agentgate' });
+  const m0 = await gen!.call<GeneratorMark>('mark', { group: server.kind });
   await delay(seconds * 1000);
   const c1 = server.child.cpu();
   const toUs = monotonicUs();
-  const m1 = await gen!.call<GeneratorMark>('mark', { group: 'agentgate' });
-  await gen!.call('closedStop', { group: 'agentgate', drainMs: 30_000 }, 60_000);
+  const m1 = await gen!.call<GeneratorMark>('mark', { group: server.kind });
+  await gen!.call('closedStop', { group: server.kind, drainMs: 30_000 }, 60_000);
   await generators.closeAll([gen!]);
   window = { fromUs, toUs, events: m1.events - m0.events };
   console.log(

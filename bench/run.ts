@@ -6,6 +6,7 @@
  *   golden-path, abuse, scale, resume, sse
  *   big-user    one user with 20,000 threads: GET /threads time and event-loop delay (bench/big-user.ts)
  *   mcp         a tool call through MCP (stdio, HTTP, per-user) against a built-in tool; per-user process memory
+ *   statements  PostgreSQL statements and Redis commands per run, counted by the servers (bench/statements.ts)
  *   startup     node dist/main.js: spawn → /health/ready and idle RSS, against a bare node HTTP server
  */
 const benches: Record<string, () => Promise<unknown>> = {
@@ -18,6 +19,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   sse: () => import('./sse.js'),
   'big-user': () => import('./big-user.js'),
   mcp: () => import('./mcp-tools.js'),
+  statements: () => import('./statements.js'),
   startup: () => import('./startup.js'),
 };
 const SINGLE_PURPOSE = ['golden-path', 'abuse', 'scale', 'resume', 'sse'];

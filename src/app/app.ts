@@ -25,7 +25,7 @@ import { normalizeOrigin, type Config } from '../config/index.js';
 import { WS_PATH } from '../protocol/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createHttpApp } from '../http/index.js';
-import { ApprovalGate, OrphanRecovery, RunHistory, RunManager } from '../runs/index.js';
+import { ApprovalGate, Capacity, OrphanRecovery, RunHistory, RunManager } from '../runs/index.js';
 import { openBackends } from './backends.js';
 import { createLogger } from './logger.js';
 import { chooseAgent } from './agents.js';
@@ -178,6 +178,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       now,
     }),
     limits: config.runs,
+    capacity: new Capacity({
+      maxActiveRuns: config.runs.maxActiveRuns,
+      databaseQueueLimit: config.runs.databaseQueueLimit,
+      queuedStatements: backends.queuedStatements,
+    }),
     telemetry,
     logger,
     now,

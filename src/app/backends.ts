@@ -36,6 +36,7 @@ import {
   MemoryOneTimeStore,
   MemoryUserEventBus,
   openPostgres,
+  openPostgresPool,
   openSqlite,
   openSqliteWatched,
   RedisBroadcast,
@@ -70,6 +71,8 @@ export interface DurableStores {
   readonly isStatementRefused: (err: unknown) => boolean;
   /** SQLite: tells when another process (the CLI) committed to the file; undefined on PostgreSQL. */
   readonly foreignCommits: BusLink | undefined;
+  /** Statements waiting for a PostgreSQL connection (SQLite has no pool: 0). */
+  readonly queuedStatements: () => number;
   /** A real query: throws while the database does not answer (for /health/ready). */
   readonly ping: () => Promise<void>;
   readonly close: () => Promise<void>;
@@ -104,10 +107,10 @@ export interface Backends extends Omit<DurableStores, 'ping' | 'close'> {
 
 /** Opens the configured database (applying pending migrations) and builds the stores on it. */
 export async function openDurableStores(config: Config): Promise<DurableStores> {
-  const { db, foreignCommits } =
+  const { db, foreignCommits, queuedStatements } =
     config.database === undefined
-      ? await openSqliteWatched(config.dataDir)
-      : { db: await openPostgres(config.database), foreignCommits: undefined };
+      ? { ...(await openSqliteWatched(config.dataDir)), queuedStatements: () => 0 }
+      : { ...(await openPostgresPool(config.database)), foreignCommits: undefined };
   const conversations = new SqlConversationStore(db);
   return {
     users: new SqlUserStore(db),
@@ -120,6 +123,7 @@ export async function openDurableStores(config: Config): Promise<DurableStores> 
     signingKeyRegistry: new SqlSigningKeyRegistry(db),
     isStatementRefused,
     foreignCommits,
+    queuedStatements,
     ping: async () => void (await sql`select 1`.execute(db)),
     close: () => db.destroy(),
   };

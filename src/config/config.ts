@@ -43,6 +43,10 @@ export interface Config {
   readonly httpBodyLimitBytes: number;
   readonly runs: {
     readonly maxPerUser: number;
+    /** Runs in progress on this instance past which new ones are refused (`overloaded`). */
+    readonly maxActiveRuns: number;
+    /** Statements waiting for a PostgreSQL connection past which new runs are refused (`overloaded`). */
+    readonly databaseQueueLimit: number;
     readonly maxDurationMs: number;
     readonly maxToolCalls: number;
     readonly startsPerMinute: number;
@@ -267,6 +271,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       ticketsPerMinute: r.TICKETS_PER_MINUTE,
     },
     database: r.DATABASE_URL === undefined ? undefined : { url: r.DATABASE_URL, poolSize: r.DATABASE_POOL_SIZE },
+      maxActiveRuns: r.MAX_ACTIVE_RUNS,
+      databaseQueueLimit: r.DATABASE_QUEUE_LIMIT,
     redis: r.REDIS_URL === undefined ? undefined : { url: r.REDIS_URL, keyPrefix: r.REDIS_KEY_PREFIX },
     instanceLeaseMs: r.INSTANCE_LEASE_MS,
     llm: {

@@ -197,6 +197,16 @@ export const SETTINGS = {
   RUN_MAX_DURATION_MS: {
     schema: int(1000, 86_400_000),
     default: '300000',
+  MAX_ACTIVE_RUNS: {
+    schema: int(1, 1_000_000),
+    default: '2000',
+    doc: 'Runs this instance holds in progress at most; past it, new messages are refused at once with error overloaded (503 over HTTP) and a retry hint, so the load goes to other instances or waits.',
+  },
+  DATABASE_QUEUE_LIMIT: {
+    schema: int(1, 1_000_000),
+    default: '500',
+    doc: 'PostgreSQL statements that may wait for one of the DATABASE_POOL_SIZE connections; past it, new messages are refused with error overloaded, so accepted runs never fail waiting for the pool.',
+  },
     doc: 'A run still going after this ends with agent_error run_timeout.',
   },
   RUN_MAX_TOOL_CALLS: {

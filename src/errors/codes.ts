@@ -55,6 +55,10 @@ export const ERROR_CODES = {
   },
   internal_error: { http: 500, doc: 'An unexpected server error; it was logged.' },
   service_unavailable: { http: 503, doc: 'A dependency (database, cache) is not answering.' },
+  overloaded: {
+    http: 503,
+    doc: 'This instance is at its capacity (MAX_ACTIVE_RUNS runs in progress, or DATABASE_QUEUE_LIMIT statements waiting for the database): nothing was started; retry after retryAfterSeconds (Retry-After over HTTP).',
+  },
   run_timeout: { http: 500, doc: 'The run exceeded its maximum duration.', runOnly: true },
   tool_limit_exceeded: { http: 500, doc: 'The run exceeded its maximum number of tool calls.', runOnly: true },
   agent_failed: { http: 500, doc: 'The agent failed while producing its answer.', runOnly: true },

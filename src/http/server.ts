@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AppError } from '../errors/index.js';
 import { bodyContainsNul, containsNul, NUL_REFUSED } from '../protocol/index.js';
@@ -25,7 +25,7 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
     // it as `requestId`, and the answer returns it.
     requestIdHeader: false,
     genReqId: requestIdOf,
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: deps.config.httpBodyLimitBytes,
     // request.ip, used by every per-IP limit and the logs, follows X-Forwarded-For only through trusted proxies.
     trustProxy: deps.trustProxy,

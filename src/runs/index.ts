@@ -25,6 +25,8 @@ export type {
   UserEventBus,
   UserEventListener,
 } from './ports.js';
+export { Capacity } from './capacity.js';
+export type { CapacityOptions } from './capacity.js';
 export { RunManager } from './run-manager.js';
 export type { RunManagerDeps } from './run-manager.js';
 export { IDEMPOTENCY_WINDOW_MS } from './submissions.js';

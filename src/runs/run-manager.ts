@@ -2,6 +2,7 @@ import { createRunContext } from '../agents/index.js';
 import { AppError, isAppError, notFound } from '../errors/index.js';
 import type { ActiveRun as ActiveRunInfo, OnBusy } from '../protocol/index.js';
 import { ActiveRun } from './active-run.js';
+import type { Capacity } from './capacity.js';
 import { newId } from './ids.js';
 import type {
   Accepted,
@@ -24,6 +25,8 @@ export interface RunManagerDeps extends RunExecutorDeps {
   readonly messageIds: MessageIdStore;
   /** RUNS_PER_MINUTE, over every entry point. */
   readonly runStarts: RunStartLimiter;
+  /** This instance's limits (MAX_ACTIVE_RUNS, DATABASE_QUEUE_LIMIT): past them new runs are refused at once. */
+  readonly capacity: Capacity;
 }
 
 interface Submission {
@@ -46,6 +49,8 @@ interface Submission {
  */
 export class RunManager {
   private readonly active = new Map<string, ActiveRun>();
+  /** Admissions under way (not yet in `active`): they count against MAX_ACTIVE_RUNS too. */
+  private admitting = 0;
   /** The same runs per user, in the order they were accepted. */
   private readonly activeByUser = new Map<string, Map<string, ActiveRun>>();
   private readonly queue = new ThreadQueue();
@@ -187,6 +192,25 @@ export class RunManager {
    * run is stored, announced and queued.
    */
   private async admit(userId: string, input: Submission, onAccepted: (ack: Accepted) => void): Promise<Accepted> {
+    try {
+      this.deps.capacity.admit(this.active.size + this.admitting);
+    } catch (err) {
+      this.deps.telemetry.rateLimited('overloaded');
+      throw err;
+    }
+    this.admitting += 1;
+    try {
+      return await this.admitWithin(userId, input, onAccepted);
+    } finally {
+      this.admitting -= 1;
+    }
+  }
+
+  private async admitWithin(
+    userId: string,
+    input: Submission,
+    onAccepted: (ack: Accepted) => void,
+  ): Promise<Accepted> {
     const { conversations, runs, limits, bus, now } = this.deps;
     // The runs in progress on every instance: the per-user limit and onBusy are decided for the whole cluster.
     const inProgress = await this.inProgress(userId);

@@ -7,7 +7,7 @@ export { MemoryOneTimeStore } from './memory/one-time-store.js';
 export { MemoryUserEventBus } from './memory/user-event-bus.js';
 export { MemoryTokenUsageStore } from './memory/usage-store.js';
 export { appliedMigrations } from './migrations/index.js';
-export { openPostgres } from './postgres/database.js';
+export { openPostgres, openPostgresPool } from './postgres/database.js';
 export { RedisBroadcast } from './redis/broadcast.js';
 export { RedisConnection } from './redis/connection.js';
 export { RedisConnectionLeases } from './redis/connection-leases.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { OfflineAgent, ToolRegistry } from '../../src/agents/index.js';
-import { ApprovalGate, type RunManagerDeps } from '../../src/runs/index.js';
+import { ApprovalGate, Capacity, type RunManagerDeps } from '../../src/runs/index.js';
 import {
   FlexibleAttemptLimiter,
   MemoryBroadcast,
@@ -70,6 +70,7 @@ export function runManagerDeps(db: Kysely<Database>, overrides: Partial<RunManag
     }),
     runStarts: FlexibleAttemptLimiter.fixedWindow({ points: 10_000, durationSeconds: 60, keyPrefix: 'run-start' }),
     limits: TEST_RUN_LIMITS,
+    capacity: new Capacity({ maxActiveRuns: 10_000, databaseQueueLimit: 10_000, queuedStatements: () => 0 }),
     telemetry: noTelemetry,
     logger: pino({ level: 'silent' }),
     now: Date.now,

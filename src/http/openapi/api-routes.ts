@@ -175,7 +175,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     auth: 'bearer',
     body: RunAgentInputSchema,
     responses: { 200: { description: 'AG-UI events (SSE `id` = seq).', contentType: 'text/event-stream' } },
-    errors: ['not_found', 'thread_full', 'thread_limit_reached', 'too_many_runs', ...rateLimited],
+    errors: ['not_found', 'thread_full', 'thread_limit_reached', 'too_many_runs', 'overloaded', ...rateLimited],
   },
   {
     method: 'POST',

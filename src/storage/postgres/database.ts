@@ -9,6 +9,14 @@ import type { Database } from '../schema.js';
  * migrator holds a PostgreSQL advisory lock while it migrates.
  */
 export async function openPostgres(options: { url: string; poolSize: number }): Promise<Kysely<Database>> {
+  return (await openPostgresPool(options)).db;
+}
+
+/** openPostgres, with the count of statements waiting for one of the pool's connections (for load shedding). */
+export async function openPostgresPool(options: {
+  url: string;
+  poolSize: number;
+}): Promise<{ db: Kysely<Database>; queuedStatements: () => number }> {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
@@ -40,5 +48,5 @@ export async function openPostgres(options: { url: string; poolSize: number }): 
     await db.destroy();
     throw err;
   }
-  return db;
+  return { db, queuedStatements: () => pool.waitingCount };
 }

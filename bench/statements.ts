@@ -1,0 +1,113 @@
+/**
+ * What one run costs PostgreSQL and Redis, counted by the servers themselves (for docs/SCALING.md's capacity model).
+ *   npm run bench -- statements [--n 20]     (needs TEST_DATABASE_URL and TEST_REDIS_URL)
+ * Starts agentgate on a fresh PostgreSQL database and a Redis key prefix of its own, opens one socket, and runs n
+ * comparison runs (`burst 48 23`: 50 events) one after another. PostgreSQL logs every statement of that database
+ * (`ALTER DATABASE … SET log_statement = 'all'`; the count is read back from the server log, so it needs read access
+ * to it), Redis reports every command touching the prefix (MONITOR). Prints statements and commands per run by kind,
+ * and the stored bytes per event.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { BenchAgent } from './bench-agent.js';
+import { REQUEST_TEXT } from './lib/workload.js';
+import { createTestApp, registerUser, TestSocket, wsUrl } from '../src/testing/index.js';
+import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, testRedisPrefix } from '../src/testing/services.js';
+
+const argv = process.argv.slice(2);
+const nIndex = argv.indexOf('--n');
+const runs = nIndex >= 0 ? Number(argv[nIndex + 1]) : 20;
+const POSTGRES_LOG = process.env.POSTGRES_LOG ?? '/var/log/postgresql/postgresql-15-main.log';
+
+if (TEST_DATABASE_URL === undefined || TEST_REDIS_URL === undefined) {
+  console.error('statements: needs TEST_DATABASE_URL and TEST_REDIS_URL');
+  process.exit(2);
+}
+try {
+  statSync(POSTGRES_LOG);
+} catch {
+  console.error(`statements: cannot read the PostgreSQL log at ${POSTGRES_LOG} (set POSTGRES_LOG)`);
+  process.exit(2);
+}
+
+const db = await createTestDatabase();
+const dbName = new URL(db.url).pathname.slice(1);
+const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+await admin.connect();
+// The name is ours (hex), not input.
+await admin.query(`ALTER DATABASE ${dbName} SET log_statement = 'all'`);
+
+const prefix = testRedisPrefix();
+const app = await createTestApp(
+  {
+    DATABASE_URL: db.url,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: prefix,
+    JWT_SECRET_KEY: randomBytes(32).toString('base64url'),
+  },
+  { agent: new BenchAgent() },
+);
+const monitor = new Redis(TEST_REDIS_URL);
+const commands = new Map<string, number>();
+let counting = false;
+const watching = await monitor.monitor();
+watching.on('monitor', (_time: string, args: string[]) => {
+  if (!counting || !args.some((a) => a.includes(prefix))) return;
+  const name = args[0]!.toLowerCase();
+  commands.set(name, (commands.get(name) ?? 0) + 1);
+});
+
+const logLines = (): string[] => readFileSync(POSTGRES_LOG, 'utf8').split('\n');
+try {
+  const user = await registerUser(app.url, 'statements');
+  const socket = await TestSocket.open(wsUrl(app.url), { headers: { authorization: `Bearer ${user.accessToken}` } });
+  // One run first: the thread exists, statements are prepared; the counted runs are the steady state.
+  const runOnce = async (id: string, threadId?: string): Promise<{ threadId: string; events: number }> => {
+    socket.send({ type: 'user_message', id, text: REQUEST_TEXT, ...(threadId === undefined ? {} : { threadId }) });
+    const accepted = await socket.next((m) => m.type === 'message_accepted' && m.replyTo === id, 30_000);
+    if (accepted.type !== 'message_accepted') throw new Error('not accepted');
+    const events = await socket.runEvents(accepted.runId, 30_000);
+    return { threadId: accepted.threadId, events: events.length };
+  };
+  const first = await runOnce('warm-up');
+  const before = logLines().length;
+  counting = true;
+  let events = 0;
+  for (let i = 0; i < runs; i++) events += (await runOnce(`run-${i}`, first.threadId)).events;
+  // Let PostgreSQL write its log and Redis its last MONITOR lines.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  counting = false;
+  const statements = new Map<string, number>();
+  for (const line of logLines().slice(before)) {
+    if (!line.includes(`@${dbName} `)) continue;
+    const found = /LOG: {2}(?:statement|execute [^:]*): (\w+)/.exec(line);
+    if (found === null) continue;
+    const kind = found[1]!.toUpperCase();
+    statements.set(kind, (statements.get(kind) ?? 0) + 1);
+  }
+  socket.close();
+  const size = new pg.Client({ connectionString: db.url });
+  await size.connect();
+  const stored = await size.query<{ bytes: string; rows: string }>(
+    "SELECT pg_total_relation_size('run_events')::text AS bytes, count(*)::text AS rows FROM run_events",
+  );
+  await size.end();
+  const perRun = (n: number): string => (n / runs).toFixed(2);
+  const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+  console.log(`${runs} runs of ${events / runs} events each, one after another, on one socket (after one warm-up run)`);
+  console.log(`PostgreSQL statements per run: ${perRun(total(statements))}`);
+  for (const [kind, n] of [...statements].sort((a, b) => b[1] - a[1])) console.log(`  ${kind.padEnd(8)} ${perRun(n)}`);
+  console.log(`Redis commands per run: ${perRun(total(commands))}`);
+  for (const [name, n] of [...commands].sort((a, b) => b[1] - a[1])) console.log(`  ${name.padEnd(12)} ${perRun(n)}`);
+  const row = stored.rows[0]!;
+  console.log(
+    `run_events on disk: ${(Number(row.bytes) / Number(row.rows)).toFixed(0)} bytes per event (${row.rows} events, table and indexes)`,
+  );
+} finally {
+  monitor.disconnect();
+  await app.close();
+  await admin.end();
+  await db.drop();
+}
