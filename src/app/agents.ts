@@ -3,11 +3,17 @@ import { AguiAgent, createLlmAgent, OfflineAgent, type Agent, type TokenUsageSto
 import { AgentTokens } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import type { JWK } from 'jose';
+import type { Tracing } from '../telemetry/index.js';
 
 /** The agent LLM_PROVIDER names, and the public keys it adds to the JWKS (an AG-UI agent's token key). */
 export async function chooseAgent(
   config: Config,
-  deps: { readonly usage: TokenUsageStore; readonly logger: Logger; readonly now: () => number },
+  deps: {
+    readonly usage: TokenUsageStore;
+    readonly logger: Logger;
+    readonly now: () => number;
+    readonly tracing: Tracing;
+  },
 ): Promise<{ readonly agent: Agent; readonly publicKeys: readonly JWK[] }> {
   const { provider } = config.llm;
   if (provider === 'offline') return { agent: new OfflineAgent(), publicKeys: [] };
@@ -28,7 +34,7 @@ export async function chooseAgent(
   // Token usage is counted in the durable store, so budgets hold across instances.
   const llm = await createLlmAgent(
     { ...config.llm, provider },
-    { usage: deps.usage, logger: deps.logger.child({ component: 'llm' }), now: deps.now },
+    { usage: deps.usage, logger: deps.logger.child({ component: 'llm' }), now: deps.now, tracing: deps.tracing },
   );
   return { agent: llm, publicKeys: [] };
 }

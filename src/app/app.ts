@@ -35,6 +35,8 @@ import { Retention } from './retention.js';
 import { createMetrics } from './metrics.js';
 import { clientAddressOf, trustProxyOf } from './client-address.js';
 import { ownOriginsOf } from './origins.js';
+import { openTracing } from './tracing.js';
+import { RunOrigins } from '../telemetry/index.js';
 
 export interface AppOptions {
   readonly logger?: Logger;
@@ -67,6 +69,9 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
+/** How long stopping waits for the last spans to reach OTEL_EXPORTER_OTLP_ENDPOINT. */
+const TRACES_FLUSH_MS = 5_000;
+
 /** How long a session found active is trusted without a store read, and how many are remembered (~10 MB at most). */
 const SESSION_CACHE_MAX_AGE_MS = 60_000;
 const SESSION_CACHE_MAX_ENTRIES = 50_000;
@@ -93,6 +98,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const instanceId = randomUUID();
   // The calculator loads its library on its first call (src/agents/tools/calculator.ts says what that costs).
   const tools = options.tools ?? builtinTools({ docsPaths: DOCS_PATHS });
+  // The OpenTelemetry SDK is loaded only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const tracing = await openTracing(config.otel, { logger, instanceId });
+  const origins = new RunOrigins();
   const backends = await openBackends(config, instanceId, logger);
   const { conversations, events, bus, revocations, perMinute } = backends;
   const authStores = (options.wrapAuthStores ?? ((s) => s))({ users: backends.users, tokens: backends.tokens });
@@ -154,8 +162,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   }, 3_600_000);
   cleanup.unref();
 
-  const chosen = await chooseAgent(config, { usage: backends.usage, logger, now });
-  const appTools = await openTools(config, tools, { logger, now });
+  const chosen = await chooseAgent(config, { usage: backends.usage, logger, now, tracing });
+  const appTools = await openTools(config, tools, { logger, now, tracing });
   const agent = options.agent ?? chosen.agent;
   const runs = new RunManager({
     conversations,
@@ -184,6 +192,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       queuedStatements: backends.queuedStatements,
     }),
     telemetry,
+    tracing,
+    origins,
     logger,
     now,
   });
@@ -272,6 +282,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       connectionCount: () => gateway.connectionCount,
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       telemetry,
+      tracing,
+      origins,
       now,
     },
     logger,
@@ -280,6 +292,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   await http.listen({ host: config.host, port: config.port }).catch(async (err: unknown) => {
     // Not serving: the MCP server processes started for it must not outlive this start.
     await appTools.mcp?.close();
+    await tracing.shutdown(TRACES_FLUSH_MS);
     throw err;
   });
   const { port } = http.server.address() as AddressInfo;
@@ -334,6 +347,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         await runs.shutdown(config.shutdownGraceMs);
         await appTools.mcp?.close();
         await backends.close();
+        // Last: the runs' spans end as they do.
+        await tracing.shutdown(TRACES_FLUSH_MS);
         logger.info('agentgate stopped');
       })()),
   };

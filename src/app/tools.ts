@@ -5,6 +5,7 @@ import { AgentTokens } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import type { McpToolbox } from '../mcp/index.js';
 import { toolPatterns } from '../runs/index.js';
+import type { Tracing } from '../telemetry/index.js';
 
 /** How long start-up waits for MCP servers; slower ones keep starting in the background. */
 const MCP_START_WAIT_MS = 15_000;
@@ -22,12 +23,18 @@ export interface AppTools {
 export async function openTools(
   config: Config,
   builtin: readonly Tool[],
-  deps: { readonly logger: Logger; readonly now: () => number },
+  deps: { readonly logger: Logger; readonly now: () => number; readonly tracing: Tracing },
 ): Promise<AppTools> {
   const { servers } = config.mcp;
+  const traced = { tracing: deps.tracing };
   const patterns = toolPatterns(config.approvals.tools);
   if (servers.length === 0)
-    return { registry: new ToolRegistry(builtin), requiresApproval: patterns, mcp: undefined, publicKeys: [] };
+    return {
+      registry: new ToolRegistry(builtin, [], traced),
+      requiresApproval: patterns,
+      mcp: undefined,
+      publicKeys: [],
+    };
 
   const forwarding = servers.some((s) => s.transport === 'http' && s.forwardIdentity);
   // The same key as an AG-UI agent's tokens (AGENT_SIGNING_KEY, or the one kept in DATA_DIR).
@@ -57,7 +64,7 @@ export async function openTools(
   clearTimeout(timer);
   const serverPatterns = toolPatterns(mcp.approvalPatterns());
   return {
-    registry: new ToolRegistry(builtin, [mcp]),
+    registry: new ToolRegistry(builtin, [mcp], traced),
     requiresApproval: (tool) => patterns(tool) || serverPatterns(tool),
     mcp,
     publicKeys: tokens === undefined ? [] : [tokens.jwk],

@@ -117,6 +117,18 @@ export interface Config {
         readonly signingKeyPem: string | undefined;
       }
     | undefined;
+  /** OpenTelemetry traces (OTEL_* settings); undefined when OTEL_EXPORTER_OTLP_ENDPOINT is unset. */
+  readonly otel:
+    | {
+        /** The OTLP/HTTP base URL, without a trailing slash: spans go to `${endpoint}/v1/traces`. */
+        readonly endpoint: string;
+        /** Secret: sent with every export only. */
+        readonly headers: Readonly<Record<string, string>>;
+        readonly serviceName: string;
+        readonly sampler: Raw['OTEL_TRACES_SAMPLER'];
+        readonly samplerRatio: number;
+      }
+    | undefined;
 }
 
 export class ConfigError extends Error {
@@ -136,6 +148,8 @@ const SECRET_SETTINGS = new Set([
   'LLM_BASE_URL',
   'AGENT_SIGNING_KEY',
   'OIDC_CLIENT_SECRET',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_HEADERS',
 ]);
 
 /** Parses and validates the whole environment at once, reporting every problem together. */
@@ -206,7 +220,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       );
     }
   }
-  problems.push(...llmProblems(r), ...identityProblems(r));
+  problems.push(...llmProblems(r), ...identityProblems(r), ...otelProblems(r));
   const mcpFile = r.MCP_CONFIG === undefined ? { servers: [], problems: [] } : readMcpFile(r.MCP_CONFIG);
   problems.push(...mcpFile.problems);
   const forwardsIdentity = mcpFile.servers.some((s) => s.transport === 'http' && s.forwardIdentity);
@@ -257,6 +271,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     httpBodyLimitBytes: r.HTTP_BODY_LIMIT_BYTES,
     runs: {
       maxPerUser: r.MAX_RUNS_PER_USER,
+      maxActiveRuns: r.MAX_ACTIVE_RUNS,
+      databaseQueueLimit: r.DATABASE_QUEUE_LIMIT,
       maxDurationMs: r.RUN_MAX_DURATION_MS,
       maxToolCalls: r.RUN_MAX_TOOL_CALLS,
       startsPerMinute: r.RUNS_PER_MINUTE,
@@ -271,8 +287,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       ticketsPerMinute: r.TICKETS_PER_MINUTE,
     },
     database: r.DATABASE_URL === undefined ? undefined : { url: r.DATABASE_URL, poolSize: r.DATABASE_POOL_SIZE },
-      maxActiveRuns: r.MAX_ACTIVE_RUNS,
-      databaseQueueLimit: r.DATABASE_QUEUE_LIMIT,
     redis: r.REDIS_URL === undefined ? undefined : { url: r.REDIS_URL, keyPrefix: r.REDIS_KEY_PREFIX },
     instanceLeaseMs: r.INSTANCE_LEASE_MS,
     llm: {
@@ -320,7 +334,38 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
             timeoutMs: r.AGENT_TIMEOUT_MS,
             signingKeyPem: r.AGENT_SIGNING_KEY,
           },
+    otel:
+      r.OTEL_EXPORTER_OTLP_ENDPOINT === undefined
+        ? undefined
+        : {
+            endpoint: r.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, ''),
+            headers: r.OTEL_EXPORTER_OTLP_HEADERS,
+            serviceName: r.OTEL_SERVICE_NAME,
+            sampler: r.OTEL_TRACES_SAMPLER,
+            samplerRatio: r.OTEL_TRACES_SAMPLER_ARG,
+          },
   });
+}
+
+/** OTEL_*: credentials belong in the headers, and travel encrypted to another machine. */
+function otelProblems(r: Raw): string[] {
+  if (r.OTEL_EXPORTER_OTLP_ENDPOINT === undefined) return [];
+  const problems: string[] = [];
+  const url = new URL(r.OTEL_EXPORTER_OTLP_ENDPOINT);
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '')
+    problems.push(
+      'OTEL_EXPORTER_OTLP_ENDPOINT must not carry credentials, a query string or a fragment: put credentials in OTEL_EXPORTER_OTLP_HEADERS.',
+    );
+  if (
+    r.NODE_ENV === 'production' &&
+    url.protocol === 'http:' &&
+    Object.keys(r.OTEL_EXPORTER_OTLP_HEADERS).length > 0 &&
+    !isLoopback(url.hostname)
+  )
+    problems.push(
+      'OTEL_EXPORTER_OTLP_ENDPOINT is http:// to another host while OTEL_EXPORTER_OTLP_HEADERS is set: the headers would travel unencrypted. Use https://, or a collector on this machine.',
+    );
+  return problems;
 }
 
 /** OIDC_* and EXTERNAL_JWT_*: what only makes sense together, and identity over clear text. */

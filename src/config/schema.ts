@@ -35,6 +35,34 @@ const trustProxy = z.string().transform((value, ctx): false | number | string[] 
 });
 
 /**
+ * OTLP exporter headers in the OpenTelemetry format: `key=value` pairs separated by commas, keys HTTP header
+ * names, values percent-encoded.
+ */
+const otlpHeaders = z.string().transform((value, ctx): Record<string, string> => {
+  const headers: Record<string, string> = {};
+  for (const pair of value.split(',').filter((p) => p.trim() !== '')) {
+    const at = pair.indexOf('=');
+    const key = pair.slice(0, at).trim().toLowerCase();
+    let decoded: string | undefined;
+    try {
+      decoded = at > 0 ? decodeURIComponent(pair.slice(at + 1).trim()) : undefined;
+    } catch {
+      decoded = undefined;
+    }
+    // Never the pair itself in the message: values are credentials.
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(key) || decoded === undefined || /[\r\n\0]/.test(decoded)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected key=value pairs separated by commas (values percent-encoded)',
+      });
+      return z.NEVER;
+    }
+    headers[key] = decoded;
+  }
+  return headers;
+});
+
+/**
  * Every setting, by its environment variable name, with its default and what it does.
  * docs/CONFIG.md is the prose form of this table; test/config.test.ts keeps the two in sync.
  */
@@ -169,6 +197,16 @@ export const SETTINGS = {
     default: '5',
     doc: 'Runs one user may have in progress at once, counted by the instance that receives the message; more get error too_many_runs.',
   },
+  MAX_ACTIVE_RUNS: {
+    schema: int(1, 1_000_000),
+    default: '2000',
+    doc: 'Runs this instance holds in progress at most; past it, new messages are refused at once with error overloaded (503 over HTTP) and a retry hint, so the load goes to other instances or waits.',
+  },
+  DATABASE_QUEUE_LIMIT: {
+    schema: int(1, 1_000_000),
+    default: '500',
+    doc: 'PostgreSQL statements that may wait for one of the DATABASE_POOL_SIZE connections; past it, new messages are refused with error overloaded, so accepted runs never fail waiting for the pool.',
+  },
   RUNS_PER_MINUTE: {
     schema: int(1, 100_000),
     default: '60',
@@ -197,16 +235,6 @@ export const SETTINGS = {
   RUN_MAX_DURATION_MS: {
     schema: int(1000, 86_400_000),
     default: '300000',
-  MAX_ACTIVE_RUNS: {
-    schema: int(1, 1_000_000),
-    default: '2000',
-    doc: 'Runs this instance holds in progress at most; past it, new messages are refused at once with error overloaded (503 over HTTP) and a retry hint, so the load goes to other instances or waits.',
-  },
-  DATABASE_QUEUE_LIMIT: {
-    schema: int(1, 1_000_000),
-    default: '500',
-    doc: 'PostgreSQL statements that may wait for one of the DATABASE_POOL_SIZE connections; past it, new messages are refused with error overloaded, so accepted runs never fail waiting for the pool.',
-  },
     doc: 'A run still going after this ends with agent_error run_timeout.',
   },
   RUN_MAX_TOOL_CALLS: {
@@ -411,6 +439,40 @@ export const SETTINGS = {
     schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
     default: undefined,
     doc: "Where the issuer's public keys are. Default: `jwks_uri` of the issuer's discovery document.",
+  },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    schema: z
+      .url({ protocol: /^https?$/, error: 'expected http(s)://host:port, e.g. http://127.0.0.1:4318' })
+      .optional(),
+    default: undefined,
+    doc: 'OpenTelemetry traces: the base URL of an OTLP/HTTP receiver (a collector, Jaeger, Tempo...); spans of HTTP requests, runs, model calls and tool calls are POSTed as JSON to <endpoint>/v1/traces. Unset: no tracing, and the OpenTelemetry SDK is not even loaded. See docs/OBSERVABILITY.md.',
+  },
+  OTEL_EXPORTER_OTLP_HEADERS: {
+    schema: otlpHeaders,
+    default: '',
+    doc: 'Headers sent with every export, as `key=value` pairs separated by commas, values percent-encoded (`authorization=Bearer%20abc`). Never logged or echoed.',
+  },
+  OTEL_SERVICE_NAME: {
+    schema: z.string().trim().min(1).max(256),
+    default: 'agentgate',
+    doc: 'The `service.name` of the spans.',
+  },
+  OTEL_TRACES_SAMPLER: {
+    schema: z.enum([
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+      'always_on',
+      'always_off',
+      'traceidratio',
+    ]),
+    default: 'parentbased_always_on',
+    doc: 'Which traces are recorded: `parentbased_*` follows the sampled flag of an incoming `traceparent` and applies the rest to new traces; `traceidratio` keeps OTEL_TRACES_SAMPLER_ARG of them.',
+  },
+  OTEL_TRACES_SAMPLER_ARG: {
+    schema: z.coerce.number().min(0).max(1),
+    default: '1',
+    doc: 'The share of new traces kept by the `traceidratio` samplers (0 to 1).',
   },
 } as const;
 

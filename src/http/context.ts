@@ -11,7 +11,7 @@ import type { OidcSignIn } from '../auth/index.js';
 import { AppError } from '../errors/index.js';
 import type { CloseKind } from '../protocol/index.js';
 import type { ConversationStore, RunHistory, RunManager, UserEventBus } from '../runs/index.js';
-import type { Telemetry } from '../telemetry/index.js';
+import type { RunOrigins, Telemetry, Tracing } from '../telemetry/index.js';
 
 /** A stream's hold on one of its user's connection slots (see the gateway's StreamSessions). */
 export interface StreamSlot {
@@ -53,6 +53,10 @@ export interface HttpDeps {
   readonly connectionCount: () => number;
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
   readonly telemetry: Telemetry;
+  /** Spans of HTTP requests (OTEL_EXPORTER_OTLP_ENDPOINT); omitted: none. */
+  readonly tracing?: Tracing | undefined;
+  /** Where a route that starts a run records what started it (request id, span), for the run's logs and trace. */
+  readonly origins?: RunOrigins | undefined;
   readonly now: () => number;
 }
 

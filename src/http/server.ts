@@ -16,6 +16,7 @@ import { recordRoutes } from './openapi/index.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { streamRoutes } from './routes/streams.js';
 import { webRoutes } from './routes/web.js';
+import { installTracing } from './tracing.js';
 
 export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
   const fastifyLogger: FastifyBaseLogger = logger;
@@ -65,6 +66,7 @@ export function createHttpApp(deps: HttpDeps, logger: Logger): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('X-Request-Id', request.id);
   });
+  if (deps.tracing !== undefined) installTracing(app, deps.tracing);
   app.addHook('onResponse', async (request, reply) => {
     // The route template (`/threads/:id`), never the path: ids in labels would grow the metric without bound.
     deps.telemetry.httpRequest(

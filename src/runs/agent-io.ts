@@ -43,7 +43,7 @@ export function createAgentIO(run: ActiveRun, options: AgentIOOptions): AgentIO 
           return refused;
         }
       }
-      const outcome = await tools.invoke(name, args, { run: run.context, signal: run.signal });
+      const outcome = await tools.invoke(name, args, { run: run.context, signal: run.signal, toolCallId });
       if (!run.completeToolCall(toolCallId, outcome)) run.signal.throwIfAborted();
       return outcome;
     },

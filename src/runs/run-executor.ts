@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { raceAbort, type Agent, type ToolRegistry } from '../agents/index.js';
 import { isAppError } from '../errors/index.js';
 import { outcomeOf, type RunEventBody } from '../protocol/index.js';
-import type { Telemetry } from '../telemetry/index.js';
+import { noTracing, type RunOrigins, type Telemetry, type Tracing } from '../telemetry/index.js';
 import type { ActiveRun } from './active-run.js';
 import { createAgentIO } from './agent-io.js';
 import type { ApprovalGate } from './approvals.js';
@@ -28,6 +28,10 @@ export interface RunExecutorDeps {
   readonly approvals: ApprovalGate;
   readonly limits: RunLimits;
   readonly telemetry: Telemetry;
+  /** A span per run, the parent of its model and tool calls' spans; omitted: none. */
+  readonly tracing?: Tracing | undefined;
+  /** What started each run over HTTP (request id, span), recorded by the route before it submits the run. */
+  readonly origins?: RunOrigins | undefined;
   readonly logger: Logger;
   readonly now: () => number;
 }
@@ -52,9 +56,33 @@ export class RunExecutor {
   constructor(private readonly deps: RunExecutorDeps) {}
 
   async execute(run: ActiveRun, input: RunInput): Promise<void> {
-    const { runId, threadId, userId } = run.context;
-    const { agent, conversations, limits, now } = this.deps;
-    const log = this.deps.logger.child({ runId, threadId, userId });
+    const { runId, threadId, userId, connectionId } = run.context;
+    const { agent, conversations, limits, now, tracing = noTracing } = this.deps;
+    const origin = this.deps.origins?.take(runId);
+    // A run started over HTTP continues its request's trace; one started over a socket begins its own.
+    const span = tracing.start(
+      `invoke_agent ${agent.name}`,
+      'internal',
+      {
+        'gen_ai.operation.name': 'invoke_agent',
+        'gen_ai.agent.name': agent.name,
+        'gen_ai.conversation.id': threadId,
+        'agentgate.run.id': runId,
+        'user.id': userId,
+      },
+      origin?.span,
+    );
+    // The agent and its tools get the frozen context: their model and tool calls find the run's span by it.
+    tracing.attach(run.context, span);
+    // What caused the run, in every line it logs: the HTTP request (requestId) or the socket (connectionId).
+    const log = this.deps.logger.child({
+      runId,
+      threadId,
+      userId,
+      ...(origin?.requestId === undefined ? {} : { requestId: origin.requestId }),
+      ...(connectionId === null ? {} : { connectionId }),
+      ...(span.traceId === undefined ? {} : { traceId: span.traceId }),
+    });
     await this.waitForEarlierRunsElsewhere(run).catch((err: unknown) =>
       log.warn({ err }, 'could not check for earlier runs on other instances'),
     );
@@ -90,7 +118,13 @@ export class RunExecutor {
         durationMs: now() - run.startedAt,
         ...(result.usage ? { usage: result.usage } : {}),
       };
-      if (result.usage) this.deps.telemetry.modelTokens(result.usage.inputTokens, result.usage.outputTokens);
+      if (result.usage) {
+        this.deps.telemetry.modelTokens(result.usage.inputTokens, result.usage.outputTokens);
+        span.set({
+          'gen_ai.usage.input_tokens': result.usage.inputTokens,
+          'gen_ai.usage.output_tokens': result.usage.outputTokens,
+        });
+      }
       const answer = { id: newId(), threadId, userId, role: 'assistant', text: result.text, runId } as const;
       await storing(conversations.addMessage({ ...answer, createdAt: new Date(now()).toISOString() }));
     } catch (err) {
@@ -109,6 +143,10 @@ export class RunExecutor {
     if (!finished) log.error({ status }, 'run could not be finished in storage: left to orphan recovery');
     const durationMs = now() - run.startedAt;
     this.deps.telemetry.runEnded(status, durationMs);
+    span.set({ 'agentgate.run.status': status });
+    // A cancel is what the user asked for, not a failure.
+    if (errorCode !== null && status !== 'cancelled') span.fail(errorCode);
+    span.end();
     log.info({ status, events: run.deliveredSeq, durationMs }, 'run ended');
   }
 

@@ -1,5 +1,6 @@
 import { AppError, isAppError } from '../../errors/index.js';
 import type { Usage } from '../../protocol/index.js';
+import { noTracing, type SpanAttributes, type Tracing } from '../../telemetry/index.js';
 import type { Agent, AgentIO, AgentRequest, AgentResult, HistoryMessage } from '../agent.js';
 import type {
   ConversationTurn,
@@ -32,6 +33,10 @@ export interface LlmAgentOptions {
   /** Checked before every model call and fed after every step; omitted: nothing is counted. */
   readonly budget?: TokenBudget | undefined;
   readonly logger?: ProviderLogger | undefined;
+  /** A `chat <model>` span per model call, under the run's span (GenAI semantic conventions). */
+  readonly tracing?: Tracing | undefined;
+  /** Attributes every model call's span carries besides the GenAI ones (server.address, the output limit). */
+  readonly spanAttributes?: SpanAttributes | undefined;
 }
 
 /**
@@ -43,10 +48,12 @@ export class LlmAgent implements Agent {
   readonly name: string;
   readonly #options: LlmAgentOptions;
   readonly #logger: ProviderLogger;
+  readonly #tracing: Tracing;
 
   constructor(options: LlmAgentOptions) {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
+    this.#tracing = options.tracing ?? noTracing;
     this.name = `${options.provider.kind}:${options.provider.model}`;
   }
 
@@ -63,6 +70,17 @@ export class LlmAgent implements Agent {
       // Before every call, so neither the first request nor a later one goes out over budget.
       await budget?.check(userId);
       const sink = answer.startStep();
+      const span = this.#tracing.start(
+        `chat ${provider.model}`,
+        'client',
+        {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': provider.kind,
+          'gen_ai.request.model': provider.model,
+          ...this.#options.spanAttributes,
+        },
+        this.#tracing.spanOf(request.context),
+      );
       let result: StepResult;
       try {
         result = await provider.streamStep(
@@ -74,15 +92,24 @@ export class LlmAgent implements Agent {
           },
           sink,
         );
+        span.set({ 'gen_ai.response.finish_reasons': [result.finish] });
       } catch (err) {
         if (isAppError(err) && !request.signal.aborted)
           this.#logger.warn(
             { provider: provider.kind, model: provider.model, step, code: err.code },
             'model step failed',
           );
+        // The code, never the message: an API's error message may quote the conversation.
+        if (!request.signal.aborted) span.fail(isAppError(err) ? err.code : '_OTHER');
         throw err;
       } finally {
         answer.endStep();
+        if (sink.reported)
+          span.set({
+            'gen_ai.usage.input_tokens': sink.stepUsage.inputTokens,
+            'gen_ai.usage.output_tokens': sink.stepUsage.outputTokens,
+          });
+        span.end();
         // Counted even when the step failed: tokens the API reported were spent.
         if (sink.reported) {
           usageReported = true;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { noTracing, type Tracing } from '../../telemetry/index.js';
 import { raceAbort } from '../abort.js';
 import type { Tool, ToolContext, ToolOutcome, ToolSource, ToolSpec } from './tool.js';
 
@@ -9,12 +10,16 @@ import type { Tool, ToolContext, ToolOutcome, ToolSource, ToolSpec } from './too
 export class ToolRegistry {
   readonly #tools = new Map<string, Tool>();
   readonly #specs: readonly ToolSpec[];
+  readonly #tracing: Tracing;
 
   constructor(
     tools: readonly Tool[],
     /** Tools listed at run time (MCP servers): asked after the built-in ones. */
     private readonly sources: readonly ToolSource[] = [],
+    /** An `execute_tool <name>` span per call, under the run's span (GenAI semantic conventions). */
+    options: { readonly tracing?: Tracing } = {},
   ) {
+    this.#tracing = options.tracing ?? noTracing;
     for (const tool of tools) {
       if (this.#tools.has(tool.name)) throw new TypeError(`Duplicate tool name: ${tool.name}`);
       this.#tools.set(tool.name, tool);
@@ -43,6 +48,31 @@ export class ToolRegistry {
 
   async invoke(name: string, rawArgs: unknown, ctx: ToolContext): Promise<ToolOutcome> {
     ctx.signal.throwIfAborted();
+    if (!this.#tracing.enabled) return this.#invoke(name, rawArgs, ctx);
+    // A name the model made up is not recorded: only the names of tools there are.
+    const known = this.has(name);
+    const span = this.#tracing.start(
+      known ? `execute_tool ${name}` : 'execute_tool',
+      'internal',
+      {
+        'gen_ai.operation.name': 'execute_tool',
+        'gen_ai.tool.name': known ? name : undefined,
+        'gen_ai.tool.call.id': ctx.toolCallId,
+        'gen_ai.tool.type': 'function',
+      },
+      this.#tracing.spanOf(ctx.run),
+    );
+    try {
+      const outcome = await this.#invoke(name, rawArgs, ctx);
+      // The code, never the arguments, the result or the message.
+      if (!outcome.ok) span.fail(outcome.error.code);
+      return outcome;
+    } finally {
+      span.end();
+    }
+  }
+
+  async #invoke(name: string, rawArgs: unknown, ctx: ToolContext): Promise<ToolOutcome> {
     const tool = this.#tools.get(name);
     const source = tool === undefined ? this.sources.find((s) => s.has(name)) : undefined;
     if (source !== undefined) {

@@ -5,6 +5,8 @@ export interface ToolContext {
   readonly run: RunContext;
   /** Aborted on cancel or timeout; long tools must honour it. */
   readonly signal: AbortSignal;
+  /** The call's id in the run's events (`tool_executing`), when a run's AgentIO makes the call. */
+  readonly toolCallId?: string | undefined;
 }
 
 /** A tool the agent can call. `parameters` validates arguments before `execute` ever sees them. */

@@ -18,6 +18,7 @@ import { requirePrincipal, requireStreamPrincipal, type HttpDeps } from '../cont
 import { parseInput } from '../errors.js';
 import { corsHeadersOf } from '../cors.js';
 import { SseResponse } from '../sse.js';
+import { spanOfRequest } from '../tracing.js';
 
 type Format = z.infer<typeof StreamQuery>['format'];
 
@@ -49,13 +50,20 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const existing = await history.getRun(principal.userId, input.runId).catch(() => undefined);
     // The same runId again (a client retrying its POST) streams the run it started, from the beginning.
     if (existing === undefined) {
-      await runs.submit(principal.userId, {
-        text: input.text,
-        threadId: input.threadId,
-        runId: input.runId,
-        createThread: true,
-        connectionId: null,
-      });
+      // The run logs this request's id and continues its trace.
+      deps.origins?.set(input.runId, { requestId: request.id, span: spanOfRequest(request) });
+      await runs
+        .submit(principal.userId, {
+          text: input.text,
+          threadId: input.threadId,
+          runId: input.runId,
+          createThread: true,
+          connectionId: null,
+        })
+        .catch((err: unknown) => {
+          deps.origins?.delete(input.runId);
+          throw err;
+        });
     } else if (existing.threadId !== input.threadId) {
       throw new AppError('invalid_request', 'This runId belongs to another thread.');
     }
