@@ -3,7 +3,7 @@
  *   npm run bench                       quick profile (under 3 minutes on the 2-core reference machine)
  *   npm run bench -- --full             everything: 100/1,000/5,000 connections, 19,900 idle, stalled reader, cycles
  * Options: --passes N, --log-level L (agentgate's LOG_LEVEL, default info), --pg (also agentgate on PostgreSQL +
- * Redis; on by default with --full when TEST_DATABASE_URL and TEST_REDIS_URL are set), --only a,b (throughput,
+ * Redis; on by default when TEST_DATABASE_URL and TEST_REDIS_URL are set, off with --no-pg), --only a,b (throughput,
  * latency, handshakes, idle, stall, cycles; memory = the last three), --write-docs (the table into docs/BENCHMARKS.md).
  * Servers and load generators are separate processes on 127.0.0.1; passes are interleaved (bare, corked, agentgate,
  * bare, ...) and every ratio is taken within one pass. The table prints here; JSON goes to bench/results/.
@@ -37,7 +37,8 @@ const only = new Set(
     .split(',')
     .flatMap((p) => (p === 'memory' ? ['idle', 'stall', 'cycles'] : [p])),
 );
-const withPg = flag('pg') || (profile.name === 'full' && pgAvailable());
+// PostgreSQL + Redis is measured whenever the machine has them (TEST_DATABASE_URL, TEST_REDIS_URL), unless --no-pg.
+const withPg = flag('pg') || (!flag('no-pg') && pgAvailable());
 if (withPg && !pgAvailable()) throw new Error('--pg needs TEST_DATABASE_URL and TEST_REDIS_URL');
 const kinds: ServerKind[] = ['bare', 'corked', 'agentgate', ...(withPg ? (['agentgate-pg'] as const) : [])];
 const LIFETIME_MS = profile.name === 'full' ? 3_600_000 : 900_000;
@@ -133,7 +134,7 @@ async function loadPhases(): Promise<void> {
             const s = await measureThroughput(on, pass, profile);
             samples.throughput.push(s);
             log(
-              `${tag(pass)} · events/s · ${int(n)} conn · ${on.server.label}: ${int(s.eventsPerSecond)} (server ${fixed(s.serverCores, 2)} cores, ${fixed(s.serverCpuUsPerEvent, 2)} µs/event; generators ${s.generatorCores.map((c) => fixed(c, 2)).join('+')})${s.badBursts + s.errors > 0 ? ` ${s.badBursts} bad bursts, ${s.errors} errors: ${s.firstError}` : ''}`,
+              `${tag(pass)} · events/s · ${int(n)} conn · ${on.server.label}: ${int(s.eventsPerSecond)} (server ${fixed(s.serverCores, 2)} cores, ${fixed(s.serverCpuUsPerEvent, 2)} µs/event; generators ${s.generatorCores.map((c) => fixed(c, 2)).join('+')})${s.badBursts + s.errors > 0 ? ` ${s.badBursts} bad bursts, ${s.errors} errors: ${s.firstError}` : ''}${s.refused > 0 ? `, ${int(s.refused)} refused overloaded` : ''}`,
             );
           }
         }

@@ -153,6 +153,7 @@ export interface GeneratorMark extends ProcessStats {
   readonly badBursts: number;
   readonly errors: number;
   readonly firstError: string | undefined;
+  readonly refused: number;
   readonly open: number;
 }
 

@@ -35,6 +35,8 @@ export interface LoadSample {
   readonly badBursts: number;
   readonly errors: number;
   readonly firstError: string | undefined;
+  /** Requests the server refused `overloaded` (retried after the hint by the closed loop). */
+  readonly refused: number;
 }
 
 export interface LatencySample extends LoadSample {
@@ -91,6 +93,7 @@ function base(
     badBursts: m1.reduce((s, m, k) => s + m.badBursts - m0[k]!.badBursts, 0),
     errors: m1.reduce((s, m, k) => s + m.errors - m0[k]!.errors, 0),
     firstError: m1.find((m) => m.firstError !== undefined)?.firstError,
+    refused: m1.reduce((s, m, k) => s + m.refused - m0[k]!.refused, 0),
   };
 }
 

@@ -84,9 +84,13 @@ function flags(samples: readonly (LoadSample | HandshakeSample)[]): string {
   const client = servers((s) => s.clientBound);
   const machine = servers((s) => 'machineSaturated' in s && s.machineSaturated);
   const broken = servers((s) => 'badBursts' in s && s.badBursts + s.errors > 0);
+  const refused = samples
+    .filter((s): s is LoadSample => 'refused' in s && s.refused > 0)
+    .map((s) => `${s.server} pass ${s.pass + 1}: ${s.refused}`);
   if (client !== '') out.push(`client-bound: ${client}`);
   if (machine !== '') out.push(`2 cores saturated: ${machine}`);
   if (broken !== '') out.push(`bad bursts or errors: ${broken}`);
+  if (refused.length > 0) out.push(`refused overloaded (retried after the hint): ${refused.join(', ')}`);
   return out.join('; ');
 }
 

@@ -61,5 +61,6 @@ export const MARK = {
   agentError: Buffer.from('"agent_error"'),
   cancelled: Buffer.from('"run_cancelled"'),
   error: Buffer.from('"type":"error"'),
+  overloaded: Buffer.from('"code":"overloaded"'),
   established: Buffer.from('"connection_established"'),
 } as const;

@@ -20,9 +20,18 @@ export interface Counters {
   /** `error` frames and agent_error terminals. */
   errors: number;
   firstError: string | undefined;
+  /** Requests refused `overloaded`: not errors, the server said it is full (the loop retries after the hint). */
+  refused: number;
 }
 
-export const newCounters = (): Counters => ({ events: 0, requests: 0, badBursts: 0, errors: 0, firstError: undefined });
+export const newCounters = (): Counters => ({
+  events: 0,
+  requests: 0,
+  badBursts: 0,
+  errors: 0,
+  firstError: undefined,
+  refused: 0,
+});
 
 /** One connection and its request in flight. */
 export class LoadConnection {
@@ -34,6 +43,8 @@ export class LoadConnection {
   private startedAt = NaN;
   /** Called when the request in flight is done: (dueAt, agent_started time, terminal time). */
   onDone: (dueAt: number, startedAt: number, doneAt: number) => void = () => {};
+  /** Called instead of onDone when the server refused the request `overloaded`, with its retry hint in ms. */
+  onRefused: (retryAfterMs: number, dueAt: number) => void = () => {};
 
   constructor(
     readonly ws: RawWs,
@@ -59,9 +70,17 @@ export class LoadConnection {
       if (p.indexOf(MARK.completed) >= 0) return this.finish(false, p);
       if (p.indexOf(MARK.agentError) >= 0 || p.indexOf(MARK.cancelled) >= 0) return this.finish(true, p);
     } else if (p.indexOf(MARK.error) >= 0 && this.busy) {
+      if (p.indexOf(MARK.overloaded) >= 0) return this.refuse(p);
       // The request was refused: no run will come, so this request is over.
       this.finish(true, p);
     }
+  }
+
+  private refuse(p: Buffer): void {
+    this.busy = false;
+    this.counters.refused++;
+    const hint = /"retryAfterSeconds":(\d+)/.exec(p.toString('utf8'));
+    this.onRefused(Number(hint?.[1] ?? 1) * 1000, this.dueAt);
   }
 
   private finish(failed: boolean, p: Buffer): void {
@@ -85,6 +104,10 @@ export class ClosedLoop {
       c.onDone = () => {
         if (this.running && !c.ws.closed) c.send();
       };
+      // As a client should: wait the hint, spread over half to one and a half of it so retries do not come together.
+      c.onRefused = (retryAfterMs) => {
+        setTimeout(() => c.onDone(0, NaN, 0), retryAfterMs * (0.5 + Math.random()));
+      };
       if (!c.ws.closed) c.send();
     }
   }
@@ -105,8 +128,10 @@ export interface OpenLoopResult {
   readonly toTerminal: number[];
   /** Requests due while their connection was still busy. */
   readonly late: number;
-  /** Requests due in the window whose terminal event never came (before the drain ended). */
+  /** Requests due in the window whose terminal event never came (before the drain ended), refusals aside. */
   readonly missing: number;
+  /** Requests due in the window that the server refused `overloaded` (answered at once: not counted as missing). */
+  readonly refused: number;
   readonly windowMs: number;
   /** Run events received during the window. */
   readonly events: number;
@@ -128,6 +153,7 @@ export async function openLoop(
   const toTerminal: number[] = [];
   let late = 0;
   let due = 0;
+  let refused = 0;
   let eventsAtFrom = 0;
   let eventsAtTo = 0;
   const marks = [
@@ -142,6 +168,12 @@ export async function openLoop(
         toStarted.push(startedAt - dueAt);
         toTerminal.push(doneAt - dueAt);
       }
+      const next = queue.shift();
+      if (next !== undefined && !c.ws.closed) c.send(next);
+    };
+    // A refusal answers its request: the schedule goes on (an open loop offers its rate whatever the answers).
+    c.onRefused = (_retryAfterMs, dueAt) => {
+      if (dueAt >= from && dueAt < to) refused++;
       const next = queue.shift();
       if (next !== undefined && !c.ws.closed) c.send(next);
     };
@@ -171,15 +203,23 @@ export async function openLoop(
   await new Promise((r) => setTimeout(r, warmupMs + windowMs));
   // Let the window's requests finish (bounded), then stop every schedule.
   const drainUntil = performance.now() + 5_000;
-  while (toTerminal.length < due && performance.now() < drainUntil && conns.some((c) => c.busy && !c.ws.closed))
+  while (
+    toTerminal.length + refused < due &&
+    performance.now() < drainUntil &&
+    conns.some((c) => c.busy && !c.ws.closed)
+  )
     await new Promise((r) => setTimeout(r, 20));
   for (const t of [...timers, ...marks]) clearTimeout(t);
-  for (const c of conns) c.onDone = () => {};
+  for (const c of conns) {
+    c.onDone = () => {};
+    c.onRefused = () => {};
+  }
   return {
     toStarted,
     toTerminal,
     late,
-    missing: Math.max(0, due - toTerminal.length),
+    missing: Math.max(0, due - toTerminal.length - refused),
+    refused,
     windowMs,
     events: eventsAtTo - eventsAtFrom,
   };

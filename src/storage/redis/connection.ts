@@ -33,6 +33,8 @@ export class RedisConnection {
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
       commandTimeout: 2_000,
+      // Commands issued in one turn of the event loop leave in one write (many runs' publishes, leases, limits).
+      enableAutoPipelining: true,
     });
     const subscriber = new Redis(options.url, { ...common, autoResubscribe: false, maxRetriesPerRequest: null });
     // ioredis reports every failed reconnection attempt as 'error'; the outage itself shows in /health/ready.

@@ -6,16 +6,22 @@ import type { RedisConnection } from './connection.js';
 interface Envelope {
   /** The publishing instance: it has delivered to its own listeners already. */
   readonly from: string;
-  readonly message: ServerMessage;
+  /** The user's messages of one event-loop turn, in order. */
+  readonly messages?: readonly ServerMessage[];
+  /** One message (what instances of earlier versions publish). */
+  readonly message?: ServerMessage;
 }
 
 /**
  * Local listeners get a message synchronously, as with one instance; other instances get it through the user's
- * Redis channel, which keeps one publisher's order. A listener hears each message once: its own instance's
- * messages coming back from Redis are skipped.
+ * Redis channel, which keeps one publisher's order. What one user is sent in one turn of the event loop goes out as
+ * one PUBLISH (a run's burst of events is one command, not one each). A listener hears each message once: its own
+ * instance's messages coming back from Redis are skipped.
  */
 export class RedisUserEventBus implements UserEventBus {
   private readonly local = new MemoryUserEventBus();
+  /** Messages for other instances, by user, until the end of this turn. */
+  private outgoing = new Map<string, ServerMessage[]>();
   private readonly stopResync: () => void;
 
   constructor(
@@ -30,17 +36,30 @@ export class RedisUserEventBus implements UserEventBus {
 
   publish(userId: string, message: ServerMessage): void {
     this.local.publish(userId, message);
-    const envelope: Envelope = { from: this.instanceId, message };
-    // Lost while Redis is down; the other instances' listeners re-read the EventLog when it is back (resync).
-    this.redis.commands.publish(this.channelOf(userId), JSON.stringify(envelope)).catch(this.onPublishError);
+    const queued = this.outgoing.get(userId);
+    if (queued !== undefined) queued.push(message);
+    else this.outgoing.set(userId, [message]);
+    if (this.outgoing.size === 1 && queued === undefined) setImmediate(this.flush);
   }
+
+  private readonly flush = (): void => {
+    const outgoing = this.outgoing;
+    this.outgoing = new Map();
+    for (const [userId, messages] of outgoing) {
+      const envelope: Envelope = { from: this.instanceId, messages };
+      // Lost while Redis is down; the other instances' listeners re-read the EventLog when it is back (resync).
+      this.redis.commands.publish(this.channelOf(userId), JSON.stringify(envelope)).catch(this.onPublishError);
+    }
+  };
 
   subscribe(userId: string, listener: UserEventListener): Subscription {
     const local = this.local.subscribe(userId, listener);
     const remote = this.redis.pubsub.subscribe(this.channelOf(userId), (raw) => {
       // Written by publish() above on another instance of this deployment.
       const envelope = JSON.parse(raw) as Envelope;
-      if (envelope.from !== this.instanceId) listener.message(envelope.message);
+      if (envelope.from === this.instanceId) return;
+      if (envelope.message !== undefined) listener.message(envelope.message);
+      for (const message of envelope.messages ?? []) listener.message(message);
     });
     return {
       ready: remote.ready,

@@ -4,6 +4,12 @@ import { SeqTakenError, type EventLog } from '../../runs/index.js';
 import type { Database } from '../schema.js';
 import { isUniqueViolation } from './errors.js';
 
+/** Rows in one INSERT at most: four parameters each, well under PostgreSQL's 65,535 and SQLite's 32,766. */
+const MAX_ROWS_PER_STATEMENT = 2_000;
+
+/** Compiled INSERTs kept, by row count (group sizes vary; a big one is a few hundred kB of SQL). */
+const COMPILED_INSERTS_KEPT = 64;
+
 interface PendingWrite {
   readonly events: readonly RunEvent[];
   resolve(): void;
@@ -12,7 +18,8 @@ interface PendingWrite {
 
 /**
  * The run event log in SQL. Writes are group-committed: the appends of every run that arrive in the same turn of
- * the event loop are stored in one transaction, so many concurrent runs pay for one commit, not one each. Each
+ * the event loop are stored by one INSERT (a transaction of several past MAX_ROWS_PER_STATEMENT rows), so many
+ * concurrent runs pay for one statement and one commit, not one each. Each
  * append stays all-or-nothing and is acknowledged only once committed; if the group fails (a seq was taken, the
  * database is away), each append is retried alone so only the guilty one fails.
  *
@@ -54,10 +61,17 @@ export class SqlEventLog implements EventLog {
     this.queue = [];
     this.commitScheduled = false;
     if (writes.length === 1) return this.writeAlone(writes[0]!);
+    const events = writes.flatMap((write) => write.events);
     try {
-      await this.db.transaction().execute(async (trx) => {
-        for (const write of writes) await this.insertEvents(trx, write.events);
-      });
+      // One statement for the whole group (a single statement is atomic): one round trip, not one per run.
+      if (events.length <= MAX_ROWS_PER_STATEMENT) await this.insertEvents(this.db, events);
+      else {
+        await this.db.transaction().execute(async (trx) => {
+          for (let i = 0; i < events.length; i += MAX_ROWS_PER_STATEMENT) {
+            await this.insertEvents(trx, events.slice(i, i + MAX_ROWS_PER_STATEMENT));
+          }
+        });
+      }
     } catch {
       for (const write of writes) await this.writeAlone(write);
       return;
@@ -88,7 +102,12 @@ export class SqlEventLog implements EventLog {
 
   private insertStatement(rows: number): CompiledQuery {
     let compiled = this.inserts.get(rows);
-    if (compiled !== undefined) return compiled;
+    if (compiled !== undefined) {
+      // Most recently used last: the least used row counts are the ones forgotten.
+      this.inserts.delete(rows);
+      this.inserts.set(rows, compiled);
+      return compiled;
+    }
     const markers = Array.from({ length: rows }, (_, i) => ({
       run_id: `run ${i}`,
       seq: i,
@@ -101,6 +120,7 @@ export class SqlEventLog implements EventLog {
     if (compiled.parameters.length !== expected.length || compiled.parameters.some((p, i) => p !== expected[i])) {
       throw new Error('the run_events INSERT does not take its parameters in row order');
     }
+    if (this.inserts.size >= COMPILED_INSERTS_KEPT) this.inserts.delete(this.inserts.keys().next().value as number);
     this.inserts.set(rows, compiled);
     return compiled;
   }
