@@ -116,6 +116,7 @@ const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.
 const runEnded = (runId: string): Record<string, unknown> | undefined =>
   logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'run ended' && l.runId === runId);
 
+const exportedText = (): string => receiver.bodies.join('\n');
 const API_KEY = 'sk-test-not-a-real-key-0123456789';
 const EXPORT_SECRET = 'otlp-secret-value';
 
@@ -153,6 +154,10 @@ describe('OpenTelemetry traces to an OTLP/HTTP receiver', () => {
     await terminalOf(ws, ack.runId, 20_000);
     const executing = ws.eventsOf(ack.runId).find((e) => e.type === 'tool_executing');
     const toolCallId = executing?.type === 'tool_executing' ? executing.toolCallId : 'none';
+    // A tool the model made up: a failed call, its name not recorded.
+    fake.enqueue(openAiToolCall('made_up_tool', {}), openAiReply({ text: ['Sorry.'] }));
+    const madeUp = await send(ws, { id: 'otel-2', text: 'use a tool that does not exist' });
+    await terminalOf(ws, madeUp.runId, 20_000);
 
     // A run started over HTTP (POST /agui): a child of its request's span, logged with its request id.
     const aguiTrace = randomBytes(16).toString('hex');
@@ -251,6 +256,11 @@ describe('OpenTelemetry traces to an OTLP/HTTP receiver', () => {
       },
     });
     expect(tool?.status?.code).not.toBe(STATUS_ERROR);
+    const madeUpRun = spans.find((s) => s.attributes['agentgate.run.id'] === madeUp.runId)!;
+    const failed = childrenOf(madeUpRun).find((s) => s.name === 'execute_tool');
+    expect(failed).toMatchObject({ status: { code: STATUS_ERROR }, attributes: { 'error.type': 'unknown_tool' } });
+    expect(failed?.attributes).not.toHaveProperty(ATTR_GEN_AI_TOOL_NAME);
+    expect(exportedText()).not.toContain('made_up_tool');
 
     // The AG-UI run: under its POST /agui span, in the caller's trace.
     const post = named('POST /agui')[0]!;
@@ -265,7 +275,7 @@ describe('OpenTelemetry traces to an OTLP/HTTP receiver', () => {
     expect(runEnded(ack.runId)).not.toHaveProperty('requestId');
 
     // Nothing secret and no conversation in any span or resource.
-    const exported = receiver.bodies.join('\n');
+    const exported = exportedText();
     for (const secret of [user.accessToken, user.refreshToken, API_KEY, EXPORT_SECRET, secretText, aguiText])
       expect(exported).not.toContain(secret);
     expect(exported).not.toContain('limit=5');
