@@ -5,10 +5,13 @@
  * comparison runs (`burst 48 23`: 50 events) one after another. PostgreSQL logs every statement of that database
  * (`ALTER DATABASE … SET log_statement = 'all'`; the count is read back from the server log, so it needs read access
  * to it), Redis reports every command touching the prefix (MONITOR). Prints statements and commands per run by kind,
- * and the stored bytes per event.
+ * and the stored bytes per event. Then `--users U` (default 200) users stream at once, each a run of a delta every
+ * 50 ms for 5 s (20 tokens/s, as a model streams), and it prints what that costs per event: statements, Redis
+ * commands and this process's CPU (the server and the U test clients, which share it: an upper bound).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { BenchAgent } from './bench-agent.js';
@@ -19,6 +22,8 @@ import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, testRedisPrefix 
 const argv = process.argv.slice(2);
 const nIndex = argv.indexOf('--n');
 const runs = nIndex >= 0 ? Number(argv[nIndex + 1]) : 20;
+const usersIndex = argv.indexOf('--users');
+const streamingUsers = usersIndex >= 0 ? Number(argv[usersIndex + 1]) : 200;
 const POSTGRES_LOG = process.env.POSTGRES_LOG ?? '/var/log/postgresql/postgresql-15-main.log';
 
 if (TEST_DATABASE_URL === undefined || TEST_REDIS_URL === undefined) {
@@ -88,6 +93,7 @@ try {
     statements.set(kind, (statements.get(kind) ?? 0) + 1);
   }
   socket.close();
+
   const size = new pg.Client({ connectionString: db.url });
   await size.connect();
   const stored = await size.query<{ bytes: string; rows: string }>(
@@ -104,6 +110,47 @@ try {
   const row = stored.rows[0]!;
   console.log(
     `run_events on disk: ${(Number(row.bytes) / Number(row.rows)).toFixed(0)} bytes per event (${row.rows} events, table and indexes)`,
+  );
+
+  // Streaming: many users at once, each at 20 tokens per second.
+  const streamers = await Promise.all(
+    Array.from({ length: streamingUsers }, async (_, i) => {
+      const u = await registerUser(app.url, `stream-${i}`);
+      return TestSocket.open(wsUrl(app.url), { headers: { authorization: `Bearer ${u.accessToken}` } });
+    }),
+  );
+  const logBefore = logLines().length;
+  commands.clear();
+  counting = true;
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  const streamed = await Promise.all(
+    streamers.map(async (ws, i) => {
+      ws.send({ type: 'user_message', id: `stream-${i}`, text: 'tick 50 5000' });
+      const accepted = await ws.next((m) => m.type === 'message_accepted', 30_000);
+      if (accepted.type !== 'message_accepted') throw new Error('not accepted');
+      return (await ws.runEvents(accepted.runId, 60_000)).length;
+    }),
+  );
+  const wallMs = performance.now() - wall0;
+  const cpu = process.cpuUsage(cpu0);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  counting = false;
+  for (const ws of streamers) ws.close();
+  const streamStatements = logLines()
+    .slice(logBefore)
+    .filter((line) => line.includes(`@${dbName} `) && /LOG: {2}(?:statement|execute )/.test(line)).length;
+  const streamEvents = streamed.reduce((a, b) => a + b, 0);
+  const perEvent = (n: number): string => (n / streamEvents).toFixed(3);
+  console.log(
+    `\nstreaming: ${streamingUsers} users at once, ${streamEvents} events in ${(wallMs / 1000).toFixed(1)} s (${Math.round((streamEvents * 1000) / wallMs)} events/s)`,
+  );
+  console.log(`  PostgreSQL statements per event: ${perEvent(streamStatements)}`);
+  console.log(`  Redis commands per event: ${perEvent(total(commands))}`);
+  for (const [name, n] of [...commands].sort((a, b) => b[1] - a[1]).slice(0, 5))
+    console.log(`    ${name.padEnd(12)} ${perEvent(n)}`);
+  console.log(
+    `  CPU of this process (server and clients): ${(((cpu.user + cpu.system) / wallMs / 1000) * 100).toFixed(0)}% of a core, ${((cpu.user + cpu.system) / streamEvents).toFixed(1)} µs per event`,
   );
 } finally {
   monitor.disconnect();
