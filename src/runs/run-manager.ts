@@ -206,11 +206,7 @@ export class RunManager {
     }
   }
 
-  private async admitWithin(
-    userId: string,
-    input: Submission,
-    onAccepted: (ack: Accepted) => void,
-  ): Promise<Accepted> {
+  private async admitWithin(userId: string, input: Submission, onAccepted: (ack: Accepted) => void): Promise<Accepted> {
     const { conversations, runs, limits, bus, now } = this.deps;
     // The runs in progress on every instance: the per-user limit and onBusy are decided for the whole cluster.
     const inProgress = await this.inProgress(userId);

@@ -1,11 +1,6 @@
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   ATTR_GEN_AI_CONVERSATION_ID,
   ATTR_GEN_AI_OPERATION_NAME,
@@ -18,6 +13,7 @@ import {
 } from '@opentelemetry/semantic-conventions/incubating';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { packagesLoadedBy } from '../../src/testing/loaded-packages.js';
 import { FakeLlmServer, openAiReply, openAiToolCall } from '../../src/testing/fake-llm/index.js';
 import { registerUser, request } from '../../src/testing/index.js';
 import { send, terminalOf, useTestApp } from './helpers/runs.js';
@@ -283,52 +279,12 @@ describe('OpenTelemetry traces to an OTLP/HTTP receiver', () => {
   });
 });
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const SDK = [
   '@opentelemetry/sdk-trace',
   '@opentelemetry/exporter-trace-otlp-http',
   '@opentelemetry/core',
   '@opentelemetry/resources',
 ];
-
-/** The packages a real server (`src/main.ts` through tsx) resolves until it listens; then SIGTERM. */
-async function packagesLoadedBy(env: Record<string, string>): Promise<Set<string>> {
-  const scratch = mkdtempSync(join(tmpdir(), 'agentgate-otel-'));
-  try {
-    const file = join(scratch, 'packages.txt');
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--import', './test/fixtures/package-recorder.mjs', 'src/main.ts'],
-      {
-        cwd: root,
-        env: {
-          PATH: process.env.PATH ?? '',
-          PORT: '0',
-          DATA_DIR: join(scratch, 'data'),
-          LOG_LEVEL: 'info',
-          AGENTGATE_RECORD_PACKAGES: file,
-          ...env,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('agentgate listening')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`the server exited with ${code}: ${output}`)));
-    });
-    child.kill('SIGTERM');
-    await exited;
-    return new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean));
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
-}
 
 describe('without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
   it('the server loads no OpenTelemetry SDK package (with the setting, it does)', async () => {
