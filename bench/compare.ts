@@ -118,7 +118,7 @@ async function loadPhases(): Promise<void> {
         const s = await measureLatency(on, pass, profile);
         samples.latency.push(s);
         log(
-          `${tag(pass)} · latency @ ${int(s.offeredEventsPerSecond)} ev/s · ${on.server.label}: started p50 ${fixed(s.p50StartedMs, 2)} p99 ${fixed(s.p99StartedMs, 2)} ms, terminal p50 ${fixed(s.p50TerminalMs, 2)} p99 ${fixed(s.p99TerminalMs, 2)} ms, server ${fixed(s.serverCores, 2)} cores, delivered ${int(s.eventsPerSecond)} ev/s${s.late + s.missing > 0 ? `, ${s.late} late, ${s.missing} missing` : ''}`,
+          `${tag(pass)} · latency @ ${int(s.offeredEventsPerSecond)} ev/s · ${on.server.label}: started p50 ${fixed(s.p50StartedMs, 2)} p99 ${fixed(s.p99StartedMs, 2)} ms, terminal p50 ${fixed(s.p50TerminalMs, 2)} p99 ${fixed(s.p99TerminalMs, 2)} ms, server ${fixed(s.serverCores, 2)} cores, delivered ${int(s.eventsPerSecond)} ev/s${s.late + s.missing > 0 ? `, ${s.late} late, ${s.missing} missing` : ''}${s.refusedInWindow > 0 ? `, ${s.refusedInWindow} refused` : ''}`,
         );
       }
     }

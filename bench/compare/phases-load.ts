@@ -48,6 +48,8 @@ export interface LatencySample extends LoadSample {
   readonly samples: number;
   readonly late: number;
   readonly missing: number;
+  /** Requests due in the window that were refused `overloaded`: answered, but not served (not in the latencies). */
+  readonly refusedInWindow: number;
   /** Delivered at least 95% of the offered events: otherwise its CPU is not comparable. */
   readonly keptUp: boolean;
 }
@@ -154,6 +156,7 @@ interface OpenLoopReply {
   readonly toTerminal: number[];
   readonly late: number;
   readonly missing: number;
+  readonly refused: number;
   readonly events: number;
   readonly windowMs: number;
 }
@@ -209,6 +212,7 @@ export async function measureLatency(on: OpenConnections, pass: number, profile:
     samples: toTerminal.length - never.length,
     late: replies.reduce((s, r) => s + r.late, 0),
     missing: never.length,
+    refusedInWindow: replies.reduce((s, r) => s + r.refused, 0),
     keptUp: events * 1000 >= 0.95 * offered * windowMs,
   };
 }

@@ -132,9 +132,13 @@ export function buildRows(s: Samples): Row[] {
     const p99s = ratioOf(l, (x) => x.p99StartedMs, isBare);
     const p99t = ratioOf(l, (x) => x.p99TerminalMs, isBare);
     const cpu = ratioOf(l, (x) => x.serverCores, isBare);
+    // Refused requests are answered but not served: their latency is not in the percentiles, so say how many.
     const late = l
-      .filter((x) => x.missing > 0 || x.late > 0)
-      .map((x) => `${x.server} pass ${x.pass + 1}: ${x.late} sent late, ${x.missing} never answered (∞)`);
+      .filter((x) => x.missing > 0 || x.late > 0 || x.refusedInWindow > 0)
+      .map(
+        (x) =>
+          `${x.server} pass ${x.pass + 1}: ${x.late} sent late, ${x.missing} never answered (∞)${x.refusedInWindow > 0 ? `, ${x.refusedInWindow} refused overloaded (not in the percentiles)` : ''}`,
+      );
     rows.push({
       figure: `p50 → agent_started @ ${offered}`,
       values: byServer(l, (x) => x.p50StartedMs),

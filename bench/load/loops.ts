@@ -98,15 +98,24 @@ export class LoadConnection {
 /** Closed loop over every connection until stop() is called; stop() resolves once in-flight requests are done. */
 export class ClosedLoop {
   private running = true;
+  /** Retries waiting out an `overloaded` hint: cancelled by stop(), so none fires into a later loop. */
+  private readonly retries = new Set<NodeJS.Timeout>();
 
   constructor(private readonly conns: readonly LoadConnection[]) {
     for (const c of conns) {
       c.onDone = () => {
         if (this.running && !c.ws.closed) c.send();
       };
-      // As a client should: wait the hint, spread over half to one and a half of it so retries do not come together.
+      // As a client should: wait the hint, and up to half of it more, so that retries do not all come together.
       c.onRefused = (retryAfterMs) => {
-        setTimeout(() => c.onDone(0, NaN, 0), retryAfterMs * (0.5 + Math.random()));
+        const retry = setTimeout(
+          () => {
+            this.retries.delete(retry);
+            if (this.running && !c.busy && !c.ws.closed) c.send();
+          },
+          retryAfterMs * (1 + Math.random() / 2),
+        );
+        this.retries.add(retry);
       };
       if (!c.ws.closed) c.send();
     }
@@ -115,6 +124,8 @@ export class ClosedLoop {
   /** Stops issuing; waits up to drainMs for requests in flight. Returns how many were still in flight. */
   async stop(drainMs = 5_000): Promise<number> {
     this.running = false;
+    for (const retry of this.retries) clearTimeout(retry);
+    this.retries.clear();
     const until = performance.now() + drainMs;
     while (this.conns.some((c) => c.busy && !c.ws.closed) && performance.now() < until)
       await new Promise((r) => setTimeout(r, 20));

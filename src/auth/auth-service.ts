@@ -252,9 +252,11 @@ export class AuthService {
    * Tells every instance to close the session's sockets and forget it as active. The revocation itself is already
    * stored, so a bus that cannot take the message now does not fail the request: it is retried every second for as
    * long as a socket of that session could live. Resolves after the first attempt, so the request that revoked
-   * answers only once every instance reachable has been told.
+   * answers only once that attempt is done (published, or failed and left to the retries).
    */
   private announceRevocation(familyId: string): Promise<void> {
+    // This instance stops trusting the session now; the others when the announcement reaches them.
+    this.deps.sessionCache?.forget(familyId);
     const giveUpAt = this.deps.now() + this.deps.accessTtlSeconds * 1000;
     const attempt = (): Promise<void> =>
       this.deps.revocations.publish(familyId).catch(() => {

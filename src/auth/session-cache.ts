@@ -38,6 +38,12 @@ export class SessionCache {
     ];
   }
 
+  /** This process revoked the session: forget it at once, before its announcement comes back through the bus. */
+  forget(sessionId: string): void {
+    this.active.delete(sessionId);
+    this.epoch += 1;
+  }
+
   /** True when the session is active: from memory when it was found so lately and nothing revoked it since. */
   async isActive(sessionId: string, userId: string, read: () => Promise<boolean>): Promise<boolean> {
     const { link, maxAgeMs, maxEntries, now } = this.options;

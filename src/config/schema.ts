@@ -205,7 +205,7 @@ export const SETTINGS = {
   DATABASE_QUEUE_LIMIT: {
     schema: int(1, 1_000_000),
     default: '500',
-    doc: 'PostgreSQL statements that may wait for one of the DATABASE_POOL_SIZE connections; past it, new messages are refused with error overloaded, so accepted runs never fail waiting for the pool.',
+    doc: 'PostgreSQL statements that may wait for one of the DATABASE_POOL_SIZE connections; past it, new messages are refused with error overloaded, so the wait for a connection stays short and pool timeouts (5 s) stay unlikely.',
   },
   RUNS_PER_MINUTE: {
     schema: int(1, 100_000),

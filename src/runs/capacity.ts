@@ -13,9 +13,10 @@ export interface CapacityOptions {
 const RETRY_AFTER_SECONDS = 1;
 
 /**
- * An instance past its capacity refuses new runs at once, before it touches the database, instead of queueing them
- * behind work it cannot finish in time: an accepted run never fails on a pool timeout, and a refused client knows to
- * retry (elsewhere, behind a load balancer) after `retryAfterSeconds`.
+ * An instance past its capacity refuses new runs at once, before they touch the database, instead of queueing them
+ * behind work it cannot finish in time: the runs it took keep the pool's wait short (a pool timeout becomes
+ * unlikely, though work already admitted can still queue), and a refused client knows to retry (elsewhere, behind a
+ * load balancer) after `retryAfterSeconds`.
  */
 export class Capacity {
   constructor(private readonly options: CapacityOptions) {}

@@ -42,6 +42,8 @@ interface RunInput {
   readonly messageId: string;
   /** The run created its thread, so there is no history to read. */
   readonly newThread: boolean;
+  /** The client's id of the message (`user_message.id`), for the run's logs. */
+  readonly clientMessageId?: string | undefined;
 }
 
 /** How often a run waiting for an earlier run of its thread on another instance looks again. */
@@ -74,13 +76,15 @@ export class RunExecutor {
     );
     // The agent and its tools get the frozen context: their model and tool calls find the run's span by it.
     tracing.attach(run.context, span);
-    // What caused the run, in every line it logs: the HTTP request (requestId) or the socket (connectionId).
+    // What caused the run, in every line it logs: the HTTP request (requestId) or the socket (connectionId) and the
+    // client's message id.
     const log = this.deps.logger.child({
       runId,
       threadId,
       userId,
       ...(origin?.requestId === undefined ? {} : { requestId: origin.requestId }),
       ...(connectionId === null ? {} : { connectionId }),
+      ...(input.clientMessageId === undefined ? {} : { clientMessageId: input.clientMessageId }),
       ...(span.traceId === undefined ? {} : { traceId: span.traceId }),
     });
     await this.waitForEarlierRunsElsewhere(run).catch((err: unknown) =>

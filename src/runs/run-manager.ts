@@ -275,7 +275,9 @@ export class RunManager {
     bus.publish(userId, { type: 'message_added', threadId, runId, message });
     const newThread = input.threadId === undefined;
     this.queue.enqueue(threadId, run.signal, () =>
-      this.executor.execute(run, { text: input.text, messageId, newThread }).finally(() => this.untrack(run)),
+      this.executor
+        .execute(run, { text: input.text, messageId, newThread, clientMessageId: input.clientId })
+        .finally(() => this.untrack(run)),
     );
     return ack;
   }

@@ -1,10 +1,8 @@
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import SqliteDatabase from 'better-sqlite3';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/app/logger.js';
-import { SQLITE_FILE } from '../../src/storage/sqlite/database.js';
+import { commitFromAnotherConnection } from '../../src/testing/foreign-commit.js';
 import { createTestApp, registerUser, request, TestSocket, wsUrl, type TestApp } from '../../src/testing/index.js';
 import { useTestApp } from '../e2e/helpers/runs.js';
 import { sessionStoreFault } from './helpers/wire-faults.js';
@@ -254,9 +252,7 @@ describe('ticket replay: across an auth store outage', () => {
     const victim = await registerUser(server.app.url, 'outage-unseen');
     const ticket = await issueOn(server.app, victim.accessToken);
     // Another process (the CLI) commits to the database: what this one remembers of sessions is read again.
-    const other = new SqliteDatabase(join(server.app.dataDir, SQLITE_FILE));
-    other.prepare("INSERT INTO cluster_settings (name, value, updated_at) VALUES ('probe', 'cli', '')").run();
-    other.close();
+    commitFromAnotherConnection(server.app.dataDir);
     fault.down(true);
     expect(await rawUpgrade(server.app, `ticket=${ticket.ticket}`)).toEqual({
       status: 503,

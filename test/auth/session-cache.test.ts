@@ -66,6 +66,15 @@ describe('SessionCache', () => {
     expect(t.reads()).toBe(3);
   });
 
+  it('forgets a session this process revoked at once, before its announcement comes back', async () => {
+    const t = setUp();
+    await t.check('s1');
+    t.store.set('s1', false);
+    t.cache.forget('s1');
+    expect(await t.check('s1')).toBe(false);
+    expect(t.reads()).toBe(2);
+  });
+
   it('uses a read that raced a revocation once, but does not remember it', async () => {
     const t = setUp();
     let release!: () => void;

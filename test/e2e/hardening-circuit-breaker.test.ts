@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { registerUser, request } from '../../src/testing/index.js';
+import { commitFromAnotherConnection } from '../../src/testing/foreign-commit.js';
 import { eventually, useTestApp } from './helpers/runs.js';
 import { upgrade as upgradeWith, type Upgrade } from './helpers/wire.js';
 
@@ -63,6 +64,9 @@ describe('hardening: auth store outage and circuit breaker', () => {
     expect((await me(user.accessToken)).status).toBe(200);
     expect((await request(server.app.url, 'GET', '/health/ready')).status).toBe(200);
 
+    // The server remembers the session as active (docs/SECURITY.md): a commit by another process makes it read the
+    // store again, so the outage is met.
+    commitFromAnotherConnection(server.app.dataDir);
     faulty = true;
     // A valid Bearer at the upgrade: the store cannot confirm the session, so 503, never 401.
     const up = await upgrade(user.accessToken);

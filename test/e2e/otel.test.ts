@@ -267,7 +267,11 @@ describe('OpenTelemetry traces to an OTLP/HTTP receiver', () => {
 
     // Logs: what a request caused carries its id; a socket's run, its connection; both their trace id.
     expect(runEnded(aguiRunId)).toMatchObject({ requestId: 'agui-req-1', traceId: aguiTrace, status: 'completed' });
-    expect(runEnded(ack.runId)).toMatchObject({ connectionId: expect.any(String), traceId: run.traceId });
+    expect(runEnded(ack.runId)).toMatchObject({
+      connectionId: expect.any(String),
+      clientMessageId: 'otel-1',
+      traceId: run.traceId,
+    });
     expect(runEnded(ack.runId)).not.toHaveProperty('requestId');
 
     // Nothing secret and no conversation in any span or resource.

@@ -278,7 +278,8 @@ function errorResponse(codes: readonly ErrorCode[]): JsonObject {
     'x-error-codes': codes,
     content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
   };
-  if (codes.some((c) => httpStatusOf(c) === 429))
+  // Rate limits and overload say when to come back (service_unavailable sends it when it knows).
+  if (codes.some((c) => httpStatusOf(c) === 429 || c === 'overloaded'))
     response.headers = { 'Retry-After': { description: 'Seconds to wait.', schema: { type: 'integer' } } };
   return response;
 }

@@ -4,7 +4,8 @@ import type { BusLink } from '../../auth/index.js';
 type Handler = (message: string) => void;
 
 /**
- * Channel subscriptions over one subscriber connection, shared by reference count. After the connection drops and
+ * Channel subscriptions over one subscriber connection, shared by reference count; a channel nobody listens to any
+ * more stays subscribed for `lingerMs`, so a client that comes back finds it live. After the connection drops and
  * comes back it subscribes to every channel again and only then tells `onResync` listeners, so what they re-read
  * cannot miss a message published after the re-subscription.
  */
@@ -55,8 +56,12 @@ export class RedisPubSub implements BusLink {
     let entry = this.handlers.get(channel);
     if (entry === undefined) {
       const subscribed = this.subscriber.subscribe(channel).then(() => undefined);
-      subscribed.catch(() => {});
-      entry = { set: new Set(), subscribed };
+      const created = { set: new Set<Handler>(), subscribed };
+      // A refused SUBSCRIBE must not be handed to later subscribers (a lingering entry would keep it): drop it.
+      subscribed.catch(() => {
+        if (this.handlers.get(channel) === created) this.handlers.delete(channel);
+      });
+      entry = created;
       this.handlers.set(channel, entry);
     }
     const current = entry;

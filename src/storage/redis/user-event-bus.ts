@@ -22,6 +22,7 @@ export class RedisUserEventBus implements UserEventBus {
   private readonly local = new MemoryUserEventBus();
   /** Messages for other instances, by user, until the end of this turn. */
   private outgoing = new Map<string, ServerMessage[]>();
+  private flushScheduled = false;
   private readonly stopResync: () => void;
 
   constructor(
@@ -39,14 +40,19 @@ export class RedisUserEventBus implements UserEventBus {
     const queued = this.outgoing.get(userId);
     if (queued !== undefined) queued.push(message);
     else this.outgoing.set(userId, [message]);
-    if (this.outgoing.size === 1 && queued === undefined) setImmediate(this.flush);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flush);
   }
 
   private readonly flush = (): void => {
     const outgoing = this.outgoing;
     this.outgoing = new Map();
+    this.flushScheduled = false;
     for (const [userId, messages] of outgoing) {
-      const envelope: Envelope = { from: this.instanceId, messages };
+      // One message goes in the single form that instances of earlier versions read too (a rolling upgrade).
+      const envelope: Envelope =
+        messages.length === 1 ? { from: this.instanceId, message: messages[0]! } : { from: this.instanceId, messages };
       // Lost while Redis is down; the other instances' listeners re-read the EventLog when it is back (resync).
       this.redis.commands.publish(this.channelOf(userId), JSON.stringify(envelope)).catch(this.onPublishError);
     }

@@ -1,4 +1,4 @@
-import type { CompiledQuery, Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import { encodeRunEvent, RunEventSchema, type RunEvent } from '../../protocol/index.js';
 import { SeqTakenError, type EventLog } from '../../runs/index.js';
 import type { Database } from '../schema.js';
@@ -7,7 +7,7 @@ import { isUniqueViolation } from './errors.js';
 /** Rows in one INSERT at most: four parameters each, well under PostgreSQL's 65,535 and SQLite's 32,766. */
 const MAX_ROWS_PER_STATEMENT = 2_000;
 
-/** Compiled INSERTs kept, by row count (group sizes vary; a big one is a few hundred kB of SQL). */
+/** INSERT texts kept, by row count (group sizes vary; the text for 2,000 rows is about 60 kB). */
 const COMPILED_INSERTS_KEPT = 64;
 
 interface PendingWrite {
@@ -28,8 +28,8 @@ interface PendingWrite {
  */
 export class SqlEventLog implements EventLog {
   private queue: PendingWrite[] = [];
-  /** The INSERT for each row count, compiled once (see insertEvents). */
-  private readonly inserts = new Map<number, CompiledQuery>();
+  /** The INSERT's SQL for each row count, compiled once (see insertEvents). */
+  private readonly inserts = new Map<number, string>();
   private commitScheduled = false;
 
   constructor(private readonly db: Kysely<Database>) {}
@@ -61,19 +61,12 @@ export class SqlEventLog implements EventLog {
     this.queue = [];
     this.commitScheduled = false;
     if (writes.length === 1) return this.writeAlone(writes[0]!);
-    const events = writes.flatMap((write) => write.events);
     try {
-      // One statement for the whole group (a single statement is atomic): one round trip, not one per run.
-      if (events.length <= MAX_ROWS_PER_STATEMENT) await this.insertEvents(this.db, events);
-      else {
-        await this.db.transaction().execute(async (trx) => {
-          for (let i = 0; i < events.length; i += MAX_ROWS_PER_STATEMENT) {
-            await this.insertEvents(trx, events.slice(i, i + MAX_ROWS_PER_STATEMENT));
-          }
-        });
-      }
+      // The whole group in one statement (atomic on both engines): one round trip, not one per run.
+      await this.insertAll(writes.flatMap((write) => write.events));
     } catch {
-      for (const write of writes) await this.writeAlone(write);
+      // Each append alone, so only the guilty one fails; side by side, so an outage costs one wait, not one each.
+      await Promise.all(writes.map((write) => this.writeAlone(write)));
       return;
     }
     for (const write of writes) write.resolve();
@@ -81,12 +74,22 @@ export class SqlEventLog implements EventLog {
 
   private async writeAlone(write: PendingWrite): Promise<void> {
     try {
-      await this.insertEvents(this.db, write.events);
+      await this.insertAll(write.events);
       write.resolve();
     } catch (err) {
       const first = write.events[0]!;
       write.reject(isUniqueViolation(err) ? new SeqTakenError(first.runId, first.seq, { cause: err }) : err);
     }
+  }
+
+  /** One INSERT, or past MAX_ROWS_PER_STATEMENT rows several in one transaction (all or nothing either way). */
+  private async insertAll(events: readonly RunEvent[]): Promise<void> {
+    if (events.length <= MAX_ROWS_PER_STATEMENT) return this.insertEvents(this.db, events);
+    await this.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < events.length; i += MAX_ROWS_PER_STATEMENT) {
+        await this.insertEvents(trx, events.slice(i, i + MAX_ROWS_PER_STATEMENT));
+      }
+    });
   }
 
   /**
@@ -97,16 +100,16 @@ export class SqlEventLog implements EventLog {
   private async insertEvents(db: Kysely<Database>, events: readonly RunEvent[]): Promise<void> {
     const parameters: unknown[] = [];
     for (const event of events) parameters.push(event.runId, event.seq, event.type, encodeRunEvent(event));
-    await db.executeQuery({ ...this.insertStatement(events.length), parameters });
+    await db.executeQuery(CompiledQuery.raw(this.insertSql(events.length), parameters));
   }
 
-  private insertStatement(rows: number): CompiledQuery {
-    let compiled = this.inserts.get(rows);
-    if (compiled !== undefined) {
-      // Most recently used last: the least used row counts are the ones forgotten.
+  /** The SQL only (Kysely's node tree for a big INSERT is far larger than its text), most recently used last. */
+  private insertSql(rows: number): string {
+    let text = this.inserts.get(rows);
+    if (text !== undefined) {
       this.inserts.delete(rows);
-      this.inserts.set(rows, compiled);
-      return compiled;
+      this.inserts.set(rows, text);
+      return text;
     }
     const markers = Array.from({ length: rows }, (_, i) => ({
       run_id: `run ${i}`,
@@ -114,14 +117,15 @@ export class SqlEventLog implements EventLog {
       type: `type ${i}`,
       body: `body ${i}`,
     }));
-    compiled = this.db.insertInto('run_events').values(markers).compile();
+    const compiled = this.db.insertInto('run_events').values(markers).compile();
     // Reusing the SQL is right only if it takes its parameters row after row, column after column.
     const expected = markers.flatMap((m) => [m.run_id, m.seq, m.type, m.body]);
     if (compiled.parameters.length !== expected.length || compiled.parameters.some((p, i) => p !== expected[i])) {
       throw new Error('the run_events INSERT does not take its parameters in row order');
     }
+    text = compiled.sql;
     if (this.inserts.size >= COMPILED_INSERTS_KEPT) this.inserts.delete(this.inserts.keys().next().value as number);
-    this.inserts.set(rows, compiled);
-    return compiled;
+    this.inserts.set(rows, text);
+    return text;
   }
 }
