@@ -351,7 +351,13 @@ podman_path() {
   "${PODMAN[@]}" stop -t 30 "$name" >/dev/null 2>&1
   state=$("${PODMAN[@]}" inspect "$name" --format '{{.State.ExitCode}}')
   [ "$state" = 0 ] || fail "after SIGTERM the container exited $state"
-  "${PODMAN[@]}" logs "$name" 2>&1 | grep -q '"signal":"SIGTERM"' || fail "node did not log the SIGTERM"
+  # conmon may still be writing the last lines to the log when `podman stop` returns: look again for two seconds.
+  local tries=0
+  until "${PODMAN[@]}" logs "$name" 2>&1 | grep -q '"signal":"SIGTERM"'; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 10 ] || fail "node did not log the SIGTERM"
+    sleep 0.2
+  done
   [ $((SECONDS - t0)) -lt 15 ] || fail "SIGTERM took $((SECONDS - t0)) s to stop the container"
   say "SIGTERM (podman stop): node logged it, stopped in $((SECONDS - t0)) s, exit code 0"
   "${PODMAN[@]}" rm -f "$name" >/dev/null 2>&1 || true
