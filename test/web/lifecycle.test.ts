@@ -81,7 +81,7 @@ describe.skipIf(BROWSER_MISSING !== null)('lifecycle on the chat page', () => {
 
     await page.getByRole('button', { name: 'Rename “what time is it in Europe/Paris”' }).click();
     const box = page.getByLabel('New name for “what time is it in Europe/Paris”');
-    await expect(page.evaluate('document.activeElement?.id')).resolves.toMatch(/^rename-/);
+    await expect.poll(() => page.evaluate('document.activeElement?.id')).toMatch(/^rename-/);
     await box.fill('Not this one');
     await box.press('Escape');
     await expect.poll(() => threadTitles(page)).toEqual(['what time is it in Europe/Paris']);
@@ -127,7 +127,7 @@ describe.skipIf(BROWSER_MISSING !== null)('lifecycle on the chat page', () => {
     const dialog = page.getByRole('dialog', { name: 'Delete this conversation?' });
     await dialog.waitFor();
     await screenshot(page, 'delete-conversation.png');
-    await expect(page.evaluate('document.activeElement?.textContent')).resolves.toBe('Cancel');
+    await expect.poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Cancel');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await expect(dialog.count()).resolves.toBe(0);
     await page.getByRole('button', { name: 'Delete “wait 60 seconds”' }).click();
@@ -316,7 +316,7 @@ describe.skipIf(BROWSER_MISSING !== null)('lifecycle on the chat page', () => {
     await expect(scroller('el.scrollTop')).resolves.toBeGreaterThan(100);
     // Nothing older: the button is gone, and its focus went to the start of the conversation.
     await expect(button.count()).resolves.toBe(0);
-    await expect(page.evaluate('document.activeElement?.textContent')).resolves.toBe('Start of the conversation.');
+    await expect.poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Start of the conversation.');
     await expect(page.locator('.rows .row').count()).resolves.toBe(60);
   });
 
@@ -339,7 +339,7 @@ describe.skipIf(BROWSER_MISSING !== null)('lifecycle on the chat page', () => {
       .toEqual(['hello 4', 'hello 3', 'hello 2', 'hello 1']);
     await expect(more.count()).resolves.toBe(0);
     // Focus went to the first conversation the page brought.
-    await expect(page.evaluate('document.activeElement?.textContent')).resolves.toMatch(/^hello 2/);
+    await expect.poll(() => page.evaluate('document.activeElement?.textContent')).toMatch(/^hello 2/);
     // A run's end reads the list again: all 52 stay listed.
     await ended(await ask(page, 'what time is it in UTC'));
     await expect.poll(async () => (await threadTitles(page)).length).toBe(53);
