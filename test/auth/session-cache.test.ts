@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SessionCache, type BusLink } from '../../src/auth/index.js';
 import { MemoryBroadcast, openSqliteWatched } from '../../src/storage/index.js';
+import { commitFromAnotherConnection } from '../../src/testing/foreign-commit.js';
 
 /** A link the test takes down and brings back, as Redis's subscriber link does on an outage. */
 class SwitchableLink implements BusLink {
@@ -130,10 +130,14 @@ describe('SessionCache', () => {
     expect(t.reads()).toBe(2);
   });
 
-  it('stops listening when closed', async () => {
+  it('stops listening when closed: it forgets everything, and a later announcement no longer evicts', async () => {
     const t = setUp();
     await t.check('s1');
     t.cache.close();
+    await t.check('s1');
+    expect(t.reads()).toBe(2);
+    // Remembered again after close; an announcement it no longer hears leaves it remembered.
+    await t.revocations.publish('s1');
     await t.check('s1');
     expect(t.reads()).toBe(2);
   });
@@ -156,9 +160,7 @@ describe('SQLite: commits by another process', () => {
       expect(changes).toEqual([]);
 
       // Another process (the CLI) writes to the same file.
-      const other = new SqliteDatabase(join(dir, 'agentgate.sqlite'));
-      other.prepare("UPDATE cluster_settings SET value = 'theirs' WHERE name = 'probe'").run();
-      other.close();
+      commitFromAnotherConnection(dir);
       expect(foreignCommits.up).toBe(true);
       expect(changes).toEqual([true]);
       expect(foreignCommits.up).toBe(true);
