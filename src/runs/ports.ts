@@ -112,8 +112,10 @@ export class SeqTakenError extends Error {
 /** The durable, ordered log of run events. */
 export interface EventLog {
   /**
-   * Stores events of one run, all or none, in one write. (runId, seq) is unique, so a seq already stored throws
-   * SeqTakenError (and stores none of them) instead of forking the log.
+   * Stores consecutive events of one run, all or none, in one write. Every writer appends at the seq after the
+   * last one it knows stored (an ActiveRun at its next seq, an orphan sweeper after what it read), so two writers
+   * racing for a run start at the same seq: an append whose first seq is already stored throws SeqTakenError (and
+   * stores none of its events) instead of forking the log.
    */
   append(events: readonly RunEvent[]): Promise<void>;
   /** Events with seq > afterSeq, ascending. */

@@ -62,11 +62,15 @@ export interface RunsTable {
   instance_id: string | null;
 }
 
+/** A burst of a run's consecutive events (migration 009): seq to last_seq, stored by one append. */
 interface RunEventsTable {
   run_id: string;
+  /** The burst's first seq: (run_id, seq) is the primary key, so two writers starting at one seq cannot both win. */
   seq: number;
+  last_seq: number;
+  /** The type of the burst's last event. */
   type: string;
-  /** The whole event as JSON, exactly as sent on the wire. */
+  /** The burst's events as JSON, exactly as sent on the wire, one per line. */
   body: string;
 }
 

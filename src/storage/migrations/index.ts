@@ -7,6 +7,7 @@ import * as threadMessageCount from './005-thread-message-count.js';
 import * as threadAgentState from './006-thread-agent-state.js';
 import * as toolApprovals from './007-tool-approvals.js';
 import * as userIdentities from './008-user-identities.js';
+import * as eventBursts from './009-event-bursts.js';
 import type { Database } from '../schema.js';
 import type { SqlDialectName } from './dialect.js';
 
@@ -21,6 +22,7 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
     '006-thread-agent-state': threadAgentState,
     '007-tool-approvals': toolApprovals,
     '008-user-identities': userIdentities,
+    '009-event-bursts': eventBursts,
   };
 }
 

@@ -12,24 +12,127 @@ import type {
   ThreadRecord,
 } from '../../runs/index.js';
 import type { Database, MessagesTable, RunsTable, ThreadsTable } from '../schema.js';
+import { PreparedQuery } from './prepared.js';
+
+/** Runs with their last stored seq: the last seq of their last burst, found by run_events' primary key. */
+const selectRuns = (db: Kysely<Database>) =>
+  db
+    .selectFrom('runs')
+    .selectAll('runs')
+    .select((eb) =>
+      eb
+        .selectFrom('run_events')
+        .select('run_events.last_seq')
+        .whereRef('run_events.run_id', '=', 'runs.id')
+        .orderBy('run_events.seq', 'desc')
+        .limit(1)
+        .as('last_seq'),
+    );
+
+/** The statements of every message and run (admission, history, answer, end), compiled once per store. */
+function hotQueries() {
+  return {
+    createThread: new PreparedQuery(5, (db, id: string, userId: string, title: string, at: string, updated: string) =>
+      db.insertInto('threads').values({ id, user_id: userId, title, created_at: at, updated_at: updated }),
+    ),
+    getThread: new PreparedQuery(2, (db, userId: string, threadId: string) =>
+      db.selectFrom('threads').selectAll().where('id', '=', threadId).where('user_id', '=', userId),
+    ),
+    countThreads: new PreparedQuery(1, (db, userId: string) =>
+      db
+        .selectFrom('threads')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('user_id', '=', userId),
+    ),
+    insertMessage: new PreparedQuery(
+      7,
+      (
+        db,
+        id: string,
+        threadId: string,
+        userId: string,
+        role: MessageRecord['role'],
+        text: string,
+        runId: string | null,
+        at: string,
+      ) =>
+        db.insertInto('messages').values({
+          id,
+          thread_id: threadId,
+          user_id: userId,
+          role,
+          text,
+          run_id: runId,
+          created_at: at,
+        }),
+    ),
+    countMessage: new PreparedQuery(2, (db, threadId: string, at: string) =>
+      db
+        .updateTable('threads')
+        .set((eb) => ({ updated_at: at, message_count: eb('message_count', '+', 1) }))
+        .where('id', '=', threadId),
+    ),
+    newestMessages: new PreparedQuery(3, (db, userId: string, threadId: string, limit: number) =>
+      db
+        .selectFrom('messages')
+        .selectAll()
+        .where('thread_id', '=', threadId)
+        .where('user_id', '=', userId)
+        .orderBy('position', 'desc')
+        .limit(limit),
+    ),
+    createRun: new PreparedQuery(
+      8,
+      (
+        db,
+        id: string,
+        threadId: string,
+        userId: string,
+        status: string,
+        errorCode: string | null,
+        at: string,
+        updated: string,
+        instanceId: string | null,
+      ) =>
+        db.insertInto('runs').values({
+          id,
+          thread_id: threadId,
+          user_id: userId,
+          status,
+          error_code: errorCode,
+          created_at: at,
+          updated_at: updated,
+          instance_id: instanceId,
+        }),
+    ),
+    getRun: new PreparedQuery(2, (db, userId: string, runId: string) =>
+      selectRuns(db).where('id', '=', runId).where('user_id', '=', userId),
+    ),
+    // Only a running run can finish: a status already decided (e.g. by restart recovery) is never overwritten.
+    finishRun: new PreparedQuery(4, (db, runId: string, status: string, errorCode: string | null, at: string) =>
+      db
+        .updateTable('runs')
+        .set({ status, error_code: errorCode, updated_at: at })
+        .where('id', '=', runId)
+        .where('status', '=', 'running'),
+    ),
+    listActive: new PreparedQuery(1, (db, userId: string) =>
+      selectRuns(db).where('user_id', '=', userId).where('status', '=', 'running').orderBy('created_at').orderBy('id'),
+    ),
+  };
+}
 
 export class SqlConversationStore implements ConversationStore, RunStore {
+  private readonly hot = hotQueries();
+
   constructor(private readonly db: Kysely<Database>) {}
 
   async createThread(t: NewThread): Promise<void> {
-    await this.db
-      .insertInto('threads')
-      .values({ id: t.id, user_id: t.userId, title: t.title, created_at: t.createdAt, updated_at: t.updatedAt })
-      .execute();
+    await this.hot.createThread.execute(this.db, t.id, t.userId, t.title, t.createdAt, t.updatedAt);
   }
 
   async getThread(userId: string, threadId: string): Promise<ThreadRecord | undefined> {
-    const row = await this.db
-      .selectFrom('threads')
-      .selectAll()
-      .where('id', '=', threadId)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
+    const row = await this.hot.getThread.first(this.db, userId, threadId);
     return row && toThread(row);
   }
 
@@ -93,12 +196,7 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   }
 
   async countThreads(userId: string): Promise<number> {
-    const row = await this.db
-      .selectFrom('threads')
-      .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('user_id', '=', userId)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+    return Number((await this.hot.countThreads.first(this.db, userId))?.n ?? 0);
   }
 
   async listThreads(userId: string, page: PageRequest<ThreadCursor>): Promise<Page<ThreadRecord, ThreadCursor>> {
@@ -123,24 +221,10 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   }
 
   async addMessage(m: MessageRecord): Promise<void> {
+    const { hot } = this;
     await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('messages')
-        .values({
-          id: m.id,
-          thread_id: m.threadId,
-          user_id: m.userId,
-          role: m.role,
-          text: m.text,
-          run_id: m.runId,
-          created_at: m.createdAt,
-        })
-        .execute();
-      await trx
-        .updateTable('threads')
-        .set((eb) => ({ updated_at: m.createdAt, message_count: eb('message_count', '+', 1) }))
-        .where('id', '=', m.threadId)
-        .execute();
+      await hot.insertMessage.execute(trx, m.id, m.threadId, m.userId, m.role, m.text, m.runId, m.createdAt);
+      await hot.countMessage.execute(trx, m.threadId, m.createdAt);
     });
   }
 
@@ -149,6 +233,10 @@ export class SqlConversationStore implements ConversationStore, RunStore {
     threadId: string,
     page: PageRequest<number>,
   ): Promise<Page<MessageRecord, number>> {
+    if (page.before === undefined) {
+      const { rows } = await this.hot.newestMessages.execute(this.db, userId, threadId, page.limit + 1);
+      return messagePage(rows, page.limit);
+    }
     let query = this.db
       .selectFrom('messages')
       .selectAll()
@@ -159,48 +247,30 @@ export class SqlConversationStore implements ConversationStore, RunStore {
       .orderBy('position', 'desc')
       .limit(page.limit + 1)
       .execute();
-    const newest = rows.slice(0, page.limit).reverse();
-    const oldest = newest[0];
-    return { items: newest.map(toMessage), next: rows.length > page.limit && oldest ? oldest.position : undefined };
-  }
-
-  /** Runs with their last stored seq, read from run_events' primary key. */
-  private selectRuns() {
-    return this.db
-      .selectFrom('runs')
-      .selectAll('runs')
-      .select((eb) =>
-        eb
-          .selectFrom('run_events')
-          .select((e) => e.fn.max('run_events.seq').as('m'))
-          .whereRef('run_events.run_id', '=', 'runs.id')
-          .as('last_seq'),
-      );
+    return messagePage(rows, page.limit);
   }
 
   async createRun(r: RunRecord): Promise<void> {
-    await this.db
-      .insertInto('runs')
-      .values({
-        id: r.id,
-        thread_id: r.threadId,
-        user_id: r.userId,
-        status: r.status,
-        error_code: r.errorCode,
-        created_at: r.createdAt,
-        updated_at: r.updatedAt,
-        instance_id: r.instanceId,
-      })
-      .execute();
+    await this.hot.createRun.execute(
+      this.db,
+      r.id,
+      r.threadId,
+      r.userId,
+      r.status,
+      r.errorCode,
+      r.createdAt,
+      r.updatedAt,
+      r.instanceId,
+    );
   }
 
   async getRun(userId: string, runId: string): Promise<RunRecord | undefined> {
-    const row = await this.selectRuns().where('id', '=', runId).where('user_id', '=', userId).executeTakeFirst();
+    const row = await this.hot.getRun.first(this.db, userId, runId);
     return row && toRun(row);
   }
 
   async listRuns(userId: string, threadId: string): Promise<RunRecord[]> {
-    const rows = await this.selectRuns()
+    const rows = await selectRuns(this.db)
       .where('thread_id', '=', threadId)
       .where('user_id', '=', userId)
       .orderBy('created_at')
@@ -214,29 +284,24 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   }
 
   async finishRun(runId: string, status: RunStatus, errorCode: string | null, now: string): Promise<void> {
-    // Only a running run can finish: a status already decided (e.g. by restart recovery) is never overwritten.
-    await this.db
-      .updateTable('runs')
-      .set({ status, error_code: errorCode, updated_at: now })
-      .where('id', '=', runId)
-      .where('status', '=', 'running')
-      .execute();
+    await this.hot.finishRun.execute(this.db, runId, status, errorCode, now);
   }
 
   async listUnfinished(): Promise<RunRecord[]> {
-    const rows = await this.selectRuns().where('status', '=', 'running').execute();
+    const rows = await selectRuns(this.db).where('status', '=', 'running').execute();
     return rows.map(toRun);
   }
 
   async listActive(userId: string): Promise<RunRecord[]> {
-    const rows = await this.selectRuns()
-      .where('user_id', '=', userId)
-      .where('status', '=', 'running')
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
-    return rows.map(toRun);
+    return (await this.hot.listActive.execute(this.db, userId)).rows.map(toRun);
   }
+}
+
+/** A page of a thread's messages from its newest `limit + 1` (the one more tells whether older ones remain). */
+function messagePage(rows: readonly Selectable<MessagesTable>[], limit: number): Page<MessageRecord, number> {
+  const newest = rows.slice(0, limit).reverse();
+  const oldest = newest[0];
+  return { items: newest.map(toMessage), next: rows.length > limit && oldest ? oldest.position : undefined };
 }
 
 const toThread = (r: Selectable<ThreadsTable>): ThreadRecord => ({

@@ -4,10 +4,10 @@ import { SeqTakenError, type EventLog } from '../../runs/index.js';
 import type { Database } from '../schema.js';
 import { isUniqueViolation } from './errors.js';
 
-/** Rows in one INSERT at most: four parameters each, well under PostgreSQL's 65,535 and SQLite's 32,766. */
+/** Rows (bursts) in one INSERT at most: five parameters each, well under PostgreSQL's 65,535 and SQLite's 32,766. */
 const MAX_ROWS_PER_STATEMENT = 2_000;
 
-/** INSERT texts kept, by row count (group sizes vary; the text for 2,000 rows is about 60 kB). */
+/** INSERT texts kept, by row count (group sizes vary; the text for 2,000 rows is about 70 kB). */
 const COMPILED_INSERTS_KEPT = 64;
 
 interface PendingWrite {
@@ -17,11 +17,12 @@ interface PendingWrite {
 }
 
 /**
- * The run event log in SQL. Writes are group-committed: the appends of every run that arrive in the same turn of
- * the event loop are stored by one INSERT (a transaction of several past MAX_ROWS_PER_STATEMENT rows), so many
- * concurrent runs pay for one statement and one commit, not one each. Each
- * append stays all-or-nothing and is acknowledged only once committed; if the group fails (a seq was taken, the
- * database is away), each append is retried alone so only the guilty one fails.
+ * The run event log in SQL. An append is one row, its burst of consecutive events (migration 009): a row per event
+ * cost SQLite four times as much. Writes are group-committed: the appends of every run that arrive in the same turn
+ * of the event loop are stored by one INSERT (a transaction of several past MAX_ROWS_PER_STATEMENT rows), so many
+ * concurrent runs pay for one statement and one commit, not one each. Each append stays all-or-nothing and is
+ * acknowledged only once committed; if the group fails (a seq was taken, the database is away), each append is
+ * retried alone so only the guilty one fails.
  *
  * The second of three batching layers: it only defers to the end of the turn (docs/ARCHITECTURE.md, "Three
  * batching layers").
@@ -36,6 +37,11 @@ export class SqlEventLog implements EventLog {
 
   append(events: readonly RunEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
+    const first = events[0]!;
+    // A burst is stored as one row spanning first..last seq: anything else would hide a gap or a second run.
+    if (events.some((e, i) => e.runId !== first.runId || e.seq !== first.seq + i)) {
+      return Promise.reject(new Error('an append must hold consecutive events of one run'));
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject });
       if (this.commitScheduled) return;
@@ -49,11 +55,18 @@ export class SqlEventLog implements EventLog {
       .selectFrom('run_events')
       .select('body')
       .where('run_id', '=', runId)
-      .where('seq', '>', afterSeq)
+      .where('last_seq', '>', afterSeq)
       .orderBy('seq')
       .execute();
-    // Parsing guards against rows written by an incompatible version rather than trusting the cast.
-    return rows.map((r) => RunEventSchema.parse(JSON.parse(r.body)));
+    const events: RunEvent[] = [];
+    for (const row of rows) {
+      for (const line of row.body.split('\n')) {
+        // Parsing guards against rows written by an incompatible version rather than trusting the cast.
+        const event = RunEventSchema.parse(JSON.parse(line));
+        if (event.seq > afterSeq) events.push(event);
+      }
+    }
+    return events;
   }
 
   private async commit(): Promise<void> {
@@ -63,7 +76,7 @@ export class SqlEventLog implements EventLog {
     if (writes.length === 1) return this.writeAlone(writes[0]!);
     try {
       // The whole group in one statement (atomic on both engines): one round trip, not one per run.
-      await this.insertAll(writes.flatMap((write) => write.events));
+      await this.insertAll(writes.map((write) => write.events));
     } catch {
       // Each append alone, so only the guilty one fails; side by side, so an outage costs one wait, not one each.
       await Promise.all(writes.map((write) => this.writeAlone(write)));
@@ -74,7 +87,7 @@ export class SqlEventLog implements EventLog {
 
   private async writeAlone(write: PendingWrite): Promise<void> {
     try {
-      await this.insertAll(write.events);
+      await this.insertAll([write.events]);
       write.resolve();
     } catch (err) {
       const first = write.events[0]!;
@@ -82,25 +95,31 @@ export class SqlEventLog implements EventLog {
     }
   }
 
-  /** One INSERT, or past MAX_ROWS_PER_STATEMENT rows several in one transaction (all or nothing either way). */
-  private async insertAll(events: readonly RunEvent[]): Promise<void> {
-    if (events.length <= MAX_ROWS_PER_STATEMENT) return this.insertEvents(this.db, events);
+  /** One INSERT, or past MAX_ROWS_PER_STATEMENT bursts several in one transaction (all or nothing either way). */
+  private async insertAll(bursts: readonly (readonly RunEvent[])[]): Promise<void> {
+    if (bursts.length <= MAX_ROWS_PER_STATEMENT) return this.insertBursts(this.db, bursts);
     await this.db.transaction().execute(async (trx) => {
-      for (let i = 0; i < events.length; i += MAX_ROWS_PER_STATEMENT) {
-        await this.insertEvents(trx, events.slice(i, i + MAX_ROWS_PER_STATEMENT));
+      for (let i = 0; i < bursts.length; i += MAX_ROWS_PER_STATEMENT) {
+        await this.insertBursts(trx, bursts.slice(i, i + MAX_ROWS_PER_STATEMENT));
       }
     });
   }
 
   /**
-   * One multi-row INSERT: a single statement is atomic on both engines. Building it with Kysely cost more than
-   * running it (nodes, frozen arrays and compilation for four values per event), so the statement for each row
+   * One multi-row INSERT, a row per burst: a single statement is atomic on both engines. Building it with Kysely
+   * cost more than running it (nodes, frozen arrays and compilation for every value), so the statement for each row
    * count is compiled once and run with fresh parameters, in the database or in a transaction alike.
    */
-  private async insertEvents(db: Kysely<Database>, events: readonly RunEvent[]): Promise<void> {
+  private async insertBursts(db: Kysely<Database>, bursts: readonly (readonly RunEvent[])[]): Promise<void> {
     const parameters: unknown[] = [];
-    for (const event of events) parameters.push(event.runId, event.seq, event.type, encodeRunEvent(event));
-    await db.executeQuery(CompiledQuery.raw(this.insertSql(events.length), parameters));
+    for (const events of bursts) {
+      const first = events[0]!;
+      const last = events[events.length - 1]!;
+      let body = encodeRunEvent(first);
+      for (let i = 1; i < events.length; i++) body += `\n${encodeRunEvent(events[i]!)}`;
+      parameters.push(first.runId, first.seq, last.seq, last.type, body);
+    }
+    await db.executeQuery(CompiledQuery.raw(this.insertSql(bursts.length), parameters));
   }
 
   /** The SQL only (Kysely's node tree for a big INSERT is far larger than its text), most recently used last. */
@@ -114,12 +133,13 @@ export class SqlEventLog implements EventLog {
     const markers = Array.from({ length: rows }, (_, i) => ({
       run_id: `run ${i}`,
       seq: i,
+      last_seq: -i,
       type: `type ${i}`,
       body: `body ${i}`,
     }));
     const compiled = this.db.insertInto('run_events').values(markers).compile();
     // Reusing the SQL is right only if it takes its parameters row after row, column after column.
-    const expected = markers.flatMap((m) => [m.run_id, m.seq, m.type, m.body]);
+    const expected = markers.flatMap((m) => [m.run_id, m.seq, m.last_seq, m.type, m.body]);
     if (compiled.parameters.length !== expected.length || compiled.parameters.some((p, i) => p !== expected[i])) {
       throw new Error('the run_events INSERT does not take its parameters in row order');
     }

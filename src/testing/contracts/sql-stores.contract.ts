@@ -367,5 +367,40 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       expect((await s.runs.getRun(a.id, runId))?.lastSeq).toBe(5);
       await s.close();
     });
+
+    it('EventLog: a burst is read back from any seq inside it, beside the bursts of other runs stored with it', async () => {
+      const s = await open();
+      const one = await aRunningRun(s, 'instance-1');
+      const two = await aRunningRun(s, 'instance-1');
+      const ev = (run: { runId: string; threadId: string }, seq: number): RunEvent => ({
+        type: 'agent_message_delta',
+        // Text with line breaks and a separator-like tail: the burst's lines must still split where events do.
+        text: `d${seq}\nsecond line\r\n{"seq":99}`,
+        runId: run.runId,
+        threadId: run.threadId,
+        seq,
+        ts: iso(),
+      });
+      const burst = (run: { runId: string; threadId: string }, from: number, to: number): RunEvent[] =>
+        Array.from({ length: to - from + 1 }, (_, i) => ev(run, from + i));
+      // Same turn: one group, one statement, a row per run.
+      await Promise.all([s.events.append(burst(one, 1, 4)), s.events.append(burst(two, 1, 2))]);
+      await s.events.append(burst(one, 5, 7));
+      const strip = (events: RunEvent[]) => events.map((e) => ({ ...e, ts: expect.any(String) }));
+      expect(await s.events.list(one.runId, 0)).toEqual(strip(burst(one, 1, 7)));
+      expect(await s.events.list(one.runId, 2)).toEqual(strip(burst(one, 3, 7)));
+      expect(await s.events.list(one.runId, 4)).toEqual(strip(burst(one, 5, 7)));
+      expect(await s.events.list(one.runId, 6)).toEqual(strip(burst(one, 7, 7)));
+      expect(await s.events.list(one.runId, 7)).toEqual([]);
+      expect(await s.events.list(two.runId, 1)).toEqual(strip(burst(two, 2, 2)));
+      expect((await s.runs.getRun(one.a.id, one.runId))?.lastSeq).toBe(7);
+      expect((await s.runs.getRun(two.a.id, two.runId))?.lastSeq).toBe(2);
+      // Where the next writer would start: taken by the burst that starts there.
+      await expect(s.events.append(burst(one, 5, 6))).rejects.toBeInstanceOf(SeqTakenError);
+      await expect(s.events.append([ev(one, 8), ev(one, 10)])).rejects.toThrow(/consecutive/);
+      await expect(s.events.append([ev(one, 8), ev(two, 9)])).rejects.toThrow(/consecutive/);
+      expect((await s.events.list(one.runId, 0)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      await s.close();
+    });
   });
 }
