@@ -44,7 +44,7 @@ describe('migration 009: a burst of events is one row', () => {
 
     await eventBursts.down(db as unknown as Kysely<unknown>);
     const single = await db.selectFrom('run_events').select(['seq', 'type', 'body']).orderBy('seq').execute();
-    expect(single.map((r) => [r.seq, r.type, JSON.parse(r.body)])).toEqual(
+    expect(single.map((r) => [r.seq, r.type, JSON.parse(r.body) as unknown])).toEqual(
       [1, 2, 3, 4, 5, 6].map((seq) => [seq, 'agent_message_delta', ev(seq)]),
     );
 
