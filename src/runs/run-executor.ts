@@ -78,7 +78,7 @@ export class RunExecutor {
     tracing.attach(run.context, span);
     // What caused the run, in every line it logs: the HTTP request (requestId) or the socket (connectionId) and the
     // client's message id.
-    const log = this.deps.logger.child({
+    const fields = {
       runId,
       threadId,
       userId,
@@ -86,9 +86,12 @@ export class RunExecutor {
       ...(connectionId === null ? {} : { connectionId }),
       ...(input.clientMessageId === undefined ? {} : { clientMessageId: input.clientMessageId }),
       ...(span.traceId === undefined ? {} : { traceId: span.traceId }),
-    });
+    };
+    // Made only for a run with something to report: most runs log one line, at their end, with the same fields.
+    let child: Logger | undefined;
+    const log = (): Logger => (child ??= this.deps.logger.child(fields));
     await this.waitForEarlierRunsElsewhere(run).catch((err: unknown) =>
-      log.warn({ err }, 'could not check for earlier runs on other instances'),
+      log().warn({ err }, 'could not check for earlier runs on other instances'),
     );
     run.markStarted();
     run.emit({ type: 'agent_started', agent: agent.name });
@@ -132,26 +135,26 @@ export class RunExecutor {
       const answer = { id: newId(), threadId, userId, role: 'assistant', text: result.text, runId } as const;
       await storing(conversations.addMessage({ ...answer, createdAt: new Date(now()).toISOString() }));
     } catch (err) {
-      terminal = this.failure(run, err, log);
+      terminal = this.failure(run, err, log());
     } finally {
       run.clearDeadline();
     }
     const { status, errorCode } = outcomeOf(terminal)!;
     await run.end(terminal);
-    if (reported !== undefined) await this.storeThreadState(run, reported.state, log);
+    if (reported !== undefined) await this.storeThreadState(run, reported.state, log());
     // The status follows the log: only a run whose terminal event is stored is finished (else orphan recovery ends
     // it later, log and status together). Retried while storage is down, like the terminal event itself.
     const finished =
       run.endStored &&
       (await untilStored(() => this.deps.runs.finishRun(runId, status, errorCode, new Date(now()).toISOString())));
-    if (!finished) log.error({ status }, 'run could not be finished in storage: left to orphan recovery');
+    if (!finished) log().error({ status }, 'run could not be finished in storage: left to orphan recovery');
     const durationMs = now() - run.startedAt;
     this.deps.telemetry.runEnded(status, durationMs);
     span.set({ 'agentgate.run.status': status });
     // A cancel is what the user asked for, not a failure.
     if (errorCode !== null && status !== 'cancelled') span.fail(errorCode);
     span.end();
-    log.info({ status, events: run.deliveredSeq, durationMs }, 'run ended');
+    this.deps.logger.info({ ...fields, status, events: run.deliveredSeq, durationMs }, 'run ended');
   }
 
   /**

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as threadMessageCount from '../../src/storage/migrations/005-thread-message-count.js';
+import * as messageCountTrigger from '../../src/storage/migrations/010-message-count-trigger.js';
 import { openSqlite, SqlConversationStore } from '../../src/storage/index.js';
 import { storedUser } from '../runs/run-manager-deps.js';
 
@@ -37,10 +38,25 @@ describe('migration 005: threads count their messages', () => {
         });
       }
     }
-    // As a database from before 005 would be: no counter, then the migration adds and fills it.
-    await threadMessageCount.down(db as unknown as Kysely<unknown>);
-    await threadMessageCount.up(db as unknown as Kysely<unknown>);
+    // As a database from before 005 would be: no counter (nor 010's trigger that keeps it), then the migration adds
+    // and fills it.
+    const older = db as unknown as Kysely<unknown>;
+    await messageCountTrigger.down(older, 'sqlite');
+    await threadMessageCount.down(older);
+    await threadMessageCount.up(older);
+    await messageCountTrigger.up(older, 'sqlite');
     expect((await store.getThread('u1', 'busy'))?.messageCount).toBe(3);
     expect((await store.getThread('u1', 'empty'))?.messageCount).toBe(0);
+    // And 010's trigger counts from there.
+    await store.addMessage({
+      id: 'later',
+      threadId: 'empty',
+      userId: 'u1',
+      role: 'user',
+      text: 't',
+      runId: null,
+      createdAt: at,
+    });
+    expect((await store.getThread('u1', 'empty'))?.messageCount).toBe(1);
   });
 });

@@ -8,6 +8,7 @@ import * as threadAgentState from './006-thread-agent-state.js';
 import * as toolApprovals from './007-tool-approvals.js';
 import * as userIdentities from './008-user-identities.js';
 import * as eventBursts from './009-event-bursts.js';
+import * as messageCountTrigger from './010-message-count-trigger.js';
 import type { Database } from '../schema.js';
 import type { SqlDialectName } from './dialect.js';
 
@@ -23,6 +24,10 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
     '007-tool-approvals': toolApprovals,
     '008-user-identities': userIdentities,
     '009-event-bursts': eventBursts,
+    '010-message-count-trigger': {
+      up: (db) => messageCountTrigger.up(db, dialect),
+      down: (db) => messageCountTrigger.down(db, dialect),
+    },
   };
 }
 

@@ -66,12 +66,6 @@ function hotQueries() {
           created_at: at,
         }),
     ),
-    countMessage: new PreparedQuery(2, (db, threadId: string, at: string) =>
-      db
-        .updateTable('threads')
-        .set((eb) => ({ updated_at: at, message_count: eb('message_count', '+', 1) }))
-        .where('id', '=', threadId),
-    ),
     newestMessages: new PreparedQuery(3, (db, userId: string, threadId: string, limit: number) =>
       db
         .selectFrom('messages')
@@ -220,12 +214,9 @@ export class SqlConversationStore implements ConversationStore, RunStore {
     return { items, next: rows.length > page.limit && last ? { updatedAt: last.updatedAt, id: last.id } : undefined };
   }
 
+  /** One INSERT: its thread's message_count and updated_at follow by a trigger (migration 010). */
   async addMessage(m: MessageRecord): Promise<void> {
-    const { hot } = this;
-    await this.db.transaction().execute(async (trx) => {
-      await hot.insertMessage.execute(trx, m.id, m.threadId, m.userId, m.role, m.text, m.runId, m.createdAt);
-      await hot.countMessage.execute(trx, m.threadId, m.createdAt);
-    });
+    await this.hot.insertMessage.execute(this.db, m.id, m.threadId, m.userId, m.role, m.text, m.runId, m.createdAt);
   }
 
   async listMessages(
