@@ -3,6 +3,7 @@ import pg from 'pg';
 import { migrateToLatest } from '../migrations/index.js';
 import { redactUrl } from '../redact-url.js';
 import type { Database } from '../schema.js';
+import { namingPool } from './named-statements.js';
 
 /**
  * Connects a pool to PostgreSQL and brings the schema up to date. Instances starting together are safe: Kysely's
@@ -27,7 +28,7 @@ export async function openPostgresPool(options: {
   // Without a listener either would crash the process; the query in flight rejects on its own and is handled.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingPool(pool) }) });
   try {
     await sql`select 1`.execute(db);
   } catch (err) {

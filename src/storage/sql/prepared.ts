@@ -4,6 +4,11 @@ import type { Database } from '../schema.js';
 /** Stands for argument i while the query is built: text no caller's value can be. */
 const marker = (i: number): string => `\u0000agentgate prepared parameter ${i}\u0000`;
 
+/** Every SQL text a PreparedQuery compiled: PostgreSQL keeps them parsed on each connection (named statements). */
+const preparedSql = new Set<string>();
+
+export const isPreparedSql = (sql: string): boolean => preparedSql.has(sql);
+
 /** Where each parameter of the compiled SQL comes from: an argument of the call, or a constant of the query. */
 type Slot = { readonly argument: number } | { readonly constant: unknown };
 
@@ -50,6 +55,7 @@ export class PreparedQuery<Args extends readonly unknown[], Row> {
       (m, i) => sql.includes(m) || !slots.some((slot) => 'argument' in slot && slot.argument === i),
     );
     if (misused >= 0) throw new Error(`prepared query: argument ${misused} is not a plain parameter of ${sql}`);
+    preparedSql.add(sql);
     return { sql, slots };
   }
 }
