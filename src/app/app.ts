@@ -188,8 +188,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     limits: config.runs,
     capacity: new Capacity({
       maxActiveRuns: config.runs.maxActiveRuns,
-      databaseQueueLimit: config.runs.databaseQueueLimit,
-      queuedStatements: backends.queuedStatements,
+      databaseWaitLimitMs: config.runs.databaseQueueWaitMs,
+      databaseWaitMs: backends.databaseWaitMs,
     }),
     telemetry,
     tracing,

@@ -72,7 +72,7 @@ export interface DurableStores {
   /** SQLite: tells when another process (the CLI) committed to the file; undefined on PostgreSQL. */
   readonly foreignCommits: BusLink | undefined;
   /** Statements waiting for a PostgreSQL connection (SQLite has no pool: 0). */
-  readonly queuedStatements: () => number;
+  readonly databaseWaitMs: () => number;
   /** A real query: throws while the database does not answer (for /health/ready). */
   readonly ping: () => Promise<void>;
   readonly close: () => Promise<void>;
@@ -107,9 +107,9 @@ export interface Backends extends Omit<DurableStores, 'ping' | 'close'> {
 
 /** Opens the configured database (applying pending migrations) and builds the stores on it. */
 export async function openDurableStores(config: Config): Promise<DurableStores> {
-  const { db, foreignCommits, queuedStatements } =
+  const { db, foreignCommits, databaseWaitMs } =
     config.database === undefined
-      ? { ...(await openSqliteWatched(config.dataDir)), queuedStatements: () => 0 }
+      ? { ...(await openSqliteWatched(config.dataDir)), databaseWaitMs: () => 0 }
       : { ...(await openPostgresPool(config.database)), foreignCommits: undefined };
   const conversations = new SqlConversationStore(db);
   return {
@@ -123,7 +123,7 @@ export async function openDurableStores(config: Config): Promise<DurableStores> 
     signingKeyRegistry: new SqlSigningKeyRegistry(db),
     isStatementRefused,
     foreignCommits,
-    queuedStatements,
+    databaseWaitMs,
     ping: async () => void (await sql`select 1`.execute(db)),
     close: () => db.destroy(),
   };

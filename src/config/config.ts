@@ -45,8 +45,8 @@ export interface Config {
     readonly maxPerUser: number;
     /** Runs in progress on this instance past which new ones are refused (`overloaded`). */
     readonly maxActiveRuns: number;
-    /** Statements waiting for a PostgreSQL connection past which new runs are refused (`overloaded`). */
-    readonly databaseQueueLimit: number;
+    /** How long a statement may have waited for a PostgreSQL connection before new runs are refused (`overloaded`). */
+    readonly databaseQueueWaitMs: number;
     readonly maxDurationMs: number;
     readonly maxToolCalls: number;
     readonly startsPerMinute: number;
@@ -272,7 +272,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     runs: {
       maxPerUser: r.MAX_RUNS_PER_USER,
       maxActiveRuns: r.MAX_ACTIVE_RUNS,
-      databaseQueueLimit: r.DATABASE_QUEUE_LIMIT,
+      databaseQueueWaitMs: r.DATABASE_QUEUE_WAIT_MS,
       maxDurationMs: r.RUN_MAX_DURATION_MS,
       maxToolCalls: r.RUN_MAX_TOOL_CALLS,
       startsPerMinute: r.RUNS_PER_MINUTE,

@@ -202,10 +202,10 @@ export const SETTINGS = {
     default: '2000',
     doc: 'Runs this instance holds in progress at most; past it, new messages are refused at once with error overloaded (503 over HTTP) and a retry hint, so the load goes to other instances or waits.',
   },
-  DATABASE_QUEUE_LIMIT: {
-    schema: int(1, 1_000_000),
-    default: '500',
-    doc: 'PostgreSQL statements that may wait for one of the DATABASE_POOL_SIZE connections; past it, new messages are refused with error overloaded, so the wait for a connection stays short and pool timeouts (5 s) stay unlikely.',
+  DATABASE_QUEUE_WAIT_MS: {
+    schema: int(1, 4_000),
+    default: '1000',
+    doc: 'How long a PostgreSQL statement may wait for one of the DATABASE_POOL_SIZE connections: while the oldest waiting statement has waited longer, new messages are refused with error overloaded, so pool timeouts (5 s) stay unlikely. A wait, not a queue length: it holds on any machine.',
   },
   RUNS_PER_MINUTE: {
     schema: int(1, 100_000),

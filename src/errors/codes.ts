@@ -57,7 +57,7 @@ export const ERROR_CODES = {
   service_unavailable: { http: 503, doc: 'A dependency (database, cache) is not answering.' },
   overloaded: {
     http: 503,
-    doc: 'This instance is at its capacity (MAX_ACTIVE_RUNS runs in progress, or DATABASE_QUEUE_LIMIT statements waiting for the database): nothing was started; retry after retryAfterSeconds (Retry-After over HTTP).',
+    doc: 'This instance is at its capacity (MAX_ACTIVE_RUNS runs in progress, or a database statement waiting for a connection longer than DATABASE_QUEUE_WAIT_MS): nothing was started; retry after retryAfterSeconds (Retry-After over HTTP).',
   },
   run_timeout: { http: 500, doc: 'The run exceeded its maximum duration.', runOnly: true },
   tool_limit_exceeded: { http: 500, doc: 'The run exceeded its maximum number of tool calls.', runOnly: true },

@@ -3,13 +3,13 @@ import { AppError } from '../errors/index.js';
 export interface CapacityOptions {
   /** MAX_ACTIVE_RUNS: runs in progress (or being admitted) on this instance. */
   readonly maxActiveRuns: number;
-  /** DATABASE_QUEUE_LIMIT: statements waiting for a database connection. */
-  readonly databaseQueueLimit: number;
-  /** Statements waiting for a database connection now (always 0 on SQLite, which has no pool). */
-  readonly queuedStatements: () => number;
+  /** DATABASE_QUEUE_WAIT_MS: how long a statement may have waited for a database connection. */
+  readonly databaseWaitLimitMs: number;
+  /** How long the oldest statement waiting for a database connection has waited (always 0 on SQLite: no pool). */
+  readonly databaseWaitMs: () => number;
 }
 
-/** How soon a refused client may try again: the database queue drains in well under a second when it can. */
+/** How soon a refused client may try again: a queue that keeps its statements waiting this long drains meanwhile. */
 const RETRY_AFTER_SECONDS = 1;
 
 /**
@@ -23,13 +23,17 @@ export class Capacity {
 
   /** Throws `overloaded` when a new run should not be admitted now. */
   admit(activeRuns: number): void {
-    const { maxActiveRuns, databaseQueueLimit, queuedStatements } = this.options;
+    const { maxActiveRuns, databaseWaitLimitMs, databaseWaitMs } = this.options;
     if (activeRuns >= maxActiveRuns) {
       throw overloaded(`This server has ${activeRuns} runs in progress, its limit (MAX_ACTIVE_RUNS).`);
     }
-    const queued = queuedStatements();
-    if (queued >= databaseQueueLimit) {
-      throw overloaded(`${queued} database statements are waiting for a connection (DATABASE_QUEUE_LIMIT).`);
+    // The wait, not the length of the queue: how many statements a pool gets through in a second depends on the
+    // machine, while the wait is what a client feels (and what the pool's 5 s connection timeout bounds).
+    const waited = databaseWaitMs();
+    if (waited > databaseWaitLimitMs) {
+      throw overloaded(
+        `A database statement has waited ${waited} ms for a connection, past DATABASE_QUEUE_WAIT_MS (${databaseWaitLimitMs} ms).`,
+      );
     }
   }
 }

@@ -25,7 +25,7 @@ export interface RunManagerDeps extends RunExecutorDeps {
   readonly messageIds: MessageIdStore;
   /** RUNS_PER_MINUTE, over every entry point. */
   readonly runStarts: RunStartLimiter;
-  /** This instance's limits (MAX_ACTIVE_RUNS, DATABASE_QUEUE_LIMIT): past them new runs are refused at once. */
+  /** This instance's limits (MAX_ACTIVE_RUNS, DATABASE_QUEUE_WAIT_MS): past them new runs are refused at once. */
   readonly capacity: Capacity;
 }
 

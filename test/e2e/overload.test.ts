@@ -70,7 +70,7 @@ describe('MAX_ACTIVE_RUNS: the runs one instance holds at most', () => {
   });
 });
 
-describeWithServices(['postgres', 'redis'], 'DATABASE_QUEUE_LIMIT: statements waiting for the pool', () => {
+describeWithServices(['postgres', 'redis'], 'DATABASE_QUEUE_WAIT_MS: a statement waiting for the pool', () => {
   let app: TestApp;
   let db: { url: string; drop(): Promise<void> };
   let locker: pg.Client;
@@ -79,7 +79,7 @@ describeWithServices(['postgres', 'redis'], 'DATABASE_QUEUE_LIMIT: statements wa
     app = await createTestApp({
       DATABASE_URL: db.url,
       DATABASE_POOL_SIZE: '1',
-      DATABASE_QUEUE_LIMIT: '1',
+      DATABASE_QUEUE_WAIT_MS: '200',
       REDIS_URL: TEST_REDIS_URL!,
       REDIS_KEY_PREFIX: testRedisPrefix(),
       JWT_SECRET_KEY: 'overload-test-secret-0123456789abcdefghijklmnop',
@@ -93,7 +93,7 @@ describeWithServices(['postgres', 'redis'], 'DATABASE_QUEUE_LIMIT: statements wa
     await db?.drop();
   });
 
-  it('past the limit new runs are refused overloaded at once, while the runs already admitted wait for the database and complete', async () => {
+  it('once a statement has waited past the limit new runs are refused overloaded at once, while the runs already admitted wait for the database and complete', async () => {
     const user = await registerUser(app.url, 'queue');
     // Messages of one socket are handled one after another: three sockets, so each admission runs on its own.
     const [held, queued, probe] = await Promise.all([connect(app, user), connect(app, user), connect(app, user)]);
@@ -109,15 +109,18 @@ describeWithServices(['postgres', 'redis'], 'DATABASE_QUEUE_LIMIT: statements wa
         );
         return blocked.rows[0]!.n !== '0';
       });
-      // ...the second waits for that connection (a Redis claim away: a moment is plenty)...
+      // ...the second waits for that connection and has waited past 200 ms after 300...
       queued.send({ type: 'user_message', id: 'queued', text: 'calculate 2+2' });
       await delay(300);
-      // ...and the third finds the queue at its limit.
+      // ...and the third finds it waiting too long.
       probe.send({ type: 'user_message', id: 'probe', text: 'calculate 3+3' });
       const refused = await probe.next(
         (m) => (m.type === 'error' || m.type === 'message_accepted') && m.replyTo === 'probe',
       );
-      expect(refused).toMatchObject({ message: expect.stringContaining('DATABASE_QUEUE_LIMIT'), retryAfterSeconds: 1 });
+      expect(refused).toMatchObject({
+        message: expect.stringContaining('DATABASE_QUEUE_WAIT_MS'),
+        retryAfterSeconds: 1,
+      });
 
       await locker.query('COMMIT');
       for (const [socket, id] of [

@@ -70,7 +70,7 @@ export function runManagerDeps(db: Kysely<Database>, overrides: Partial<RunManag
     }),
     runStarts: FlexibleAttemptLimiter.fixedWindow({ points: 10_000, durationSeconds: 60, keyPrefix: 'run-start' }),
     limits: TEST_RUN_LIMITS,
-    capacity: new Capacity({ maxActiveRuns: 10_000, databaseQueueLimit: 10_000, queuedStatements: () => 0 }),
+    capacity: new Capacity({ maxActiveRuns: 10_000, databaseWaitLimitMs: 5_000, databaseWaitMs: () => 0 }),
     telemetry: noTelemetry,
     logger: pino({ level: 'silent' }),
     now: Date.now,

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { migrateToLatest } from '../migrations/index.js';
 import { redactUrl } from '../redact-url.js';
 import type { Database } from '../schema.js';
-import { namingPool } from './named-statements.js';
+import { watchedPool } from './pool.js';
 
 /**
  * Connects a pool to PostgreSQL and brings the schema up to date. Instances starting together are safe: Kysely's
@@ -13,11 +13,11 @@ export async function openPostgres(options: { url: string; poolSize: number }): 
   return (await openPostgresPool(options)).db;
 }
 
-/** openPostgres, with the count of statements waiting for one of the pool's connections (for load shedding). */
+/** openPostgres, with how long the oldest statement waiting for one of the pool's connections has waited (for load shedding). */
 export async function openPostgresPool(options: {
   url: string;
   poolSize: number;
-}): Promise<{ db: Kysely<Database>; queuedStatements: () => number }> {
+}): Promise<{ db: Kysely<Database>; databaseWaitMs: () => number }> {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
@@ -28,7 +28,8 @@ export async function openPostgresPool(options: {
   // Without a listener either would crash the process; the query in flight rejects on its own and is handled.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingPool(pool) }) });
+  const watched = watchedPool(pool);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: watched.pool }) });
   try {
     await sql`select 1`.execute(db);
   } catch (err) {
@@ -49,5 +50,5 @@ export async function openPostgresPool(options: {
     await db.destroy();
     throw err;
   }
-  return { db, queuedStatements: () => pool.waitingCount };
+  return { db, databaseWaitMs: () => watched.oldestWaitMs() };
 }

@@ -15,21 +15,44 @@ function nameOf(sql: string): string | undefined {
   return name;
 }
 
+/** The pool Kysely gets, and how long its oldest waiting statement has waited for a connection. */
+export interface WatchedPool {
+  readonly pool: PostgresPool;
+  /** Milliseconds the oldest statement still waiting for a connection has waited (0 when none waits). */
+  oldestWaitMs(): number;
+}
+
 /**
- * The pool Kysely gets: statements compiled once by PreparedQuery (the ones of every message and run) are sent as
- * named statements, which each connection parses and plans once instead of on every call. Everything else goes
- * through unchanged.
+ * Wraps pg's pool for Kysely. Statements compiled once by PreparedQuery (the ones of every message and run) are
+ * sent as named statements, which each connection parses and plans once instead of on every call; everything else
+ * goes through unchanged. Every wait for a connection is timed, for load shedding (DATABASE_QUEUE_WAIT_MS).
  */
-export function namingPool(pool: pg.Pool): PostgresPool {
+export function watchedPool(pool: pg.Pool, now: () => number = Date.now): WatchedPool {
   const clients = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  // Since when each waiting connect() waits, oldest first (a Map keeps insertion order).
+  const waiting = new Map<number, number>();
+  let next = 0;
   return {
-    async connect() {
-      const client = await pool.connect();
-      let naming = clients.get(client);
-      if (naming === undefined) clients.set(client, (naming = namingClient(client)));
-      return naming;
+    pool: {
+      async connect() {
+        const id = next++;
+        waiting.set(id, now());
+        let client: pg.PoolClient;
+        try {
+          client = await pool.connect();
+        } finally {
+          waiting.delete(id);
+        }
+        let naming = clients.get(client);
+        if (naming === undefined) clients.set(client, (naming = namingClient(client)));
+        return naming;
+      },
+      end: () => pool.end(),
     },
-    end: () => pool.end(),
+    oldestWaitMs() {
+      for (const since of waiting.values()) return now() - since;
+      return 0;
+    },
   };
 }
 
