@@ -4,6 +4,7 @@
  * after a full collection.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../src/testing/services.js';
 import { Child } from '../lib/children.js';
@@ -18,6 +19,13 @@ export const SERVER_LABELS: Record<ServerKind, string> = {
   agentgate: 'agentgate (SQLite)',
   'agentgate-pg': 'agentgate (PostgreSQL + Redis)',
 };
+
+/** The node flags of package.json's `start` script (`node <flags> dist/main.js`). */
+const START_FLAGS = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }
+).scripts.start
+  .split(' ')
+  .filter((word) => word.startsWith('--'));
 
 export const pgAvailable = (): boolean => TEST_DATABASE_URL !== undefined && TEST_REDIS_URL !== undefined;
 
@@ -78,7 +86,8 @@ export class Server {
         'servers/agentgate-server.ts',
         [String(options.users), options.logLevel],
         {
-          nodeFlags,
+          // The flags `npm start` runs the server with: the product as shipped, not as a bare node.
+          nodeFlags: [...nodeFlags, ...START_FLAGS],
           env: { AGENTGATE_BENCH_ENV: JSON.stringify(env) },
           lifetimeMs: options.lifetimeMs,
         },
