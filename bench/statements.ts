@@ -85,19 +85,23 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 500));
   counting = false;
   const statements = new Map<string, number>();
+  const texts = new Map<string, number>();
   for (const line of logLines().slice(before)) {
     if (!line.includes(`@${dbName} `)) continue;
-    const found = /LOG: {2}(?:statement|execute [^:]*): (\w+)/.exec(line);
+    const found = /LOG: {2}(?:statement|execute [^:]*): ((\w+).*)$/.exec(line);
     if (found === null) continue;
-    const kind = found[1]!.toUpperCase();
+    const kind = found[2]!.toUpperCase();
     statements.set(kind, (statements.get(kind) ?? 0) + 1);
+    const text = found[1]!.slice(0, 90);
+    texts.set(text, (texts.get(text) ?? 0) + 1);
   }
   socket.close();
 
   const size = new pg.Client({ connectionString: db.url });
   await size.connect();
   const stored = await size.query<{ bytes: string; rows: string }>(
-    "SELECT pg_total_relation_size('run_events')::text AS bytes, count(*)::text AS rows FROM run_events",
+    // A row is a burst of events (migration 009): seq..last_seq.
+    "SELECT pg_total_relation_size('run_events')::text AS bytes, sum(last_seq - seq + 1)::text AS rows FROM run_events",
   );
   await size.end();
   const perRun = (n: number): string => (n / runs).toFixed(2);
@@ -105,6 +109,8 @@ try {
   console.log(`${runs} runs of ${events / runs} events each, one after another, on one socket (after one warm-up run)`);
   console.log(`PostgreSQL statements per run: ${perRun(total(statements))}`);
   for (const [kind, n] of [...statements].sort((a, b) => b[1] - a[1])) console.log(`  ${kind.padEnd(8)} ${perRun(n)}`);
+  console.log('  by statement:');
+  for (const [text, n] of [...texts].sort((a, b) => b[1] - a[1])) console.log(`    ${perRun(n)}  ${text}`);
   console.log(`Redis commands per run: ${perRun(total(commands))}`);
   for (const [name, n] of [...commands].sort((a, b) => b[1] - a[1])) console.log(`  ${name.padEnd(12)} ${perRun(n)}`);
   const row = stored.rows[0]!;

@@ -94,7 +94,14 @@ export class RunExecutor {
       log().warn({ err }, 'could not check for earlier runs on other instances'),
     );
     run.markStarted();
-    run.emit({ type: 'agent_started', agent: agent.name });
+    // Sent once what the agent needs is read, so it is stored with the agent's first events (one write, not two);
+    // a run that ends before then still begins with it.
+    let started = false;
+    const start = (): void => {
+      if (started) return;
+      started = true;
+      run.emit({ type: 'agent_started', agent: agent.name });
+    };
     run.startDeadline(limits.maxDurationMs);
     let terminal: RunEventBody;
     let reported: { readonly state: unknown } | undefined;
@@ -118,6 +125,7 @@ export class RunExecutor {
         onState: (next) => (reported = { state: next }),
       });
       const request = { context: run.context, text: input.text, messageId: input.messageId, history, state };
+      start();
       const result = await raceAbort(agent.run({ ...request, signal: run.signal }, io), run.signal);
       terminal = {
         type: 'agent_completed',
@@ -135,6 +143,7 @@ export class RunExecutor {
       const answer = { id: newId(), threadId, userId, role: 'assistant', text: result.text, runId } as const;
       await storing(conversations.addMessage({ ...answer, createdAt: new Date(now()).toISOString() }));
     } catch (err) {
+      start();
       terminal = this.failure(run, err, log());
     } finally {
       run.clearDeadline();
