@@ -48,6 +48,7 @@ import {
   RedisUserEventBus,
   SoleInstanceLiveness,
   SqlConversationStore,
+  postgresConversationStore,
   SqlEventLog,
   SqlSigningKeyRegistry,
   SqlTokenStore,
@@ -111,7 +112,7 @@ export async function openDurableStores(config: Config): Promise<DurableStores> 
     config.database === undefined
       ? { ...(await openSqliteWatched(config.dataDir)), databaseWaitMs: () => 0 }
       : { ...(await openPostgresPool(config.database)), foreignCommits: undefined };
-  const conversations = new SqlConversationStore(db);
+  const conversations = config.database === undefined ? new SqlConversationStore(db) : postgresConversationStore(db);
   return {
     users: new SqlUserStore(db),
     tokens: new SqlTokenStore(db),

@@ -8,6 +8,7 @@ export { MemoryUserEventBus } from './memory/user-event-bus.js';
 export { MemoryTokenUsageStore } from './memory/usage-store.js';
 export { appliedMigrations } from './migrations/index.js';
 export { openPostgres, openPostgresPool } from './postgres/database.js';
+export { postgresConversationStore } from './postgres/batched-statements.js';
 export { RedisBroadcast } from './redis/broadcast.js';
 export { RedisConnection } from './redis/connection.js';
 export { RedisConnectionLeases } from './redis/connection-leases.js';

@@ -23,6 +23,7 @@ import {
   RedisUserEventBus,
   SoleInstanceLiveness,
   SqlConversationStore,
+  postgresConversationStore,
   SqlEventLog,
   SqlTokenStore,
   SqlTokenUsageStore,
@@ -43,8 +44,11 @@ import { userEventBusContract } from '../../src/testing/contracts/user-event-bus
 import { describeWithServices } from '../../src/testing/describe-with-services.js';
 import { connectTestRedis, createTestDatabase, testRedisPrefix } from '../../src/testing/services.js';
 
-function storesOver(db: Kysely<Database>, cleanup: () => Promise<void>): DurableStores {
-  const conversations = new SqlConversationStore(db);
+function storesOver(
+  db: Kysely<Database>,
+  cleanup: () => Promise<void>,
+  conversations = new SqlConversationStore(db),
+): DurableStores {
   return {
     users: new SqlUserStore(db),
     tokens: new SqlTokenStore(db),
@@ -127,10 +131,14 @@ describeWithServices(['postgres'], 'PostgreSQL', () => {
   durableStoresContract('postgres', async () => {
     const database = await createTestDatabase();
     const db = await openPostgres({ url: database.url, poolSize: 10 });
-    return storesOver(db, async () => {
-      await db.destroy();
-      await database.drop();
-    });
+    return storesOver(
+      db,
+      async () => {
+        await db.destroy();
+        await database.drop();
+      },
+      postgresConversationStore(db),
+    );
   });
   userAdminContract('postgres', async () => {
     const database = await createTestDatabase();

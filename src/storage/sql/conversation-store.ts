@@ -12,121 +12,25 @@ import type {
   ThreadRecord,
 } from '../../runs/index.js';
 import type { Database, MessagesTable, RunsTable, ThreadsTable } from '../schema.js';
-import { PreparedQuery } from './prepared.js';
-
-/** Runs with their last stored seq: the last seq of their last burst, found by run_events' primary key. */
-const selectRuns = (db: Kysely<Database>) =>
-  db
-    .selectFrom('runs')
-    .selectAll('runs')
-    .select((eb) =>
-      eb
-        .selectFrom('run_events')
-        .select('run_events.last_seq')
-        .whereRef('run_events.run_id', '=', 'runs.id')
-        .orderBy('run_events.seq', 'desc')
-        .limit(1)
-        .as('last_seq'),
-    );
-
-/** The statements of every message and run (admission, history, answer, end), compiled once per store. */
-function hotQueries() {
-  return {
-    createThread: new PreparedQuery(5, (db, id: string, userId: string, title: string, at: string, updated: string) =>
-      db.insertInto('threads').values({ id, user_id: userId, title, created_at: at, updated_at: updated }),
-    ),
-    getThread: new PreparedQuery(2, (db, userId: string, threadId: string) =>
-      db.selectFrom('threads').selectAll().where('id', '=', threadId).where('user_id', '=', userId),
-    ),
-    countThreads: new PreparedQuery(1, (db, userId: string) =>
-      db
-        .selectFrom('threads')
-        .select((eb) => eb.fn.countAll<number | string>().as('n'))
-        .where('user_id', '=', userId),
-    ),
-    insertMessage: new PreparedQuery(
-      7,
-      (
-        db,
-        id: string,
-        threadId: string,
-        userId: string,
-        role: MessageRecord['role'],
-        text: string,
-        runId: string | null,
-        at: string,
-      ) =>
-        db.insertInto('messages').values({
-          id,
-          thread_id: threadId,
-          user_id: userId,
-          role,
-          text,
-          run_id: runId,
-          created_at: at,
-        }),
-    ),
-    newestMessages: new PreparedQuery(3, (db, userId: string, threadId: string, limit: number) =>
-      db
-        .selectFrom('messages')
-        .selectAll()
-        .where('thread_id', '=', threadId)
-        .where('user_id', '=', userId)
-        .orderBy('position', 'desc')
-        .limit(limit),
-    ),
-    createRun: new PreparedQuery(
-      8,
-      (
-        db,
-        id: string,
-        threadId: string,
-        userId: string,
-        status: string,
-        errorCode: string | null,
-        at: string,
-        updated: string,
-        instanceId: string | null,
-      ) =>
-        db.insertInto('runs').values({
-          id,
-          thread_id: threadId,
-          user_id: userId,
-          status,
-          error_code: errorCode,
-          created_at: at,
-          updated_at: updated,
-          instance_id: instanceId,
-        }),
-    ),
-    getRun: new PreparedQuery(2, (db, userId: string, runId: string) =>
-      selectRuns(db).where('id', '=', runId).where('user_id', '=', userId),
-    ),
-    // Only a running run can finish: a status already decided (e.g. by restart recovery) is never overwritten.
-    finishRun: new PreparedQuery(4, (db, runId: string, status: string, errorCode: string | null, at: string) =>
-      db
-        .updateTable('runs')
-        .set({ status, error_code: errorCode, updated_at: at })
-        .where('id', '=', runId)
-        .where('status', '=', 'running'),
-    ),
-    listActive: new PreparedQuery(1, (db, userId: string) =>
-      selectRuns(db).where('user_id', '=', userId).where('status', '=', 'running').orderBy('created_at').orderBy('id'),
-    ),
-  };
-}
+import { hotQueries, selectRuns, type BatchedStatements } from './hot-queries.js';
 
 export class SqlConversationStore implements ConversationStore, RunStore {
   private readonly hot = hotQueries();
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** Where given (PostgreSQL), the statements of every message and run are gathered across runs. */
+    private readonly batched?: BatchedStatements,
+  ) {}
 
   async createThread(t: NewThread): Promise<void> {
     await this.hot.createThread.execute(this.db, t.id, t.userId, t.title, t.createdAt, t.updatedAt);
   }
 
   async getThread(userId: string, threadId: string): Promise<ThreadRecord | undefined> {
-    const row = await this.hot.getThread.first(this.db, userId, threadId);
+    const row = this.batched
+      ? await this.batched.thread(userId, threadId)
+      : await this.hot.getThread.first(this.db, userId, threadId);
     return row && toThread(row);
   }
 
@@ -216,6 +120,7 @@ export class SqlConversationStore implements ConversationStore, RunStore {
 
   /** One INSERT: its thread's message_count and updated_at follow by a trigger (migration 010). */
   async addMessage(m: MessageRecord): Promise<void> {
+    if (this.batched) return this.batched.insertMessage(m);
     await this.hot.insertMessage.execute(this.db, m.id, m.threadId, m.userId, m.role, m.text, m.runId, m.createdAt);
   }
 
@@ -242,6 +147,7 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   }
 
   async createRun(r: RunRecord): Promise<void> {
+    if (this.batched) return this.batched.insertRun(r);
     await this.hot.createRun.execute(
       this.db,
       r.id,
@@ -284,7 +190,10 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   }
 
   async listActive(userId: string): Promise<RunRecord[]> {
-    return (await this.hot.listActive.execute(this.db, userId)).rows.map(toRun);
+    const rows = this.batched
+      ? await this.batched.activeRuns(userId)
+      : (await this.hot.listActive.execute(this.db, userId)).rows;
+    return rows.map(toRun);
   }
 }
 

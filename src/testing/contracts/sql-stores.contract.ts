@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { TokenStore, UserRecord, UserStore } from '../../auth/index.js';
 import type { RunEvent } from '../../protocol/index.js';
-import { SeqTakenError, type ConversationStore, type EventLog, type RunStore } from '../../runs/index.js';
+import {
+  SeqTakenError,
+  type ConversationStore,
+  type EventLog,
+  type MessageRecord,
+  type RunRecord,
+  type RunStore,
+} from '../../runs/index.js';
 
 export interface DurableStores {
   users: UserStore;
@@ -328,6 +335,63 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       expect(await s.runs.getRun(a.id, runId)).toBeUndefined();
       expect(await s.events.list(runId, 0)).toEqual([]);
       expect(await s.conversations.deleteThread(a.id, threadId)).toBe(false);
+      await s.close();
+    });
+
+    it('ConversationStore and RunStore: calls made together each get their own answer, and a bad one fails alone', async () => {
+      const s = await open();
+      const one = await aRunningRun(s, 'instance-1');
+      const two = await aRunningRun(s, 'instance-2');
+      const run = (id: string, owner: { a: UserRecord; threadId: string }): RunRecord => ({
+        id,
+        threadId: owner.threadId,
+        userId: owner.a.id,
+        status: 'running',
+        errorCode: null,
+        lastSeq: 0,
+        createdAt: iso(),
+        updatedAt: iso(),
+        instanceId: 'instance-1',
+      });
+      const message = (id: string, owner: { a: UserRecord; threadId: string }): MessageRecord => ({
+        id,
+        threadId: owner.threadId,
+        userId: owner.a.id,
+        role: 'user',
+        text: id,
+        runId: null,
+        createdAt: iso(),
+      });
+      const fresh = [randomUUID(), randomUUID(), randomUUID()];
+      const results = await Promise.allSettled([
+        s.runs.createRun(run(fresh[0]!, one)),
+        s.runs.createRun(run(one.runId, two)), // taken
+        s.runs.createRun(run(fresh[1]!, two)),
+        s.runs.createRun(run(fresh[2]!, two)),
+        s.conversations.addMessage(message('m1', one)),
+        s.conversations.addMessage(message('m2', { a: two.a, threadId: 'no-such-thread' })), // no thread
+        s.conversations.addMessage(message('m3', two)),
+      ]);
+      expect(results.map((r) => r.status)).toEqual([
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+      ]);
+      const [threadOfOne, notOfTwo, activeOne, activeTwo] = await Promise.all([
+        s.conversations.getThread(one.a.id, one.threadId),
+        s.conversations.getThread(two.a.id, one.threadId),
+        s.runs.listActive(one.a.id),
+        s.runs.listActive(two.a.id),
+      ]);
+      expect(threadOfOne).toMatchObject({ id: one.threadId, messageCount: 1 });
+      expect(notOfTwo).toBeUndefined();
+      expect(activeOne.map((r) => r.id).sort()).toEqual([one.runId, fresh[0]].sort());
+      expect(activeTwo.map((r) => r.id).sort()).toEqual([two.runId, fresh[1], fresh[2]].sort());
+      expect((await s.conversations.getThread(two.a.id, two.threadId))?.messageCount).toBe(1);
       await s.close();
     });
 

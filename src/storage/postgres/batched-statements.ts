@@ -1,0 +1,192 @@
+import DataLoader from 'dataloader';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { MessageRecord, RunRecord } from '../../runs/index.js';
+import type { Database, ThreadsTable } from '../schema.js';
+import { SqlConversationStore } from '../sql/conversation-store.js';
+import { hotQueries, selectRuns, type BatchedStatements, type HotQueries, type RunRow } from '../sql/hot-queries.js';
+import { PreparedQuery } from '../sql/prepared.js';
+
+/**
+ * Everything asked in one turn of the event loop goes in one statement: `setImmediate` runs after the turn's
+ * socket reads, so the messages that arrived together share it. No cache: every call reads afresh.
+ */
+const PER_TURN = { cache: false, maxBatchSize: 500, batchScheduleFn: (run: () => void) => setImmediate(run) };
+
+/** One statement whatever the batch size (arrays as parameters), so PostgreSQL parses each once per connection. */
+function batchedQueries() {
+  return {
+    threads: new PreparedQuery(1, (db, ids: string[]) =>
+      db
+        .selectFrom('threads')
+        .selectAll()
+        .where('id', '=', sql<string>`any(${ids}::text[])`),
+    ),
+    activeRuns: new PreparedQuery(1, (db, userIds: string[]) =>
+      selectRuns(db)
+        .where('user_id', '=', sql<string>`any(${userIds}::text[])`)
+        .where('status', '=', 'running')
+        .orderBy('created_at')
+        .orderBy('id'),
+    ),
+    insertMessages: new PreparedQuery(
+      7,
+      (
+        db,
+        ids: string[],
+        threadIds: string[],
+        userIds: string[],
+        roles: string[],
+        texts: string[],
+        runIds: (string | null)[],
+        createdAts: string[],
+      ) =>
+        db
+          .insertInto('messages')
+          .columns(['id', 'thread_id', 'user_id', 'role', 'text', 'run_id', 'created_at'])
+          // unnest keeps the arrays' order: messages of one thread keep their order of arrival.
+          .expression(
+            sql`select * from unnest(${ids}::text[], ${threadIds}::text[], ${userIds}::text[], ${roles}::text[], ${texts}::text[], ${runIds}::text[], ${createdAts}::text[])`,
+          ),
+    ),
+    insertRuns: new PreparedQuery(
+      8,
+      (
+        db,
+        ids: string[],
+        threadIds: string[],
+        userIds: string[],
+        statuses: string[],
+        errorCodes: (string | null)[],
+        createdAts: string[],
+        updatedAts: string[],
+        instanceIds: (string | null)[],
+      ) =>
+        db
+          .insertInto('runs')
+          .columns(['id', 'thread_id', 'user_id', 'status', 'error_code', 'created_at', 'updated_at', 'instance_id'])
+          .expression(
+            sql`select * from unnest(${ids}::text[], ${threadIds}::text[], ${userIds}::text[], ${statuses}::text[], ${errorCodes}::text[], ${createdAts}::text[], ${updatedAts}::text[], ${instanceIds}::text[])`,
+          ),
+    ),
+  };
+}
+
+/**
+ * The hot statements of PostgreSQL, gathered across runs (see BatchedStatements): at a thousand busy connections a
+ * turn holds tens of messages, and each statement saved is a round trip, a parse and a wake-up of the server.
+ * An INSERT of a batch is all or nothing; when it fails, each row is inserted alone, so only the guilty one fails
+ * (a client-minted run id that is taken, a thread deleted meanwhile).
+ */
+export class PostgresBatchedStatements implements BatchedStatements {
+  private readonly q = batchedQueries();
+  private readonly threads: DataLoader<string, Selectable<ThreadsTable> | undefined>;
+  private readonly runsOf: DataLoader<string, RunRow[]>;
+  private readonly messages: DataLoader<MessageRecord, void>;
+  private readonly runs: DataLoader<RunRecord, void>;
+
+  constructor(db: Kysely<Database>, single: HotQueries) {
+    this.threads = new DataLoader(async (ids) => {
+      const { rows } = await this.q.threads.execute(db, [...new Set(ids)]);
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return ids.map((id) => byId.get(id));
+    }, PER_TURN);
+    this.runsOf = new DataLoader(async (userIds) => {
+      const { rows } = await this.q.activeRuns.execute(db, [...new Set(userIds)]);
+      const byUser = new Map<string, RunRow[]>();
+      for (const row of rows) byUser.set(row.user_id, [...(byUser.get(row.user_id) ?? []), row]);
+      return userIds.map((userId) => byUser.get(userId) ?? []);
+    }, PER_TURN);
+    this.messages = new DataLoader(
+      (batch) =>
+        allOrEach(
+          batch,
+          (ms) =>
+            this.q.insertMessages.execute(
+              db,
+              ms.map((m) => m.id),
+              ms.map((m) => m.threadId),
+              ms.map((m) => m.userId),
+              ms.map((m) => m.role),
+              ms.map((m) => m.text),
+              ms.map((m) => m.runId),
+              ms.map((m) => m.createdAt),
+            ),
+          (m) => single.insertMessage.execute(db, m.id, m.threadId, m.userId, m.role, m.text, m.runId, m.createdAt),
+        ),
+      PER_TURN,
+    );
+    this.runs = new DataLoader(
+      (batch) =>
+        allOrEach(
+          batch,
+          (rs) =>
+            this.q.insertRuns.execute(
+              db,
+              rs.map((r) => r.id),
+              rs.map((r) => r.threadId),
+              rs.map((r) => r.userId),
+              rs.map((r) => r.status),
+              rs.map((r) => r.errorCode),
+              rs.map((r) => r.createdAt),
+              rs.map((r) => r.updatedAt),
+              rs.map((r) => r.instanceId),
+            ),
+          (r) =>
+            single.createRun.execute(
+              db,
+              r.id,
+              r.threadId,
+              r.userId,
+              r.status,
+              r.errorCode,
+              r.createdAt,
+              r.updatedAt,
+              r.instanceId,
+            ),
+        ),
+      PER_TURN,
+    );
+  }
+
+  async thread(userId: string, threadId: string): Promise<Selectable<ThreadsTable> | undefined> {
+    const row = await this.threads.load(threadId);
+    return row?.user_id === userId ? row : undefined;
+  }
+
+  activeRuns(userId: string): Promise<RunRow[]> {
+    return this.runsOf.load(userId);
+  }
+
+  insertMessage(m: MessageRecord): Promise<void> {
+    return this.messages.load(m);
+  }
+
+  insertRun(r: RunRecord): Promise<void> {
+    return this.runs.load(r);
+  }
+}
+
+/** The conversation and run store on PostgreSQL: its hot statements gathered across runs. */
+export function postgresConversationStore(db: Kysely<Database>): SqlConversationStore {
+  return new SqlConversationStore(db, new PostgresBatchedStatements(db, hotQueries()));
+}
+
+/** The batch in one statement; if it fails, each item alone (side by side), so only the guilty ones fail. */
+async function allOrEach<T>(
+  batch: readonly T[],
+  all: (items: readonly T[]) => Promise<unknown>,
+  each: (item: T) => Promise<unknown>,
+): Promise<(undefined | Error)[]> {
+  if (batch.length > 1) {
+    try {
+      await all(batch);
+      return batch.map(() => undefined);
+    } catch {
+      // Retried below, one by one.
+    }
+  }
+  const settled = await Promise.allSettled(batch.map(each));
+  return settled.map((s) =>
+    s.status === 'fulfilled' ? undefined : s.reason instanceof Error ? s.reason : new Error(String(s.reason)),
+  );
+}
