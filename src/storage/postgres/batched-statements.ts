@@ -1,9 +1,16 @@
 import DataLoader from 'dataloader';
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { MessageRecord, RunRecord } from '../../runs/index.js';
+import type { MessageRecord, NewThread, RunRecord } from '../../runs/index.js';
 import type { Database, ThreadsTable } from '../schema.js';
 import { SqlConversationStore } from '../sql/conversation-store.js';
-import { hotQueries, selectRuns, type BatchedStatements, type HotQueries, type RunRow } from '../sql/hot-queries.js';
+import {
+  hotQueries,
+  selectRuns,
+  type BatchedStatements,
+  type HotQueries,
+  type RunFinish,
+  type RunRow,
+} from '../sql/hot-queries.js';
 import { PreparedQuery } from '../sql/prepared.js';
 
 /**
@@ -20,6 +27,47 @@ function batchedQueries() {
         .selectFrom('threads')
         .selectAll()
         .where('id', '=', sql<string>`any(${ids}::text[])`),
+    ),
+    threadCounts: new PreparedQuery(1, (db, userIds: string[]) =>
+      db
+        .selectFrom('threads')
+        .select((eb) => ['user_id', eb.fn.countAll<string>().as('n')])
+        .where('user_id', '=', sql<string>`any(${userIds}::text[])`)
+        .groupBy('user_id'),
+    ),
+    insertThreads: new PreparedQuery(
+      5,
+      (db, ids: string[], userIds: string[], titles: string[], createdAts: string[], updatedAts: string[]) =>
+        db
+          .insertInto('threads')
+          .columns(['id', 'user_id', 'title', 'created_at', 'updated_at'])
+          .expression(
+            sql`select * from unnest(${ids}::text[], ${userIds}::text[], ${titles}::text[], ${createdAts}::text[], ${updatedAts}::text[])`,
+          ),
+    ),
+    // Only a running run can finish: a status already decided (e.g. by orphan recovery) is never overwritten.
+    finishRuns: new PreparedQuery(
+      4,
+      (db, runIds: string[], statuses: string[], errorCodes: (string | null)[], ats: string[]) =>
+        db
+          .updateTable('runs')
+          .from(
+            sql<{
+              id: string;
+              status: string;
+              error_code: string | null;
+              updated_at: string;
+            }>`unnest(${runIds}::text[], ${statuses}::text[], ${errorCodes}::text[], ${ats}::text[])`.as(
+              sql`finished(id, status, error_code, updated_at)`,
+            ),
+          )
+          .set((eb) => ({
+            status: eb.ref('finished.status'),
+            error_code: eb.ref('finished.error_code'),
+            updated_at: eb.ref('finished.updated_at'),
+          }))
+          .whereRef('runs.id', '=', 'finished.id')
+          .where('runs.status', '=', 'running'),
     ),
     activeRuns: new PreparedQuery(1, (db, userIds: string[]) =>
       selectRuns(db)
@@ -83,6 +131,9 @@ export class PostgresBatchedStatements implements BatchedStatements {
   private readonly runsOf: DataLoader<string, RunRow[]>;
   private readonly messages: DataLoader<MessageRecord, void>;
   private readonly runs: DataLoader<RunRecord, void>;
+  private readonly counts: DataLoader<string, number>;
+  private readonly newThreads: DataLoader<NewThread, void>;
+  private readonly finishes: DataLoader<RunFinish, void>;
 
   constructor(db: Kysely<Database>, single: HotQueries) {
     this.threads = new DataLoader(async (ids) => {
@@ -95,6 +146,39 @@ export class PostgresBatchedStatements implements BatchedStatements {
       const byUser = new Map<string, RunRow[]>();
       for (const row of rows) byUser.set(row.user_id, [...(byUser.get(row.user_id) ?? []), row]);
       return userIds.map((userId) => byUser.get(userId) ?? []);
+    }, PER_TURN);
+    this.counts = new DataLoader(async (userIds) => {
+      const { rows } = await this.q.threadCounts.execute(db, [...new Set(userIds)]);
+      const byUser = new Map(rows.map((row) => [row.user_id, Number(row.n)]));
+      return userIds.map((userId) => byUser.get(userId) ?? 0);
+    }, PER_TURN);
+    this.newThreads = new DataLoader(
+      (batch) =>
+        allOrEach(
+          batch,
+          (ts) =>
+            this.q.insertThreads.execute(
+              db,
+              ts.map((t) => t.id),
+              ts.map((t) => t.userId),
+              ts.map((t) => t.title),
+              ts.map((t) => t.createdAt),
+              ts.map((t) => t.updatedAt),
+            ),
+          (t) => single.createThread.execute(db, t.id, t.userId, t.title, t.createdAt, t.updatedAt),
+        ),
+      PER_TURN,
+    );
+    // An UPDATE of a batch does not fail for one row: a run already finished is simply left as it is.
+    this.finishes = new DataLoader(async (batch) => {
+      await this.q.finishRuns.execute(
+        db,
+        batch.map((f) => f.runId),
+        batch.map((f) => f.status),
+        batch.map((f) => f.errorCode),
+        batch.map((f) => f.at),
+      );
+      return batch.map(() => undefined);
     }, PER_TURN);
     this.messages = new DataLoader(
       (batch) =>
@@ -155,6 +239,18 @@ export class PostgresBatchedStatements implements BatchedStatements {
 
   activeRuns(userId: string): Promise<RunRow[]> {
     return this.runsOf.load(userId);
+  }
+
+  threadCount(userId: string): Promise<number> {
+    return this.counts.load(userId);
+  }
+
+  insertThread(t: NewThread): Promise<void> {
+    return this.newThreads.load(t);
+  }
+
+  finishRun(finish: RunFinish): Promise<void> {
+    return this.finishes.load(finish);
   }
 
   insertMessage(m: MessageRecord): Promise<void> {

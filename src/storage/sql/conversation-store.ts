@@ -24,6 +24,7 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   ) {}
 
   async createThread(t: NewThread): Promise<void> {
+    if (this.batched) return this.batched.insertThread(t);
     await this.hot.createThread.execute(this.db, t.id, t.userId, t.title, t.createdAt, t.updatedAt);
   }
 
@@ -94,6 +95,7 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   }
 
   async countThreads(userId: string): Promise<number> {
+    if (this.batched) return this.batched.threadCount(userId);
     return Number((await this.hot.countThreads.first(this.db, userId))?.n ?? 0);
   }
 
@@ -181,6 +183,7 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   }
 
   async finishRun(runId: string, status: RunStatus, errorCode: string | null, now: string): Promise<void> {
+    if (this.batched) return this.batched.finishRun({ runId, status, errorCode, at: now });
     await this.hot.finishRun.execute(this.db, runId, status, errorCode, now);
   }
 

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { MessageRecord, RunRecord } from '../../runs/index.js';
+import type { MessageRecord, NewThread, RunRecord } from '../../runs/index.js';
 import type { Database, RunsTable, ThreadsTable } from '../schema.js';
 import { PreparedQuery } from './prepared.js';
 
@@ -118,6 +118,17 @@ export type RunRow = Selectable<RunsTable> & { last_seq: number | null };
 export interface BatchedStatements {
   thread(userId: string, threadId: string): Promise<Selectable<ThreadsTable> | undefined>;
   activeRuns(userId: string): Promise<RunRow[]>;
+  threadCount(userId: string): Promise<number>;
+  insertThread(t: NewThread): Promise<void>;
   insertMessage(m: MessageRecord): Promise<void>;
   insertRun(r: RunRecord): Promise<void>;
+  finishRun(finish: RunFinish): Promise<void>;
+}
+
+/** finishRun's arguments. */
+export interface RunFinish {
+  readonly runId: string;
+  readonly status: string;
+  readonly errorCode: string | null;
+  readonly at: string;
 }

@@ -392,6 +392,39 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       expect(activeOne.map((r) => r.id).sort()).toEqual([one.runId, fresh[0]].sort());
       expect(activeTwo.map((r) => r.id).sort()).toEqual([two.runId, fresh[1], fresh[2]].sort());
       expect((await s.conversations.getThread(two.a.id, two.threadId))?.messageCount).toBe(1);
+
+      const thread = (id: string, owner: UserRecord) => ({
+        id,
+        userId: owner.id,
+        title: id,
+        createdAt: iso(),
+        updatedAt: iso(),
+      });
+      const [made, taken] = await Promise.allSettled([
+        s.conversations.createThread(thread(randomUUID(), one.a)),
+        s.conversations.createThread(thread(two.threadId, one.a)), // taken
+      ]);
+      expect([made.status, taken.status]).toEqual(['fulfilled', 'rejected']);
+      expect(
+        await Promise.all([s.conversations.countThreads(one.a.id), s.conversations.countThreads(two.a.id)]),
+      ).toEqual([2, 1]);
+
+      await s.runs.finishRun(fresh[2]!, 'error', 'agent_failed', iso());
+      await Promise.all([
+        s.runs.finishRun(fresh[0]!, 'completed', null, iso()),
+        s.runs.finishRun(fresh[1]!, 'cancelled', null, iso()),
+        s.runs.finishRun(fresh[2]!, 'completed', null, iso()), // already finished: left as it is
+      ]);
+      const statuses = await Promise.all([
+        s.runs.getRun(one.a.id, fresh[0]!),
+        s.runs.getRun(two.a.id, fresh[1]!),
+        s.runs.getRun(two.a.id, fresh[2]!),
+      ]);
+      expect(statuses.map((r) => [r?.status, r?.errorCode])).toEqual([
+        ['completed', null],
+        ['cancelled', null],
+        ['error', 'agent_failed'],
+      ]);
       await s.close();
     });
 
