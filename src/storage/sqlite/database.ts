@@ -5,6 +5,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { migrateToLatest } from '../migrations/index.js';
 import type { Database } from '../schema.js';
 import type { BusLink } from '../../auth/index.js';
+import { startCheckpointer } from './checkpointer.js';
 import { ForeignCommits } from './foreign-commits.js';
 import { GroupCommitSqliteDialect } from './group-commit.js';
 import { withStatementCache } from './statement-cache.js';
@@ -28,8 +29,13 @@ export async function openSqliteWatched(dataDir: string): Promise<{ db: Kysely<D
   // Migrations run on Kysely's own driver (DDL, one at a time); serving uses group commit (group-commit.ts).
   const migrator = new Kysely<unknown>({ dialect: new SqliteDialect({ database: withStatementCache(native) }) });
   await migrateToLatest(migrator, 'sqlite');
+  // Checkpoints run on a worker (see startCheckpointer); if it fails, this connection takes them back.
+  native.pragma('wal_autocheckpoint = 0');
+  const checkpointer = startCheckpointer(native.name, () => {
+    if (native.open) native.pragma('wal_autocheckpoint = 1000');
+  });
   return {
-    db: new Kysely<Database>({ dialect: new GroupCommitSqliteDialect(native) }),
+    db: new Kysely<Database>({ dialect: new GroupCommitSqliteDialect(native, () => checkpointer.stop()) }),
     foreignCommits: new ForeignCommits(native),
   };
 }

@@ -33,7 +33,11 @@ import { withStatementCache, type StatementCache } from './statement-cache.js';
 export class GroupCommitSqliteDialect implements Dialect {
   private driver: GroupCommitDriver | undefined;
 
-  constructor(private readonly native: NativeDatabase) {}
+  constructor(
+    private readonly native: NativeDatabase,
+    /** Runs when the database is closed, before the connection is (the checkpointer stops). */
+    private readonly beforeClose: () => Promise<void> = async () => {},
+  ) {}
 
   /** Commits made so far (tests and benchmarks compare it with the statements they issued). */
   get commits(): number {
@@ -41,7 +45,7 @@ export class GroupCommitSqliteDialect implements Dialect {
   }
 
   createDriver(): Driver {
-    this.driver = new GroupCommitDriver(this.native);
+    this.driver = new GroupCommitDriver(this.native, this.beforeClose);
     return this.driver;
   }
   createQueryCompiler(): QueryCompiler {
@@ -108,7 +112,10 @@ class GroupCommitDriver implements Driver {
   private commitDue = false;
   commits = 0;
 
-  constructor(private readonly native: NativeDatabase) {
+  constructor(
+    private readonly native: NativeDatabase,
+    private readonly beforeClose: () => Promise<void>,
+  ) {
     this.db = withStatementCache(native);
   }
 
@@ -152,6 +159,7 @@ class GroupCommitDriver implements Driver {
 
   async destroy(): Promise<void> {
     if (this.group !== undefined) this.commit();
+    await this.beforeClose();
     this.db.close();
   }
 
