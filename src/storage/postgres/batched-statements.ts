@@ -5,6 +5,7 @@ import type { Database, ThreadsTable } from '../schema.js';
 import { SqlConversationStore } from '../sql/conversation-store.js';
 import {
   hotQueries,
+  insertRow,
   selectRuns,
   type BatchedStatements,
   type HotQueries,
@@ -152,22 +153,17 @@ export class PostgresBatchedStatements implements BatchedStatements {
       const byUser = new Map(rows.map((row) => [row.user_id, Number(row.n)]));
       return userIds.map((userId) => byUser.get(userId) ?? 0);
     }, PER_TURN);
-    this.newThreads = new DataLoader(
-      (batch) =>
-        allOrEach(
-          batch,
-          (ts) =>
-            this.q.insertThreads.execute(
-              db,
-              ts.map((t) => t.id),
-              ts.map((t) => t.userId),
-              ts.map((t) => t.title),
-              ts.map((t) => t.createdAt),
-              ts.map((t) => t.updatedAt),
-            ),
-          (t) => single.createThread.execute(db, t.id, t.userId, t.title, t.createdAt, t.updatedAt),
+    this.newThreads = insertLoader(
+      (ts) =>
+        this.q.insertThreads.execute(
+          db,
+          ts.map((t) => t.id),
+          ts.map((t) => t.userId),
+          ts.map((t) => t.title),
+          ts.map((t) => t.createdAt),
+          ts.map((t) => t.updatedAt),
         ),
-      PER_TURN,
+      (t) => insertRow.thread(single, db, t),
     );
     // An UPDATE of a batch does not fail for one row: a run already finished is simply left as it is.
     this.finishes = new DataLoader(async (batch) => {
@@ -180,55 +176,34 @@ export class PostgresBatchedStatements implements BatchedStatements {
       );
       return batch.map(() => undefined);
     }, PER_TURN);
-    this.messages = new DataLoader(
-      (batch) =>
-        allOrEach(
-          batch,
-          (ms) =>
-            this.q.insertMessages.execute(
-              db,
-              ms.map((m) => m.id),
-              ms.map((m) => m.threadId),
-              ms.map((m) => m.userId),
-              ms.map((m) => m.role),
-              ms.map((m) => m.text),
-              ms.map((m) => m.runId),
-              ms.map((m) => m.createdAt),
-            ),
-          (m) => single.insertMessage.execute(db, m.id, m.threadId, m.userId, m.role, m.text, m.runId, m.createdAt),
+    this.messages = insertLoader(
+      (ms) =>
+        this.q.insertMessages.execute(
+          db,
+          ms.map((m) => m.id),
+          ms.map((m) => m.threadId),
+          ms.map((m) => m.userId),
+          ms.map((m) => m.role),
+          ms.map((m) => m.text),
+          ms.map((m) => m.runId),
+          ms.map((m) => m.createdAt),
         ),
-      PER_TURN,
+      (m) => insertRow.message(single, db, m),
     );
-    this.runs = new DataLoader(
-      (batch) =>
-        allOrEach(
-          batch,
-          (rs) =>
-            this.q.insertRuns.execute(
-              db,
-              rs.map((r) => r.id),
-              rs.map((r) => r.threadId),
-              rs.map((r) => r.userId),
-              rs.map((r) => r.status),
-              rs.map((r) => r.errorCode),
-              rs.map((r) => r.createdAt),
-              rs.map((r) => r.updatedAt),
-              rs.map((r) => r.instanceId),
-            ),
-          (r) =>
-            single.createRun.execute(
-              db,
-              r.id,
-              r.threadId,
-              r.userId,
-              r.status,
-              r.errorCode,
-              r.createdAt,
-              r.updatedAt,
-              r.instanceId,
-            ),
+    this.runs = insertLoader(
+      (rs) =>
+        this.q.insertRuns.execute(
+          db,
+          rs.map((r) => r.id),
+          rs.map((r) => r.threadId),
+          rs.map((r) => r.userId),
+          rs.map((r) => r.status),
+          rs.map((r) => r.errorCode),
+          rs.map((r) => r.createdAt),
+          rs.map((r) => r.updatedAt),
+          rs.map((r) => r.instanceId),
         ),
-      PER_TURN,
+      (r) => insertRow.run(single, db, r),
     );
   }
 
@@ -267,7 +242,15 @@ export function postgresConversationStore(db: Kysely<Database>): SqlConversation
   return new SqlConversationStore(db, new PostgresBatchedStatements(db, hotQueries()));
 }
 
-/** The batch in one statement; if it fails, each item alone (side by side), so only the guilty ones fail. */
+/** Rows inserted per turn: the batch in one statement; if it fails, each row alone, so only the guilty ones fail. */
+function insertLoader<T>(
+  all: (items: readonly T[]) => Promise<unknown>,
+  each: (item: T) => Promise<unknown>,
+): DataLoader<T, void> {
+  return new DataLoader((batch) => allOrEach(batch, all, each), PER_TURN);
+}
+
+/** The batch in one statement; if it fails, each item alone (side by side). */
 async function allOrEach<T>(
   batch: readonly T[],
   all: (items: readonly T[]) => Promise<unknown>,

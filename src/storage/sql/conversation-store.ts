@@ -12,7 +12,7 @@ import type {
   ThreadRecord,
 } from '../../runs/index.js';
 import type { Database, MessagesTable, RunsTable, ThreadsTable } from '../schema.js';
-import { hotQueries, selectRuns, type BatchedStatements } from './hot-queries.js';
+import { hotQueries, insertRow, selectRuns, type BatchedStatements } from './hot-queries.js';
 
 export class SqlConversationStore implements ConversationStore, RunStore {
   private readonly hot = hotQueries();
@@ -25,7 +25,7 @@ export class SqlConversationStore implements ConversationStore, RunStore {
 
   async createThread(t: NewThread): Promise<void> {
     if (this.batched) return this.batched.insertThread(t);
-    await this.hot.createThread.execute(this.db, t.id, t.userId, t.title, t.createdAt, t.updatedAt);
+    await insertRow.thread(this.hot, this.db, t);
   }
 
   async getThread(userId: string, threadId: string): Promise<ThreadRecord | undefined> {
@@ -123,7 +123,7 @@ export class SqlConversationStore implements ConversationStore, RunStore {
   /** One INSERT: its thread's message_count and updated_at follow by a trigger (migration 010). */
   async addMessage(m: MessageRecord): Promise<void> {
     if (this.batched) return this.batched.insertMessage(m);
-    await this.hot.insertMessage.execute(this.db, m.id, m.threadId, m.userId, m.role, m.text, m.runId, m.createdAt);
+    await insertRow.message(this.hot, this.db, m);
   }
 
   async listMessages(
@@ -150,17 +150,7 @@ export class SqlConversationStore implements ConversationStore, RunStore {
 
   async createRun(r: RunRecord): Promise<void> {
     if (this.batched) return this.batched.insertRun(r);
-    await this.hot.createRun.execute(
-      this.db,
-      r.id,
-      r.threadId,
-      r.userId,
-      r.status,
-      r.errorCode,
-      r.createdAt,
-      r.updatedAt,
-      r.instanceId,
-    );
+    await insertRow.run(this.hot, this.db, r);
   }
 
   async getRun(userId: string, runId: string): Promise<RunRecord | undefined> {

@@ -107,6 +107,16 @@ export function hotQueries() {
 
 export type HotQueries = ReturnType<typeof hotQueries>;
 
+/** The single-row INSERTs, from records (the store's own path, and a failed batch's retries). */
+export const insertRow = {
+  thread: (q: HotQueries, db: Kysely<Database>, t: NewThread) =>
+    q.createThread.execute(db, t.id, t.userId, t.title, t.createdAt, t.updatedAt),
+  message: (q: HotQueries, db: Kysely<Database>, m: MessageRecord) =>
+    q.insertMessage.execute(db, m.id, m.threadId, m.userId, m.role, m.text, m.runId, m.createdAt),
+  run: (q: HotQueries, db: Kysely<Database>, r: RunRecord) =>
+    q.createRun.execute(db, r.id, r.threadId, r.userId, r.status, r.errorCode, r.createdAt, r.updatedAt, r.instanceId),
+};
+
 /** A run as selectRuns reads it. */
 export type RunRow = Selectable<RunsTable> & { last_seq: number | null };
 

@@ -35,6 +35,22 @@ function user(email = `u-${randomUUID()}@example.com`): UserRecord {
 }
 
 /** A user with one thread and one `running` run on `instanceId`. */
+/** A run in progress, as admission stores it. */
+function runningRun(id: string, threadId: string, userId: string, instanceId: string | null): RunRecord {
+  const at = iso();
+  return {
+    id,
+    threadId,
+    userId,
+    status: 'running',
+    errorCode: null,
+    lastSeq: 0,
+    createdAt: at,
+    updatedAt: at,
+    instanceId,
+  };
+}
+
 async function aRunningRun(
   s: DurableStores,
   instanceId: string | null,
@@ -44,17 +60,7 @@ async function aRunningRun(
   const threadId = randomUUID();
   const runId = randomUUID();
   await s.conversations.createThread({ id: threadId, userId: a.id, title: 't', createdAt: iso(), updatedAt: iso() });
-  await s.runs.createRun({
-    id: runId,
-    threadId,
-    userId: a.id,
-    status: 'running',
-    errorCode: null,
-    lastSeq: 0,
-    createdAt: iso(),
-    updatedAt: iso(),
-    instanceId,
-  });
+  await s.runs.createRun(runningRun(runId, threadId, a.id, instanceId));
   return { a, threadId, runId };
 }
 
@@ -201,17 +207,7 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
         next: undefined,
       });
       const runId = randomUUID();
-      await s.runs.createRun({
-        id: runId,
-        threadId: t.id,
-        userId: a.id,
-        status: 'running',
-        errorCode: null,
-        lastSeq: 0,
-        createdAt: iso(),
-        updatedAt: iso(),
-        instanceId: 'instance-1',
-      });
+      await s.runs.createRun(runningRun(runId, t.id, a.id, 'instance-1'));
       const same = iso();
       for (const [i, role] of (['user', 'assistant', 'user'] as const).entries()) {
         await s.conversations.addMessage({
@@ -342,17 +338,8 @@ export function durableStoresContract(name: string, open: () => Promise<DurableS
       const s = await open();
       const one = await aRunningRun(s, 'instance-1');
       const two = await aRunningRun(s, 'instance-2');
-      const run = (id: string, owner: { a: UserRecord; threadId: string }): RunRecord => ({
-        id,
-        threadId: owner.threadId,
-        userId: owner.a.id,
-        status: 'running',
-        errorCode: null,
-        lastSeq: 0,
-        createdAt: iso(),
-        updatedAt: iso(),
-        instanceId: 'instance-1',
-      });
+      const run = (id: string, owner: { a: UserRecord; threadId: string }): RunRecord =>
+        runningRun(id, owner.threadId, owner.a.id, 'instance-1');
       const message = (id: string, owner: { a: UserRecord; threadId: string }): MessageRecord => ({
         id,
         threadId: owner.threadId,
