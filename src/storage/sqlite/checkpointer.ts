@@ -45,8 +45,6 @@ export function startCheckpointer(file: string, onFailure: (reason: string) => v
       everyMs: CHECKPOINT_EVERY_MS,
     },
   });
-  // The serving connection, not the worker, keeps the process alive (a CLI command exits when it is done).
-  worker.unref();
   let failed = false;
   const fail = (reason: string): void => {
     if (failed) return;
@@ -56,6 +54,9 @@ export function startCheckpointer(file: string, onFailure: (reason: string) => v
   worker.on('message', (message: { error?: string }) => fail(message.error ?? 'unknown'));
   worker.on('error', (err) => fail(err.message));
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  // The serving connection, not the worker, keeps the process alive (a CLI command exits when it is done, and so
+  // does a server that failed to start). After the listeners: attaching one refs the worker again.
+  worker.unref();
   return {
     async stop() {
       // Held while it closes: a process with nothing else left to do must not exit halfway through the close.
