@@ -71,14 +71,15 @@ describe('SDK: tokens on a long connection', () => {
   });
 
   it('close 4001 (the refresh came too late): one refresh, shared by the renewal and the reconnect, then connected again', async () => {
-    const counted = countingFetch(1_500);
+    // The refresh takes 3 s: late even when a loaded machine delays the server's once-a-second expiry sweep.
+    const counted = countingFetch(3_000);
     const client = clientOf(app, { auth: 'ticket', fetch: counted.fetch });
     await client.login(await signedUp('sdk-4001'), PASSWORD);
-    clock.skewMs = 29_000; // 1 s left on the server; the refresh takes 1.5 s
+    clock.skewMs = 29_000; // 1 s left on the server
     const states = recordStates(client);
     await client.connect();
     await expect
-      .poll(() => states.map((s) => s.state).join(','), { timeout: 8_000 })
+      .poll(() => states.map((s) => s.state).join(','), { timeout: 15_000 })
       .toMatch(/reconnecting.*,connected$/);
     const lost = states.find((s) => s.state === 'reconnecting');
     expect(lost?.detail).toMatchObject({ closeCode: 4001, error: { code: 'token_expired' } });
@@ -128,6 +129,7 @@ describe('SDK: tokens on a long connection', () => {
     expect(client.user).toBeNull();
     await delay(300);
     expect(client.state).toBe('closed');
-    expect(app.gateway.registry.all()).toEqual([]);
+    // The server drops the socket once the close handshake ends: soon, later on a loaded machine.
+    await expect.poll(() => app.gateway.registry.all().length, { timeout: 5_000 }).toBe(0);
   });
 });

@@ -177,8 +177,11 @@ export class PostgresBatchedStatements implements BatchedStatements {
       return batch.map(() => undefined);
     }, PER_TURN);
     this.messages = insertLoader(
-      (ms) =>
-        this.q.insertMessages.execute(
+      (batch) => {
+        // The trigger locks each message's thread: in one order (by thread, arrival order kept within one) on
+        // every instance, so two batches cannot deadlock on two threads taken in opposite orders.
+        const ms = [...batch].sort((x, y) => (x.threadId < y.threadId ? -1 : x.threadId > y.threadId ? 1 : 0));
+        return this.q.insertMessages.execute(
           db,
           ms.map((m) => m.id),
           ms.map((m) => m.threadId),
@@ -187,7 +190,8 @@ export class PostgresBatchedStatements implements BatchedStatements {
           ms.map((m) => m.text),
           ms.map((m) => m.runId),
           ms.map((m) => m.createdAt),
-        ),
+        );
+      },
       (m) => insertRow.message(single, db, m),
     );
     this.runs = insertLoader(
