@@ -4,21 +4,24 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSqlite } from '../../src/storage/index.js';
-import { SQLITE_FILE } from '../../src/storage/sqlite/database.js';
+import { openSqliteWatched, SQLITE_FILE } from '../../src/storage/sqlite/database.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-checkpoint-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('SQLite checkpoints on a worker thread', () => {
-  it('copies the log into the database file while the serving connection never checkpoints', async () => {
-    const db = await openSqlite(dir);
+  it('once the process has committed enough, copies the log into the database file; the serving connection no longer checkpoints', async () => {
+    const { db } = await openSqliteWatched(dir, 2);
     const size = (suffix = '') => statSync(join(dir, SQLITE_FILE + suffix)).size;
-    const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(db);
-    expect(rows[0]?.wal_autocheckpoint).toBe(0);
+    const autocheckpoint = async () =>
+      (await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(db)).rows[0]?.wal_autocheckpoint;
+    await sql`create table filler (body text)`.execute(db);
+    // One commit: SQLite's own checkpoints still, no worker yet.
+    expect(await autocheckpoint()).toBe(1000);
+    await sql`insert into filler values ('second commit')`.execute(db);
+    expect(await autocheckpoint()).toBe(0);
     const before = size();
     // About 2 MB in the log: the serving connection alone would leave it all there.
-    await sql`create table filler (body text)`.execute(db);
     for (let i = 0; i < 20; i++) {
       await db
         .withTables<{ filler: { body: string } }>()

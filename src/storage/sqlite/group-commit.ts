@@ -35,8 +35,7 @@ export class GroupCommitSqliteDialect implements Dialect {
 
   constructor(
     private readonly native: NativeDatabase,
-    /** Runs when the database is closed, before the connection is (the checkpointer stops). */
-    private readonly beforeClose: () => Promise<void> = async () => {},
+    private readonly hooks: GroupCommitHooks = {},
   ) {}
 
   /** Commits made so far (tests and benchmarks compare it with the statements they issued). */
@@ -45,7 +44,7 @@ export class GroupCommitSqliteDialect implements Dialect {
   }
 
   createDriver(): Driver {
-    this.driver = new GroupCommitDriver(this.native, this.beforeClose);
+    this.driver = new GroupCommitDriver(this.native, this.hooks);
     return this.driver;
   }
   createQueryCompiler(): QueryCompiler {
@@ -57,6 +56,13 @@ export class GroupCommitSqliteDialect implements Dialect {
   createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
     return new SqliteIntrospector(db);
   }
+}
+
+export interface GroupCommitHooks {
+  /** After each commit, with the number made so far. */
+  readonly afterCommit?: (commits: number) => void;
+  /** When the database is closed, before the connection is. */
+  readonly beforeClose?: () => Promise<void>;
 }
 
 /** The savepoint that stands for an explicit transaction (they never nest: the connection lock serializes them). */
@@ -114,7 +120,7 @@ class GroupCommitDriver implements Driver {
 
   constructor(
     private readonly native: NativeDatabase,
-    private readonly beforeClose: () => Promise<void>,
+    private readonly hooks: GroupCommitHooks,
   ) {
     this.db = withStatementCache(native);
   }
@@ -159,7 +165,7 @@ class GroupCommitDriver implements Driver {
 
   async destroy(): Promise<void> {
     if (this.group !== undefined) this.commit();
-    await this.beforeClose();
+    await this.hooks.beforeClose?.();
     this.db.close();
   }
 
@@ -229,6 +235,7 @@ class GroupCommitDriver implements Driver {
     try {
       this.run('commit');
       this.commits += 1;
+      this.hooks.afterCommit?.(this.commits);
       group.resolve();
     } catch (err) {
       if (this.native.inTransaction) this.run('rollback');
