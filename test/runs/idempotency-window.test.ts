@@ -1,17 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { sqliteForThisFile } from '../../src/testing/sqlite-for-this-file.js';
 import { IDEMPOTENCY_WINDOW_MS, RunManager } from '../../src/runs/index.js';
-import { MemoryMessageIdStore, openSqlite } from '../../src/storage/index.js';
+import { MemoryMessageIdStore } from '../../src/storage/index.js';
 import { runManagerDeps, storedUser, TEST_RUN_LIMITS } from './run-manager-deps.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'agentgate-idempotency-'));
-const db = await openSqlite(dir);
-afterAll(async () => {
-  await db.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+const db = await sqliteForThisFile('idempotency');
 
 describe('message ids: the idempotency window on one instance', () => {
   it('answers a re-sent id with its first ack within the window and accepts it anew after, also among many ids accepted at different times', async () => {

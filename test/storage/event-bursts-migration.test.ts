@@ -1,19 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { sqliteForThisFile } from '../../src/testing/sqlite-for-this-file.js';
 import type { RunEvent } from '../../src/protocol/index.js';
 import * as eventBursts from '../../src/storage/migrations/009-event-bursts.js';
-import { openSqlite, SqlConversationStore, SqlEventLog } from '../../src/storage/index.js';
+import { SqlConversationStore, SqlEventLog } from '../../src/storage/index.js';
 import { storedUser } from '../runs/run-manager-deps.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'agentgate-migration-'));
-const db = await openSqlite(dir);
-afterAll(async () => {
-  await db.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+const db = await sqliteForThisFile('migration');
 
 describe('migration 009: a burst of events is one row', () => {
   it('keeps every event across down (a row per event) and up (bursts of one) again', async () => {

@@ -1,18 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, describe, expect, it } from 'vitest';
-import { openSqlite } from '../../src/storage/index.js';
+import { describe, expect, it } from 'vitest';
+import { sqliteForThisFile } from '../../src/testing/sqlite-for-this-file.js';
 import { PreparedQuery } from '../../src/storage/sql/prepared.js';
 import { storedUser } from '../runs/run-manager-deps.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'agentgate-prepared-'));
-const db = await openSqlite(dir);
-afterAll(async () => {
-  await db.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+const db = await sqliteForThisFile('prepared');
 
 describe('PreparedQuery', () => {
   it('runs the SQL compiled once with each call’s values, constants of the query kept in place', async () => {

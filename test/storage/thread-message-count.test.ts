@@ -1,19 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { sqliteForThisFile } from '../../src/testing/sqlite-for-this-file.js';
 import * as threadMessageCount from '../../src/storage/migrations/005-thread-message-count.js';
 import * as messageCountTrigger from '../../src/storage/migrations/010-message-count-trigger.js';
-import { openSqlite, SqlConversationStore } from '../../src/storage/index.js';
+import { SqlConversationStore } from '../../src/storage/index.js';
 import { storedUser } from '../runs/run-manager-deps.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'agentgate-migration-'));
-const db = await openSqlite(dir);
-afterAll(async () => {
-  await db.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+const db = await sqliteForThisFile('migration');
 
 describe('migration 005: threads count their messages', () => {
   it('counts the messages a thread already held when it is applied to an existing database', async () => {
