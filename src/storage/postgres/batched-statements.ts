@@ -12,6 +12,7 @@ import {
   type RunFinish,
   type RunRow,
 } from '../sql/hot-queries.js';
+import { allOrEach } from '../sql/all-or-each.js';
 import { PreparedQuery } from '../sql/prepared.js';
 
 /**
@@ -145,7 +146,11 @@ export class PostgresBatchedStatements implements BatchedStatements {
     this.runsOf = new DataLoader(async (userIds) => {
       const { rows } = await this.q.activeRuns.execute(db, [...new Set(userIds)]);
       const byUser = new Map<string, RunRow[]>();
-      for (const row of rows) byUser.set(row.user_id, [...(byUser.get(row.user_id) ?? []), row]);
+      for (const row of rows) {
+        const of = byUser.get(row.user_id);
+        if (of === undefined) byUser.set(row.user_id, [row]);
+        else of.push(row);
+      }
       return userIds.map((userId) => byUser.get(userId) ?? []);
     }, PER_TURN);
     this.counts = new DataLoader(async (userIds) => {
@@ -251,25 +256,10 @@ function insertLoader<T>(
   all: (items: readonly T[]) => Promise<unknown>,
   each: (item: T) => Promise<unknown>,
 ): DataLoader<T, void> {
-  return new DataLoader((batch) => allOrEach(batch, all, each), PER_TURN);
-}
-
-/** The batch in one statement; if it fails, each item alone (side by side). */
-async function allOrEach<T>(
-  batch: readonly T[],
-  all: (items: readonly T[]) => Promise<unknown>,
-  each: (item: T) => Promise<unknown>,
-): Promise<(undefined | Error)[]> {
-  if (batch.length > 1) {
-    try {
-      await all(batch);
-      return batch.map(() => undefined);
-    } catch {
-      // Retried below, one by one.
-    }
-  }
-  const settled = await Promise.allSettled(batch.map(each));
-  return settled.map((s) =>
-    s.status === 'fulfilled' ? undefined : s.reason instanceof Error ? s.reason : new Error(String(s.reason)),
-  );
+  return new DataLoader(async (batch) => {
+    const outcomes = await allOrEach(batch, all, each);
+    return outcomes.map((o) =>
+      o.status === 'fulfilled' ? undefined : o.reason instanceof Error ? o.reason : new Error(String(o.reason)),
+    );
+  }, PER_TURN);
 }
