@@ -8,6 +8,7 @@
  *   mcp         a tool call through MCP (stdio, HTTP, per-user) against a built-in tool; per-user process memory
  *   statements  PostgreSQL statements and Redis commands per run, counted by the servers (bench/statements.ts)
  *   startup     node dist/main.js: spawn → /health/ready and idle RSS, against a bare node HTTP server
+ *   event-rows  SQLite's cost per stored event: a row per event against a row per burst (bench/event-rows.ts)
  */
 const benches: Record<string, () => Promise<unknown>> = {
   compare: () => import('./compare.js'),
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   mcp: () => import('./mcp-tools.js'),
   statements: () => import('./statements.js'),
   startup: () => import('./startup.js'),
+  'event-rows': () => import('./event-rows.js'),
 };
 const SINGLE_PURPOSE = ['golden-path', 'abuse', 'scale', 'resume', 'sse'];
 /** Options that take a value: the value is not a benchmark name. */
@@ -33,6 +35,7 @@ const WITH_VALUE = new Set([
   '--connections',
   '--users',
   '--handshakes',
+  '--runs',
 ]);
 
 const args = process.argv.slice(2);

@@ -2,8 +2,8 @@ import { sql, type Kysely } from 'kysely';
 
 /**
  * A run's burst of consecutive events is one row: `seq` is its first event's, `last_seq` its last's, `body` the
- * events' JSON one per line (JSON text never holds a raw newline). A row per event cost SQLite about four times as
- * much per event (docs/BENCHMARKS.md, issue 24). Rows stored before are bursts of one.
+ * events' JSON one per line (JSON text never holds a raw newline). A row per event cost SQLite about 3.6 times as
+ * much per event (`npm run bench -- event-rows`). Rows stored before are bursts of one.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema

@@ -32,7 +32,7 @@ export interface Checkpointer {
 /**
  * Checkpoints the database's write-ahead log from a worker thread, on a connection of its own: a checkpoint copies
  * pages into the database file and syncs it, and done by the serving connection (SQLite's automatic checkpoint,
- * inside a commit) it held the event loop for about half of all the time spent committing. The serving connection
+ * inside a commit) it held the event loop (the A/B in docs/BENCHMARKS.md, issue 24). The serving connection
  * is set to `wal_autocheckpoint = 0`. Durability is unchanged: a commit is durable once it is in the log.
  * If the worker fails, the serving connection checkpoints automatically again (`onFailure`).
  */
