@@ -144,7 +144,9 @@ pid $TMP/nginx/nginx.pid;
 error_log $TMP/nginx/logs/error.log;
 events { worker_connections 64; }
 http {
-  access_log $TMP/nginx/logs/access.log;
+  # Which instance answered each request, and how: the two-instance check reads it.
+  log_format upstreams '\$http_x_request_id \$status [\$upstream_addr] [\$upstream_status]';
+  access_log $TMP/nginx/logs/access.log upstreams;
   client_body_temp_path $TMP/nginx/body;
   proxy_temp_path $TMP/nginx/proxy;
   fastcgi_temp_path $TMP/nginx/fastcgi;
@@ -402,13 +404,38 @@ two_instances() {
   say "two instances healthy on PostgreSQL ($db) and Redis (prefix agentgate-check-$$:), 127.0.0.1:$p1 and :$p2"
   { kill "$NGINX_PID" && wait "$NGINX_PID"; } 2>/dev/null || true
   start_proxy "$p1" "$p2" || return 0
-  for i in 1 2 3; do
-    out=$(chat "http://127.0.0.1:$NGINX_PORT" "check-two-$$-$i") || fail "chat through nginx with two instances: $out"
+  # Round robin alternates requests between the instances, but an instance nginx could not reach is left out for
+  # fail_timeout (5 s): so chat until both have answered one, for at most 8 chats, and show nginx's view if not.
+  local chats=0 served port
+  while :; do
+    chats=$((chats + 1))
+    out=$(chat "http://127.0.0.1:$NGINX_PORT" "check-two-$$-$chats") || fail "chat through nginx with two instances: $out"
+    served=0
+    for port in "$p1" "$p2"; do
+      grep "^check-two-$$-" "$TMP/nginx/logs/access.log" | grep -Eq "127\.0\.0\.1:$port\] \[([^]]*, )?(101|2[0-9]{2})\]$" &&
+        served=$((served + 1))
+    done
+    [ "$served" = 2 ] && [ "$chats" -ge 3 ] && break
+    [ "$chats" -lt 8 ] || {
+      sed 's/^/   access: /' "$TMP/nginx/logs/access.log"
+      sed 's/^/   error: /' "$TMP/nginx/logs/error.log"
+      fail "after $chats chats one instance had answered none of them: the proxy did not spread them"
+    }
+    [ "$served" = 2 ] || sleep 1
   done
-  say "through deploy/nginx.conf, 3 users: $out"
+  say "through deploy/nginx.conf, $chats users: $out"
+  if grep -q 'upstream' "$TMP/nginx/logs/error.log"; then
+    say "nginx could not reach an instance at least once (retried on the other, the chats did not notice):"
+    grep 'upstream' "$TMP/nginx/logs/error.log" | sed 's/^/   /'
+  fi
   for i in 1 2; do
-    "${PODMAN[@]}" logs "agentgate-check-$$-$i" 2>&1 | grep -q "\"requestId\":\"check-two-$$-" ||
-      fail "instance $i served none of the requests: the proxy did not spread them"
+    # The instances' own logs agree (conmon may still be writing them: look again for two seconds).
+    local tries=0
+    until "${PODMAN[@]}" logs "agentgate-check-$$-$i" 2>&1 | grep -q "\"requestId\":\"check-two-$$-"; do
+      tries=$((tries + 1))
+      [ "$tries" -lt 10 ] || fail "instance $i logged none of the requests nginx says it answered"
+      sleep 0.2
+    done
   done
   say "both instances served some of the requests (round robin, no sticky sessions), and every chat completed"
   for i in 1 2; do
