@@ -5,7 +5,8 @@
  * comparison runs (`burst 48 23`: 50 events) one after another. PostgreSQL logs every statement of that database
  * (`ALTER DATABASE … SET log_statement = 'all'`; the count is read back from the server log, so it needs read access
  * to it), Redis reports every command touching the prefix (MONITOR). Prints statements and commands per run by kind,
- * and the stored bytes per event. Then `--users U` (default 200) users stream at once, each a run of a delta every
+ * and the stored bytes per event; then what 60 Bearer handshakes cost, one after another (each until
+ * connection_established). Then `--users U` (default 200) users stream at once, each a run of a delta every
  * 50 ms for 5 s (20 tokens/s, as a model streams), and it prints what that costs per event: statements, Redis
  * commands and this process's CPU (the server and the U test clients, which share it: an upper bound).
  */
@@ -117,6 +118,36 @@ try {
   console.log(
     `run_events on disk: ${(Number(row.bytes) / Number(row.rows)).toFixed(0)} bytes per event (${row.rows} events, table and indexes)`,
   );
+
+  // Handshakes: a user's socket opened again and again (a page reloaded, tabs opened), each until it is usable.
+  const handshakeUsers = await Promise.all([0, 1, 2].map((i) => registerUser(app.url, `handshake-${i}`)));
+  const handshake = async (token: string): Promise<void> =>
+    (await TestSocket.open(wsUrl(app.url), { headers: { authorization: `Bearer ${token}` } })).close();
+  for (const u of handshakeUsers) await handshake(u.accessToken);
+  const handshakeLog = logLines().length;
+  commands.clear();
+  counting = true;
+  const HANDSHAKES = 60;
+  for (let i = 0; i < HANDSHAKES; i++) await handshake(handshakeUsers[i % handshakeUsers.length]!.accessToken);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  counting = false;
+  const handshakeStatements = new Map<string, number>();
+  for (const line of logLines().slice(handshakeLog)) {
+    if (!line.includes(`@${dbName} `)) continue;
+    const found = /LOG: {2}(?:statement|execute [^:]*): (.*)$/.exec(line);
+    if (found !== null)
+      handshakeStatements.set(found[1]!.slice(0, 90), (handshakeStatements.get(found[1]!.slice(0, 90)) ?? 0) + 1);
+  }
+  const perHandshake = (n: number): string => (n / HANDSHAKES).toFixed(2);
+  console.log(
+    `\n${HANDSHAKES} Bearer handshakes of ${handshakeUsers.length} users, one after another, each until connection_established`,
+  );
+  console.log(`PostgreSQL statements per handshake: ${perHandshake(total(handshakeStatements))}`);
+  for (const [text, n] of [...handshakeStatements].sort((a, b) => b[1] - a[1]))
+    console.log(`    ${perHandshake(n)}  ${text}`);
+  console.log(`Redis commands per handshake: ${perHandshake(total(commands))}`);
+  for (const [name, n] of [...commands].sort((a, b) => b[1] - a[1]))
+    console.log(`  ${name.padEnd(12)} ${perHandshake(n)}`);
 
   // Streaming: many users at once, each at 20 tokens per second.
   const streamers = await Promise.all(
