@@ -147,7 +147,7 @@ describe('SQLite: commits by another process', () => {
   const dir = mkdtempSync(join(tmpdir(), 'agentgate-foreign-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('are told before anything remembered is used, and this process’s own commits are not', async () => {
+  it('are told before anything remembered is used from the next turn on, and this process’s own commits are not', async () => {
     const { db, foreignCommits } = await openSqliteWatched(dir);
     const changes: boolean[] = [];
     foreignCommits.onChange((up) => changes.push(up));
@@ -159,8 +159,12 @@ describe('SQLite: commits by another process', () => {
       expect(foreignCommits.up).toBe(true);
       expect(changes).toEqual([]);
 
-      // Another process (the CLI) writes to the same file.
+      // Another process (the CLI) writes to the same file. The file is looked at once per turn of the event loop:
+      // the commit is told from the next turn on.
       commitFromAnotherConnection(dir);
+      expect(foreignCommits.up).toBe(true);
+      expect(changes).toEqual([]);
+      await new Promise((resolve) => setImmediate(resolve));
       expect(foreignCommits.up).toBe(true);
       expect(changes).toEqual([true]);
       expect(foreignCommits.up).toBe(true);
