@@ -6,12 +6,15 @@
  * --handshakes, back-to-back batches of the comparison's authenticated handshakes), then prints the
  * functions with the most self time, and the files, counting only the samples taken inside the measured window (not
  * start-up or seeding). The .cpuprofile opens in Chrome DevTools (Performance panel) or VS Code.
+ * --alloc: instead of CPU, what the server allocates (V8's sampling heap profiler, collected objects included, from
+ * its start to its stop: the load dominates), by function; the .heapprofile opens in DevTools' Memory panel.
  */
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Generators, Server, type GeneratorMark } from './compare/fleet.js';
 import { measureHandshakes, type HandshakeMode } from './compare/phases-handshake.js';
+import { allocationsByFunction } from './lib/alloc-profile.js';
 import { PROFILES } from './compare/profiles.js';
 import type { CpuSample } from './lib/children.js';
 import { fixed, int } from './lib/stats.js';
@@ -29,6 +32,7 @@ const handshakes = handshakeIndex >= 0 ? (argv[handshakeIndex + 1] as HandshakeM
 if (handshakes !== undefined && !['ticket', 'bearer', 'subprotocol'].includes(handshakes))
   throw new Error('--handshakes takes ticket, bearer or subprotocol');
 const TOP = 15;
+const alloc = argv.includes('--alloc');
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = `${root}bench/results/profiles`;
@@ -88,12 +92,15 @@ function top(map: Map<string, number>, total: number, n: number): string[] {
 }
 
 const startedAt = Date.now();
+const allocationFile = `${dir}/alloc-${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}.heapprofile`;
+// The server child inherits the environment: it samples its allocations and writes them here when stopped.
+if (alloc) process.env.AGENTGATE_ALLOC_PROFILE = allocationFile;
 const generators = new Generators(600_000);
 const server = await Server.start(withPg ? 'agentgate-pg' : 'agentgate', {
   users: connections,
   logLevel: 'info',
   lifetimeMs: 600_000,
-  nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'],
+  nodeFlags: alloc ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'],
 });
 let window: { fromUs: number; toUs: number; events: number } | undefined;
 /** Where the samples that count were taken (the handshakes' timed parts; else the whole window). */
@@ -146,6 +153,24 @@ async function profileEvents(): Promise<void> {
   console.log(
     `profiled agentgate${withPg ? ' (PostgreSQL + Redis)' : ''} (${process.env.AGENTGATE_BENCH_CODE === 'src' ? 'src/ through tsx' : 'dist/'}): ${opened} connections, ${seconds} s window, ${int((window.events * 1000) / (m1.wallMs - m0.wallMs))} events/s under the profiler, server ${fixed(cores(c0, c1), 2)} cores, ${fixed((c1.cpuUs - c0.cpuUs) / window.events, 2)} µs CPU/event`,
   );
+}
+
+if (alloc) {
+  const bytes = allocationsByFunction(
+    JSON.parse(readFileSync(allocationFile, 'utf8')) as Parameters<typeof allocationsByFunction>[0],
+  );
+  const total = [...bytes.values()].reduce((a, b) => a + b, 0);
+  const perEvent =
+    window === undefined || window.events === 0
+      ? ''
+      : `, ~${int(total / window.events)} bytes per ${handshakes === undefined ? 'event' : 'handshake'} (all of it over the measured ones)`;
+  console.log(
+    `allocation profile: ${allocationFile.replace(root, '')} (${fixed(total / 1e6, 0)} MB sampled from start to stop${perEvent})`,
+  );
+  console.log(`\ntop ${TOP * 2} functions by bytes allocated:`);
+  for (const [key, n] of [...bytes].slice(0, TOP * 2))
+    console.log(`  ${fixed((n / total) * 100, 1).padStart(5)}%  ${fixed(n / 1e6, 0).padStart(6)} MB  ${key}`);
+  process.exit(0);
 }
 
 // One profile per thread (tsx's module loader runs in its own): the main thread's is the largest.

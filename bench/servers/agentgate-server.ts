@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningApp } from '../../src/app/index.js';
 import { BenchAgent } from '../bench-agent.js';
+import { startAllocationProfiler } from '../lib/alloc-profile.js';
 import { announceReady, serveCommands } from '../lib/child-ipc.js';
 import { app as appModule, codeRoot, config as configModule } from './agentgate-code.js';
 import { seedUsers } from './seed-users.js';
@@ -61,8 +62,12 @@ try {
   throw err;
 }
 const running = app;
+// `profile --alloc` names the file for an allocation profile from here until the server is stopped.
+const allocationFile = process.env.AGENTGATE_ALLOC_PROFILE;
+const allocations = allocationFile === undefined ? undefined : await startAllocationProfiler();
 
 serveCommands({ connections: () => running.gateway.connectionCount }, async () => {
+  if (allocations !== undefined && allocationFile !== undefined) await allocations.stop(allocationFile);
   await running.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
