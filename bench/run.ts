@@ -9,6 +9,7 @@
  *   statements  PostgreSQL statements and Redis commands per run, counted by the servers (bench/statements.ts)
  *   startup     node dist/main.js: spawn → /health/ready and idle RSS, against a bare node HTTP server
  *   event-rows  SQLite's cost per stored event: a row per event against a row per burst (bench/event-rows.ts)
+ *   log-line    what a run's log line costs: createLogger against pino's wildcard redact paths (bench/log-line.ts)
  */
 const benches: Record<string, () => Promise<unknown>> = {
   compare: () => import('./compare.js'),
@@ -23,6 +24,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   statements: () => import('./statements.js'),
   startup: () => import('./startup.js'),
   'event-rows': () => import('./event-rows.js'),
+  'log-line': () => import('./log-line.js'),
 };
 const SINGLE_PURPOSE = ['golden-path', 'abuse', 'scale', 'resume', 'sse'];
 /** Options that take a value: the value is not a benchmark name. */

@@ -2,27 +2,56 @@ import { pino, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { stdoutLogDestination } from './log-destination.js';
 
-/** Paths whose values never reach a log line: credentials, tokens, tickets. */
+/** Paths whose values never reach a log line: the request's credentials, wherever headers are logged. */
 const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers["sec-websocket-protocol"]',
   'req.headers.cookie',
   'headers.authorization',
   'headers["sec-websocket-protocol"]',
-  '*.password',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.ticket',
-  '*.token',
-  // The model API key (config.llm.apiKey), should a config object ever be logged.
-  '*.apiKey',
-  '*.*.apiKey',
 ];
+
+/** Keys whose values never reach a log line, in the object logged and in objects in it two levels down. */
+const CREDENTIAL_KEYS = new Set([
+  'password',
+  'accessToken',
+  'refreshToken',
+  'ticket',
+  'token',
+  // The model API key (config.llm.apiKey), should a config object ever be logged.
+  'apiKey',
+]);
+const CENSOR = '[redacted]';
+
+/**
+ * The object with every CREDENTIAL_KEYS value replaced, copied only where one is found. pino's redact paths that
+ * start with `*` do the same but run every value of every line through them: ~6 µs and ~20 KB of garbage per line
+ * (@pinojs/redact 0.4 parses each path again on every call), 10% of what a run allocates under load.
+ */
+export function censorCredentials(object: Record<string, unknown>, depth = 2): Record<string, unknown> {
+  let copy: Record<string, unknown> | undefined;
+  for (const key in object) {
+    const value = object[key];
+    let kept = value;
+    if (CREDENTIAL_KEYS.has(key)) kept = value === undefined ? value : CENSOR;
+    else if (depth > 0 && isPlainObject(value)) kept = censorCredentials(value, depth - 1);
+    if (kept !== value) (copy ??= { ...object })[key] = kept;
+  }
+  return copy ?? object;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
 
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: NodeJS.WritableStream): Logger {
   const options = {
     level: config.logLevel,
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    redact: { paths: REDACTED_PATHS, censor: CENSOR },
+    // pino applies `bindings` to the root's own only, not to child() bindings: every child() here binds ids and names.
+    formatters: { log: censorCredentials, bindings: censorCredentials },
     base: { service: 'agentgate' },
     serializers: {
       // Fastify hands its request: `ip` is the client's address under TRUST_PROXY (the proxy's without it).
