@@ -170,6 +170,9 @@ export class Gateway {
       return this.refuse(socket, HandshakeRefusal.from(err));
     }
     let accepted = false;
+    // The 101 waits in the socket until connection_established joins it: one write for both instead of two (accept
+    // uncorks once it is sent, or the connection is closed).
+    socket.cork();
     try {
       if (!socket.destroyed) {
         this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -180,6 +183,7 @@ export class Gateway {
     } finally {
       // accept() runs synchronously inside handleUpgrade; otherwise the upgrade failed and the slot goes back.
       if (!accepted) {
+        socket.uncork();
         through();
         this.releaseLease(lease);
       }
@@ -286,7 +290,10 @@ export class Gateway {
         conn.log.warn({ err }, 'connection could not be established');
         conn.close('internalError');
       })
-      .finally(through);
+      .finally(() => {
+        transport.uncork();
+        through();
+      });
     conn.debug({}, 'connection opened');
 
     // Messages of one connection are handled one at a time, in order, each after the rate limit admits it.
