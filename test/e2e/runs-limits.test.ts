@@ -26,20 +26,23 @@ const scripts: Record<string, Script> = {
   },
 };
 
-// Short runs and a single tool call per run.
+// Short runs.
 let limited: TestApp;
+// A single tool call per run (and no short duration limit, which a loaded machine could reach first).
+let oneTool: TestApp;
 // One run in progress per user.
 let single: TestApp;
 const sockets: TestSocket[] = [];
 beforeAll(async () => {
-  [limited, single] = await Promise.all([
-    createTestApp({ RUN_MAX_DURATION_MS: '1000', RUN_MAX_TOOL_CALLS: '1' }, { agent: new ScriptedAgent(scripts) }),
+  [limited, oneTool, single] = await Promise.all([
+    createTestApp({ RUN_MAX_DURATION_MS: '1000' }, { agent: new ScriptedAgent(scripts) }),
+    createTestApp({ RUN_MAX_TOOL_CALLS: '1' }, { agent: new ScriptedAgent(scripts) }),
     createTestApp({ MAX_RUNS_PER_USER: '1' }, { agent: new ScriptedAgent(scripts) }),
   ]);
 });
 afterAll(async () => {
   for (const s of sockets) s.close();
-  await Promise.all([limited?.close(), single?.close()]);
+  await Promise.all([limited?.close(), oneTool?.close(), single?.close()]);
 });
 
 async function userOn(
@@ -85,7 +88,7 @@ describe('runs: RUN_MAX_DURATION_MS', () => {
 
 describe('runs: RUN_MAX_TOOL_CALLS', () => {
   it('RUN_MAX_TOOL_CALLS=1 and a scripted agent calling two tools: the first completes, the second never executes, agent_error tool_limit_exceeded', async () => {
-    const { user, ws } = await userOn(limited, 'tools');
+    const { user, ws } = await userOn(oneTool, 'tools');
     const ack = await send(ws, { id: 'two', text: 'script:two-tools' });
     const events = await ws.runEvents(ack.runId, 4_000);
     expect(verifyRunEvents(events)).toEqual([]);
@@ -101,13 +104,13 @@ describe('runs: RUN_MAX_TOOL_CALLS', () => {
       message: expect.any(String),
     });
     expect(events.some((e) => e.type === 'agent_message_delta')).toBe(false);
-    expect(await threadRuns(limited, user, ack.threadId)).toEqual([
+    expect(await threadRuns(oneTool, user, ack.threadId)).toEqual([
       expect.objectContaining({ status: 'error', errorCode: 'tool_limit_exceeded' }),
     ]);
   });
 
   it('the offline agent asked for two calculations under RUN_MAX_TOOL_CALLS=1 ends tool_limit_exceeded too', async () => {
-    const { ws } = await userOn(limited, 'tools-offline');
+    const { ws } = await userOn(oneTool, 'tools-offline');
     const ack = await send(ws, { id: 'two', text: 'calculate 1+1 and then calculate 2+2' });
     const events = await ws.runEvents(ack.runId, 4_000);
     expect(verifyRunEvents(events)).toEqual([]);
