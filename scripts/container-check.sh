@@ -353,18 +353,23 @@ podman_path() {
   "${PODMAN[@]}" stop -t 30 "$name" >/dev/null 2>&1
   state=$("${PODMAN[@]}" inspect "$name" --format '{{.State.ExitCode}}')
   [ "$state" = 0 ] || fail "after SIGTERM the container exited $state"
-  # conmon may still be writing the last lines to the log when `podman stop` returns: look again for two seconds.
-  local tries=0
-  until "${PODMAN[@]}" logs "$name" 2>&1 | grep -q '"signal":"SIGTERM"'; do
-    tries=$((tries + 1))
-    [ "$tries" -lt 10 ] || fail "node did not log the SIGTERM"
-    sleep 0.2
-  done
+  await_log "$name" '"signal":"SIGTERM"' "node did not log the SIGTERM"
   [ $((SECONDS - t0)) -lt 15 ] || fail "SIGTERM took $((SECONDS - t0)) s to stop the container"
   say "SIGTERM (podman stop): node logged it, stopped in $((SECONDS - t0)) s, exit code 0"
   "${PODMAN[@]}" rm -f "$name" >/dev/null 2>&1 || true
   two_instances
   RESULT="the image was built with podman and run"
+}
+
+# await_log <container> <grep pattern> <failure>: conmon may still be writing a container's last lines to its log when
+# podman returns, so look again for two seconds before failing.
+await_log() {
+  local tries=0
+  until "${PODMAN[@]}" logs "$1" 2>&1 | grep -q "$2"; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 10 ] || fail "$3"
+    sleep 0.2
+  done
 }
 
 # ---- two instances on PostgreSQL and Redis behind deploy/nginx.conf, as compose.yaml runs them --------------------
@@ -428,14 +433,9 @@ two_instances() {
     say "nginx could not reach an instance at least once (retried on the other, the chats did not notice):"
     grep 'upstream' "$TMP/nginx/logs/error.log" | sed 's/^/   /'
   fi
+  # The instances' own logs agree.
   for i in 1 2; do
-    # The instances' own logs agree (conmon may still be writing them: look again for two seconds).
-    local tries=0
-    until "${PODMAN[@]}" logs "agentgate-check-$$-$i" 2>&1 | grep -q "\"requestId\":\"check-two-$$-"; do
-      tries=$((tries + 1))
-      [ "$tries" -lt 10 ] || fail "instance $i logged none of the requests nginx says it answered"
-      sleep 0.2
-    done
+    await_log "agentgate-check-$$-$i" "\"requestId\":\"check-two-$$-" "instance $i logged none of the requests nginx says it answered"
   done
   say "both instances served some of the requests (round robin, no sticky sessions), and every chat completed"
   for i in 1 2; do
