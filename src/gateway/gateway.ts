@@ -33,9 +33,9 @@ export interface GatewayOptions {
 const SUBSCRIBE_TIMEOUT_MS = 5_000;
 /**
  * How long a wave of handshakes gathers (only while others are in progress; an idle server answers at once). On a
- * 2-core machine, PostgreSQL + Redis, 4 ms took the server CPU per Bearer handshake from ~720 to ~320-370 µs under
- * the profiler (`npm run bench -- profile --pg --handshakes bearer`), 2 ms about half as far; on SQLite it took a
- * refused one (forged Bearer) from ~240 to ~150 µs in `npm run bench -- --full --only handshakes`.
+ * 2-core machine, PostgreSQL + Redis, 4 ms took the server CPU per Bearer handshake from ~720 to 314-373 µs under
+ * the profiler (`npm run bench -- profile --pg --handshakes bearer`; 2 ms: 435); on SQLite it took a refused one
+ * (forged Bearer) from ~240 to ~150 µs in `npm run bench -- --full --only handshakes`.
  */
 const HANDSHAKE_WAVE_MS = 4;
 
@@ -114,7 +114,15 @@ export class Gateway {
     const url = new URL(req.url ?? '/', 'http://upgrade.invalid');
     if (url.pathname !== this.options.path)
       return this.refuse(socket, new HandshakeRefusal(404, 'not_found', 'No WebSocket endpoint here.'));
-    void this.waves.enter().then((through) => this.upgrade(req, url, socket, head, through));
+    void this.waves.enter().then((through) => {
+      try {
+        this.upgrade(req, url, socket, head, through);
+      } catch (err) {
+        through();
+        this.deps.logger.error({ err }, 'upgrade failed');
+        socket.destroy();
+      }
+    });
   };
 
   /** Authenticates, takes a slot and upgrades; `through` is called once the client is answered either way. */
