@@ -44,7 +44,11 @@ interface CallFrame {
   readonly lineNumber: number;
 }
 interface CpuProfile {
-  readonly nodes: readonly { readonly id: number; readonly callFrame: CallFrame }[];
+  readonly nodes: readonly {
+    readonly id: number;
+    readonly callFrame: CallFrame;
+    readonly children?: readonly number[];
+  }[];
   readonly startTime: number;
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
@@ -56,14 +60,51 @@ const shortUrl = (url: string): string =>
     .replace(/^.*node_modules\//, '')
     .replace(/^file:\/\//, '');
 
-/** Self time (µs) per function and per file, from the samples stamped inside [fromUs, toUs]. */
+/** The package (node_modules) or the folder of the build or sources a frame's code belongs to; none for Node's own. */
+function ownerOf(url: string): string | undefined {
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg !== null) return pkg[1];
+  const own = /\/(dist|src|bench)\/(?:([^/]+)\/)?/.exec(url);
+  if (own !== null && url.startsWith('file://')) return own[2] === undefined ? own[1] : `${own[1]}/${own[2]}`;
+  return undefined;
+}
+
+/**
+ * Self time (µs) per function and per file, from the samples stamped inside [fromUs, toUs]; and per owner: each
+ * sample goes to the nearest frame up its stack that belongs to a package or a folder of ours, so the time in
+ * native code and Node's internals (a socket write, JSON) counts for whoever called it.
+ */
 function selfTimes(
   profile: CpuProfile,
   windows: readonly { readonly fromUs: number; readonly toUs: number }[],
-): { total: number; byFunction: Map<string, number>; byFile: Map<string, number>; inWindow: boolean } {
+): {
+  total: number;
+  byFunction: Map<string, number>;
+  byFile: Map<string, number>;
+  byOwner: Map<string, number>;
+  inWindow: boolean;
+} {
   const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const parents = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
+  const owners = new Map<number, string>();
+  const ownerOfNode = (id: number): string => {
+    const known = owners.get(id);
+    if (known !== undefined) return known;
+    const frame = frames.get(id)!;
+    const parent = parents.get(id);
+    const owner =
+      frame.functionName === '(root)' || parent === undefined
+        ? "Node's own" // callbacks from libuv start at the root: a socket's read, a timer
+        : frame.url === '' && frame.functionName.startsWith('(')
+          ? frame.functionName // (idle), (program), (garbage collector)
+          : (ownerOf(frame.url) ?? ownerOfNode(parent));
+    owners.set(id, owner);
+    return owner;
+  };
   const byFunction = new Map<string, number>();
   const byFile = new Map<string, number>();
+  const byOwner = new Map<string, number>();
   let t = profile.startTime;
   let total = 0;
   const stamps = profile.samples.map((_, i) => (t += profile.timeDeltas[i] ?? 0));
@@ -79,9 +120,11 @@ function selfTimes(
     const key = `${f.functionName === '' ? '(anonymous)' : f.functionName}  ${f.url === '' ? '' : `${file}:${f.lineNumber + 1}`}`;
     byFunction.set(key, (byFunction.get(key) ?? 0) + spent);
     byFile.set(file, (byFile.get(file) ?? 0) + spent);
+    const owner = ownerOfNode(id);
+    byOwner.set(owner, (byOwner.get(owner) ?? 0) + spent);
     total += spent;
   });
-  return { total, byFunction, byFile, inWindow };
+  return { total, byFunction, byFile, byOwner, inWindow };
 }
 
 function top(map: Map<string, number>, total: number, n: number): string[] {
@@ -182,7 +225,7 @@ const written = readdirSync(dir)
 if (written === undefined || window === undefined) throw new Error(`no new .cpuprofile in ${dir}`);
 const profile = JSON.parse(readFileSync(`${dir}/${written.f}`, 'utf8')) as CpuProfile;
 if (windows.length === 0) windows = [window];
-const { total, byFunction, byFile, inWindow } = selfTimes(profile, windows);
+const { total, byFunction, byFile, byOwner, inWindow } = selfTimes(profile, windows);
 const idle = byFunction.get('(idle)  ') ?? 0;
 console.log(
   `profile: bench/results/profiles/${written.f} (${inWindow ? `samples of the measured ${windows.length > 1 ? 'upgrades' : 'window'} only` : 'whole process: the clocks did not line up'}; ${fixed(total / 1000, 0)} ms of ${fixed((window.toUs - window.fromUs) / 1000, 0)} ms sampled, ${fixed((idle / total) * 100, 1)}% idle; shares below are of all of it)`,
@@ -191,3 +234,5 @@ console.log(`\ntop ${TOP} functions by self time:`);
 for (const line of top(byFunction, total, TOP)) console.log(`  ${line}`);
 console.log('\ntop 10 files by self time:');
 for (const line of top(byFile, total, 10)) console.log(`  ${line}`);
+console.log("\ntop 15 owners (a package or a folder of ours, with the native code and Node's internals it called):");
+for (const line of top(byOwner, total, 15)) console.log(`  ${line}`);
