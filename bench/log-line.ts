@@ -5,7 +5,7 @@
  *   npm run bench -- log-line
  */
 import { pino, type Logger } from 'pino';
-import { createLogger } from '../src/app/logger.js';
+import { createLogger, REDACTED_PATHS } from '../src/app/logger.js';
 
 const WILDCARD_PATHS = [
   '*.password',
@@ -16,17 +16,10 @@ const WILDCARD_PATHS = [
   '*.apiKey',
   '*.*.apiKey',
 ];
-const HEADER_PATHS = [
-  'req.headers.authorization',
-  'req.headers["sec-websocket-protocol"]',
-  'req.headers.cookie',
-  'headers.authorization',
-  'headers["sec-websocket-protocol"]',
-];
 const devNull = () => pino.destination({ dest: '/dev/null', sync: false });
 const loggers: Record<string, Logger> = {
   'pino redact, wildcard paths': pino(
-    { level: 'info', base: { service: 'agentgate' }, redact: { paths: [...HEADER_PATHS, ...WILDCARD_PATHS] } },
+    { level: 'info', base: { service: 'agentgate' }, redact: { paths: [...REDACTED_PATHS, ...WILDCARD_PATHS] } },
     devNull(),
   ),
   // createLogger takes any writable; pino's own destination is one in all but its type.

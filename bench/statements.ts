@@ -66,6 +66,23 @@ watching.on('monitor', (_time: string, args: string[]) => {
 });
 
 const logLines = (): string[] => readFileSync(POSTGRES_LOG, 'utf8').split('\n');
+/** This database's statements in the server log from line `from` on, by kind (INSERT…) and by text (cut at 90). */
+function statementsSince(from: number): { byKind: Map<string, number>; byText: Map<string, number>; total: number } {
+  const byKind = new Map<string, number>();
+  const byText = new Map<string, number>();
+  let total = 0;
+  for (const line of logLines().slice(from)) {
+    if (!line.includes(`@${dbName} `)) continue;
+    const found = /LOG: {2}(?:statement|execute [^:]*): ((\w+).*)$/.exec(line);
+    if (found === null) continue;
+    const kind = found[2]!.toUpperCase();
+    byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+    const text = found[1]!.slice(0, 90);
+    byText.set(text, (byText.get(text) ?? 0) + 1);
+    total += 1;
+  }
+  return { byKind, byText, total };
+}
 try {
   const user = await registerUser(app.url, 'statements');
   const socket = await TestSocket.open(wsUrl(app.url), { headers: { authorization: `Bearer ${user.accessToken}` } });
@@ -85,17 +102,7 @@ try {
   // Let PostgreSQL write its log and Redis its last MONITOR lines.
   await new Promise((resolve) => setTimeout(resolve, 500));
   counting = false;
-  const statements = new Map<string, number>();
-  const texts = new Map<string, number>();
-  for (const line of logLines().slice(before)) {
-    if (!line.includes(`@${dbName} `)) continue;
-    const found = /LOG: {2}(?:statement|execute [^:]*): ((\w+).*)$/.exec(line);
-    if (found === null) continue;
-    const kind = found[2]!.toUpperCase();
-    statements.set(kind, (statements.get(kind) ?? 0) + 1);
-    const text = found[1]!.slice(0, 90);
-    texts.set(text, (texts.get(text) ?? 0) + 1);
-  }
+  const { byKind: statements, byText: texts } = statementsSince(before);
   socket.close();
 
   const size = new pg.Client({ connectionString: db.url });
@@ -131,13 +138,7 @@ try {
   for (let i = 0; i < HANDSHAKES; i++) await handshake(handshakeUsers[i % handshakeUsers.length]!.accessToken);
   await new Promise((resolve) => setTimeout(resolve, 500));
   counting = false;
-  const handshakeStatements = new Map<string, number>();
-  for (const line of logLines().slice(handshakeLog)) {
-    if (!line.includes(`@${dbName} `)) continue;
-    const found = /LOG: {2}(?:statement|execute [^:]*): (.*)$/.exec(line);
-    if (found !== null)
-      handshakeStatements.set(found[1]!.slice(0, 90), (handshakeStatements.get(found[1]!.slice(0, 90)) ?? 0) + 1);
-  }
+  const { byText: handshakeStatements } = statementsSince(handshakeLog);
   const perHandshake = (n: number): string => (n / HANDSHAKES).toFixed(2);
   console.log(
     `\n${HANDSHAKES} Bearer handshakes of ${handshakeUsers.length} users, one after another, each until connection_established`,
@@ -174,9 +175,7 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 500));
   counting = false;
   for (const ws of streamers) ws.close();
-  const streamStatements = logLines()
-    .slice(logBefore)
-    .filter((line) => line.includes(`@${dbName} `) && /LOG: {2}(?:statement|execute )/.test(line)).length;
+  const streamStatements = statementsSince(logBefore).total;
   const streamEvents = streamed.reduce((a, b) => a + b, 0);
   const perEvent = (n: number): string => (n / streamEvents).toFixed(3);
   console.log(

@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import { stdoutLogDestination } from './log-destination.js';
 
 /** Paths whose values never reach a log line: the request's credentials, wherever headers are logged. */
-const REDACTED_PATHS = [
+export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers["sec-websocket-protocol"]',
   'req.headers.cookie',
